@@ -1,0 +1,49 @@
+// swift-tools-version: 6.0
+// strdist: data-parallel training of sparse CNNs (STR, DNW, GMP) over MPI.
+import PackageDescription
+
+let fast: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "strdist",
+    products: [
+        .executable(name: "strdist", targets: ["strdist"]),
+        .library(name: "STRDist", targets: ["STRDist"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config; each header is a tiny shim.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLibJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg-dev"])]),
+        // libjpeg reports errors by longjmp: this C target catches them.
+        .target(name: "CJPEG", dependencies: ["CLibJPEG"]),
+        .target(
+            name: "STRDist",
+            dependencies: ["CMPI", "CBLAS", "CJPEG"],
+            swiftSettings: fast + [.swiftLanguageMode(.v5)]
+        ),
+        .executableTarget(
+            name: "strdist",
+            dependencies: [
+                "STRDist",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        // Counts heap allocations by interposing malloc; proves a step allocates nothing.
+        .target(name: "CAllocCounter", path: "Tests/CAllocCounter"),
+        .testTarget(
+            name: "STRDistTests",
+            dependencies: ["STRDist", "CAllocCounter"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+    ]
+)

@@ -1,0 +1,34 @@
+// CJPEG: JPEG decode/encode in memory through libjpeg-turbo.
+// libjpeg reports errors with longjmp; these wrappers catch them and return
+// a non-zero code with the library's message, so Swift never sees a jump.
+#ifndef CJPEG_H
+#define CJPEG_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define CJPEG_MESSAGE_LENGTH 200
+
+typedef struct {
+    int width;          // size after DCT-domain scaling
+    int height;
+    int source_width;   // size stored in the file
+    int source_height;
+    char message[CJPEG_MESSAGE_LENGTH];
+} cjpeg_info;
+
+// Reads the header only: source size, and the output size at 1/scale_denom.
+int cjpeg_read_header(const uint8_t *data, size_t size, int scale_denom, cjpeg_info *info);
+
+// Decodes to interleaved RGB (grayscale and CMYK/YCCK converted) at
+// 1/scale_denom (1, 2, 4 or 8). `out` holds capacity bytes; it must fit
+// width*height*3 as reported by cjpeg_read_header with the same scale.
+int cjpeg_decode_rgb(const uint8_t *data, size_t size, int scale_denom,
+                     uint8_t *out, size_t capacity, cjpeg_info *info);
+
+// Encodes interleaved RGB (channels 3) or grayscale (channels 1) at quality
+// 1..100 into a buffer malloc'ed by libjpeg; free it with cjpeg_free.
+int cjpeg_encode(const uint8_t *pixels, int width, int height, int channels, int quality,
+                 uint8_t **out, unsigned long *out_size, char *message);
+void cjpeg_free(void *p);
+
+#endif

@@ -1,0 +1,163 @@
+// BatchNorm2d on CNHW activations: channel c is one contiguous run of
+// M = N·H·W values. Training mode normalises with the batch mean and biased
+// variance and updates the running statistics with the unbiased variance
+// (PyTorch). An optional ReLU is fused into the same passes, forward and
+// backward (its mask is read from the output). The statistics and the
+// gradient sums are separate steps so synchronized BN can all-reduce them.
+
+import Foundation
+
+public enum BatchNormKernels {
+    /// mean[c] and biased var[c] of each channel.
+    public static func moments(_ x: UnsafePointer<Float>, channels: Int, m: Int,
+                               mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>,
+                               pool: ThreadPool) {
+        pool.parallelRanges(channels, (x: x, m: m, mean: mean, variance: variance)) { a, range, _ in
+            for c in range {
+                let xc = a.x + c * a.m
+                let mu = Vec.sum(xc, a.m) / Float(a.m)
+                a.mean[c] = mu
+                a.variance[c] = Vec.sumSquaredDeviations(xc, a.m, mean: mu) / Float(a.m)
+            }
+        }
+    }
+
+    /// Running statistics update: r = (1 − momentum)·r + momentum·stat, with the unbiased variance.
+    public static func updateRunning(mean: UnsafePointer<Float>, variance: UnsafePointer<Float>, channels: Int,
+                                     m: Int, momentum: Float, runningMean: UnsafeMutablePointer<Float>,
+                                     runningVar: UnsafeMutablePointer<Float>) {
+        let unbias = m > 1 ? Float(m) / Float(m - 1) : 1
+        for c in 0..<channels {
+            runningMean[c] = (1 - momentum) * runningMean[c] + momentum * mean[c]
+            runningVar[c] = (1 - momentum) * runningVar[c] + momentum * variance[c] * unbias
+        }
+    }
+
+    /// y = relu?((x − mean)·invstd·γ + β); γ, β nil for the non-affine kind.
+    /// `variance` is turned into invstd = 1/√(var + eps) in place.
+    public static func normalize(_ x: UnsafePointer<Float>, channels: Int, m: Int,
+                                 mean: UnsafePointer<Float>, varianceToInvstd: UnsafeMutablePointer<Float>, eps: Float,
+                                 gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, relu: Bool,
+                                 y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        let args = (x: x, y: y, m: m, mean: mean, inv: varianceToInvstd, eps: eps, gamma: gamma, beta: beta, relu: relu)
+        pool.parallelRanges(channels, args) { a, range, _ in
+            for c in range {
+                let invstd = 1 / (a.inv[c] + a.eps).squareRoot()
+                a.inv[c] = invstd
+                let scale = invstd * (a.gamma?[c] ?? 1)
+                let shift = (a.beta?[c] ?? 0) - a.mean[c] * scale
+                affine(a.x + c * a.m, a.y + c * a.m, a.m, scale, shift, a.relu)
+            }
+        }
+    }
+
+    /// Evaluation: y = relu?((x − running_mean)/√(running_var + eps)·γ + β).
+    public static func forwardEval(_ x: UnsafePointer<Float>, channels: Int, m: Int,
+                                   runningMean: UnsafePointer<Float>, runningVar: UnsafePointer<Float>, eps: Float,
+                                   gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, relu: Bool,
+                                   y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        let args = (x: x, y: y, m: m, rm: runningMean, rv: runningVar, eps: eps, gamma: gamma, beta: beta, relu: relu)
+        pool.parallelRanges(channels, args) { a, range, _ in
+            for c in range {
+                let scale = (a.gamma?[c] ?? 1) / (a.rv[c] + a.eps).squareRoot()
+                let shift = (a.beta?[c] ?? 0) - a.rm[c] * scale
+                affine(a.x + c * a.m, a.y + c * a.m, a.m, scale, shift, a.relu)
+            }
+        }
+    }
+
+    @inline(__always)
+    static func affine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ m: Int,
+                       _ scale: Float, _ shift: Float, _ relu: Bool) {
+        let s = Vec.V(repeating: scale), b = Vec.V(repeating: shift), zero = Vec.V(repeating: 0)
+        var i = 0
+        if relu {
+            while i + 16 <= m { Vec.store(pointwiseMax(Vec.load(x + i) * s + b, zero), y + i); i += 16 }
+            while i < m { y[i] = max(0, x[i] * scale + shift); i += 1 }
+        } else {
+            while i + 16 <= m { Vec.store(Vec.load(x + i) * s + b, y + i); i += 16 }
+            while i < m { y[i] = x[i] * scale + shift; i += 1 }
+        }
+    }
+
+    /// Per channel: sumDy = Σ dy', sumDyXhat = Σ dy'·x̂ with dy' = dy·1[y > 0] under the fused ReLU.
+    public static func gradientSums(x: UnsafePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                                    channels: Int, m: Int, mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
+                                    relu: Bool, sumDy: UnsafeMutablePointer<Float>,
+                                    sumDyXhat: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        let args = (x: x, y: y, dy: dy, m: m, mean: mean, invstd: invstd, relu: relu, s1: sumDy, s2: sumDyXhat)
+        pool.parallelRanges(channels, args) { a, range, _ in
+            for c in range {
+                let (t1, t2) = channelSums(a.x + c * a.m, a.y + c * a.m, a.dy + c * a.m, a.m, a.mean[c], a.relu)
+                a.s1[c] = t1
+                a.s2[c] = t2 * a.invstd[c]
+            }
+        }
+    }
+
+    /// (Σ dy', Σ dy'·(x − mean)) over one channel.
+    @inline(__always)
+    static func channelSums(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                            _ m: Int, _ mean: Float, _ relu: Bool) -> (Float, Float) {
+        let mu = Vec.V(repeating: mean), zero = Vec.V(repeating: 0)
+        var s1 = Vec.V(repeating: 0), s2 = Vec.V(repeating: 0)
+        var i = 0
+        while i + 16 <= m {
+            var d = Vec.load(dy + i)
+            if relu { d.replace(with: zero, where: Vec.load(y + i) .<= zero) }
+            s1 += d
+            s2 = s2.addingProduct(d, Vec.load(x + i) - mu)
+            i += 16
+        }
+        var t1 = s1.sum(), t2 = s2.sum()
+        while i < m {
+            let d = relu && y[i] <= 0 ? 0 : dy[i]
+            t1 += d; t2 += d * (x[i] - mean); i += 1
+        }
+        return (t1, t2)
+    }
+
+    /// dx = γ·invstd/M·(M·dy' − ΣDy − x̂·ΣDyX̂), written or (accumulate) added.
+    public static func inputGradient(x: UnsafePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                                     channels: Int, m: Int, mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
+                                     gamma: UnsafePointer<Float>?, relu: Bool,
+                                     sumDy: UnsafePointer<Float>, sumDyXhat: UnsafePointer<Float>,
+                                     dx: UnsafeMutablePointer<Float>, accumulate: Bool, pool: ThreadPool) {
+        let args = (x: x, y: y, dy: dy, dx: dx, m: m, mean: mean, invstd: invstd, gamma: gamma, relu: relu,
+                    s1: sumDy, s2: sumDyXhat, acc: accumulate)
+        pool.parallelRanges(channels, args) { a, range, _ in
+            for c in range {
+                let inv = a.invstd[c], k = (a.gamma?[c] ?? 1) * inv
+                let meanDy = a.s1[c] / Float(a.m), meanDyXhat = a.s2[c] / Float(a.m)
+                // dx = k·dy' + (−k·meanDy + k·meanDyXhat·inv·mean) − k·meanDyXhat·inv·x
+                let coefficients = (k, -k * meanDy + k * meanDyXhat * inv * a.mean[c], -k * meanDyXhat * inv)
+                channelInputGradient(a.x + c * a.m, a.y + c * a.m, a.dy + c * a.m, a.dx + c * a.m, a.m,
+                                     coefficients, a.relu, a.acc)
+            }
+        }
+    }
+
+    /// dx = a·dy' + b + s·x over one channel.
+    @inline(__always)
+    static func channelInputGradient(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                     _ dx: UnsafeMutablePointer<Float>, _ m: Int, _ k: (Float, Float, Float),
+                                     _ relu: Bool, _ accumulate: Bool) {
+        let a = Vec.V(repeating: k.0), b = Vec.V(repeating: k.1), sx = Vec.V(repeating: k.2)
+        let zero = Vec.V(repeating: 0)
+        var i = 0
+        while i + 16 <= m {
+            var d = Vec.load(dy + i)
+            if relu { d.replace(with: zero, where: Vec.load(y + i) .<= zero) }
+            var r = d * a + b + Vec.load(x + i) * sx
+            if accumulate { r += Vec.load(dx + i) }
+            Vec.store(r, dx + i)
+            i += 16
+        }
+        while i < m {
+            let d = relu && y[i] <= 0 ? 0 : dy[i]
+            let r = k.0 * d + k.1 + k.2 * x[i]
+            dx[i] = accumulate ? dx[i] + r : r
+            i += 1
+        }
+    }
+}

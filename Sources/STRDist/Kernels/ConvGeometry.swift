@@ -1,0 +1,64 @@
+// The sizes of one 2-D convolution and how its columns are cut into chunks.
+// Columns are the output positions of the whole batch, N·OH·OW, in CNHW
+// order; a chunk is a run of whole images, so chunks never share input or
+// input-gradient memory and each thread can work on its own chunks.
+
+public struct ConvGeometry: Equatable, Sendable {
+    public var inChannels: Int, outChannels: Int
+    public var kernelH: Int, kernelW: Int
+    public var strideH: Int, strideW: Int
+    public var padH: Int, padW: Int
+    public var dilationH: Int, dilationW: Int
+    public var groups: Int
+    public var batch: Int, inH: Int, inW: Int
+
+    public init(inChannels: Int, outChannels: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
+                padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1,
+                batch: Int, inH: Int, inW: Int) {
+        precondition(groups >= 1 && inChannels % groups == 0 && outChannels % groups == 0,
+                     "channels \(inChannels)→\(outChannels) are not divisible by groups \(groups)")
+        self.inChannels = inChannels; self.outChannels = outChannels
+        kernelH = kernel.0; kernelW = kernel.1
+        strideH = stride.0; strideW = stride.1
+        padH = padding.0; padW = padding.1
+        dilationH = dilation.0; dilationW = dilation.1
+        self.groups = groups
+        self.batch = batch; self.inH = inH; self.inW = inW
+        precondition(outH > 0 && outW > 0,
+                     "convolution output is empty: input \(inH)×\(inW), kernel \(kernelH)×\(kernelW), padding \(padH)")
+    }
+
+    @inlinable public var outH: Int { (inH + 2 * padH - dilationH * (kernelH - 1) - 1) / strideH + 1 }
+    @inlinable public var outW: Int { (inW + 2 * padW - dilationW * (kernelW - 1) - 1) / strideW + 1 }
+    @inlinable public var inPlane: Int { inH * inW }
+    @inlinable public var outPlane: Int { outH * outW }
+    /// Input channels per group.
+    @inlinable public var groupIn: Int { inChannels / groups }
+    /// Output channels per group.
+    @inlinable public var groupOut: Int { outChannels / groups }
+    /// Rows of the im2col matrix of one group: (C/g)·kh·kw.
+    @inlinable public var colRows: Int { groupIn * kernelH * kernelW }
+    /// All output positions of the batch: N·OH·OW.
+    @inlinable public var columns: Int { batch * outPlane }
+    @inlinable public var weightCount: Int { outChannels * colRows }
+    /// 1×1, stride 1, no padding: the input already is the column matrix.
+    @inlinable public var isPointwise: Bool {
+        kernelH == 1 && kernelW == 1 && strideH == 1 && strideW == 1 && padH == 0 && padW == 0
+    }
+    @inlinable public var isDepthwise: Bool { groups == inChannels && groups == outChannels && groups > 1 }
+    /// Multiply-accumulates of the dense forward pass.
+    public var macs: Int { columns * outChannels * colRows }
+
+    /// Floats one chunk's column matrix should stay near (≈ 4 MiB: L2 + a share of L3).
+    nonisolated(unsafe) public static var chunkBudget = 1 << 20
+
+    /// Images per chunk: as many as keep one chunk's columns near `chunkBudget` floats.
+    public func imagesPerChunk() -> Int {
+        max(1, min(batch, ConvGeometry.chunkBudget / max(1, colRows * outPlane)))
+    }
+
+    /// Floats of per-thread scratch the im2col path needs (columns and their gradient).
+    public var scratchPerThread: Int {
+        isPointwise || isDepthwise ? 0 : 2 * colRows * imagesPerChunk() * outPlane
+    }
+}

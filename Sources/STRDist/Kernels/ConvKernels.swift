@@ -1,0 +1,154 @@
+// Convolution forward and backward on CNHW activations by im2col + GEMM.
+// Each thread takes a contiguous run of images and walks it in chunks small
+// enough that a chunk's column matrix stays in cache between im2col and the
+// GEMM that reads it. Pointwise convs skip im2col: the input is the column
+// matrix. Weight gradients are summed per thread (thread 0 straight into
+// dw, the others into scratch) and then reduced in a fixed order.
+//
+// Shapes: x [C, N, H, W], y/dy [O, N, OH, OW], w/dw [O, C/g, kh, kw].
+
+public struct ConvScratch {
+    /// Thread t's private scratch starts at base + t · stride (≥ g.scratchPerThread floats).
+    public var base: UnsafeMutablePointer<Float>
+    public var stride: Int
+    /// (threads − 1) · weightCount floats for partial weight gradients.
+    public var partials: UnsafeMutablePointer<Float>
+
+    public init(base: UnsafeMutablePointer<Float>, stride: Int, partials: UnsafeMutablePointer<Float>) {
+        self.base = base; self.stride = stride; self.partials = partials
+    }
+
+    @inline(__always) func perThread(_ t: Int) -> UnsafeMutablePointer<Float> { base + t * stride }
+}
+
+public enum ConvKernels {
+    /// y = conv(x, w) + bias.
+    public static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                               y: UnsafeMutablePointer<Float>, _ g: ConvGeometry,
+                               pool: ThreadPool, scratch: ConvScratch) {
+        let args = (x: x, w: w, bias: bias, y: y, g: g, scratch: scratch, perChunk: g.imagesPerChunk())
+        pool.parallelRanges(g.batch, args) { a, images, t in
+            let col = a.scratch.perThread(t)
+            var n0 = images.lowerBound
+            while n0 < images.upperBound {
+                let n1 = min(images.upperBound, n0 + a.perChunk)
+                forwardChunk(x: a.x, w: a.w, y: a.y, a.g, n0, n1, col)
+                if let bias = a.bias { addBias(bias, a.y, a.g, n0, n1) }
+                n0 = n1
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func forwardChunk(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                                     _ g: ConvGeometry, _ n0: Int, _ n1: Int, _ col: UnsafeMutablePointer<Float>) {
+        let cols = (n1 - n0) * g.outPlane
+        for gi in 0..<g.groups {
+            let b: UnsafePointer<Float>, ldb: Int
+            if g.isPointwise {
+                b = x + gi * g.groupIn * g.columns + n0 * g.inPlane
+                ldb = g.columns
+            } else {
+                Im2col.im2col(x, g, channel: gi * g.groupIn, images: n0, n1, col)
+                b = UnsafePointer(col)
+                ldb = cols
+            }
+            Gemm.gemm(transA: false, transB: false, m: g.groupOut, n: cols, k: g.colRows,
+                      a: w + gi * g.groupOut * g.colRows, lda: g.colRows, b: b, ldb: ldb,
+                      beta: 0, c: y + gi * g.groupOut * g.columns + n0 * g.outPlane, ldc: g.columns)
+        }
+    }
+
+    private static func addBias(_ bias: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                _ g: ConvGeometry, _ n0: Int, _ n1: Int) {
+        let cols = (n1 - n0) * g.outPlane
+        for o in 0..<g.outChannels {
+            let row = y + o * g.columns + n0 * g.outPlane
+            let b = bias[o]
+            for j in 0..<cols { row[j] += b }
+        }
+    }
+
+    /// dw = ∂L/∂w (overwritten), dbias (overwritten), and dx (overwritten, or
+    /// added to when `accumulate`) when dx is non-nil.
+    public static func backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                                dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
+                                dw: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
+                                _ g: ConvGeometry, pool: ThreadPool, scratch: ConvScratch) {
+        let threads = pool.threads
+        let args = (x: x, w: w, dy: dy, dx: dx, acc: accumulate, dw: dw, g: g, scratch: scratch, threads: threads)
+        pool.run(args) { a, t in
+            let g = a.g, perChunk = g.imagesPerChunk()
+            let images = ThreadPool.split(g.batch, parts: a.threads, index: t)
+            let dwT = t == 0 ? a.dw : a.scratch.partials + (t - 1) * g.weightCount
+            if images.isEmpty { dwT.update(repeating: 0, count: g.weightCount); return }
+            let col = a.scratch.perThread(t)
+            let dcol = col + g.colRows * perChunk * g.outPlane
+            var n0 = images.lowerBound
+            while n0 < images.upperBound {
+                let n1 = min(images.upperBound, n0 + perChunk)
+                backwardChunk(x: a.x, w: a.w, dy: a.dy, dx: a.dx, accumulate: a.acc, dw: dwT,
+                              first: n0 == images.lowerBound, g, n0, n1, col, dcol)
+                n0 = n1
+            }
+        }
+        if threads > 1 { reducePartials(dw, scratch.partials, g.weightCount, pool) }
+        if let dbias = dbias {
+            pool.parallelRanges(g.outChannels, (dy: dy, db: dbias, columns: g.columns)) { a, range, _ in
+                for o in range { a.db[o] = Vec.sum(a.dy + o * a.columns, a.columns) }
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func backwardChunk(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                                      dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
+                                      dw: UnsafeMutablePointer<Float>, first: Bool, _ g: ConvGeometry,
+                                      _ n0: Int, _ n1: Int,
+                                      _ col: UnsafeMutablePointer<Float>, _ dcol: UnsafeMutablePointer<Float>) {
+        let cols = (n1 - n0) * g.outPlane
+        for gi in 0..<g.groups {
+            let dyG = dy + gi * g.groupOut * g.columns + n0 * g.outPlane
+            let wG = w + gi * g.groupOut * g.colRows
+            let b: UnsafePointer<Float>, ldb: Int
+            if g.isPointwise {
+                b = x + gi * g.groupIn * g.columns + n0 * g.inPlane
+                ldb = g.columns
+            } else {
+                Im2col.im2col(x, g, channel: gi * g.groupIn, images: n0, n1, col)
+                b = UnsafePointer(col)
+                ldb = cols
+            }
+            // dw_g[O_g, colRows] (+)= dy_g[O_g, cols] · col[colRows, cols]ᵀ
+            Gemm.gemm(transA: false, transB: true, m: g.groupOut, n: g.colRows, k: cols,
+                      a: dyG, lda: g.columns, b: b, ldb: ldb,
+                      beta: first ? 0 : 1, c: dw + gi * g.groupOut * g.colRows, ldc: g.colRows)
+            guard let dx = dx else { continue }
+            if g.isPointwise {
+                Gemm.gemm(transA: true, transB: false, m: g.groupIn, n: cols, k: g.groupOut,
+                          a: wG, lda: g.colRows, b: dyG, ldb: g.columns, beta: accumulate ? 1 : 0,
+                          c: dx + gi * g.groupIn * g.columns + n0 * g.inPlane, ldc: g.columns)
+            } else {
+                Gemm.gemm(transA: true, transB: false, m: g.colRows, n: cols, k: g.groupOut,
+                          a: wG, lda: g.colRows, b: dyG, ldb: g.columns, beta: 0, c: dcol, ldc: cols)
+                if !accumulate {
+                    for c in 0..<g.groupIn {
+                        (dx + ((gi * g.groupIn + c) * g.batch + n0) * g.inPlane)
+                            .update(repeating: 0, count: (n1 - n0) * g.inPlane)
+                    }
+                }
+                Im2col.col2im(dcol, g, channel: gi * g.groupIn, images: n0, n1, dx)
+            }
+        }
+    }
+
+    /// dw += Σ partials, split over threads by element (fixed order per element).
+    static func reducePartials(_ dw: UnsafeMutablePointer<Float>, _ partials: UnsafePointer<Float>,
+                               _ count: Int, _ pool: ThreadPool) {
+        pool.parallelRanges(count, (dw: dw, partials: partials, count: count, extra: pool.threads - 1)) { a, range, _ in
+            for p in 0..<a.extra {
+                Vec.add(a.partials + p * a.count + range.lowerBound, a.dw + range.lowerBound, range.count)
+            }
+        }
+    }
+}

@@ -1,0 +1,111 @@
+// Depthwise convolution (groups == channels == outputs) computed directly:
+// for each kernel tap, a shifted multiply-add over whole output rows, which
+// vectorises for stride 1. Threads own channels, so every output, input
+// gradient and weight gradient is written by exactly one thread.
+//
+// Shapes: x [C, N, H, W], y/dy [C, N, OH, OW], w/dw [C, 1, kh, kw].
+
+public enum DepthwiseKernels {
+    public static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                               y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, pool: ThreadPool) {
+        pool.parallelRanges(g.inChannels, (x: x, w: w, bias: bias, y: y, g: g)) { a, channels, _ in
+            forwardChannels(a.x, a.w, a.bias, a.y, a.g, channels)
+        }
+    }
+
+    static func forwardChannels(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+                                _ y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ channels: Range<Int>) {
+            for c in channels {
+                let wc = w + c * g.kernelH * g.kernelW
+                for n in 0..<g.batch {
+                    let yp = y + (c * g.batch + n) * g.outPlane
+                    yp.update(repeating: bias?[c] ?? 0, count: g.outPlane)
+                    forEachTap(g) { ki, kj, lo, hi in
+                        let wv = wc[ki * g.kernelW + kj]
+                        let xp = x + (c * g.batch + n) * g.inPlane
+                        forEachRow(g, ki) { oh, ih in
+                            let dst = yp + oh * g.outW
+                            let src = xp + ih * g.inW - g.padW + kj * g.dilationW
+                            if g.strideW == 1 {
+                                var o = lo
+                                while o < hi { dst[o] += wv * src[o]; o += 1 }
+                            } else {
+                                var o = lo
+                                while o < hi { dst[o] += wv * src[o * g.strideW]; o += 1 }
+                            }
+                        }
+                    }
+                }
+            }
+    }
+
+    /// dw and dbias overwritten; dx overwritten or added to (`accumulate`).
+    public static func backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                                dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
+                                dw: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
+                                _ g: ConvGeometry, pool: ThreadPool) {
+        let args = (x: x, w: w, dy: dy, dx: dx, acc: accumulate, dw: dw, dbias: dbias, g: g)
+        pool.parallelRanges(g.inChannels, args) { a, channels, _ in
+            backwardChannels(a.x, a.w, a.dy, a.dx, a.acc, a.dw, a.dbias, a.g, channels)
+        }
+    }
+
+    static func backwardChannels(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                 _ dx: UnsafeMutablePointer<Float>?, _ accumulate: Bool, _ dw: UnsafeMutablePointer<Float>,
+                                 _ dbias: UnsafeMutablePointer<Float>?, _ g: ConvGeometry, _ channels: Range<Int>) {
+        let taps = g.kernelH * g.kernelW
+            for c in channels {
+                let wc = w + c * taps, dwc = dw + c * taps
+                dwc.update(repeating: 0, count: taps)
+                if let dbias = dbias { dbias[c] = Vec.sum(dy + c * g.batch * g.outPlane, g.batch * g.outPlane) }
+                for n in 0..<g.batch {
+                    let dyp = dy + (c * g.batch + n) * g.outPlane
+                    let xp = x + (c * g.batch + n) * g.inPlane
+                    let dxp = dx.map { $0 + (c * g.batch + n) * g.inPlane }
+                    if let dxp = dxp, !accumulate { dxp.update(repeating: 0, count: g.inPlane) }
+                    forEachTap(g) { ki, kj, lo, hi in
+                        let tap = ki * g.kernelW + kj
+                        let wv = wc[tap]
+                        var acc: Float = 0
+                        forEachRow(g, ki) { oh, ih in
+                            let src = dyp + oh * g.outW
+                            let off = ih * g.inW - g.padW + kj * g.dilationW
+                            if g.strideW == 1 {
+                                acc += Vec.dot(src + lo, xp + off + lo, hi - lo)
+                                if let dxp = dxp { Vec.axpy(wv, src + lo, dxp + off + lo, hi - lo) }
+                            } else {
+                                let s = g.strideW
+                                var o = lo
+                                while o < hi { acc += src[o] * xp[off + o * s]; o += 1 }
+                                if let dxp = dxp {
+                                    o = lo
+                                    while o < hi { dxp[off + o * s] += wv * src[o]; o += 1 }
+                                }
+                            }
+                        }
+                        dwc[tap] += acc
+                    }
+                }
+            }
+    }
+
+    /// Calls body(ki, kj, lo, hi) for each tap with its valid output-column range.
+    @inline(__always)
+    static func forEachTap(_ g: ConvGeometry, _ body: (Int, Int, Int, Int) -> Void) {
+        for ki in 0..<g.kernelH {
+            for kj in 0..<g.kernelW {
+                let (lo, hi) = Im2col.validColumns(g, kj)
+                if hi > lo { body(ki, kj, lo, hi) }
+            }
+        }
+    }
+
+    /// Calls body(oh, ih) for each output row whose input row for tap row ki is inside the image.
+    @inline(__always)
+    static func forEachRow(_ g: ConvGeometry, _ ki: Int, _ body: (Int, Int) -> Void) {
+        for oh in 0..<g.outH {
+            let ih = oh * g.strideH - g.padH + ki * g.dilationH
+            if ih >= 0 && ih < g.inH { body(oh, ih) }
+        }
+    }
+}

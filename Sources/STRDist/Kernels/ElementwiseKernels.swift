@@ -1,0 +1,40 @@
+// ReLU and the residual join y = relu(a + b), forward and backward.
+// Backward reads the mask from the output (y > 0), so nothing extra is kept.
+
+public enum ElementwiseKernels {
+    public static func reluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int,
+                                   pool: ThreadPool) {
+        pool.parallelRanges(n, (x: x, y: y)) { a, r, _ in
+            for i in r { a.y[i] = max(0, a.x[i]) }
+        }
+    }
+
+    /// dx = dy·1[y > 0], written or (accumulate) added.
+    public static func reluBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                    _ dx: UnsafeMutablePointer<Float>, accumulate: Bool, _ n: Int, pool: ThreadPool) {
+        pool.parallelRanges(n, (y: y, dy: dy, dx: dx, accumulate: accumulate)) { a, r, _ in
+            if a.accumulate {
+                for i in r where a.y[i] > 0 { a.dx[i] += a.dy[i] }
+            } else {
+                for i in r { a.dx[i] = a.y[i] > 0 ? a.dy[i] : 0 }
+            }
+        }
+    }
+
+    /// y = relu(a + b).
+    public static func addReluForward(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                                      _ y: UnsafeMutablePointer<Float>, _ n: Int, pool: ThreadPool) {
+        pool.parallelRanges(n, (a: a, b: b, y: y)) { p, r, _ in
+            for i in r { p.y[i] = max(0, p.a[i] + p.b[i]) }
+        }
+    }
+
+    /// dst = src, or dst += src when accumulating.
+    public static func copyOrAdd(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
+                                 accumulate: Bool, _ n: Int, pool: ThreadPool) {
+        pool.parallelRanges(n, (src: src, dst: dst, accumulate: accumulate)) { a, r, _ in
+            if a.accumulate { Vec.add(a.src + r.lowerBound, a.dst + r.lowerBound, r.count) }
+            else { (a.dst + r.lowerBound).update(from: a.src + r.lowerBound, count: r.count) }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+// Softmax cross-entropy with label smoothing and top-k accuracy. Logits are
+// class-major, [K, N] (the CNHW output of the 1×1 classifier conv), so
+// sample i's logits sit at i, i + N, i + 2N, …
+//
+// loss_i = (1 − ε)·(−log p_{i,y}) + ε·mean_k(−log p_{i,k}); the batch loss is
+// the mean over samples and dlogits is its gradient.
+
+import Foundation
+
+public enum LossKernels {
+    /// Returns the mean loss and writes ∂loss/∂logits into `dlogits` (nil skips it).
+    public static func crossEntropy(logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
+                                    classes k: Int, batch n: Int, smoothing eps: Float,
+                                    dlogits: UnsafeMutablePointer<Float>?) -> Float {
+        var total = 0.0
+        for i in 0..<n {
+            let y = Int(labels[i])
+            precondition(y >= 0 && y < k, "label \(y) is outside 0..<\(k)")
+            var mx = -Float.infinity
+            for c in 0..<k { mx = max(mx, logits[c * n + i]) }
+            var z = 0.0, sumLogits = 0.0
+            for c in 0..<k {
+                z += Foundation.exp(Double(logits[c * n + i] - mx))
+                sumLogits += Double(logits[c * n + i])
+            }
+            let logZ = Double(mx) + Foundation.log(z)
+            let nll = logZ - Double(logits[y * n + i])
+            let smooth = logZ - sumLogits / Double(k)
+            total += Double(1 - eps) * nll + Double(eps) * smooth
+            guard let d = dlogits else { continue }
+            for c in 0..<k {
+                let p = Foundation.exp(Double(logits[c * n + i]) - logZ)
+                let target = (c == y ? Double(1 - eps) : 0) + Double(eps) / Double(k)
+                d[c * n + i] = Float((p - target) / Double(n))
+            }
+        }
+        return Float(total / Double(n))
+    }
+
+    /// Number of samples whose label is among the top `k` logits, for each k in `ks`.
+    /// A tie with the label's logit counts against it, so accuracy is never overstated.
+    public static func correctCounts(logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
+                                     classes: Int, batch n: Int, topK: (Int, Int)) -> (Int, Int) {
+        var c1 = 0, c2 = 0
+        for i in 0..<n {
+            let y = Int(labels[i]), target = logits[y * n + i]
+            var rank = 0
+            for c in 0..<classes where c != y {
+                let v = logits[c * n + i]
+                if v > target || (v == target && c < y) { rank += 1 }
+            }
+            if rank < topK.0 { c1 += 1 }
+            if rank < topK.1 { c2 += 1 }
+        }
+        return (c1, c2)
+    }
+}

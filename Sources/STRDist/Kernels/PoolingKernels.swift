@@ -1,0 +1,125 @@
+// Pooling on CNHW activations; every (c, n) plane is pooled on its own.
+// Max pooling records the argmax of each window (its index inside the input
+// plane, stored as a Float: exact below 2²⁴) so backward is one scatter.
+// Average pooling counts padded cells (PyTorch's count_include_pad=True).
+
+public struct PoolGeometry: Equatable, Sendable {
+    public var kernel: Int, stride: Int, padding: Int
+    public var planes: Int, inH: Int, inW: Int
+
+    public init(kernel: Int, stride: Int, padding: Int, planes: Int, inH: Int, inW: Int) {
+        precondition(kernel > 0 && stride > 0 && padding >= 0 && padding * 2 <= kernel,
+                     "pool kernel \(kernel), stride \(stride), padding \(padding) is not valid")
+        self.kernel = kernel; self.stride = stride; self.padding = padding
+        self.planes = planes; self.inH = inH; self.inW = inW
+        precondition(outH > 0 && outW > 0, "pooling \(inH)×\(inW) with kernel \(kernel) gives an empty output")
+    }
+
+    public var outH: Int { (inH + 2 * padding - kernel) / stride + 1 }
+    public var outW: Int { (inW + 2 * padding - kernel) / stride + 1 }
+}
+
+public enum PoolingKernels {
+    public static func maxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                  argmax: UnsafeMutablePointer<Float>, _ g: PoolGeometry, pool: ThreadPool) {
+        pool.parallelRanges(g.planes, (x: x, y: y, argmax: argmax, g: g)) { a, planes, _ in
+            maxPlanes(a.x, a.y, a.argmax, a.g, planes)
+        }
+    }
+
+    static func maxPlanes(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                          _ argmax: UnsafeMutablePointer<Float>, _ g: PoolGeometry, _ planes: Range<Int>) {
+        let inPlane = g.inH * g.inW, outPlane = g.outH * g.outW
+        for p in planes {
+            let xp = x + p * inPlane
+            for oh in 0..<g.outH {
+                let h0 = max(0, oh * g.stride - g.padding), h1 = min(g.inH, oh * g.stride - g.padding + g.kernel)
+                for ow in 0..<g.outW {
+                    let w0 = max(0, ow * g.stride - g.padding), w1 = min(g.inW, ow * g.stride - g.padding + g.kernel)
+                    var best = -Float.infinity, at = h0 * g.inW + w0
+                    for h in h0..<h1 {
+                        for w in w0..<w1 where xp[h * g.inW + w] > best || xp[h * g.inW + w].isNaN {
+                            best = xp[h * g.inW + w]; at = h * g.inW + w
+                        }
+                    }
+                    y[p * outPlane + oh * g.outW + ow] = best
+                    argmax[p * outPlane + oh * g.outW + ow] = Float(at)
+                }
+            }
+        }
+    }
+
+    public static func maxBackward(_ dy: UnsafePointer<Float>, argmax: UnsafePointer<Float>,
+                                   _ dx: UnsafeMutablePointer<Float>, accumulate: Bool,
+                                   _ g: PoolGeometry, pool: ThreadPool) {
+        pool.parallelRanges(g.planes, (dy: dy, argmax: argmax, dx: dx, acc: accumulate, g: g)) { a, planes, _ in
+            let inPlane = a.g.inH * a.g.inW, outPlane = a.g.outH * a.g.outW
+            for p in planes {
+                let dxp = a.dx + p * inPlane
+                if !a.acc { dxp.update(repeating: 0, count: inPlane) }
+                for o in 0..<outPlane { dxp[Int(a.argmax[p * outPlane + o])] += a.dy[p * outPlane + o] }
+            }
+        }
+    }
+
+    public static func avgForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                  _ g: PoolGeometry, pool: ThreadPool) {
+        pool.parallelRanges(g.planes, (x: x, y: y, g: g)) { a, planes, _ in
+            let g = a.g, inPlane = g.inH * g.inW, outPlane = g.outH * g.outW
+            let scale = 1 / Float(g.kernel * g.kernel)
+            for p in planes {
+                forEachWindow(g) { o, h0, h1, w0, w1 in
+                    var s: Float = 0
+                    for h in h0..<h1 { for w in w0..<w1 { s += a.x[p * inPlane + h * g.inW + w] } }
+                    a.y[p * outPlane + o] = s * scale
+                }
+            }
+        }
+    }
+
+    public static func avgBackward(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, accumulate: Bool,
+                                   _ g: PoolGeometry, pool: ThreadPool) {
+        pool.parallelRanges(g.planes, (dy: dy, dx: dx, acc: accumulate, g: g)) { a, planes, _ in
+            let g = a.g, inPlane = g.inH * g.inW, outPlane = g.outH * g.outW
+            let scale = 1 / Float(g.kernel * g.kernel)
+            for p in planes {
+                let dxp = a.dx + p * inPlane
+                if !a.acc { dxp.update(repeating: 0, count: inPlane) }
+                forEachWindow(g) { o, h0, h1, w0, w1 in
+                    let d = a.dy[p * outPlane + o] * scale
+                    for h in h0..<h1 { for w in w0..<w1 { dxp[h * g.inW + w] += d } }
+                }
+            }
+        }
+    }
+
+    /// Calls body(output index, h0, h1, w0, w1) with each window clipped to the image.
+    @inline(__always)
+    static func forEachWindow(_ g: PoolGeometry, _ body: (Int, Int, Int, Int, Int) -> Void) {
+        for oh in 0..<g.outH {
+            let h0 = max(0, oh * g.stride - g.padding), h1 = min(g.inH, oh * g.stride - g.padding + g.kernel)
+            for ow in 0..<g.outW {
+                let w0 = max(0, ow * g.stride - g.padding), w1 = min(g.inW, ow * g.stride - g.padding + g.kernel)
+                body(oh * g.outW + ow, h0, h1, w0, w1)
+            }
+        }
+    }
+
+    /// AdaptiveAvgPool2d(1): the mean of each plane.
+    public static func globalAvgForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                        planes: Int, plane: Int, pool: ThreadPool) {
+        pool.parallelRanges(planes, (x: x, y: y, plane: plane)) { a, range, _ in
+            for p in range { a.y[p] = Vec.sum(a.x + p * a.plane, a.plane) / Float(a.plane) }
+        }
+    }
+
+    public static func globalAvgBackward(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                                         accumulate: Bool, planes: Int, plane: Int, pool: ThreadPool) {
+        pool.parallelRanges(planes, (dy: dy, dx: dx, acc: accumulate, plane: plane)) { a, range, _ in
+            for p in range {
+                let d = a.dy[p] / Float(a.plane), dxp = a.dx + p * a.plane
+                if a.acc { for i in 0..<a.plane { dxp[i] += d } } else { dxp.update(repeating: d, count: a.plane) }
+            }
+        }
+    }
+}

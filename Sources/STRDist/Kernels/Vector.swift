@@ -1,0 +1,66 @@
+// Small vector primitives with explicit SIMD accumulators. Swift does not
+// reassociate Float sums, so reductions written as plain loops stay scalar;
+// these keep 16 lanes busy and fix the summation order (deterministic).
+
+public enum Vec {
+    public typealias V = SIMD16<Float>
+
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> V {
+        UnsafeRawPointer(p).loadUnaligned(as: V.self)
+    }
+
+    @inline(__always) static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+    }
+
+    /// Σ a[i]·b[i].
+    @inline(__always)
+    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = V(repeating: 0)
+        var i = 0
+        while i + 16 <= n { acc = acc.addingProduct(load(a + i), load(b + i)); i += 16 }
+        var s = acc.sum()
+        while i < n { s += a[i] * b[i]; i += 1 }
+        return s
+    }
+
+    /// Σ a[i].
+    @inline(__always)
+    public static func sum(_ a: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = V(repeating: 0)
+        var i = 0
+        while i + 16 <= n { acc += load(a + i); i += 16 }
+        var s = acc.sum()
+        while i < n { s += a[i]; i += 1 }
+        return s
+    }
+
+    /// Σ (a[i] − mean)².
+    @inline(__always)
+    public static func sumSquaredDeviations(_ a: UnsafePointer<Float>, _ n: Int, mean: Float) -> Float {
+        let m = V(repeating: mean)
+        var acc = V(repeating: 0)
+        var i = 0
+        while i + 16 <= n { let d = load(a + i) - m; acc = acc.addingProduct(d, d); i += 16 }
+        var s = acc.sum()
+        while i < n { let d = a[i] - mean; s += d * d; i += 1 }
+        return s
+    }
+
+    /// y[i] += alpha · x[i].
+    @inline(__always)
+    public static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        let a = V(repeating: alpha)
+        var i = 0
+        while i + 16 <= n { store(load(y + i).addingProduct(a, load(x + i)), y + i); i += 16 }
+        while i < n { y[i] += alpha * x[i]; i += 1 }
+    }
+
+    /// y[i] += x[i].
+    @inline(__always)
+    public static func add(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 16 <= n { store(load(y + i) + load(x + i), y + i); i += 16 }
+        while i < n { y[i] += x[i]; i += 1 }
+    }
+}

@@ -1,0 +1,92 @@
+// Conv2d: OIHW weight `<name>.weight`, optional bias `<name>.bias`, any
+// stride, padding, dilation and groups. Depthwise convs use the direct
+// kernel, the rest im2col + GEMM (pointwise without im2col).
+
+public final class Conv2d: Layer {
+    public let name: String
+    public let inChannels: Int, outChannels: Int
+    public let kernel: Int, stride: Int, padding: Int, dilation: Int, groups: Int
+    public let weight: Int
+    public let bias: Int?
+    /// PyTorch's default: kaiming_uniform(a=√5), i.e. U(±1/√fan_in) for weight and bias.
+    public var initializer: WeightInit = .standard
+
+    private var input: ActRef!
+    private var output: ActRef!
+    private var inputGrad = GradUse.none
+    public private(set) var geometry: ConvGeometry!
+
+    /// - Parameters:
+    ///   - name: the state_dict prefix, e.g. "layer1.0.conv1".
+    public init(_ name: String, inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1,
+                padding: Int = 0, dilation: Int = 1, groups: Int = 1, bias: Bool = false,
+                layout: ParameterLayout) {
+        precondition(inChannels % groups == 0 && outChannels % groups == 0,
+                     "\(name): channels \(inChannels)→\(outChannels) are not divisible by groups \(groups)")
+        self.name = name
+        self.inChannels = inChannels; self.outChannels = outChannels
+        self.kernel = kernelSize; self.stride = stride; self.padding = padding
+        self.dilation = dilation; self.groups = groups
+        weight = layout.parameters.add("\(name).weight", shape: [outChannels, inChannels / groups, kernelSize, kernelSize],
+                                       group: .weight)
+        self.bias = bias ? layout.parameters.add("\(name).bias", shape: [outChannels], group: .weight) : nil
+    }
+
+    public var weightCount: Int { outChannels * (inChannels / groups) * kernel * kernel }
+
+    public func plan(_ input: ActRef, _ planner: WorkspacePlanner) -> ActRef {
+        precondition(input.shape.channels == inChannels,
+                     "\(name) expects \(inChannels) input channels, got \(input.shape.channels)")
+        let g = ConvGeometry(inChannels: inChannels, outChannels: outChannels, kernel: (kernel, kernel),
+                             stride: (stride, stride), padding: (padding, padding), dilation: (dilation, dilation),
+                             groups: groups, batch: input.shape.batch, inH: input.shape.height, inW: input.shape.width)
+        geometry = g
+        self.input = input
+        inputGrad = planner.use(input)
+        planner.scratch(perThread: g.scratchPerThread)
+        if !g.isDepthwise { planner.scratch(shared: (planner.threads - 1) * g.weightCount) }
+        output = planner.activation(ActShape(channels: outChannels, batch: g.batch, height: g.outH, width: g.outW))
+        return output
+    }
+
+    public func forward(_ ctx: StepContext) {
+        let g = geometry!
+        let x = ctx.value(input), y = ctx.value(output), w = ctx.param(weight)
+        let b = bias.map { UnsafePointer(ctx.param($0)) }
+        if g.isDepthwise {
+            DepthwiseKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool)
+        } else {
+            ConvKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool, scratch: scratch(ctx))
+        }
+    }
+
+    public func backward(_ ctx: StepContext) {
+        let g = geometry!
+        let x = ctx.value(input), w = ctx.param(weight)
+        let dy = ctx.workspace.grad(output)!, dx = ctx.workspace.grad(input)
+        let acc = ctx.workspace.accumulates(inputGrad)
+        let dw = ctx.grad(weight), db = bias.map { ctx.grad($0) }
+        if g.isDepthwise {
+            DepthwiseKernels.backward(x: x, w: w, dy: dy, dx: dx, accumulate: acc, dw: dw, dbias: db, g, pool: ctx.pool)
+        } else {
+            ConvKernels.backward(x: x, w: w, dy: dy, dx: dx, accumulate: acc, dw: dw, dbias: db, g,
+                                 pool: ctx.pool, scratch: scratch(ctx))
+        }
+    }
+
+    @inline(__always) private func scratch(_ ctx: StepContext) -> ConvScratch {
+        ConvScratch(base: ctx.workspace.scratch(thread: 0), stride: ctx.workspace.scratchPerThread,
+                    partials: ctx.workspace.shared)
+    }
+
+    public func initialize(_ store: ParameterStore, seed: UInt64) {
+        let fanIn = (inChannels / groups) * kernel * kernel
+        let fanOut = (outChannels / groups) * kernel * kernel
+        var rng = RNG(seed: seed, stream: streamID("\(name).weight"))
+        initializer.fill(store.values.base + weight, count: weightCount, fanIn: fanIn, fanOut: fanOut, rng: &rng)
+        if let bias = bias {
+            let bound = 1 / Double(fanIn).squareRoot()
+            rng.fillUniform(store.values.base + bias, count: outChannels, low: -bound, high: bound)
+        }
+    }
+}

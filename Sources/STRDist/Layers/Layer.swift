@@ -1,0 +1,79 @@
+// The layer contract. A model is built once (layers register their
+// parameters in the layout and keep the offsets), planned once per batch
+// shape (layers take their input's ActRef, reserve their output and any
+// saved data in the workspace, and keep those offsets), then run: forward
+// and backward take only the step context, so a step moves no metadata and
+// allocates nothing. Backward runs the layers in exact reverse plan order.
+
+/// Parameter and buffer tables being filled while a model is built.
+public final class ParameterLayout {
+    public let parameters = ParameterTable()
+    public let buffers = ParameterTable()
+    public init() {}
+}
+
+/// What every forward and backward call gets: memory and threads.
+public final class StepContext {
+    public let workspace: Workspace
+    public let store: ParameterStore
+    public let pool: ThreadPool
+    /// Training mode (batch statistics in BN) or evaluation.
+    public var training = true
+
+    public init(workspace: Workspace, store: ParameterStore, pool: ThreadPool) {
+        self.workspace = workspace
+        self.store = store
+        self.pool = pool
+    }
+
+    @inline(__always) public func param(_ offset: Int) -> UnsafeMutablePointer<Float> { store.values.base + offset }
+    @inline(__always) public func grad(_ offset: Int) -> UnsafeMutablePointer<Float> { store.grads.base + offset }
+    @inline(__always) public func buffer(_ offset: Int) -> UnsafeMutablePointer<Float> { store.bufferValues.base + offset }
+    @inline(__always) public func value(_ ref: ActRef) -> UnsafeMutablePointer<Float> { workspace.value(ref) }
+    @inline(__always) public func region(_ offset: Int) -> UnsafeMutablePointer<Float> { workspace.pointer(offset) }
+}
+
+public protocol Layer: AnyObject {
+    /// Reserves this layer's memory for `input`; returns its output.
+    func plan(_ input: ActRef, _ planner: WorkspacePlanner) -> ActRef
+    /// Reads the planned input, writes the planned output.
+    func forward(_ ctx: StepContext)
+    /// Reads the output gradient; writes parameter gradients and the input gradient (if any).
+    func backward(_ ctx: StepContext)
+    /// Sets initial parameter and buffer values.
+    func initialize(_ store: ParameterStore, seed: UInt64)
+}
+
+extension Layer {
+    public func initialize(_ store: ParameterStore, seed: UInt64) {}
+}
+
+/// Layers applied one after another.
+public final class Sequential: Layer {
+    public let layers: [any Layer]
+
+    public init(_ layers: [any Layer]) { self.layers = layers }
+
+    public func plan(_ input: ActRef, _ planner: WorkspacePlanner) -> ActRef {
+        layers.reduce(input) { $1.plan($0, planner) }
+    }
+
+    public func forward(_ ctx: StepContext) { for layer in layers { layer.forward(ctx) } }
+
+    public func backward(_ ctx: StepContext) {
+        var i = layers.count - 1
+        while i >= 0 { layers[i].backward(ctx); i -= 1 }
+    }
+
+    public func initialize(_ store: ParameterStore, seed: UInt64) {
+        for layer in layers { layer.initialize(store, seed: seed) }
+    }
+}
+
+/// A stable 64-bit hash of a key (FNV-1a), used as the RNG stream of that key's
+/// initialisation so values do not depend on construction order.
+public func streamID(_ key: String) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in key.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+    return h
+}

@@ -1,0 +1,96 @@
+// MaxPool2d, AvgPool2d and AdaptiveAvgPool2d(1) layers over CNHW planes.
+
+public final class MaxPool2d: Layer {
+    public let kernel: Int, stride: Int, padding: Int
+    private var input: ActRef!, output: ActRef!
+    private var inputGrad = GradUse.none
+    private var argmax = 0
+    private var geometry: PoolGeometry!
+
+    public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
+        kernel = kernelSize; self.stride = stride ?? kernelSize; self.padding = padding
+    }
+
+    public func plan(_ input: ActRef, _ planner: WorkspacePlanner) -> ActRef {
+        let s = input.shape
+        let g = PoolGeometry(kernel: kernel, stride: stride, padding: padding, planes: s.channels * s.batch,
+                             inH: s.height, inW: s.width)
+        geometry = g
+        self.input = input
+        inputGrad = planner.use(input)
+        output = planner.activation(ActShape(channels: s.channels, batch: s.batch, height: g.outH, width: g.outW))
+        argmax = planner.region(output.shape.count)
+        return output
+    }
+
+    public func forward(_ ctx: StepContext) {
+        PoolingKernels.maxForward(ctx.value(input), ctx.value(output), argmax: ctx.region(argmax), geometry,
+                                  pool: ctx.pool)
+    }
+
+    public func backward(_ ctx: StepContext) {
+        guard let dx = ctx.workspace.grad(input) else { return }
+        PoolingKernels.maxBackward(ctx.workspace.grad(output)!, argmax: ctx.region(argmax), dx,
+                                   accumulate: ctx.workspace.accumulates(inputGrad), geometry, pool: ctx.pool)
+    }
+}
+
+public final class AvgPool2d: Layer {
+    public let kernel: Int, stride: Int, padding: Int
+    private var input: ActRef!, output: ActRef!
+    private var inputGrad = GradUse.none
+    private var geometry: PoolGeometry!
+
+    public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
+        kernel = kernelSize; self.stride = stride ?? kernelSize; self.padding = padding
+    }
+
+    public func plan(_ input: ActRef, _ planner: WorkspacePlanner) -> ActRef {
+        let s = input.shape
+        let g = PoolGeometry(kernel: kernel, stride: stride, padding: padding, planes: s.channels * s.batch,
+                             inH: s.height, inW: s.width)
+        geometry = g
+        self.input = input
+        inputGrad = planner.use(input)
+        output = planner.activation(ActShape(channels: s.channels, batch: s.batch, height: g.outH, width: g.outW))
+        return output
+    }
+
+    public func forward(_ ctx: StepContext) {
+        PoolingKernels.avgForward(ctx.value(input), ctx.value(output), geometry, pool: ctx.pool)
+    }
+
+    public func backward(_ ctx: StepContext) {
+        guard let dx = ctx.workspace.grad(input) else { return }
+        PoolingKernels.avgBackward(ctx.workspace.grad(output)!, dx, accumulate: ctx.workspace.accumulates(inputGrad),
+                                   geometry, pool: ctx.pool)
+    }
+}
+
+/// AdaptiveAvgPool2d(1): [C, N, H, W] → [C, N, 1, 1].
+public final class GlobalAvgPool: Layer {
+    private var input: ActRef!, output: ActRef!
+    private var inputGrad = GradUse.none
+
+    public init() {}
+
+    public func plan(_ input: ActRef, _ planner: WorkspacePlanner) -> ActRef {
+        self.input = input
+        inputGrad = planner.use(input)
+        output = planner.activation(ActShape(channels: input.shape.channels, batch: input.shape.batch, height: 1, width: 1))
+        return output
+    }
+
+    public func forward(_ ctx: StepContext) {
+        let s = input.shape
+        PoolingKernels.globalAvgForward(ctx.value(input), ctx.value(output), planes: s.channels * s.batch,
+                                        plane: s.plane, pool: ctx.pool)
+    }
+
+    public func backward(_ ctx: StepContext) {
+        guard let dx = ctx.workspace.grad(input) else { return }
+        let s = input.shape
+        PoolingKernels.globalAvgBackward(ctx.workspace.grad(output)!, dx, accumulate: ctx.workspace.accumulates(inputGrad),
+                                         planes: s.channels * s.batch, plane: s.plane, pool: ctx.pool)
+    }
+}

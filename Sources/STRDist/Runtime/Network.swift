@@ -1,0 +1,69 @@
+// A model ready to run: its layers, its arenas, a workspace planned for one
+// batch shape, and the thread pool. The step is forward → loss → backward;
+// the input is written (CNHW) into `input`, labels into `labels`.
+
+public final class Network {
+    public let root: any Layer
+    public let store: ParameterStore
+    public let pool: ThreadPool
+    public private(set) var context: StepContext!
+    public private(set) var inputRef: ActRef!
+    public private(set) var outputRef: ActRef!
+    public private(set) var labels: UnsafeMutableBufferPointer<Int32> = .init(start: nil, count: 0)
+
+    /// - Parameters:
+    ///   - root: the model; its parameters must already be registered in `layout`.
+    ///   - threads: threads for every kernel (BLAS runs single-threaded inside them).
+    public init(root: any Layer, layout: ParameterLayout, threads: Int) {
+        BLASInfo.useSingleThread()
+        self.root = root
+        store = ParameterStore(parameters: layout.parameters, buffers: layout.buffers)
+        pool = ThreadPool(threads: threads)
+    }
+
+    deinit { labels.deallocate() }
+
+    /// Initialises every parameter and buffer from `seed`.
+    public func initialize(seed: UInt64) { root.initialize(store, seed: seed) }
+
+    /// Plans all activation memory for inputs of `shape` (CNHW). `inputGradient`
+    /// keeps ∂loss/∂input too (for gradient checks).
+    public func plan(_ shape: ActShape, inputGradient: Bool = false) {
+        let planner = WorkspacePlanner(threads: pool.threads)
+        inputRef = planner.activation(shape, needsGrad: inputGradient)
+        outputRef = root.plan(inputRef, planner)
+        precondition(outputRef.shape.plane == 1, "the model must end in a [classes, N, 1, 1] output, got \(outputRef.shape)")
+        context = StepContext(workspace: Workspace(planner), store: store, pool: pool)
+        labels.deallocate()
+        labels = .allocate(capacity: shape.batch)
+        labels.initialize(repeating: 0)
+    }
+
+    public var batch: Int { inputRef.shape.batch }
+    public var classes: Int { outputRef.shape.channels }
+    /// Where the CNHW input batch goes.
+    public var input: UnsafeMutablePointer<Float> { context.value(inputRef) }
+    /// Logits, class-major [classes, N].
+    public var logits: UnsafeMutablePointer<Float> { context.value(outputRef) }
+    public var inputGradient: UnsafeMutablePointer<Float>? { context.workspace.grad(inputRef) }
+
+    public func forward(training: Bool) {
+        context.training = training
+        root.forward(context)
+    }
+
+    /// Mean cross-entropy of the current logits against `labels`; also seeds backward.
+    public func loss(smoothing: Float = 0) -> Float {
+        LossKernels.crossEntropy(logits: logits, labels: labels.baseAddress!, classes: classes, batch: batch,
+                                 smoothing: smoothing, dlogits: context.workspace.grad(outputRef))
+    }
+
+    /// Top-1 and top-5 correct counts of the current logits.
+    public func correct() -> (top1: Int, top5: Int) {
+        let c = LossKernels.correctCounts(logits: logits, labels: labels.baseAddress!, classes: classes, batch: batch,
+                                          topK: (1, 5))
+        return (c.0, c.1)
+    }
+
+    public func backward() { root.backward(context) }
+}

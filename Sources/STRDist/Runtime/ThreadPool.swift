@@ -1,0 +1,131 @@
+// A persistent pool of worker threads for the engine's parallel loops.
+// `run` hands the same body to every thread (thread 0 is the caller) and
+// returns when all are done; bodies take their inputs as arguments, never
+// by capture, so a call allocates nothing. Work is split statically by thread index, so
+// every reduction sums in the same order on every run: results depend on
+// the thread count, never on timing.
+
+import Foundation
+
+public final class ThreadPool {
+    public let threads: Int
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var generation = 0
+    private var pending = 0
+    /// The current job (on the caller's stack) and how to call it, during one `run`.
+    private var job: UnsafeRawPointer?
+    private var entry: ((UnsafeRawPointer, Int) -> Void)?
+    private var stopping = false
+    private var workers: [Thread] = []
+
+    /// - Parameter threads: number of threads including the caller (≥ 1).
+    public init(threads: Int) {
+        precondition(threads >= 1, "a thread pool needs at least one thread, got \(threads)")
+        self.threads = threads
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(wake, nil)
+        pthread_cond_init(done, nil)
+        for t in 1..<threads {
+            let worker = Thread { [unowned self] in self.workerLoop(t) }
+            worker.stackSize = 1 << 22
+            worker.start()
+            workers.append(worker)
+        }
+    }
+
+    deinit {
+        pthread_mutex_lock(mutex)
+        stopping = true
+        pthread_cond_broadcast(wake)
+        pthread_mutex_unlock(mutex)
+        // Workers hold `unowned self`; wait until each has left its loop.
+        while workers.contains(where: { !$0.isFinished }) { usleep(100) }
+        pthread_mutex_destroy(mutex); pthread_cond_destroy(wake); pthread_cond_destroy(done)
+        mutex.deallocate(); wake.deallocate(); done.deallocate()
+    }
+
+    /// Runs `body(args, t)` for every thread index t in 0..<threads concurrently.
+    ///
+    /// `body` must capture nothing: all it needs comes in `args`. A capturing
+    /// closure would put its context on the heap at every call, and a step
+    /// must not allocate (the allocation test holds every kernel to this).
+    @inline(__always)
+    public func run<Args>(_ args: Args, _ body: @escaping (Args, Int) -> Void) {
+        if threads == 1 { body(args, 0); return }
+        let job = Job(args: args, body: body)
+        withUnsafePointer(to: job) { pointer in
+            // Workers read the job through this pointer; `run` returns only after they are done.
+            dispatch(UnsafeRawPointer(pointer), Job<Args>.entry)
+        }
+    }
+
+    /// Splits 0..<count into `threads` contiguous ranges and runs `body(args, range, t)` on each
+    /// non-empty one. `body` must capture nothing (see `run`).
+    @inline(__always)
+    public func parallelRanges<Args>(_ count: Int, _ args: Args, _ body: @escaping (Args, Range<Int>, Int) -> Void) {
+        if count <= 0 { return }
+        if threads == 1 || count == 1 { body(args, 0..<count, 0); return }
+        let job = RangeJob(count: count, parts: threads, args: args, body: body)
+        withUnsafePointer(to: job) { pointer in dispatch(UnsafeRawPointer(pointer), RangeJob<Args>.entry) }
+    }
+
+    private struct Job<Args> {
+        let args: Args
+        let body: (Args, Int) -> Void
+        static func entry(_ raw: UnsafeRawPointer, _ t: Int) {
+            let job = raw.assumingMemoryBound(to: Job<Args>.self)
+            job.pointee.body(job.pointee.args, t)
+        }
+    }
+
+    private struct RangeJob<Args> {
+        let count: Int, parts: Int
+        let args: Args
+        let body: (Args, Range<Int>, Int) -> Void
+        static func entry(_ raw: UnsafeRawPointer, _ t: Int) {
+            let job = raw.assumingMemoryBound(to: RangeJob<Args>.self)
+            let r = ThreadPool.split(job.pointee.count, parts: job.pointee.parts, index: t)
+            if !r.isEmpty { job.pointee.body(job.pointee.args, r, t) }
+        }
+    }
+
+    private func dispatch(_ job: UnsafeRawPointer, _ entry: @escaping (UnsafeRawPointer, Int) -> Void) {
+        pthread_mutex_lock(mutex)
+        self.job = job
+        self.entry = entry
+        pending = threads - 1
+        generation &+= 1
+        pthread_cond_broadcast(wake)
+        pthread_mutex_unlock(mutex)
+        entry(job, 0)
+        pthread_mutex_lock(mutex)
+        while pending > 0 { pthread_cond_wait(done, mutex) }
+        self.job = nil
+        self.entry = nil
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// The t-th of `parts` near-equal contiguous pieces of 0..<count.
+    @inline(__always) public static func split(_ count: Int, parts: Int, index t: Int) -> Range<Int> {
+        (count * t / parts)..<(count * (t + 1) / parts)
+    }
+
+    private func workerLoop(_ t: Int) {
+        var seen = 0
+        pthread_mutex_lock(mutex)
+        while true {
+            while generation == seen && !stopping { pthread_cond_wait(wake, mutex) }
+            if stopping { break }
+            seen = generation
+            let current = job!, call = entry!
+            pthread_mutex_unlock(mutex)
+            call(current, t)
+            pthread_mutex_lock(mutex)
+            pending -= 1
+            if pending == 0 { pthread_cond_signal(done) }
+        }
+        pthread_mutex_unlock(mutex)
+    }
+}

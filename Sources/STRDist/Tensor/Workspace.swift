@@ -1,0 +1,113 @@
+// Activation memory, planned once per batch shape. Planning walks the model
+// in forward order: every activation gets a value region and (when a
+// gradient flows into it) a gradient region; layers keep the offsets. Scratch
+// (im2col columns, per-thread partial sums) is shared by all layers, sized to
+// the largest request. After planning, one allocation holds it all, so a
+// training step allocates nothing.
+//
+// A gradient region read by several consumers (a residual input) must be
+// summed: in backward the first consumer to run overwrites it and the others
+// accumulate. Backward runs in reverse plan order, so the consumer planned
+// last overwrites.
+
+/// A planned activation: its shape, value offset and optional gradient offset.
+public struct ActRef: Sendable {
+    public let shape: ActShape
+    public let value: Int
+    /// nil when no gradient is needed for this activation (the network input).
+    public let grad: Int?
+}
+
+/// Handle for one consumer's use of an activation's gradient.
+public struct GradUse: Sendable {
+    public let id: Int
+    public static let none = GradUse(id: -1)
+}
+
+/// Records regions during planning; `Workspace` allocates them.
+public final class WorkspacePlanner {
+    public let threads: Int
+    private(set) var total = 0
+    private(set) var scratchPerThread = 0
+    private(set) var sharedScratch = 0
+    /// For each gradient use: the activation's gradient offset.
+    private var uses: [Int] = []
+
+    public init(threads: Int) { self.threads = threads }
+
+    /// Reserves `count` floats that live for the whole step; returns the offset.
+    public func region(_ count: Int) -> Int {
+        let offset = total
+        total += (count + 15) / 16 * 16
+        return offset
+    }
+
+    public func activation(_ shape: ActShape, needsGrad: Bool = true) -> ActRef {
+        let value = region(shape.count)
+        return ActRef(shape: shape, value: value, grad: needsGrad ? region(shape.count) : nil)
+    }
+
+    /// Declares that a layer will write the gradient of `input`.
+    public func use(_ input: ActRef) -> GradUse {
+        guard let g = input.grad else { return .none }
+        uses.append(g)
+        return GradUse(id: uses.count - 1)
+    }
+
+    /// Asks for `count` floats of scratch per thread (reused by every layer).
+    public func scratch(perThread count: Int) { scratchPerThread = max(scratchPerThread, (count + 15) / 16 * 16) }
+
+    /// Asks for `count` floats of scratch shared by all threads.
+    public func scratch(shared count: Int) { sharedScratch = max(sharedScratch, (count + 15) / 16 * 16) }
+
+    /// Whether each use accumulates: all but the last use of a gradient region do.
+    func accumulateFlags() -> [Bool] {
+        var seen = Set<Int>()
+        var flags = [Bool](repeating: false, count: uses.count)
+        for i in stride(from: uses.count - 1, through: 0, by: -1) {
+            flags[i] = !seen.insert(uses[i]).inserted
+        }
+        return flags
+    }
+}
+
+/// The planned memory: activations, gradients and scratch in one block.
+public final class Workspace {
+    public let memory: FloatBuffer
+    public let scratchPerThread: Int
+    public let sharedScratch: Int
+    private let scratchBase: Int
+    private let accumulate: [Bool]
+    public let threads: Int
+
+    public init(_ planner: WorkspacePlanner) {
+        threads = planner.threads
+        scratchPerThread = planner.scratchPerThread
+        sharedScratch = planner.sharedScratch
+        scratchBase = planner.total
+        accumulate = planner.accumulateFlags()
+        memory = FloatBuffer(count: planner.total + planner.scratchPerThread * planner.threads + planner.sharedScratch)
+    }
+
+    @inline(__always) public func pointer(_ offset: Int) -> UnsafeMutablePointer<Float> { memory.base + offset }
+
+    @inline(__always) public func value(_ ref: ActRef) -> UnsafeMutablePointer<Float> { memory.base + ref.value }
+
+    /// The gradient region of `ref`, or nil when it has none.
+    @inline(__always) public func grad(_ ref: ActRef) -> UnsafeMutablePointer<Float>? {
+        ref.grad.map { memory.base + $0 }
+    }
+
+    /// Whether the consumer holding `use` adds to the gradient instead of overwriting it.
+    @inline(__always) public func accumulates(_ use: GradUse) -> Bool { use.id >= 0 && accumulate[use.id] }
+
+    /// Thread `t`'s private scratch.
+    @inline(__always) public func scratch(thread t: Int) -> UnsafeMutablePointer<Float> {
+        memory.base + scratchBase + t * scratchPerThread
+    }
+
+    /// Scratch shared by all threads.
+    public var shared: UnsafeMutablePointer<Float> { memory.base + scratchBase + threads * scratchPerThread }
+
+    public var bytes: Int { memory.count * MemoryLayout<Float>.stride }
+}

@@ -1,0 +1,106 @@
+// Fast convolution kernels (im2col + GEMM, pointwise, depthwise) against
+// the naive direct convolution, forward and backward, single- and
+// multi-threaded, in one chunk and in many.
+import XCTest
+@testable import STRDist
+
+final class ConvKernelTests: XCTestCase {
+    struct Case {
+        var c: Int, o: Int, k: Int, s: Int = 1, p: Int = 0, d: Int = 1, g: Int = 1
+        var n: Int = 3, h: Int = 9, w: Int = 7, bias = false
+    }
+
+    static let cases: [Case] = [
+        Case(c: 3, o: 5, k: 3, p: 1),                       // odd sizes, padding
+        Case(c: 4, o: 6, k: 3, s: 2, p: 1, bias: true),      // stride 2, bias
+        Case(c: 5, o: 4, k: 1),                             // pointwise: no im2col
+        Case(c: 6, o: 4, k: 1, s: 2),                       // 1×1 stride 2 (downsample)
+        Case(c: 6, o: 4, k: 3, p: 2, d: 2),                 // dilation
+        Case(c: 6, o: 4, k: 3, s: 1, p: 1, g: 2),           // groups
+        Case(c: 4, o: 6, k: 1, g: 2),                       // grouped pointwise
+        Case(c: 6, o: 6, k: 3, p: 1, g: 6, bias: true),     // depthwise
+        Case(c: 5, o: 5, k: 3, s: 2, p: 1, g: 5, h: 10),    // depthwise stride 2
+        Case(c: 3, o: 4, k: 7, s: 2, p: 3, h: 13, w: 11),   // stem-like 7×7/2
+        Case(c: 8, o: 10, k: 1, n: 5, h: 1, w: 1, bias: true), // classifier on [C, N, 1, 1]
+    ]
+
+    func run(_ t: Case, threads: Int, chunkBudget: Int) {
+        let saved = ConvGeometry.chunkBudget
+        ConvGeometry.chunkBudget = chunkBudget
+        defer { ConvGeometry.chunkBudget = saved }
+        let g = ConvGeometry(inChannels: t.c, outChannels: t.o, kernel: (t.k, t.k), stride: (t.s, t.s),
+                             padding: (t.p, t.p), dilation: (t.d, t.d), groups: t.g, batch: t.n, inH: t.h, inW: t.w)
+        let x = randomArray(t.c * t.n * t.h * t.w, seed: 1)
+        let w = randomArray(g.weightCount, seed: 2)
+        let b = t.bias ? randomArray(t.o, seed: 3) : nil
+        let dy = randomArray(g.outChannels * g.columns, seed: 4)
+        let pool = ThreadPool(threads: threads)
+        let scratchFloats = max(1, g.scratchPerThread) * threads
+        var scratch = [Float](repeating: 0, count: scratchFloats + threads * g.weightCount)
+        var y = [Float](repeating: .nan, count: g.outChannels * g.columns)
+        var dx = [Float](repeating: .nan, count: x.count), dw = [Float](repeating: .nan, count: g.weightCount)
+        var db = [Float](repeating: .nan, count: t.o)
+        scratch.withUnsafeMutableBufferPointer { s in
+          db.withUnsafeMutableBufferPointer { dbp in
+            let dbias = t.bias ? dbp.baseAddress : nil
+            let cs = ConvScratch(base: s.baseAddress!, stride: max(1, g.scratchPerThread),
+                                 partials: s.baseAddress! + scratchFloats)
+            if g.isDepthwise {
+                DepthwiseKernels.forward(x: x, w: w, bias: b, y: &y, g, pool: pool)
+                DepthwiseKernels.backward(x: x, w: w, dy: dy, dx: &dx, accumulate: false, dw: &dw,
+                                          dbias: dbias, g, pool: pool)
+            } else {
+                ConvKernels.forward(x: x, w: w, bias: b, y: &y, g, pool: pool, scratch: cs)
+                ConvKernels.backward(x: x, w: w, dy: dy, dx: &dx, accumulate: false, dw: &dw,
+                                     dbias: dbias, g, pool: pool, scratch: cs)
+            }
+          }
+        }
+        let label = "\(t) threads \(threads) budget \(chunkBudget)"
+        assertClose(y, Naive.convForward(x: x, w: w, bias: b, g), rtol: 1e-4, atol: 1e-4, "forward \(label)")
+        let ref = Naive.convBackward(x: x, w: w, dy: dy, g)
+        assertClose(dx, ref.dx, rtol: 1e-4, atol: 1e-4, "dx \(label)")
+        assertClose(dw, ref.dw, rtol: 1e-4, atol: 1e-4, "dw \(label)")
+        if t.bias { assertClose(db, ref.db, rtol: 1e-4, atol: 1e-4, "db \(label)") }
+    }
+
+    func testMatchesNaiveSingleThreadOneChunk() { for t in Self.cases { run(t, threads: 1, chunkBudget: 1 << 20) } }
+    func testMatchesNaiveSingleThreadManyChunks() { for t in Self.cases { run(t, threads: 1, chunkBudget: 1) } }
+    func testMatchesNaiveTwoThreads() { for t in Self.cases { run(t, threads: 2, chunkBudget: 1 << 20) } }
+    func testMatchesNaiveThreeThreadsManyChunks() { for t in Self.cases { run(t, threads: 3, chunkBudget: 100) } }
+
+    func testAccumulateAddsToInputGradient() {
+        for t in [Self.cases[0], Self.cases[2], Self.cases[7]] {
+            let g = ConvGeometry(inChannels: t.c, outChannels: t.o, kernel: (t.k, t.k), stride: (t.s, t.s),
+                                 padding: (t.p, t.p), groups: t.g, batch: t.n, inH: t.h, inW: t.w)
+            let x = randomArray(t.c * t.n * t.h * t.w, seed: 1), w = randomArray(g.weightCount, seed: 2)
+            let dy = randomArray(g.outChannels * g.columns, seed: 4)
+            let pool = ThreadPool(threads: 2)
+            var scratch = [Float](repeating: 0, count: 2 * max(1, g.scratchPerThread) + 2 * g.weightCount)
+            let start = randomArray(x.count, seed: 8)
+            var dx = start, dw = [Float](repeating: 0, count: g.weightCount)
+            scratch.withUnsafeMutableBufferPointer { s in
+                let cs = ConvScratch(base: s.baseAddress!, stride: max(1, g.scratchPerThread),
+                                     partials: s.baseAddress! + 2 * max(1, g.scratchPerThread))
+                if g.isDepthwise {
+                    DepthwiseKernels.backward(x: x, w: w, dy: dy, dx: &dx, accumulate: true, dw: &dw, dbias: nil, g, pool: pool)
+                } else {
+                    ConvKernels.backward(x: x, w: w, dy: dy, dx: &dx, accumulate: true, dw: &dw, dbias: nil, g,
+                                         pool: pool, scratch: cs)
+                }
+            }
+            let ref = Naive.convBackward(x: x, w: w, dy: dy, g).dx
+            assertClose(dx, zip(start, ref).map { $0 + $1 }, rtol: 1e-4, atol: 1e-4, "\(t)")
+        }
+    }
+
+    func testGeometryOutputSizes() {
+        let stem = ConvGeometry(inChannels: 3, outChannels: 64, kernel: (7, 7), stride: (2, 2), padding: (3, 3),
+                                batch: 1, inH: 224, inW: 224)
+        XCTAssertEqual(stem.outH, 112)
+        XCTAssertEqual(stem.macs, 118_013_952)   // ResNet50 conv1 FLOPs in STR_Budgets_ResNet50.csv
+        let down = ConvGeometry(inChannels: 256, outChannels: 512, kernel: (1, 1), stride: (2, 2), batch: 1, inH: 56, inW: 56)
+        XCTAssertEqual(down.outH, 28)
+        XCTAssertFalse(down.isPointwise)
+    }
+}

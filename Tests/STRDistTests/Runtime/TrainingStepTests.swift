@@ -1,0 +1,113 @@
+// A small CNN trained end to end: the loss must fall, results must not
+// depend on timing, and a step (forward, loss, backward, SGD) must not touch
+// the heap at all.
+import XCTest
+import CAllocCounter
+@testable import STRDist
+
+/// conv3×3 → BN+ReLU → maxpool → depthwise 3×3/2 → BN+ReLU → 1×1 → BN+ReLU → avgpool → fc (1×1 conv + bias).
+func tinyNetwork(classes: Int = 4, threads: Int) -> (Network, ParameterLayout) {
+    let layout = ParameterLayout()
+    let root = Sequential([
+        Conv2d("conv1", inChannels: 3, outChannels: 8, kernelSize: 3, padding: 1, layout: layout),
+        BatchNorm2d("bn1", channels: 8, fuseReLU: true, layout: layout),
+        MaxPool2d(kernelSize: 3, stride: 2, padding: 1),
+        Conv2d("dw", inChannels: 8, outChannels: 8, kernelSize: 3, stride: 2, padding: 1, groups: 8, layout: layout),
+        BatchNorm2d("bn2", channels: 8, fuseReLU: true, layout: layout),
+        Conv2d("pw", inChannels: 8, outChannels: 16, kernelSize: 1, layout: layout),
+        BatchNorm2d("bn3", channels: 16, fuseReLU: true, layout: layout),
+        GlobalAvgPool(),
+        Conv2d("fc", inChannels: 16, outChannels: classes, kernelSize: 1, bias: true, layout: layout),
+    ])
+    return (Network(root: root, layout: layout, threads: threads), layout)
+}
+
+/// A learnable toy task: the class is which quadrant holds a bright blob.
+func fillToyBatch(_ net: Network, step: Int) {
+    let s = net.inputRef.shape
+    var rng = RNG(seed: 100, stream: UInt64(step))
+    for i in 0..<s.count { net.input[i] = Float(rng.normal() * 0.3) }
+    for n in 0..<s.batch {
+        let label = rng.below(4)
+        net.labels[n] = Int32(label)
+        let (h0, w0) = (label / 2 * s.height / 2, label % 2 * s.width / 2)
+        for c in 0..<s.channels {
+            for h in h0..<(h0 + s.height / 2) {
+                for w in w0..<(w0 + s.width / 2) { net.input[(c * s.batch + n) * s.plane + h * s.width + w] += 1 }
+            }
+        }
+    }
+}
+
+final class TrainingStepTests: XCTestCase {
+    func train(threads: Int, steps: Int) -> (losses: [Float], network: Network, sgd: SGD) {
+        let (net, layout) = tinyNetwork(threads: threads)
+        net.plan(ActShape(channels: 3, batch: 16, height: 16, width: 16))
+        net.initialize(seed: 3)
+        var settings = SGDSettings()
+        settings.momentum = 0.9
+        settings.weightDecay = 1e-4
+        let sgd = SGD(settings, table: layout.parameters)
+        var losses: [Float] = []
+        for step in 0..<steps {
+            fillToyBatch(net, step: step)
+            net.forward(training: true)
+            losses.append(net.loss(smoothing: 0.1))
+            net.backward()
+            sgd.step(values: net.store.values, grads: net.store.grads, lr: 0.1, pool: net.pool)
+        }
+        return (losses, net, sgd)
+    }
+
+    func testLossFalls() {
+        let losses = train(threads: 2, steps: 60).losses
+        let first = losses.prefix(5).reduce(0, +) / 5, last = losses.suffix(5).reduce(0, +) / 5
+        XCTAssertLessThan(last, 0.5 * first, "loss went from \(first) to \(last)")
+    }
+
+    func testSameThreadsSameBits() {
+        let a = train(threads: 2, steps: 5).network.store.values.toArray()
+        let b = train(threads: 2, steps: 5).network.store.values.toArray()
+        XCTAssertEqual(a, b)
+    }
+
+    func testThreadCountChangesOnlyRounding() {
+        let a = train(threads: 1, steps: 3).network.store.values.toArray()
+        let b = train(threads: 3, steps: 3).network.store.values.toArray()
+        assertClose(a, b, rtol: 1e-3, atol: 1e-4)
+    }
+
+    func testStepAllocatesNothing() {
+        let (net, layout) = tinyNetwork(threads: 2)
+        net.plan(ActShape(channels: 3, batch: 8, height: 16, width: 16))
+        net.initialize(seed: 1)
+        let sgd = SGD(SGDSettings(), table: layout.parameters)
+        fillToyBatch(net, step: 0)
+        func step() {
+            net.forward(training: true)
+            _ = net.loss(smoothing: 0.1)
+            net.backward()
+            sgd.step(values: net.store.values, grads: net.store.grads, lr: 0.01, pool: net.pool)
+        }
+        func evaluate() {
+            net.forward(training: false)
+            _ = net.correct()
+        }
+        step()      // warm-up: BLAS buffers and type metadata are made once, on first use
+        evaluate()
+        alloc_counter_start()
+        for _ in 0..<3 { step() }
+        evaluate()
+        let count = alloc_counter_stop()
+        XCTAssertEqual(count, 0, "a training step made \(count) heap allocations")
+    }
+
+    func testCounterSeesAllocations() {
+        // The proof above is only worth something if the counter counts.
+        alloc_counter_start()
+        let a = [Int](repeating: 1, count: 1000 + Int.random(in: 0..<2))
+        let count = alloc_counter_stop()
+        XCTAssertEqual(a.count >= 1000, true)
+        XCTAssertGreaterThan(count, 0)
+    }
+}

@@ -1,0 +1,38 @@
+import XCTest
+@testable import STRDist
+
+final class WorkspaceTests: XCTestCase {
+    func testLastPlannedConsumerOverwritesOthersAccumulate() {
+        let p = WorkspacePlanner(threads: 1)
+        let a = p.activation(ActShape(channels: 1, batch: 1, height: 2, width: 2))
+        let first = p.use(a), second = p.use(a)
+        let noGrad = p.use(p.activation(ActShape(channels: 1, batch: 1, height: 1, width: 1), needsGrad: false))
+        let ws = Workspace(p)
+        XCTAssertTrue(ws.accumulates(first))
+        XCTAssertFalse(ws.accumulates(second))
+        XCTAssertFalse(ws.accumulates(noGrad))
+    }
+
+    func testRegionsAreAlignedAndDisjoint() {
+        let p = WorkspacePlanner(threads: 2)
+        let r1 = p.region(3), r2 = p.region(17)
+        p.scratch(perThread: 5)
+        p.scratch(perThread: 40)
+        XCTAssertEqual(r1 % 16, 0)
+        XCTAssertEqual(r2, 16)
+        let ws = Workspace(p)
+        XCTAssertEqual(ws.scratchPerThread, 48)
+        XCTAssertEqual(ws.scratch(thread: 1) - ws.scratch(thread: 0), 48)
+        XCTAssertGreaterThanOrEqual(ws.scratch(thread: 0) - ws.pointer(0), 48)
+    }
+
+    func testLayoutRoundTrip() {
+        var x = randomArray(2 * 3 * 4 * 5, seed: 1)
+        var cnhw = [Float](repeating: 0, count: x.count), back = cnhw
+        let s = ActShape(channels: 3, batch: 2, height: 4, width: 5)
+        Layout.nchwToCNHW(&x, &cnhw, s)
+        XCTAssertEqual(cnhw[(1 * 2 + 1) * 20 + 7], x[(1 * 3 + 1) * 20 + 7])  // c1 n1 → NCHW n1 c1
+        Layout.cnhwToNCHW(&cnhw, &back, s)
+        XCTAssertEqual(back, x)
+    }
+}
