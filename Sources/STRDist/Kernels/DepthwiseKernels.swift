@@ -15,28 +15,28 @@ public enum DepthwiseKernels {
 
     static func forwardChannels(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                                 _ y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ channels: Range<Int>) {
-            for c in channels {
-                let wc = w + c * g.kernelH * g.kernelW
-                for n in 0..<g.batch {
-                    let yp = y + (c * g.batch + n) * g.outPlane
-                    yp.update(repeating: bias?[c] ?? 0, count: g.outPlane)
-                    forEachTap(g) { ki, kj, lo, hi in
-                        let wv = wc[ki * g.kernelW + kj]
-                        let xp = x + (c * g.batch + n) * g.inPlane
-                        forEachRow(g, ki) { oh, ih in
-                            let dst = yp + oh * g.outW
-                            let src = xp + ih * g.inW - g.padW + kj * g.dilationW
-                            if g.strideW == 1 {
-                                var o = lo
-                                while o < hi { dst[o] += wv * src[o]; o += 1 }
-                            } else {
-                                var o = lo
-                                while o < hi { dst[o] += wv * src[o * g.strideW]; o += 1 }
-                            }
+        for c in channels {
+            let wc = w + c * g.kernelH * g.kernelW
+            for n in 0..<g.batch {
+                let yp = y + (c * g.batch + n) * g.outPlane
+                yp.update(repeating: bias?[c] ?? 0, count: g.outPlane)
+                forEachTap(g) { ki, kj, lo, hi in
+                    let wv = wc[ki * g.kernelW + kj]
+                    let xp = x + (c * g.batch + n) * g.inPlane
+                    forEachRow(g, ki) { oh, ih in
+                        let dst = yp + oh * g.outW
+                        let src = xp + ih * g.inW - g.padW + kj * g.dilationW
+                        if g.strideW == 1 {
+                            var o = lo
+                            while o < hi { dst[o] += wv * src[o]; o += 1 }
+                        } else {
+                            var o = lo
+                            while o < hi { dst[o] += wv * src[o * g.strideW]; o += 1 }
                         }
                     }
                 }
             }
+        }
     }
 
     /// dw and dbias overwritten; dx overwritten or added to (`accumulate`).
@@ -54,39 +54,39 @@ public enum DepthwiseKernels {
                                  _ dx: UnsafeMutablePointer<Float>?, _ accumulate: Bool, _ dw: UnsafeMutablePointer<Float>,
                                  _ dbias: UnsafeMutablePointer<Float>?, _ g: ConvGeometry, _ channels: Range<Int>) {
         let taps = g.kernelH * g.kernelW
-            for c in channels {
-                let wc = w + c * taps, dwc = dw + c * taps
-                dwc.update(repeating: 0, count: taps)
-                if let dbias = dbias { dbias[c] = Vec.sum(dy + c * g.batch * g.outPlane, g.batch * g.outPlane) }
-                for n in 0..<g.batch {
-                    let dyp = dy + (c * g.batch + n) * g.outPlane
-                    let xp = x + (c * g.batch + n) * g.inPlane
-                    let dxp = dx.map { $0 + (c * g.batch + n) * g.inPlane }
-                    if let dxp = dxp, !accumulate { dxp.update(repeating: 0, count: g.inPlane) }
-                    forEachTap(g) { ki, kj, lo, hi in
-                        let tap = ki * g.kernelW + kj
-                        let wv = wc[tap]
-                        var acc: Float = 0
-                        forEachRow(g, ki) { oh, ih in
-                            let src = dyp + oh * g.outW
-                            let off = ih * g.inW - g.padW + kj * g.dilationW
-                            if g.strideW == 1 {
-                                acc += Vec.dot(src + lo, xp + off + lo, hi - lo)
-                                if let dxp = dxp { Vec.axpy(wv, src + lo, dxp + off + lo, hi - lo) }
-                            } else {
-                                let s = g.strideW
-                                var o = lo
-                                while o < hi { acc += src[o] * xp[off + o * s]; o += 1 }
-                                if let dxp = dxp {
-                                    o = lo
-                                    while o < hi { dxp[off + o * s] += wv * src[o]; o += 1 }
-                                }
+        for c in channels {
+            let wc = w + c * taps, dwc = dw + c * taps
+            dwc.update(repeating: 0, count: taps)
+            if let dbias = dbias { dbias[c] = Vec.sum(dy + c * g.batch * g.outPlane, g.batch * g.outPlane) }
+            for n in 0..<g.batch {
+                let dyp = dy + (c * g.batch + n) * g.outPlane
+                let xp = x + (c * g.batch + n) * g.inPlane
+                let dxp = dx.map { $0 + (c * g.batch + n) * g.inPlane }
+                if let dxp = dxp, !accumulate { dxp.update(repeating: 0, count: g.inPlane) }
+                forEachTap(g) { ki, kj, lo, hi in
+                    let tap = ki * g.kernelW + kj
+                    let wv = wc[tap]
+                    var acc: Float = 0
+                    forEachRow(g, ki) { oh, ih in
+                        let src = dyp + oh * g.outW
+                        let off = ih * g.inW - g.padW + kj * g.dilationW
+                        if g.strideW == 1 {
+                            acc += Vec.dot(src + lo, xp + off + lo, hi - lo)
+                            if let dxp = dxp { Vec.axpy(wv, src + lo, dxp + off + lo, hi - lo) }
+                        } else {
+                            let s = g.strideW
+                            var o = lo
+                            while o < hi { acc += src[o] * xp[off + o * s]; o += 1 }
+                            if let dxp = dxp {
+                                o = lo
+                                while o < hi { dxp[off + o * s] += wv * src[o]; o += 1 }
                             }
                         }
-                        dwc[tap] += acc
                     }
+                    dwc[tap] += acc
                 }
             }
+        }
     }
 
     /// Calls body(ki, kj, lo, hi) for each tap with its valid output-column range.
