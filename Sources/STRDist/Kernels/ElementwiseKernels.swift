@@ -37,4 +37,11 @@ public enum ElementwiseKernels {
             else { (a.dst + r.lowerBound).update(from: a.src + r.lowerBound, count: r.count) }
         }
     }
+
+    /// x[i] *= m[i].
+    public static func multiply(_ x: UnsafeMutablePointer<Float>, by m: UnsafePointer<Float>, _ n: Int, pool: ThreadPool) {
+        pool.parallelRanges(n, (x: x, m: m)) { a, r, _ in
+            for i in r { a.x[i] *= a.m[i] }
+        }
+    }
 }

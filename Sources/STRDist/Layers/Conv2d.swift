@@ -1,6 +1,11 @@
 // Conv2d: OIHW weight `<name>.weight`, optional bias `<name>.bias`, any
 // stride, padding, dilation and groups. Depthwise convs use the direct
 // kernel, the rest im2col + GEMM (pointwise without im2col).
+//
+// Sparse kinds (STR, DNW, GMP) run the same path on an effective weight that
+// the kind's transform computes once per forward into the workspace; its
+// backward maps the effective weight's gradient onto the stored weight (and
+// STR's `<name>.sparseThreshold`, shape [1, 1]).
 
 public final class Conv2d: Layer {
     public let name: String
@@ -8,6 +13,15 @@ public final class Conv2d: Layer {
     public let kernel: Int, stride: Int, padding: Int, dilation: Int, groups: Int
     public let weight: Int
     public let bias: Int?
+    public let kind: SparseKind
+    /// STR's learned threshold s (parameter offset).
+    public let threshold: Int?
+    /// STR's initial s (`sInit_value`).
+    public var thresholdInit: Float = 0
+    /// DNW's prune rate, GMP's current (scheduled) prune rate.
+    public var pruneRate: Float = 0
+    private var effective = 0, mask = 0
+    private let partials = UnsafeMutablePointer<Double>.allocate(capacity: 64)
     /// PyTorch's default: kaiming_uniform(a=√5), i.e. U(±1/√fan_in) for weight and bias.
     public var initializer: WeightInit = .standard
 
@@ -20,7 +34,7 @@ public final class Conv2d: Layer {
     ///   - name: the state_dict prefix, e.g. "layer1.0.conv1".
     public init(_ name: String, inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1,
                 padding: Int = 0, dilation: Int = 1, groups: Int = 1, bias: Bool = false,
-                layout: ParameterLayout) {
+                kind: SparseKind = .dense, layout: ParameterLayout) {
         precondition(inChannels % groups == 0 && outChannels % groups == 0,
                      "\(name): channels \(inChannels)→\(outChannels) are not divisible by groups \(groups)")
         self.name = name
@@ -30,7 +44,11 @@ public final class Conv2d: Layer {
         weight = layout.parameters.add("\(name).weight", shape: [outChannels, inChannels / groups, kernelSize, kernelSize],
                                        group: .weight)
         self.bias = bias ? layout.parameters.add("\(name).bias", shape: [outChannels], group: .weight) : nil
+        self.kind = kind
+        threshold = kind == .str ? layout.parameters.add("\(name).sparseThreshold", shape: [1, 1], group: .threshold) : nil
     }
+
+    deinit { partials.deallocate() }
 
     public var weightCount: Int { outChannels * (inChannels / groups) * kernel * kernel }
 
@@ -45,13 +63,39 @@ public final class Conv2d: Layer {
         inputGrad = planner.use(input)
         planner.scratch(perThread: g.scratchPerThread)
         if !g.isDepthwise { planner.scratch(shared: (planner.threads - 1) * g.weightCount) }
+        precondition(planner.threads <= 64, "at most 64 threads per rank")
+        if kind != .dense { effective = planner.region(g.weightCount) }
+        if kind == .dnw || kind == .gmp {
+            mask = planner.region(g.weightCount)
+            planner.scratch(shared: MagnitudeMask.scratchCount(threads: planner.threads))
+        }
         output = planner.activation(ActShape(channels: outChannels, batch: g.batch, height: g.outH, width: g.outW))
         return output
     }
 
+    /// The weight the convolution uses: the stored one, or the sparse kind's transform of it.
+    @discardableResult
+    public func computeEffectiveWeight(_ ctx: StepContext) -> UnsafeMutablePointer<Float> {
+        let w = ctx.param(weight)
+        switch kind {
+        case .dense:
+            return w
+        case .str:
+            STRTransform.forward(w, threshold: ctx.param(threshold!).pointee, ctx.region(effective),
+                                 count: weightCount, pool: ctx.pool)
+        case .dnw, .gmp:
+            MagnitudeMask.apply(w, count: weightCount, prune: prunedCount, out: ctx.region(effective),
+                                mask: ctx.region(mask), pool: ctx.pool, scratch: ctx.workspace.shared)
+        }
+        return ctx.region(effective)
+    }
+
+    /// floor(prune_rate · numel), as the reference computes it.
+    public var prunedCount: Int { Int(Double(pruneRate) * Double(weightCount)) }
+
     public func forward(_ ctx: StepContext) {
         let g = geometry!
-        let x = ctx.value(input), y = ctx.value(output), w = ctx.param(weight)
+        let x = ctx.value(input), y = ctx.value(output), w = computeEffectiveWeight(ctx)
         let b = bias.map { UnsafePointer(ctx.param($0)) }
         if g.isDepthwise {
             DepthwiseKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool)
@@ -62,7 +106,7 @@ public final class Conv2d: Layer {
 
     public func backward(_ ctx: StepContext) {
         let g = geometry!
-        let x = ctx.value(input), w = ctx.param(weight)
+        let x = ctx.value(input), w = kind == .dense ? ctx.param(weight) : ctx.region(effective)
         let dy = ctx.workspace.grad(output)!, dx = ctx.workspace.grad(input)
         let acc = ctx.workspace.accumulates(inputGrad)
         let dw = ctx.grad(weight), db = bias.map { ctx.grad($0) }
@@ -71,6 +115,17 @@ public final class Conv2d: Layer {
         } else {
             ConvKernels.backward(x: x, w: w, dy: dy, dx: dx, accumulate: acc, dw: dw, dbias: db, g,
                                  pool: ctx.pool, scratch: scratch(ctx))
+        }
+        // dw holds ∂L/∂w'; map it onto the stored weight.
+        switch kind {
+        case .dense, .dnw:
+            break
+        case .str:
+            ctx.grad(threshold!).pointee = STRTransform.backward(ctx.param(weight), threshold: ctx.param(threshold!).pointee,
+                                                                 grad: dw, count: weightCount, pool: ctx.pool,
+                                                                 partials: partials)
+        case .gmp:
+            ElementwiseKernels.multiply(dw, by: ctx.region(mask), weightCount, pool: ctx.pool)
         }
     }
 
@@ -88,5 +143,6 @@ public final class Conv2d: Layer {
             let bound = 1 / Double(fanIn).squareRoot()
             rng.fillUniform(store.values.base + bias, count: outChannels, low: -bound, high: bound)
         }
+        if let s = threshold { store.values.base[s] = thresholdInit }
     }
 }

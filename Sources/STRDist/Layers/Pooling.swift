@@ -70,6 +70,8 @@ public final class AvgPool2d: Layer {
 /// AdaptiveAvgPool2d(1): [C, N, H, W] → [C, N, 1, 1].
 public final class GlobalAvgPool: Layer {
     private var input: ActRef!, output: ActRef!
+    /// The planned input shape (its C·H·W is the pool's FLOP count per image).
+    public var inputShape: ActShape? { input?.shape }
     private var inputGrad = GradUse.none
 
     public init() {}

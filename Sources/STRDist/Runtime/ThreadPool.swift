@@ -1,50 +1,31 @@
 // A persistent pool of worker threads for the engine's parallel loops.
 // `run` hands the same body to every thread (thread 0 is the caller) and
 // returns when all are done; bodies take their inputs as arguments, never
-// by capture, so a call allocates nothing. Work is split statically by thread index, so
-// every reduction sums in the same order on every run: results depend on
-// the thread count, never on timing.
+// by capture, so a call allocates nothing. Work is split statically by
+// thread index, so every reduction sums in the same order on every run:
+// results depend on the thread count, never on timing.
 
 import Foundation
 
 public final class ThreadPool {
     public let threads: Int
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var generation = 0
-    private var pending = 0
-    /// The current job (on the caller's stack) and how to call it, during one `run`.
-    private var job: UnsafeRawPointer?
-    private var entry: ((UnsafeRawPointer, Int) -> Void)?
-    private var stopping = false
-    private var workers: [Thread] = []
+    private let shared: Shared
 
     /// - Parameter threads: number of threads including the caller (≥ 1).
     public init(threads: Int) {
         precondition(threads >= 1, "a thread pool needs at least one thread, got \(threads)")
         self.threads = threads
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(wake, nil)
-        pthread_cond_init(done, nil)
+        shared = Shared()
         for t in 1..<threads {
-            let worker = Thread { [unowned self] in self.workerLoop(t) }
+            // Workers own the shared state, so they may outlive the pool while they shut down.
+            let state = shared
+            let worker = Thread { state.workerLoop(t) }
             worker.stackSize = 1 << 22
             worker.start()
-            workers.append(worker)
         }
     }
 
-    deinit {
-        pthread_mutex_lock(mutex)
-        stopping = true
-        pthread_cond_broadcast(wake)
-        pthread_mutex_unlock(mutex)
-        // Workers hold `unowned self`; wait until each has left its loop.
-        while workers.contains(where: { !$0.isFinished }) { usleep(100) }
-        pthread_mutex_destroy(mutex); pthread_cond_destroy(wake); pthread_cond_destroy(done)
-        mutex.deallocate(); wake.deallocate(); done.deallocate()
-    }
+    deinit { shared.stop() }
 
     /// Runs `body(args, t)` for every thread index t in 0..<threads concurrently.
     ///
@@ -57,7 +38,7 @@ public final class ThreadPool {
         let job = Job(args: args, body: body)
         withUnsafePointer(to: job) { pointer in
             // Workers read the job through this pointer; `run` returns only after they are done.
-            dispatch(UnsafeRawPointer(pointer), Job<Args>.entry)
+            shared.dispatch(UnsafeRawPointer(pointer), Job<Args>.entry, workers: threads - 1)
         }
     }
 
@@ -68,7 +49,14 @@ public final class ThreadPool {
         if count <= 0 { return }
         if threads == 1 || count == 1 { body(args, 0..<count, 0); return }
         let job = RangeJob(count: count, parts: threads, args: args, body: body)
-        withUnsafePointer(to: job) { pointer in dispatch(UnsafeRawPointer(pointer), RangeJob<Args>.entry) }
+        withUnsafePointer(to: job) { pointer in
+            shared.dispatch(UnsafeRawPointer(pointer), RangeJob<Args>.entry, workers: threads - 1)
+        }
+    }
+
+    /// The t-th of `parts` near-equal contiguous pieces of 0..<count.
+    @inline(__always) public static func split(_ count: Int, parts: Int, index t: Int) -> Range<Int> {
+        (count * t / parts)..<(count * (t + 1) / parts)
     }
 
     private struct Job<Args> {
@@ -91,41 +79,67 @@ public final class ThreadPool {
         }
     }
 
-    private func dispatch(_ job: UnsafeRawPointer, _ entry: @escaping (UnsafeRawPointer, Int) -> Void) {
-        pthread_mutex_lock(mutex)
-        self.job = job
-        self.entry = entry
-        pending = threads - 1
-        generation &+= 1
-        pthread_cond_broadcast(wake)
-        pthread_mutex_unlock(mutex)
-        entry(job, 0)
-        pthread_mutex_lock(mutex)
-        while pending > 0 { pthread_cond_wait(done, mutex) }
-        self.job = nil
-        self.entry = nil
-        pthread_mutex_unlock(mutex)
-    }
+    /// The state the caller and the workers share, guarded by one mutex.
+    private final class Shared {
+        let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        var generation = 0
+        var pending = 0
+        var stopping = false
+        /// The current job (on the caller's stack) and how to call it, during one dispatch.
+        var job: UnsafeRawPointer?
+        var entry: ((UnsafeRawPointer, Int) -> Void)?
 
-    /// The t-th of `parts` near-equal contiguous pieces of 0..<count.
-    @inline(__always) public static func split(_ count: Int, parts: Int, index t: Int) -> Range<Int> {
-        (count * t / parts)..<(count * (t + 1) / parts)
-    }
-
-    private func workerLoop(_ t: Int) {
-        var seen = 0
-        pthread_mutex_lock(mutex)
-        while true {
-            while generation == seen && !stopping { pthread_cond_wait(wake, mutex) }
-            if stopping { break }
-            seen = generation
-            let current = job!, call = entry!
-            pthread_mutex_unlock(mutex)
-            call(current, t)
-            pthread_mutex_lock(mutex)
-            pending -= 1
-            if pending == 0 { pthread_cond_signal(done) }
+        init() {
+            pthread_mutex_init(mutex, nil)
+            pthread_cond_init(wake, nil)
+            pthread_cond_init(done, nil)
         }
-        pthread_mutex_unlock(mutex)
+
+        deinit {
+            pthread_mutex_destroy(mutex); pthread_cond_destroy(wake); pthread_cond_destroy(done)
+            mutex.deallocate(); wake.deallocate(); done.deallocate()
+        }
+
+        func stop() {
+            pthread_mutex_lock(mutex)
+            stopping = true
+            pthread_cond_broadcast(wake)
+            pthread_mutex_unlock(mutex)
+        }
+
+        func dispatch(_ job: UnsafeRawPointer, _ entry: @escaping (UnsafeRawPointer, Int) -> Void, workers: Int) {
+            pthread_mutex_lock(mutex)
+            self.job = job
+            self.entry = entry
+            pending = workers
+            generation &+= 1
+            pthread_cond_broadcast(wake)
+            pthread_mutex_unlock(mutex)
+            entry(job, 0)
+            pthread_mutex_lock(mutex)
+            while pending > 0 { pthread_cond_wait(done, mutex) }
+            self.job = nil
+            self.entry = nil
+            pthread_mutex_unlock(mutex)
+        }
+
+        func workerLoop(_ t: Int) {
+            var seen = 0
+            pthread_mutex_lock(mutex)
+            while true {
+                while generation == seen && !stopping { pthread_cond_wait(wake, mutex) }
+                if stopping { break }
+                seen = generation
+                let current = job!, call = entry!
+                pthread_mutex_unlock(mutex)
+                call(current, t)
+                pthread_mutex_lock(mutex)
+                pending -= 1
+                if pending == 0 { pthread_cond_signal(done) }
+            }
+            pthread_mutex_unlock(mutex)
+        }
     }
 }

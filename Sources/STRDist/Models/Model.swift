@@ -1,0 +1,64 @@
+// A built model: its layers, its convs in forward order (for sparsity
+// accounting, pruning schedules and budgets), and the Network that runs it.
+
+import Foundation
+
+public final class Model {
+    public let options: ModelOptions
+    public let network: Network
+    public let convs: [Conv2d]
+    public let layout: ParameterLayout
+    private let pool: GlobalAvgPool
+
+    /// - Throws: `ModelError.unknownArchitecture` with the known names.
+    public init(_ options: ModelOptions, threads: Int) throws {
+        let layout = ParameterLayout()
+        var builder = ConvBuilder(options: options, layout: layout)
+        let layers: [any Layer]
+        if options.arch == "MobileNetV1" {
+            layers = MobileNetV1.build(options, &builder)
+        } else if ResNet.stages(options.arch) != nil {
+            layers = ResNet.build(options, &builder)
+        } else {
+            throw ModelError.unknownArchitecture(options.arch)
+        }
+        self.options = options
+        self.layout = layout
+        convs = builder.convs
+        pool = layers.compactMap { $0 as? GlobalAvgPool }.last!
+        network = Network(root: Sequential(layers), layout: layout, threads: threads)
+    }
+
+    /// Effective-weight sparsity of every conv, with FLOPs at the planned input size.
+    public func sparsityReport() -> SparsityReport {
+        let ctx = network.context!
+        let layers = convs.map { conv -> LayerSparsity in
+            let w = conv.computeEffectiveWeight(ctx)
+            var nonzero = 0
+            for i in 0..<conv.weightCount where w[i] != 0 { nonzero += 1 }
+            let g = conv.geometry!
+            return LayerSparsity(name: conv.name, kind: conv.kind, numel: conv.weightCount, nonzero: nonzero,
+                                 positions: g.outPlane,
+                                 threshold: conv.threshold.map { sigmoid(ctx.param($0).pointee) })
+        }
+        let s = pool.inputShape!
+        return SparsityReport(layers: layers, poolFlops: s.channels * s.plane)
+    }
+
+    /// GMP: set every GMP conv's current prune rate for `epoch`.
+    public func applyPruneSchedule(_ schedule: PruneSchedule, epoch: Int) {
+        let rate = Float(schedule.rate(epoch: epoch))
+        for conv in convs where conv.kind == .gmp { conv.pruneRate = rate }
+    }
+}
+
+public enum ModelError: Error, CustomStringConvertible {
+    case unknownArchitecture(String)
+
+    public var description: String {
+        switch self {
+        case .unknownArchitecture(let a):
+            return "unknown arch '\(a)' (known: \(ModelOptions.architectures.joined(separator: ", ")))"
+        }
+    }
+}

@@ -1,0 +1,79 @@
+// What the model builder needs from a config: architecture, class count,
+// conv kind and its per-layer exceptions, BatchNorm kind, initialisation.
+
+public struct ModelOptions: Sendable {
+    public var arch = "ResNet18"
+    public var numClasses = 1000
+    /// `conv_type`.
+    public var convKind: SparseKind = .dense
+    /// `first_layer_dense`: the stem conv is a plain conv with PyTorch's default init.
+    public var firstLayerDense = false
+    /// `first_layer_type`: the stem conv's kind (when not dense).
+    public var firstLayerKind: SparseKind?
+    /// `last_layer_dense`: the classifier is a dense 1×1 conv with bias and default init.
+    public var lastLayerDense = false
+    /// `bn_type`: LearnedBatchNorm (affine) or NonAffineBatchNorm.
+    public var affineBatchNorm = true
+    /// `init`, `mode`, `nonlinearity`, `scale_fan` resolved.
+    public var initialization: WeightInit = .kaimingNormal(mode: .fanIn, gain: 2.0.squareRoot(), fanScale: 1)
+    /// `prune_rate`: DNW's rate and GMP's target.
+    public var pruneRate: Double = 0
+    /// `sInit_value`: STR's initial threshold parameter.
+    public var sInit: Float = 0
+    /// `width_mult`: every layer's channels scaled.
+    public var widthMultiplier: Double = 1
+    /// CIFAR-style stem for small images: 3×3 stride-1 conv, no max-pool (ResNets).
+    public var smallInputStem = false
+
+    public init() {}
+
+    /// The known `arch` values.
+    public static let architectures = ["ResNet18", "ResNet34", "ResNet50", "ResNet101", "MobileNetV1"]
+
+    /// Channels after the width multiplier (at least 1).
+    public func width(_ channels: Int) -> Int { max(1, Int((Double(channels) * widthMultiplier).rounded())) }
+}
+
+/// Where a conv sits, which decides its kind and initialisation.
+public enum ConvRole { case stem, inner, classifier }
+
+/// Makes the convs of a model as the reference's builder does.
+public struct ConvBuilder {
+    public let options: ModelOptions
+    public let layout: ParameterLayout
+    public private(set) var convs: [Conv2d] = []
+
+    public init(options: ModelOptions, layout: ParameterLayout) {
+        self.options = options
+        self.layout = layout
+    }
+
+    /// - Parameter defaultInit: true where the reference keeps PyTorch's default init (MobileNetV1's body).
+    public mutating func conv(_ name: String, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
+                              groups: Int = 1, role: ConvRole = .inner, defaultInit: Bool = false) -> Conv2d {
+        var kind = options.convKind
+        var initializer = defaultInit ? WeightInit.standard : options.initialization
+        var bias = false
+        switch role {
+        case .stem where options.firstLayerDense:
+            kind = .dense; initializer = .standard
+        case .stem:
+            kind = options.firstLayerKind ?? options.convKind
+        case .classifier where options.lastLayerDense:
+            kind = .dense; initializer = .standard; bias = true
+        default:
+            break
+        }
+        let conv = Conv2d(name, inChannels: inChannels, outChannels: outChannels, kernelSize: kernel, stride: stride,
+                          padding: kernel / 2, groups: groups, bias: bias, kind: kind, layout: layout)
+        conv.initializer = initializer
+        conv.thresholdInit = options.sInit
+        conv.pruneRate = kind == .dnw ? Float(options.pruneRate) : 0
+        convs.append(conv)
+        return conv
+    }
+
+    public func batchNorm(_ name: String, _ channels: Int, relu: Bool, affine: Bool? = nil) -> BatchNorm2d {
+        BatchNorm2d(name, channels: channels, affine: affine ?? options.affineBatchNorm, fuseReLU: relu, layout: layout)
+    }
+}

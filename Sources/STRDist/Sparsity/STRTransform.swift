@@ -1,0 +1,40 @@
+// STR's soft threshold, forward and backward, in one pass over the weights.
+//   w' = sign(w)·relu(|w| − g),            g = sigmoid(s)
+//   ∂L/∂w = ∂L/∂w'·1[|w| > g]
+//   ∂L/∂s = −Σ ∂L/∂w'·sign(w)·1[|w| > g] · g(1 − g)
+
+public enum STRTransform {
+    public static func forward(_ w: UnsafePointer<Float>, threshold s: Float, _ out: UnsafeMutablePointer<Float>,
+                               count: Int, pool: ThreadPool) {
+        let g = Float(sigmoid(s))
+        pool.parallelRanges(count, (w: w, out: out, g: g)) { a, r, _ in
+            for i in r {
+                let m = abs(a.w[i]) - a.g
+                a.out[i] = m > 0 ? (a.w[i] < 0 ? -m : m) : 0
+            }
+        }
+    }
+
+    /// Turns `grad` (∂L/∂w' on entry) into ∂L/∂w in place and returns ∂L/∂s.
+    public static func backward(_ w: UnsafePointer<Float>, threshold s: Float, grad: UnsafeMutablePointer<Float>,
+                                count: Int, pool: ThreadPool, partials: UnsafeMutablePointer<Double>) -> Float {
+        let gd = sigmoid(s), g = Float(gd)
+        pool.parallelRanges(count, (w: w, grad: grad, g: g, partials: partials)) { a, r, t in
+            var acc = 0.0
+            for i in r {
+                if abs(a.w[i]) > a.g {
+                    acc += Double(a.w[i] < 0 ? -a.grad[i] : a.grad[i])
+                } else {
+                    a.grad[i] = 0
+                }
+            }
+            a.partials[t] = acc
+        }
+        // Fixed-order sum over the threads that had work.
+        var total = 0.0
+        for t in 0..<min(pool.threads, count) where !ThreadPool.split(count, parts: pool.threads, index: t).isEmpty {
+            total += partials[t]
+        }
+        return Float(-total * gd * (1 - gd))
+    }
+}

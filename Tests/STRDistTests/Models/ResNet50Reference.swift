@@ -1,0 +1,66 @@
+// ResNet50 (1000 classes, 224×224) per-layer parameters and FLOPs as published
+// with STR (budgets/STR_Budgets_ResNet50.csv of the reference), kept here so
+// the tests need no ../shared.
+
+enum ResNet50Reference {
+    static let params = 25_502_912
+    static let flops = 4_089_284_608
+    static let poolFlops = 100_352
+    /// (layer, params, FLOPs) in the reference's order.
+    static let layers: [(String, Int, Int)] = [
+        ("conv1", 9408, 118013952),
+        ("layer1.0.conv1", 4096, 12845056),
+        ("layer1.0.conv2", 36864, 115605504),
+        ("layer1.0.conv3", 16384, 51380224),
+        ("layer1.0.downsample.0", 16384, 51380224),
+        ("layer1.1.conv1", 16384, 51380224),
+        ("layer1.1.conv2", 36864, 115605504),
+        ("layer1.1.conv3", 16384, 51380224),
+        ("layer1.2.conv1", 16384, 51380224),
+        ("layer1.2.conv2", 36864, 115605504),
+        ("layer1.2.conv3", 16384, 51380224),
+        ("layer2.0.conv1", 32768, 102760448),
+        ("layer2.0.conv2", 147456, 115605504),
+        ("layer2.0.conv3", 65536, 51380224),
+        ("layer2.0.downsample.0", 131072, 102760448),
+        ("layer2.1.conv1", 65536, 51380224),
+        ("layer2.1.conv2", 147456, 115605504),
+        ("layer2.1.conv3", 65536, 51380224),
+        ("layer2.2.conv1", 65536, 51380224),
+        ("layer2.2.conv2", 147456, 115605504),
+        ("layer2.2.conv3", 65536, 51380224),
+        ("layer2.3.conv1", 65536, 51380224),
+        ("layer2.3.conv2", 147456, 115605504),
+        ("layer2.3.conv3", 65536, 51380224),
+        ("layer3.0.conv1", 131072, 102760448),
+        ("layer3.0.conv2", 589824, 115605504),
+        ("layer3.0.conv3", 262144, 51380224),
+        ("layer3.0.downsample.0", 524288, 102760448),
+        ("layer3.1.conv1", 262144, 51380224),
+        ("layer3.1.conv2", 589824, 115605504),
+        ("layer3.1.conv3", 262144, 51380224),
+        ("layer3.2.conv1", 262144, 51380224),
+        ("layer3.2.conv2", 589824, 115605504),
+        ("layer3.2.conv3", 262144, 51380224),
+        ("layer3.3.conv1", 262144, 51380224),
+        ("layer3.3.conv2", 589824, 115605504),
+        ("layer3.3.conv3", 262144, 51380224),
+        ("layer3.4.conv1", 262144, 51380224),
+        ("layer3.4.conv2", 589824, 115605504),
+        ("layer3.4.conv3", 262144, 51380224),
+        ("layer3.5.conv1", 262144, 51380224),
+        ("layer3.5.conv2", 589824, 115605504),
+        ("layer3.5.conv3", 262144, 51380224),
+        ("layer4.0.conv1", 524288, 102760448),
+        ("layer4.0.conv2", 2359296, 115605504),
+        ("layer4.0.conv3", 1048576, 51380224),
+        ("layer4.0.downsample.0", 2097152, 102760448),
+        ("layer4.1.conv1", 1048576, 51380224),
+        ("layer4.1.conv2", 2359296, 115605504),
+        ("layer4.1.conv3", 1048576, 51380224),
+        ("layer4.2.conv1", 1048576, 51380224),
+        ("layer4.2.conv2", 2359296, 115605504),
+        ("layer4.2.conv3", 1048576, 51380224),
+        ("fc", 2048000, 2048000),
+    ]
+}
