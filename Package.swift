@@ -14,6 +14,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
     ],
     targets: [
         // System libraries, found through pkg-config; each header is a tiny shim.
@@ -23,11 +24,13 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLibJPEG", pkgConfig: "libjpeg",
                        providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
         // libjpeg reports errors by longjmp: this C target catches them.
         .target(name: "CJPEG", dependencies: ["CLibJPEG"]),
         .target(
             name: "STRDist",
-            dependencies: ["CMPI", "CBLAS", "CJPEG"],
+            dependencies: ["CMPI", "CBLAS", "CJPEG", "CZlib", .product(name: "Yams", package: "Yams")],
             swiftSettings: fast + [.swiftLanguageMode(.v5)]
         ),
         .executableTarget(

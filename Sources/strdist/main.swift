@@ -7,60 +7,43 @@ struct StrDist: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strdist",
         abstract: "Train sparse CNNs (STR, DNW, GMP) data-parallel over MPI.",
-        subcommands: [Version.self, BenchConv.self]
+        discussion: "strdist --config FILE [--key value ...] trains; every config key can be given as --key value.",
+        subcommands: [Train.self, Info.self, Bench.self, BenchConv.self, Version.self],
+        defaultSubcommand: Train.self
     )
 }
 
-struct Version: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the version and the active OpenBLAS core.")
-    func run() {
-        print("strdist 0.1.0, OpenBLAS core \(BLASInfo.coreName)")
-    }
+/// Prints a one-line error and exits non-zero (no stack trace).
+func fail(_ error: Error) -> Never {
+    FileHandle.standardError.write("strdist: error: \(error)\n".data(using: .utf8)!)
+    exit(1)
 }
 
-struct BenchConv: ParsableCommand {
+struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-conv",
-        abstract: "Conv forward/backward GFLOP/s at ResNet50 shapes next to raw sgemm on the same sizes.")
+        abstract: "Train (the default): strdist --config FILE [--key value ...].")
 
-    @Option(help: "Images per batch.") var batch = 16
-    @Option(help: "Threads (engine pool; raw sgemm uses as many OpenBLAS threads).") var threads = 1
-    @Option(help: "Timed repetitions per measurement (best reported).") var repeats = 5
-    @Option(help: "Floats per im2col chunk (default: the engine's).") var chunkBudget: Int?
-    @Flag(help: "One JSON object per line instead of a table.") var json = false
-
-    func validate() throws {
-        guard batch > 0, threads > 0, repeats > 0 else {
-            throw ValidationError("--batch, --threads and --repeats must be positive")
-        }
-    }
+    @Argument(parsing: .captureForPassthrough, help: "--config FILE and any --key value overrides.")
+    var words: [String] = []
 
     func run() throws {
-        let core = BLASInfo.coreName
-        let forced = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { " (OPENBLAS_CORETYPE=\($0))" } ?? ""
-        if let b = chunkBudget { ConvGeometry.chunkBudget = b }
-        let rows = ConvBenchmark.run(batch: batch, threads: threads, repeats: repeats)
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys
-            for r in rows {
-                var obj = try JSONSerialization.jsonObject(with: encoder.encode(r)) as! [String: Any]
-                obj["openblas_core"] = core; obj["threads"] = threads; obj["batch"] = batch
-                obj["forward_ratio"] = r.forwardRatio; obj["backward_ratio"] = r.backwardRatio
-                let data = try JSONSerialization.data(withJSONObject: obj, options: .sortedKeys)
-                print(String(decoding: data, as: UTF8.self))
+        do {
+            var rest = words
+            var path: String?
+            if let i = rest.firstIndex(where: { $0 == "--config" || $0.hasPrefix("--config=") }) {
+                if rest[i].hasPrefix("--config=") {
+                    path = String(rest[i].dropFirst("--config=".count)); rest.remove(at: i)
+                } else {
+                    guard i + 1 < rest.count else { throw ConfigError("--config needs a file path") }
+                    path = rest[i + 1]; rest.removeSubrange(i...(i + 1))
+                }
             }
-            return
-        }
-        print("OpenBLAS core: \(core)\(forced); batch \(batch); threads \(threads); GFLOP/s (best of \(repeats))")
-        let header = "shape".padding(toLength: 26, withPad: " ", startingAt: 0)
-        print("\(header)   fwd   gemm  ratio |   bwd   gemm  ratio")
-        for r in rows {
-            let name = r.shape.padding(toLength: 26, withPad: " ", startingAt: 0)
-            print(name + String(format: " %6.1f %6.1f %5.0f%% | %6.1f %6.1f %5.0f%%", r.forwardGflops,
-                                r.forwardGemmGflops, 100 * r.forwardRatio, r.backwardGflops,
-                                r.backwardGemmGflops, 100 * r.backwardRatio))
-        }
+            if rest.contains("--help") || rest.contains("-h") {
+                print(StrDist.helpMessage()); return
+            }
+            let config = try ConfigLoader.load(path: path, overrides: rest)
+            try TrainingJob(config: config).run()
+        } catch { fail(error) }
     }
 }
 

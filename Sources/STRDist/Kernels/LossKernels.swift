@@ -8,12 +8,15 @@
 import Foundation
 
 public enum LossKernels {
-    /// Returns the mean loss and writes ∂loss/∂logits into `dlogits` (nil skips it).
+    /// Returns the mean loss over the first `samples` (default: all n) and writes
+    /// ∂loss/∂logits into `dlogits` (nil skips it; slots past `samples` get 0).
     public static func crossEntropy(logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
-                                    classes k: Int, batch n: Int, smoothing eps: Float,
+                                    classes k: Int, batch n: Int, samples: Int? = nil, smoothing eps: Float,
                                     dlogits: UnsafeMutablePointer<Float>?) -> Float {
+        let used = samples ?? n
         var total = 0.0
-        for i in 0..<n {
+        if let d = dlogits, used < n { for c in 0..<k { for i in used..<n { d[c * n + i] = 0 } } }
+        for i in 0..<used {
             let y = Int(labels[i])
             precondition(y >= 0 && y < k, "label \(y) is outside 0..<\(k)")
             var mx = -Float.infinity
@@ -31,18 +34,18 @@ public enum LossKernels {
             for c in 0..<k {
                 let p = Foundation.exp(Double(logits[c * n + i]) - logZ)
                 let target = (c == y ? Double(1 - eps) : 0) + Double(eps) / Double(k)
-                d[c * n + i] = Float((p - target) / Double(n))
+                d[c * n + i] = Float((p - target) / Double(used))
             }
         }
-        return Float(total / Double(n))
+        return Float(total / Double(used))
     }
 
     /// Number of samples whose label is among the top `k` logits, for each k in `ks`.
     /// A tie with the label's logit counts against it, so accuracy is never overstated.
     public static func correctCounts(logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
-                                     classes: Int, batch n: Int, topK: (Int, Int)) -> (Int, Int) {
+                                     classes: Int, batch n: Int, samples: Int? = nil, topK: (Int, Int)) -> (Int, Int) {
         var c1 = 0, c2 = 0
-        for i in 0..<n {
+        for i in 0..<(samples ?? n) {
             let y = Int(labels[i]), target = logits[y * n + i]
             var rank = 0
             for c in 0..<classes where c != y {

@@ -52,16 +52,17 @@ public final class Network {
         root.forward(context)
     }
 
-    /// Mean cross-entropy of the current logits against `labels`; also seeds backward.
-    public func loss(smoothing: Float = 0) -> Float {
+    /// Mean cross-entropy of the current logits against `labels` over the first
+    /// `samples` (default: the whole batch); also seeds backward.
+    public func loss(smoothing: Float = 0, samples: Int? = nil) -> Float {
         LossKernels.crossEntropy(logits: logits, labels: labels.baseAddress!, classes: classes, batch: batch,
-                                 smoothing: smoothing, dlogits: context.workspace.grad(outputRef))
+                                 samples: samples, smoothing: smoothing, dlogits: context.workspace.grad(outputRef))
     }
 
-    /// Top-1 and top-5 correct counts of the current logits.
-    public func correct() -> (top1: Int, top5: Int) {
+    /// Top-1 and top-5 correct counts of the current logits over the first `samples`.
+    public func correct(samples: Int? = nil) -> (top1: Int, top5: Int) {
         let c = LossKernels.correctCounts(logits: logits, labels: labels.baseAddress!, classes: classes, batch: batch,
-                                          topK: (1, 5))
+                                          samples: samples, topK: (1, 5))
         return (c.0, c.1)
     }
 

@@ -1,0 +1,5 @@
+// CZlib: zlib, for reading gzipped IDX files.
+#ifndef CZLIB_SHIM_H
+#define CZLIB_SHIM_H
+#include <zlib.h>
+#endif

@@ -1,0 +1,60 @@
+// Builds CNHW input batches from a small grayscale dataset: each image is
+// centred on a size×size canvas (zero padding), replicated to 3 channels and
+// normalised; training adds a random crop from a 4-pixel zero border and a
+// horizontal flip (p 0.5). Sample i's draws in epoch e come from
+// RNG(seed, stream(e, i)), so batches do not depend on batching or timing.
+
+public struct SmallImageBatcher {
+    public let dataset: ImageDataset
+    public let size: Int
+    public let mean: Float, std: Float
+    public let channels = 3
+    public let padding = 4
+
+    /// Fashion-MNIST's pixel mean and standard deviation (over the training set).
+    public init(dataset: ImageDataset, size: Int, mean: Float = 0.2860, std: Float = 0.3530) {
+        precondition(size >= dataset.height && size >= dataset.width,
+                     "image_size \(size) is smaller than the \(dataset.height)×\(dataset.width) images")
+        self.dataset = dataset; self.size = size; self.mean = mean; self.std = std
+    }
+
+    /// Writes samples `indices` into `input` (CNHW, batch = indices.count) and their labels.
+    /// Slots past `indices.count` up to `batch` repeat the last sample (they are not counted).
+    public func fill(_ input: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>, batch: Int,
+                     indices: ArraySlice<Int>, train: Bool, seed: Int, epoch: Int) {
+        let plane = size * size
+        for slot in 0..<batch {
+            let i = indices[indices.startIndex + min(slot, indices.count - 1)]
+            labels[slot] = dataset.labels[i]
+            var dy = 0, dx = 0, flip = false
+            if train {
+                var rng = RNG(seed: UInt64(bitPattern: Int64(seed)), stream: UInt64(epoch) << 32 | UInt64(i))
+                dy = rng.below(2 * padding + 1) - padding
+                dx = rng.below(2 * padding + 1) - padding
+                flip = rng.below(2) == 1
+            }
+            let dst = input + slot * plane
+            render(i, into: dst, shiftY: dy, shiftX: dx, flip: flip)
+            for c in 1..<channels { (input + (c * batch + slot) * plane).update(from: dst, count: plane) }
+        }
+    }
+
+    /// out[y, x] = normalised pixel of the centred image at (y + dy, x + dx), flipped horizontally if asked.
+    private func render(_ i: Int, into out: UnsafeMutablePointer<Float>, shiftY: Int, shiftX: Int, flip: Bool) {
+        let h = dataset.height, w = dataset.width
+        let top = (size - h) / 2, left = (size - w) / 2
+        let background = -mean / std
+        let base = i * h * w
+        dataset.pixels.withUnsafeBufferPointer { px in
+            for y in 0..<size {
+                let sy = y + shiftY - top
+                for x in 0..<size {
+                    let cx = flip ? size - 1 - x : x
+                    let sx = cx + shiftX - left
+                    out[y * size + x] = sy >= 0 && sy < h && sx >= 0 && sx < w
+                        ? (Float(px[base + sy * w + sx]) / 255 - mean) / std : background
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+// What the config means for the model, the optimizer and the schedules.
+
+extension Config {
+    public var modelOptions: ModelOptions {
+        var o = ModelOptions()
+        o.arch = arch
+        o.numClasses = numClasses
+        o.convKind = SparseKind(configValue: convType) ?? .dense
+        o.firstLayerDense = firstLayerDense
+        o.firstLayerKind = firstLayerType.flatMap(SparseKind.init(configValue:))
+        o.lastLayerDense = lastLayerDense
+        o.affineBatchNorm = bnType != "NonAffineBatchNorm"
+        let fanMode = FanMode(rawValue: mode) ?? .fanIn
+        let gain = WeightInit.gain(nonlinearity)
+        let fanScale = scaleFan ? 1 - pruneRate : 1
+        switch initialization {
+        case "signed_constant": o.initialization = .signedConstant(mode: fanMode, gain: gain, fanScale: fanScale)
+        case "unsigned_constant": o.initialization = .unsignedConstant(mode: fanMode, gain: gain, fanScale: fanScale)
+        case "standard": o.initialization = .standard
+        default: o.initialization = .kaimingNormal(mode: fanMode, gain: gain, fanScale: fanScale)
+        }
+        o.pruneRate = pruneRate
+        o.sInit = Float(sInitValue)
+        o.widthMultiplier = widthMult
+        o.smallInputStem = cifarStem
+        return o
+    }
+
+    public var sgdSettings: SGDSettings {
+        var s = SGDSettings()
+        s.momentum = Float(momentum)
+        s.nesterov = nesterov
+        s.weightDecay = Float(weightDecay)
+        s.batchNormDecay = noBnDecay ? 0 : nil
+        s.thresholdDecay = stDecay.map(Float.init)
+        return s
+    }
+
+    public var lrPolicyValue: LRPolicy {
+        var p = LRPolicy(name: lrPolicy, lr: lr, warmup: warmupLength, epochs: epochs)
+        p.multistepAdjust = multistepLrAdjust
+        p.multistepGamma = multistepLrGamma
+        return p
+    }
+
+    public var pruneSchedule: PruneSchedule {
+        PruneSchedule(target: pruneRate, initEpoch: initPruneEpoch, finalEpoch: finalPruneEpoch)
+    }
+
+    /// Conv weights (and biases) that `freeze_weights` keeps fixed.
+    public func frozenKeys(_ table: ParameterTable) -> Set<String> {
+        guard freezeWeights else { return [] }
+        return Set(table.entries.filter { $0.group == .weight }.map(\.key))
+    }
+
+    public func makeOptimizer(_ table: ParameterTable) -> any Optimizer {
+        optimizer == "adam"
+            ? Adam(table: table, frozen: frozenKeys(table))
+            : SGD(sgdSettings, table: table, frozen: frozenKeys(table))
+    }
+}

@@ -1,0 +1,77 @@
+// The run configuration: every key of the reference (args.py, same names
+// and defaults) plus strdist's own. YAML gives the file's values, then
+// `--key value` flags override them (ConfigLoader).
+
+public struct Config: Sendable {
+    // Data and model
+    public var data = "/usr/share/datasets/fashion-mnist"
+    public var set = "FashionMNIST"
+    public var arch = "ResNet18"
+    public var numClasses = 10
+    public var widthMult = 1.0
+    public var workers = 20
+    // Optimisation
+    public var optimizer = "sgd"
+    public var lr = 0.1
+    public var lrPolicy = "constant_lr"
+    public var warmupLength = 0
+    public var multistepLrAdjust = 30
+    public var multistepLrGamma = 0.1
+    public var epochs = 90
+    public var startEpoch: Int?
+    public var batchSize = 256
+    public var momentum = 0.9
+    public var nesterov = false
+    public var weightDecay = 1e-4
+    public var noBnDecay = false
+    public var labelSmoothing: Double?
+    // Sparsity
+    public var convType = "DenseConv"
+    public var bnType = "LearnedBatchNorm"
+    public var initialization = "kaiming_normal"
+    public var mode = "fan_in"
+    public var nonlinearity = "relu"
+    public var scaleFan = false
+    public var sparseFunction = "sigmoid"
+    public var sInitType = "constant"
+    public var sInitValue = 100.0
+    public var stDecay: Double?
+    public var pruneRate = 0.0
+    public var initPruneEpoch = 0
+    public var finalPruneEpoch = 100
+    public var firstLayerDense = false
+    public var firstLayerType: String?
+    public var lastLayerDense = false
+    public var freezeWeights = false
+    // Runs, checkpoints, workflows
+    public var config: String?
+    public var name: String?
+    public var logDir: String?
+    public var printFreq = 10
+    public var saveEvery = -1
+    public var seed: Int?
+    public var resume: String?
+    public var pretrained: String?
+    public var evaluate = false
+    public var denseConvModel = false
+    public var useBudget = false
+    public var ignorePretrainedWeights = false
+    public var budgetFile: String?
+    public var multigpu: String?
+    // strdist's own
+    /// Threads per rank for the engine (0: all cores of this machine divided among local ranks).
+    public var threads = 0
+    /// CIFAR-style stem (3×3/1, no max-pool) for small images.
+    public var cifarStem = false
+    /// Side of the square network input (Fashion-MNIST is padded to it).
+    public var imageSize = 32
+    /// Gradient bucket size for the all-reduce, MiB.
+    public var bucketSizeMb = 25.0
+    public var syncBn = false
+    /// Seconds a collective may stall before the job is aborted.
+    public var stallTimeout = 300.0
+    /// Train on only the first N training samples (0: all); for quick checks.
+    public var trainSubset = 0
+
+    public init() {}
+}

@@ -1,0 +1,32 @@
+// Running averages and the reference's progress line:
+// "Epoch: [e][ i/N]\tTime  0.123 ( 0.120)\tData …\tLoss 2.303 (2.310)\tAcc@1 …\tAcc@5 …"
+
+import Foundation
+
+public struct AverageMeter {
+    public let name: String, format: String
+    public private(set) var value = 0.0, sum = 0.0, count = 0.0
+
+    public init(_ name: String, _ format: String) { self.name = name; self.format = format }
+
+    public var average: Double { count > 0 ? sum / count : 0 }
+
+    public mutating func update(_ v: Double, n: Int = 1) {
+        value = v; sum += v * Double(n); count += Double(n)
+    }
+
+    public var text: String { "\(name) \(String(format: format, value)) (\(String(format: format, average)))" }
+}
+
+public struct ProgressMeter {
+    public let prefix: String
+    public let batches: Int
+
+    public init(batches: Int, prefix: String) { self.batches = batches; self.prefix = prefix }
+
+    public func line(_ batch: Int, _ meters: [AverageMeter]) -> String {
+        let width = String(batches).count
+        let head = prefix + "[" + String(repeating: " ", count: max(0, width - String(batch).count)) + "\(batch)/\(batches)]"
+        return ([head] + meters.map(\.text)).joined(separator: "\t")
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import STRDist
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time full training steps (or inference with --eval) on synthetic data.")
+
+    @Option(help: "Architecture.") var arch = "ResNet18"
+    @Option(help: "Conv kind: DenseConv, STRConv, DNWConv, GMPConv.") var conv = "DenseConv"
+    @Option(help: "Images per step.") var batch = 32
+    @Option(help: "Input side in pixels.") var size = 224
+    @Option(help: "Threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Timed steps (median reported).") var steps = 10
+    @Flag(help: "Time inference instead of training.") var eval = false
+    @Flag(help: "One JSON line.") var json = false
+
+    func run() throws {
+        do {
+            guard let kind = SparseKind(configValue: conv) else {
+                throw ConfigError("unknown --conv '\(conv)' (DenseConv, STRConv, DNWConv or GMPConv)")
+            }
+            guard batch > 0, size >= 32, threads > 0, steps > 0 else {
+                throw ConfigError("--batch, --threads and --steps must be positive and --size at least 32")
+            }
+            let r = try StepBenchmark.run(arch: arch, kind: kind, batch: batch, size: size, threads: threads,
+                                          steps: steps, eval: eval)
+            if json {
+                let enc = JSONEncoder()
+                enc.outputFormatting = .sortedKeys
+                print(String(decoding: try enc.encode(r), as: UTF8.self))
+            } else {
+                print(String(format: "%@ %@ batch %d at %d×%d, %d thread(s), OpenBLAS %@: %@ step %.3f s median (min %.3f), %.1f images/s, peak RSS %.0f MiB",
+                             arch, kind.rawValue, batch, size, size, threads, r.openblasCore, r.mode, r.stepSecondsMedian,
+                             r.stepSecondsMin, r.imagesPerSecond, r.peakRssMb))
+            }
+        } catch { fail(error) }
+    }
+}
