@@ -12,6 +12,10 @@ struct Bench: ParsableCommand {
     @Option(help: "Input side in pixels.") var size = 224
     @Option(help: "Threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Timed steps (median reported).") var steps = 10
+    @Option(name: .customLong("num-classes"), help: "Classes.") var numClasses = 1000
+    @Option(name: .customLong("width-mult"), help: "Width multiplier.") var widthMult = 1.0
+    @Flag(name: .customLong("cifar-stem"), help: "3×3/1 stem without max-pool.") var cifarStem = false
+    @Option(name: .customLong("stem-stride"), help: "Stride of the CIFAR-style stem.") var stemStride = 1
     @Flag(help: "Time inference instead of training.") var eval = false
     @Flag(help: "One JSON line.") var json = false
 
@@ -20,11 +24,12 @@ struct Bench: ParsableCommand {
             guard let kind = SparseKind(configValue: conv) else {
                 throw ConfigError("unknown --conv '\(conv)' (DenseConv, STRConv, DNWConv or GMPConv)")
             }
-            guard batch > 0, size >= 32, threads > 0, steps > 0 else {
+            guard batch > 0, size >= 8, threads > 0, steps > 0 else {
                 throw ConfigError("--batch, --threads and --steps must be positive and --size at least 32")
             }
-            let r = try StepBenchmark.run(arch: arch, kind: kind, batch: batch, size: size, threads: threads,
-                                          steps: steps, eval: eval)
+            let r = try StepBenchmark.run(arch: arch, kind: kind, batch: batch, size: size, classes: numClasses,
+                                          threads: threads, steps: steps, eval: eval, widthMultiplier: widthMult,
+                                          cifarStem: cifarStem, stemStride: stemStride)
             if json {
                 let enc = JSONEncoder()
                 enc.outputFormatting = .sortedKeys

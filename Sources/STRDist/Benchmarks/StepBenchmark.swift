@@ -22,9 +22,12 @@ public struct StepBenchmarkResult: Codable {
 
 public enum StepBenchmark {
     public static func run(arch: String, kind: SparseKind, batch: Int, size: Int, classes: Int = 1000, threads: Int,
-                           steps: Int, eval: Bool) throws -> StepBenchmarkResult {
+                           steps: Int, eval: Bool, widthMultiplier: Double = 1, cifarStem: Bool = false,
+                           stemStride: Int = 1)
+        throws -> StepBenchmarkResult {
         var o = ModelOptions()
         o.arch = arch; o.numClasses = classes; o.convKind = kind
+        o.widthMultiplier = widthMultiplier; o.smallInputStem = cifarStem; o.stemStride = stemStride
         o.pruneRate = kind == .dnw || kind == .gmp ? 0.9 : 0
         o.sInit = -3200
         let model = try Model(o, threads: threads)

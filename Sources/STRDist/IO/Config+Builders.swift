@@ -23,6 +23,7 @@ extension Config {
         o.sInit = Float(sInitValue)
         o.widthMultiplier = widthMult
         o.smallInputStem = cifarStem
+        o.stemStride = stemStride
         return o
     }
 

@@ -63,6 +63,8 @@ public struct Config: Sendable {
     public var threads = 0
     /// CIFAR-style stem (3×3/1, no max-pool) for small images.
     public var cifarStem = false
+    /// Stride of that stem conv.
+    public var stemStride = 1
     /// Side of the square network input (Fashion-MNIST is padded to it).
     public var imageSize = 32
     /// Gradient bucket size for the all-reduce, MiB.

@@ -44,7 +44,7 @@ enum ConfigKey {
         "evaluate": .bool(\.evaluate), "dense_conv_model": .bool(\.denseConvModel), "use_budget": .bool(\.useBudget),
         "ignore_pretrained_weights": .bool(\.ignorePretrainedWeights), "budget_file": .optionalString(\.budgetFile),
         "multigpu": .optionalString(\.multigpu),
-        "threads": .int(\.threads), "cifar_stem": .bool(\.cifarStem), "image_size": .int(\.imageSize),
+        "threads": .int(\.threads), "cifar_stem": .bool(\.cifarStem), "stem_stride": .int(\.stemStride), "image_size": .int(\.imageSize),
         "bucket_size_mb": .double(\.bucketSizeMb), "sync_bn": .bool(\.syncBn),
         "stall_timeout": .double(\.stallTimeout), "train_subset": .int(\.trainSubset),
     ]

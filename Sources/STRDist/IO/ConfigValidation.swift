@@ -47,6 +47,7 @@ extension ConfigLoader {
         try require(c.widthMult > 0, "width_mult", "positive", c.widthMult)
         try require(c.printFreq > 0, "print_freq", "positive", c.printFreq)
         try require(c.threads >= 0, "threads", "0 (automatic) or more", c.threads)
+        try require((1...2).contains(c.stemStride), "stem_stride", "1 or 2", c.stemStride)
         try require(c.imageSize >= 8, "image_size", "at least 8", c.imageSize)
         try require(c.bucketSizeMb > 0, "bucket_size_mb", "positive", c.bucketSizeMb)
         try require(c.stallTimeout > 0, "stall_timeout", "positive", c.stallTimeout)

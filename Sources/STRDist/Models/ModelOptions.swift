@@ -24,6 +24,8 @@ public struct ModelOptions: Sendable {
     public var widthMultiplier: Double = 1
     /// CIFAR-style stem for small images: 3×3 stride-1 conv, no max-pool (ResNets).
     public var smallInputStem = false
+    /// Stride of the small-input stem conv (2 halves every feature map for a quarter of the FLOPs).
+    public var stemStride = 1
 
     public init() {}
 

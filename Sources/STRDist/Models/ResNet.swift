@@ -106,7 +106,7 @@ public enum ResNet {
         var inPlanes = options.width(64)
         var layers: [any Layer] = []
         if options.smallInputStem {
-            layers.append(b.conv("conv1", 3, inPlanes, kernel: 3, role: .stem))
+            layers.append(b.conv("conv1", 3, inPlanes, kernel: 3, stride: options.stemStride, role: .stem))
             layers.append(b.batchNorm("bn1", inPlanes, relu: true))
         } else {
             layers.append(b.conv("conv1", 3, inPlanes, kernel: 7, stride: 2, role: .stem))

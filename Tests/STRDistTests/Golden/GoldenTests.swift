@@ -1,0 +1,97 @@
+// Our tiny ResNet against PyTorch (GoldenData.swift, from scripts/golden/make_golden.py):
+// same parameters and inputs by formula, then logits, loss, every gradient
+// (sparseThreshold included) and the losses of 10 SGD steps must agree.
+import XCTest
+import Foundation
+@testable import STRDist
+
+final class GoldenTests: XCTestCase {
+    static let batch = 4, size = 16, classes = 10
+    static let labels: [Int32] = [3, 1, 7, 0]
+
+    func keyHash(_ key: String) -> Int {
+        var h = 0
+        for (i, c) in key.unicodeScalars.enumerated() { h += (i + 1) * Int(c.value) }
+        return h % 997
+    }
+
+    func formula(_ key: String, _ count: Int, amp: Double, offset: Double = 0) -> [Float] {
+        let h = Double(keyHash(key))
+        return (0..<count).map { Float(offset + amp * sin(0.731 * Double($0) + 0.173 * h + 0.3)) }
+    }
+
+    func makeModel(_ kind: SparseKind) throws -> Model {
+        var o = ModelOptions()
+        o.arch = "ResNet18"; o.numClasses = Self.classes; o.widthMultiplier = 1.0 / 16; o.smallInputStem = true
+        o.convKind = kind
+        o.pruneRate = 0.5
+        let model = try Model(o, threads: 2)
+        if kind == .gmp { for c in model.convs { c.pruneRate = 0.3 } }
+        let net = model.network
+        net.plan(ActShape(channels: 3, batch: Self.batch, height: Self.size, width: Self.size))
+        net.initialize(seed: 0)
+        for e in model.layout.parameters.entries {
+            let v: [Float]
+            if e.key.hasSuffix("sparseThreshold") {
+                v = [Float(-2.0 + 0.5 * sin(0.173 * Double(keyHash(e.key))))]
+            } else if e.shape.count == 4 {
+                v = formula(e.key, e.count, amp: 1.5 * (2.0 / Double(e.shape[1] * e.shape[2] * e.shape[3])).squareRoot())
+            } else if e.key.hasSuffix("weight") {
+                v = formula(e.key, e.count, amp: 0.2, offset: 1)
+            } else {
+                v = formula(e.key, e.count, amp: 0.1)
+            }
+            for i in 0..<e.count { net.store.values[e.offset + i] = v[i] }
+        }
+        let shape = net.inputRef.shape
+        let nchw = (0..<shape.count).map { Float(1.5 * sin(0.05 * Double($0) + 0.2)) }
+        nchw.withUnsafeBufferPointer { Layout.nchwToCNHW($0.baseAddress!, net.input, shape) }
+        for (i, l) in Self.labels.enumerated() { net.labels[i] = l }
+        return model
+    }
+
+    func check(_ kind: SparseKind, _ golden: GoldenCase, file: StaticString = #filePath, line: UInt = #line) throws {
+        let model = try makeModel(kind)
+        let net = model.network
+        net.forward(training: true)
+        let loss = net.loss(smoothing: 0.1)
+        // Ours are class-major [K, N]; the golden logits are [N, K].
+        var logits = [Float]()
+        for n in 0..<Self.batch { for k in 0..<Self.classes { logits.append(net.logits[k * Self.batch + n]) } }
+        let scale = golden.logits.map(abs).max()!
+        assertClose(logits, golden.logits.map(Float.init), rtol: 1e-4, atol: Float(1e-4 * scale), "\(kind) logits",
+                    file: file, line: line)
+        assertClose(loss, Float(golden.loss), rtol: 1e-4, atol: 0, "\(kind) loss", file: file, line: line)
+        net.backward()
+        XCTAssertEqual(Set(golden.grads.keys), Set(model.layout.parameters.entries.map(\.key)), file: file, line: line)
+        for e in model.layout.parameters.entries {
+            guard let g = golden.grads[e.key] else { continue }
+            let ours = (0..<e.count).map { Double(net.store.grads[e.offset + $0]) }
+            let norm = ours.reduce(0) { $0 + $1 * $1 }.squareRoot(), sum = ours.reduce(0, +)
+            let tol = 1e-3 * max(g.norm, 1e-7)
+            XCTAssertEqual(norm, g.norm, accuracy: tol, "\(kind) \(e.key) norm", file: file, line: line)
+            XCTAssertEqual(sum, g.sum, accuracy: tol * Double(e.count).squareRoot(), "\(kind) \(e.key) sum", file: file, line: line)
+            for (i, v) in g.samples {
+                XCTAssertEqual(ours[i], v, accuracy: tol, "\(kind) \(e.key)[\(i)]", file: file, line: line)
+            }
+        }
+        // Ten SGD steps on a fresh model.
+        let fresh = try makeModel(kind)
+        var s = SGDSettings()
+        s.momentum = 0.9; s.weightDecay = 5e-4
+        let sgd = SGD(s, table: fresh.layout.parameters)
+        var losses: [Float] = []
+        for _ in 0..<10 {
+            fresh.network.forward(training: true)
+            losses.append(fresh.network.loss(smoothing: 0.1))
+            fresh.network.backward()
+            sgd.step(values: fresh.network.store.values, grads: fresh.network.store.grads, lr: 0.01, pool: fresh.network.pool)
+        }
+        assertClose(losses, golden.stepLosses.map(Float.init), rtol: 1e-3, atol: 0, "\(kind) 10-step losses",
+                    file: file, line: line)
+    }
+
+    func testSTRMatchesPyTorch() throws { try check(.str, GoldenData.str) }
+    func testDNWMatchesPyTorch() throws { try check(.dnw, GoldenData.dnw) }
+    func testGMPMatchesPyTorch() throws { try check(.gmp, GoldenData.gmp) }
+}
