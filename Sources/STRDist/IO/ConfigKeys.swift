@@ -58,6 +58,8 @@ enum ConfigKey {
 
     /// Reference keys accepted for compatibility that strdist does not act on.
     static let ignored: Set<String> = ["random_mask", "one_batch", "lambdas", "straight_through"]
+    /// Of those, the ones the reference spells as switches (store_true).
+    static let ignoredSwitches: Set<String> = ["random_mask", "one_batch", "straight_through"]
 
     /// The canonical key for a spelling (`sInit-value`, `batch-size`, `wd`…), or nil.
     static func canonical(_ raw: String) -> String? {

@@ -57,7 +57,8 @@ public enum ConfigLoader {
             let key = ConfigKey.canonical(name) ?? name
             if value == nil {
                 let next = i + 1 < words.count ? words[i + 1] : nil
-                if ConfigKey.table[key]?.isBool == true && (next == nil || next!.hasPrefix("--") || !isBoolWord(next!)) {
+                let isSwitch = ConfigKey.table[key]?.isBool == true || ConfigKey.ignoredSwitches.contains(key)
+                if isSwitch && (next == nil || next!.hasPrefix("--") || !isBoolWord(next!)) {
                     value = true
                 } else if let next = next, !(next.hasPrefix("--")) || Double(next) != nil {
                     value = next
