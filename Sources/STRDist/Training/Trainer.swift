@@ -40,12 +40,6 @@ public final class Trainer {
     var seed: Int { config.seed ?? 0 }
     var smoothing: Float { Float(config.labelSmoothing ?? 0) }
 
-    public func run() {
-        for epoch in (config.startEpoch ?? 0)..<config.epochs {
-            history.append(runEpoch(epoch))
-        }
-    }
-
     public func runEpoch(_ epoch: Int) -> EpochResult {
         let start = Date()
         let lr = config.lrPolicyValue.rate(epoch: epoch)
@@ -54,9 +48,11 @@ public final class Trainer {
         let v = validate(epoch)
         bestTop1 = max(bestTop1, v.top1); bestTop5 = max(bestTop5, v.top5)
         bestTrainTop1 = max(bestTrainTop1, t.top1); bestTrainTop5 = max(bestTrainTop5, t.top5)
-        return EpochResult(epoch: epoch, lr: lr, trainLoss: t.loss, trainTop1: t.top1, trainTop5: t.top5,
-                           valLoss: v.loss, valTop1: v.top1, valTop5: v.top5,
-                           seconds: Date().timeIntervalSince(start))
+        let result = EpochResult(epoch: epoch, lr: lr, trainLoss: t.loss, trainTop1: t.top1, trainTop5: t.top5,
+                                 valLoss: v.loss, valTop1: v.top1, valTop5: v.top5,
+                                 seconds: Date().timeIntervalSince(start))
+        history.append(result)
+        return result
     }
 
     /// One epoch of training; returns the average loss and top-1/top-5 accuracy (%).
