@@ -44,19 +44,21 @@ public enum ConvKernels {
                                      _ g: ConvGeometry, _ n0: Int, _ n1: Int, _ col: UnsafeMutablePointer<Float>) {
         let cols = (n1 - n0) * g.outPlane
         for gi in 0..<g.groups {
-            let b: UnsafePointer<Float>, ldb: Int
-            if g.isPointwise {
-                b = x + gi * g.groupIn * g.columns + n0 * g.inPlane
-                ldb = g.columns
-            } else {
-                Im2col.im2col(x, g, channel: gi * g.groupIn, images: n0, n1, col)
-                b = UnsafePointer(col)
-                ldb = cols
-            }
+            let (b, ldb) = columnMatrix(x, g, group: gi, n0, n1, col)
             Gemm.gemm(transA: false, transB: false, m: g.groupOut, n: cols, k: g.colRows,
                       a: w + gi * g.groupOut * g.colRows, lda: g.colRows, b: b, ldb: ldb,
                       beta: 0, c: y + gi * g.groupOut * g.columns + n0 * g.outPlane, ldc: g.columns)
         }
+    }
+
+    /// Group gi's column matrix for images [n0, n1) and its row stride: the input
+    /// itself for pointwise convs, else im2col into `col`.
+    @inline(__always)
+    private static func columnMatrix(_ x: UnsafePointer<Float>, _ g: ConvGeometry, group gi: Int, _ n0: Int, _ n1: Int,
+                                     _ col: UnsafeMutablePointer<Float>) -> (UnsafePointer<Float>, Int) {
+        if g.isPointwise { return (x + gi * g.groupIn * g.columns + n0 * g.inPlane, g.columns) }
+        Im2col.im2col(x, g, channel: gi * g.groupIn, images: n0, n1, col)
+        return (UnsafePointer(col), (n1 - n0) * g.outPlane)
     }
 
     private static func addBias(_ bias: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
@@ -110,15 +112,7 @@ public enum ConvKernels {
         for gi in 0..<g.groups {
             let dyG = dy + gi * g.groupOut * g.columns + n0 * g.outPlane
             let wG = w + gi * g.groupOut * g.colRows
-            let b: UnsafePointer<Float>, ldb: Int
-            if g.isPointwise {
-                b = x + gi * g.groupIn * g.columns + n0 * g.inPlane
-                ldb = g.columns
-            } else {
-                Im2col.im2col(x, g, channel: gi * g.groupIn, images: n0, n1, col)
-                b = UnsafePointer(col)
-                ldb = cols
-            }
+            let (b, ldb) = columnMatrix(x, g, group: gi, n0, n1, col)
             // dw_g[O_g, colRows] (+)= dy_g[O_g, cols] · col[colRows, cols]ᵀ
             Gemm.gemm(transA: false, transB: true, m: g.groupOut, n: g.colRows, k: cols,
                       a: dyG, lda: g.columns, b: b, ldb: ldb,

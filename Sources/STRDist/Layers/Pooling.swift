@@ -1,5 +1,14 @@
 // MaxPool2d, AvgPool2d and AdaptiveAvgPool2d(1) layers over CNHW planes.
 
+/// The geometry of a k/s/p pool over `input` and its planned output.
+private func planPool(_ input: ActRef, _ planner: WorkspacePlanner, kernel: Int, stride: Int, padding: Int)
+    -> (PoolGeometry, ActRef) {
+    let s = input.shape
+    let g = PoolGeometry(kernel: kernel, stride: stride, padding: padding, planes: s.channels * s.batch,
+                         inH: s.height, inW: s.width)
+    return (g, planner.activation(ActShape(channels: s.channels, batch: s.batch, height: g.outH, width: g.outW)))
+}
+
 public final class MaxPool2d: Layer {
     public let kernel: Int, stride: Int, padding: Int
     private var input: ActRef!, output: ActRef!
@@ -12,13 +21,9 @@ public final class MaxPool2d: Layer {
     }
 
     public func plan(_ input: ActRef, _ planner: WorkspacePlanner) -> ActRef {
-        let s = input.shape
-        let g = PoolGeometry(kernel: kernel, stride: stride, padding: padding, planes: s.channels * s.batch,
-                             inH: s.height, inW: s.width)
-        geometry = g
+        (geometry, output) = planPool(input, planner, kernel: kernel, stride: stride, padding: padding)
         self.input = input
         inputGrad = planner.use(input)
-        output = planner.activation(ActShape(channels: s.channels, batch: s.batch, height: g.outH, width: g.outW))
         argmax = planner.region(output.shape.count)
         return output
     }
@@ -46,13 +51,9 @@ public final class AvgPool2d: Layer {
     }
 
     public func plan(_ input: ActRef, _ planner: WorkspacePlanner) -> ActRef {
-        let s = input.shape
-        let g = PoolGeometry(kernel: kernel, stride: stride, padding: padding, planes: s.channels * s.batch,
-                             inH: s.height, inW: s.width)
-        geometry = g
+        (geometry, output) = planPool(input, planner, kernel: kernel, stride: stride, padding: padding)
         self.input = input
         inputGrad = planner.use(input)
-        output = planner.activation(ActShape(channels: s.channels, batch: s.batch, height: g.outH, width: g.outW))
         return output
     }
 
