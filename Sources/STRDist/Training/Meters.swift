@@ -30,3 +30,33 @@ public struct ProgressMeter {
         return ([head] + meters.map(\.text)).joined(separator: "\t")
     }
 }
+
+/// A one-line bar redrawn in place (like tqdm), only when stdout is a terminal.
+public struct ProgressBar {
+    public let enabled: Bool
+    public let total: Int
+
+    public init(total: Int, enabled: Bool = isatty(STDOUT_FILENO) == 1) {
+        self.total = total
+        self.enabled = enabled
+    }
+
+    /// The bar after `done` of `total` steps, e.g. "  42%|########            | 197/468".
+    public func text(_ done: Int) -> String {
+        let width = 30, filled = total > 0 ? width * done / total : width
+        let percent = total > 0 ? 100 * done / total : 100
+        return String(format: "%4d%%|", percent) + String(repeating: "#", count: filled)
+            + String(repeating: " ", count: width - filled) + "| \(done)/\(total)"
+    }
+
+    public func draw(_ done: Int) {
+        guard enabled else { return }
+        FileHandle.standardOutput.write(("\r" + text(done)).data(using: .utf8)!)
+    }
+
+    /// Clears the bar so a normal line can be printed.
+    public func clear() {
+        guard enabled else { return }
+        FileHandle.standardOutput.write(("\r" + String(repeating: " ", count: 50) + "\r").data(using: .utf8)!)
+    }
+}

@@ -63,6 +63,7 @@ public final class Trainer {
         var time = AverageMeter("Time", "%6.3f"), data = AverageMeter("Data", "%6.3f")
         var loss = AverageMeter("Loss", "%.3f"), top1 = AverageMeter("Acc@1", "%6.2f"), top5 = AverageMeter("Acc@5", "%6.2f")
         let progress = ProgressMeter(batches: batches, prefix: "Epoch: [\(epoch)]")
+        let bar = ProgressBar(total: batches)
         var end = Date()
         for b in 0..<batches {
             train.fill(net, indices: indices[(b * net.batch)..<((b + 1) * net.batch)], train: true, epoch: epoch)
@@ -78,8 +79,13 @@ public final class Trainer {
             top5.update(100 * Double(c.top5) / Double(n), n: n)
             time.update(Date().timeIntervalSince(end))
             end = Date()
-            if b % config.printFreq == 0 || b == batches - 1 { print(progress.line(b, [time, data, loss, top1, top5])) }
+            if b % config.printFreq == 0 || b == batches - 1 {
+                bar.clear()
+                print(progress.line(b, [time, data, loss, top1, top5]))
+            }
+            bar.draw(b + 1)
         }
+        bar.clear()
         return (loss.average, top1.average, top5.average)
     }
 

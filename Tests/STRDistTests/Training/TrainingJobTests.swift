@@ -25,3 +25,17 @@ final class TrainingJobTests: XCTestCase {
         XCTAssert(lines.contains { $0.contains("sparseThreshold") == false && $0.contains("threshold 0.0") })
     }
 }
+
+final class MetersTests: XCTestCase {
+    func testReferenceProgressLineFormat() {
+        var time = AverageMeter("Time", "%6.3f"), loss = AverageMeter("Loss", "%.3f")
+        time.update(0.5); time.update(0.25)
+        loss.update(2.0, n: 2); loss.update(1.0, n: 2)
+        XCTAssertEqual(ProgressMeter(batches: 468, prefix: "Epoch: [3]").line(7, [time, loss]),
+                       "Epoch: [3][  7/468]\tTime  0.250 ( 0.375)\tLoss 1.000 (1.500)")
+    }
+
+    func testBarText() {
+        XCTAssertEqual(ProgressBar(total: 10, enabled: false).text(5), "  50%|###############               | 5/10")
+    }
+}
