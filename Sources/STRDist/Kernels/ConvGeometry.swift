@@ -45,6 +45,10 @@ public struct ConvGeometry: Equatable, Sendable {
     @inlinable public var isPointwise: Bool {
         kernelH == 1 && kernelW == 1 && strideH == 1 && strideW == 1 && padH == 0 && padW == 0
     }
+    /// Stride 1, no dilation, output the size of the input (3×3 with padding 1, …).
+    @inlinable public var isSame: Bool {
+        strideH == 1 && strideW == 1 && dilationH == 1 && dilationW == 1 && outH == inH && outW == inW
+    }
     @inlinable public var isDepthwise: Bool { groups == inChannels && groups == outChannels && groups > 1 }
     /// Multiply-accumulates of the dense forward pass.
     public var macs: Int { columns * outChannels * colRows }

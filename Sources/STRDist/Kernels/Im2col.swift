@@ -3,6 +3,12 @@
 // (c, i, j) holds, for each output position, the input pixel under kernel
 // tap (i, j) of channel c, or 0 in the padding. col2im scatters such a
 // matrix back, adding into the input gradient.
+//
+// "Same" convolutions (stride 1, no dilation, output size = input size: the
+// 3×3/pad-1 convs that dominate ResNets) take a fast path: for one tap the
+// output plane is the input plane shifted by a constant flat offset, so a
+// whole plane moves in one copy (or one vector add), and only the columns
+// that wrapped around a row edge are fixed up.
 
 public enum Im2col {
     /// Fills `col` for channels [c0, c0 + g.groupIn) and images [n0, n1).
@@ -15,7 +21,7 @@ public enum Im2col {
                     var dst = col + ((c * g.kernelH + ki) * g.kernelW + kj) * cols
                     for n in n0..<n1 {
                         let plane = x + ((c0 + c) * g.batch + n) * g.inPlane
-                        fillRows(plane, g, ki, kj, dst)
+                        if g.isSame { copyShifted(plane, g, ki, kj, dst) } else { fillRows(plane, g, ki, kj, dst) }
                         dst += g.outPlane
                     }
                 }
@@ -60,7 +66,7 @@ public enum Im2col {
     }
 
     /// Adds `col` (laid out as im2col writes it) into dx for channels [c0, c0 + g.groupIn), images [n0, n1).
-    public static func col2im(_ col: UnsafePointer<Float>, _ g: ConvGeometry, channel c0: Int,
+    public static func col2im(_ col: UnsafeMutablePointer<Float>, _ g: ConvGeometry, channel c0: Int,
                               images n0: Int, _ n1: Int, _ dx: UnsafeMutablePointer<Float>) {
         let cols = (n1 - n0) * g.outPlane
         for c in 0..<g.groupIn {
@@ -69,7 +75,7 @@ public enum Im2col {
                     var src = col + ((c * g.kernelH + ki) * g.kernelW + kj) * cols
                     for n in n0..<n1 {
                         let plane = dx + ((c0 + c) * g.batch + n) * g.inPlane
-                        addRows(src, g, ki, kj, plane)
+                        if g.isSame { addShifted(src, g, ki, kj, plane) } else { addRows(src, g, ki, kj, plane) }
                         src += g.outPlane
                     }
                 }
@@ -95,5 +101,50 @@ public enum Im2col {
                 while o < hi { dst[o * s] += row[o]; o += 1 }
             }
         }
+    }
+
+    /// The same-convolution shift of tap (ki, kj): output flat index p reads input p + shift,
+    /// valid for output rows [rowLo, rowHi); `dx` columns wrap around a row edge.
+    @inline(__always)
+    static func sameShift(_ g: ConvGeometry, _ ki: Int, _ kj: Int) -> (shift: Int, rowLo: Int, rowHi: Int, dx: Int) {
+        let dy = ki - g.padH, dx = kj - g.padW
+        return (dy * g.inW + dx, max(0, -dy), min(g.inH, g.inH - dy), dx)
+    }
+
+    /// Flat range [start, end) of output indices that can be moved without leaving the plane.
+    @inline(__always)
+    static func flatRange(_ g: ConvGeometry, _ s: (shift: Int, rowLo: Int, rowHi: Int, dx: Int)) -> (Int, Int) {
+        (max(s.rowLo * g.inW, -s.shift), min(s.rowHi * g.inW, g.inPlane - s.shift))
+    }
+
+    /// Zeroes, in rows [rowLo, rowHi) of `plane`, the columns that wrapped around for horizontal shift dx.
+    @inline(__always)
+    static func zeroWrapped(_ plane: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ rowLo: Int, _ rowHi: Int, _ dx: Int) {
+        if dx == 0 { return }
+        let w = g.inW, lo = dx < 0 ? 0 : w - dx, hi = dx < 0 ? -dx : w
+        for oh in rowLo..<rowHi { for c in lo..<hi { plane[oh * w + c] = 0 } }
+    }
+
+    @inline(__always)
+    private static func copyShifted(_ plane: UnsafePointer<Float>, _ g: ConvGeometry, _ ki: Int, _ kj: Int,
+                                    _ dst: UnsafeMutablePointer<Float>) {
+        let s = sameShift(g, ki, kj), w = g.inW
+        if s.rowLo > 0 { dst.update(repeating: 0, count: s.rowLo * w) }
+        if s.rowHi < g.inH { (dst + s.rowHi * w).update(repeating: 0, count: (g.inH - max(s.rowHi, 0)) * w) }
+        guard s.rowHi > s.rowLo else { return }
+        let (start, end) = flatRange(g, s)
+        if end > start { (dst + start).update(from: plane + start + s.shift, count: end - start) }
+        zeroWrapped(dst, g, s.rowLo, s.rowHi, s.dx)
+    }
+
+    @inline(__always)
+    private static func addShifted(_ src: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ ki: Int, _ kj: Int,
+                                   _ plane: UnsafeMutablePointer<Float>) {
+        let s = sameShift(g, ki, kj)
+        guard s.rowHi > s.rowLo else { return }
+        // The wrapped entries belong to no input pixel; clearing them lets one flat add do the rest.
+        zeroWrapped(src, g, s.rowLo, s.rowHi, s.dx)
+        let (start, end) = flatRange(g, s)
+        if end > start { Vec.add(src + start, plane + start + s.shift, end - start) }
     }
 }

@@ -22,6 +22,9 @@ final class ConvKernelTests: XCTestCase {
         Case(c: 5, o: 5, k: 3, s: 2, p: 1, g: 5, h: 10),    // depthwise stride 2
         Case(c: 3, o: 4, k: 7, s: 2, p: 3, h: 13, w: 11),   // stem-like 7×7/2
         Case(c: 8, o: 10, k: 1, n: 5, h: 1, w: 1, bias: true), // classifier on [C, N, 1, 1]
+        Case(c: 2, o: 3, k: 5, p: 2, h: 6, w: 5),           // "same" 5×5: shifts of two columns
+        Case(c: 2, o: 2, k: 3, p: 1, h: 1, w: 1),           // "same" 3×3 on a 1×1 image
+        Case(c: 2, o: 2, k: 3, p: 1, h: 2, w: 3),           // "same" on a tiny plane
     ]
 
     func run(_ t: Case, threads: Int, chunkBudget: Int) {
