@@ -29,12 +29,17 @@ public enum ElementwiseKernels {
         }
     }
 
-    /// dst = src, or dst += src when accumulating.
-    public static func copyOrAdd(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
-                                 accumulate: Bool, _ n: Int, pool: ThreadPool) {
-        pool.parallelRanges(n, (src: src, dst: dst, accumulate: accumulate)) { a, r, _ in
-            if a.accumulate { Vec.add(a.src + r.lowerBound, a.dst + r.lowerBound, r.count) }
-            else { (a.dst + r.lowerBound).update(from: a.src + r.lowerBound, count: r.count) }
+    /// d = dy·1[y > 0] written (or added) into both da and db in one pass: the residual join's backward.
+    public static func addReluBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                       _ da: UnsafeMutablePointer<Float>, accumulateA: Bool,
+                                       _ db: UnsafeMutablePointer<Float>, accumulateB: Bool, _ n: Int, pool: ThreadPool) {
+        let args = (y: y, dy: dy, da: da, accA: accumulateA, db: db, accB: accumulateB)
+        pool.parallelRanges(n, args) { a, r, _ in
+            for i in r {
+                let d = a.y[i] > 0 ? a.dy[i] : 0
+                a.da[i] = a.accA ? a.da[i] + d : d
+                a.db[i] = a.accB ? a.db[i] + d : d
+            }
         }
     }
 

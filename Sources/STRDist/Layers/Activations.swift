@@ -39,7 +39,6 @@ public final class AddReLU {
         precondition(a.shape == b.shape, "residual shapes differ: \(a.shape) vs \(b.shape)")
         self.a = a; self.b = b
         gradA = planner.use(a); gradB = planner.use(b)
-        // Backward turns dy into d(a+b) in place; the output's own gradient region holds it.
         output = planner.activation(a.shape)
         return output
     }
@@ -49,13 +48,13 @@ public final class AddReLU {
     }
 
     public func backward(_ ctx: StepContext) {
-        let n = a.shape.count, dy = ctx.workspace.grad(output)!
-        ElementwiseKernels.reluBackward(ctx.value(output), dy, dy, accumulate: false, n, pool: ctx.pool)
-        if let da = ctx.workspace.grad(a) {
-            ElementwiseKernels.copyOrAdd(dy, da, accumulate: ctx.workspace.accumulates(gradA), n, pool: ctx.pool)
-        }
-        if let db = ctx.workspace.grad(b) {
-            ElementwiseKernels.copyOrAdd(dy, db, accumulate: ctx.workspace.accumulates(gradB), n, pool: ctx.pool)
+        let n = a.shape.count, y = ctx.value(output), dy = ctx.workspace.grad(output)!
+        let da = ctx.workspace.grad(a), db = ctx.workspace.grad(b)
+        let accA = ctx.workspace.accumulates(gradA), accB = ctx.workspace.accumulates(gradB)
+        if let da = da, let db = db {
+            ElementwiseKernels.addReluBackward(y, dy, da, accumulateA: accA, db, accumulateB: accB, n, pool: ctx.pool)
+        } else if let d = da ?? db {
+            ElementwiseKernels.reluBackward(y, dy, d, accumulate: da != nil ? accA : accB, n, pool: ctx.pool)
         }
     }
 }
