@@ -19,9 +19,12 @@ public enum Im2col {
             for ki in 0..<g.kernelH {
                 for kj in 0..<g.kernelW {
                     var dst = col + ((c * g.kernelH + ki) * g.kernelW + kj) * cols
+                    if g.isSame {
+                        copyShifted(x + ((c0 + c) * g.batch + n0) * g.inPlane, g, ki, kj, n1 - n0, dst)
+                        continue
+                    }
                     for n in n0..<n1 {
-                        let plane = x + ((c0 + c) * g.batch + n) * g.inPlane
-                        if g.isSame { copyShifted(plane, g, ki, kj, dst) } else { fillRows(plane, g, ki, kj, dst) }
+                        fillRows(x + ((c0 + c) * g.batch + n) * g.inPlane, g, ki, kj, dst)
                         dst += g.outPlane
                     }
                 }
@@ -73,9 +76,12 @@ public enum Im2col {
             for ki in 0..<g.kernelH {
                 for kj in 0..<g.kernelW {
                     var src = col + ((c * g.kernelH + ki) * g.kernelW + kj) * cols
+                    if g.isSame {
+                        addShifted(src, g, ki, kj, n1 - n0, dx + ((c0 + c) * g.batch + n0) * g.inPlane)
+                        continue
+                    }
                     for n in n0..<n1 {
-                        let plane = dx + ((c0 + c) * g.batch + n) * g.inPlane
-                        if g.isSame { addShifted(src, g, ki, kj, plane) } else { addRows(src, g, ki, kj, plane) }
+                        addRows(src, g, ki, kj, dx + ((c0 + c) * g.batch + n) * g.inPlane)
                         src += g.outPlane
                     }
                 }
@@ -103,48 +109,50 @@ public enum Im2col {
         }
     }
 
-    /// The same-convolution shift of tap (ki, kj): output flat index p reads input p + shift,
-    /// valid for output rows [rowLo, rowHi); `dx` columns wrap around a row edge.
+    /// The same-convolution shift of tap (ki, kj): output flat index p reads input p + shift;
+    /// output rows outside [rowLo, rowHi) read outside the image, and `dx` columns wrap around.
     @inline(__always)
     static func sameShift(_ g: ConvGeometry, _ ki: Int, _ kj: Int) -> (shift: Int, rowLo: Int, rowHi: Int, dx: Int) {
         let dy = ki - g.padH, dx = kj - g.padW
-        return (dy * g.inW + dx, max(0, -dy), min(g.inH, g.inH - dy), dx)
+        return (dy * g.inW + dx, max(0, -dy), max(0, min(g.inH, g.inH - dy)), dx)
     }
 
-    /// Flat range [start, end) of output indices that can be moved without leaving the plane.
+    /// Zeroes, in each of `images` consecutive planes, the entries whose shifted source lies
+    /// outside their own image: rows outside [rowLo, rowHi) and wrapped columns.
     @inline(__always)
-    static func flatRange(_ g: ConvGeometry, _ s: (shift: Int, rowLo: Int, rowHi: Int, dx: Int)) -> (Int, Int) {
-        (max(s.rowLo * g.inW, -s.shift), min(s.rowHi * g.inW, g.inPlane - s.shift))
+    static func zeroOutside(_ planes: UnsafeMutablePointer<Float>, _ g: ConvGeometry, images: Int,
+                            _ s: (shift: Int, rowLo: Int, rowHi: Int, dx: Int)) {
+        let w = g.inW, h = g.inH
+        let lo = s.dx < 0 ? 0 : w - s.dx, hi = s.dx < 0 ? min(w, -s.dx) : w
+        for n in 0..<images {
+            let p = planes + n * g.inPlane
+            if s.rowLo > 0 { p.update(repeating: 0, count: min(h, s.rowLo) * w) }
+            if s.rowHi < h { (p + s.rowHi * w).update(repeating: 0, count: (h - s.rowHi) * w) }
+            if s.dx != 0 { for r in s.rowLo..<max(s.rowLo, s.rowHi) { for c in max(0, lo)..<hi { p[r * w + c] = 0 } } }
+        }
     }
 
-    /// Zeroes, in rows [rowLo, rowHi) of `plane`, the columns that wrapped around for horizontal shift dx.
+    /// im2col of one tap for `images` consecutive planes of one channel: one shifted copy of
+    /// the whole run, then the entries that crossed an image edge are cleared.
     @inline(__always)
-    static func zeroWrapped(_ plane: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ rowLo: Int, _ rowHi: Int, _ dx: Int) {
-        if dx == 0 { return }
-        let w = g.inW, lo = dx < 0 ? 0 : w - dx, hi = dx < 0 ? -dx : w
-        for oh in rowLo..<rowHi { for c in lo..<hi { plane[oh * w + c] = 0 } }
+    private static func copyShifted(_ planes: UnsafePointer<Float>, _ g: ConvGeometry, _ ki: Int, _ kj: Int,
+                                    _ images: Int, _ dst: UnsafeMutablePointer<Float>) {
+        let s = sameShift(g, ki, kj), total = images * g.inPlane
+        let start = min(total, max(0, -s.shift)), end = max(start, min(total, total - s.shift))
+        if start > 0 { dst.update(repeating: 0, count: start) }
+        if end > start { (dst + start).update(from: planes + start + s.shift, count: end - start) }
+        if end < total { (dst + end).update(repeating: 0, count: total - end) }
+        zeroOutside(dst, g, images: images, s)
     }
 
-    @inline(__always)
-    private static func copyShifted(_ plane: UnsafePointer<Float>, _ g: ConvGeometry, _ ki: Int, _ kj: Int,
-                                    _ dst: UnsafeMutablePointer<Float>) {
-        let s = sameShift(g, ki, kj), w = g.inW
-        if s.rowLo > 0 { dst.update(repeating: 0, count: s.rowLo * w) }
-        if s.rowHi < g.inH { (dst + s.rowHi * w).update(repeating: 0, count: (g.inH - max(s.rowHi, 0)) * w) }
-        guard s.rowHi > s.rowLo else { return }
-        let (start, end) = flatRange(g, s)
-        if end > start { (dst + start).update(from: plane + start + s.shift, count: end - start) }
-        zeroWrapped(dst, g, s.rowLo, s.rowHi, s.dx)
-    }
-
+    /// col2im of one tap for `images` consecutive planes: the entries that would cross an
+    /// image edge are cleared in `src` (scratch), then one shifted vector add does the rest.
     @inline(__always)
     private static func addShifted(_ src: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ ki: Int, _ kj: Int,
-                                   _ plane: UnsafeMutablePointer<Float>) {
-        let s = sameShift(g, ki, kj)
-        guard s.rowHi > s.rowLo else { return }
-        // The wrapped entries belong to no input pixel; clearing them lets one flat add do the rest.
-        zeroWrapped(src, g, s.rowLo, s.rowHi, s.dx)
-        let (start, end) = flatRange(g, s)
-        if end > start { Vec.add(src + start, plane + start + s.shift, end - start) }
+                                   _ images: Int, _ planes: UnsafeMutablePointer<Float>) {
+        let s = sameShift(g, ki, kj), total = images * g.inPlane
+        zeroOutside(src, g, images: images, s)
+        let start = min(total, max(0, -s.shift)), end = max(start, min(total, total - s.shift))
+        if end > start { Vec.add(src + start, planes + start + s.shift, end - start) }
     }
 }
