@@ -24,6 +24,12 @@ public struct TrainingJob {
         }
         let trainSet = try ImageDataset.fashionMNIST(directory: config.data, train: true).prefix(config.trainSubset)
         let valSet = try ImageDataset.fashionMNIST(directory: config.data, train: false)
+        guard config.imageSize >= max(trainSet.height, trainSet.width) else {
+            throw ConfigError("config key 'image_size' must be at least \(max(trainSet.height, trainSet.width)) for \(config.set)'s \(trainSet.height)×\(trainSet.width) images, got \(config.imageSize)")
+        }
+        guard trainSet.count >= config.batchSize else {
+            throw ConfigError("config key 'batch_size' (\(config.batchSize)) is larger than the \(trainSet.count) training samples")
+        }
         let model = try Model(config.modelOptions, threads: threads)
         model.network.plan(ActShape(channels: 3, batch: config.batchSize, height: config.imageSize, width: config.imageSize))
         model.network.initialize(seed: UInt64(config.seed ?? 0))
