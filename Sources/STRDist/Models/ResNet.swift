@@ -4,9 +4,28 @@
 // `layerK.0.downsample.0/1`), adaptive average pool, `fc` = 1×1 conv.
 // Each block's forward and backward walk is written out explicitly.
 
+/// A block's shortcut: identity, or `downsample.0` (1×1 conv) + `downsample.1` (BN).
+struct Shortcut {
+    let layers: (conv: Conv2d, bn: BatchNorm2d)?
+
+    init(_ name: String, _ inPlanes: Int, _ outPlanes: Int, stride: Int, present: Bool, _ b: inout ConvBuilder) {
+        layers = present
+            ? (b.conv("\(name).downsample.0", inPlanes, outPlanes, kernel: 1, stride: stride),
+               b.batchNorm("\(name).downsample.1", outPlanes, relu: false))
+            : nil
+    }
+
+    func plan(_ x: ActRef, _ p: WorkspacePlanner) -> ActRef { layers.map { $0.bn.plan($0.conv.plan(x, p), p) } ?? x }
+    func forward(_ ctx: StepContext) { layers?.conv.forward(ctx); layers?.bn.forward(ctx) }
+    func backward(_ ctx: StepContext) { layers?.bn.backward(ctx); layers?.conv.backward(ctx) }
+    func initialize(_ store: ParameterStore, seed: UInt64) {
+        layers?.conv.initialize(store, seed: seed); layers?.bn.initialize(store, seed: seed)
+    }
+}
+
 public final class BasicBlock: Layer {
     let conv1: Conv2d, bn1: BatchNorm2d, conv2: Conv2d, bn2: BatchNorm2d
-    let downsample: (conv: Conv2d, bn: BatchNorm2d)?
+    let shortcut: Shortcut
     let join = AddReLU()
 
     init(_ name: String, _ inPlanes: Int, _ planes: Int, stride: Int, downsample: Bool, _ b: inout ConvBuilder) {
@@ -14,39 +33,35 @@ public final class BasicBlock: Layer {
         bn1 = b.batchNorm("\(name).bn1", planes, relu: true)
         conv2 = b.conv("\(name).conv2", planes, planes, kernel: 3)
         bn2 = b.batchNorm("\(name).bn2", planes, relu: false)
-        self.downsample = downsample
-            ? (b.conv("\(name).downsample.0", inPlanes, planes, kernel: 1, stride: stride),
-               b.batchNorm("\(name).downsample.1", planes, relu: false))
-            : nil
+        shortcut = Shortcut(name, inPlanes, planes, stride: stride, present: downsample, &b)
     }
 
     public func plan(_ x: ActRef, _ p: WorkspacePlanner) -> ActRef {
         let out = bn2.plan(conv2.plan(bn1.plan(conv1.plan(x, p), p), p), p)
-        let shortcut = downsample.map { $0.bn.plan($0.conv.plan(x, p), p) } ?? x
-        return join.plan(out, shortcut, p)
+        return join.plan(out, shortcut.plan(x, p), p)
     }
 
     public func forward(_ ctx: StepContext) {
         conv1.forward(ctx); bn1.forward(ctx); conv2.forward(ctx); bn2.forward(ctx)
-        if let d = downsample { d.conv.forward(ctx); d.bn.forward(ctx) }
+        shortcut.forward(ctx)
         join.forward(ctx)
     }
 
     public func backward(_ ctx: StepContext) {
         join.backward(ctx)
-        if let d = downsample { d.bn.backward(ctx); d.conv.backward(ctx) }
+        shortcut.backward(ctx)
         bn2.backward(ctx); conv2.backward(ctx); bn1.backward(ctx); conv1.backward(ctx)
     }
 
     public func initialize(_ store: ParameterStore, seed: UInt64) {
         for l: any Layer in [conv1, bn1, conv2, bn2] { l.initialize(store, seed: seed) }
-        downsample?.conv.initialize(store, seed: seed); downsample?.bn.initialize(store, seed: seed)
+        shortcut.initialize(store, seed: seed)
     }
 }
 
 public final class Bottleneck: Layer {
     let conv1: Conv2d, bn1: BatchNorm2d, conv2: Conv2d, bn2: BatchNorm2d, conv3: Conv2d, bn3: BatchNorm2d
-    let downsample: (conv: Conv2d, bn: BatchNorm2d)?
+    let shortcut: Shortcut
     let join = AddReLU()
 
     init(_ name: String, _ inPlanes: Int, _ planes: Int, stride: Int, downsample: Bool, _ b: inout ConvBuilder) {
@@ -57,34 +72,30 @@ public final class Bottleneck: Layer {
         bn2 = b.batchNorm("\(name).bn2", planes, relu: true)
         conv3 = b.conv("\(name).conv3", planes, outPlanes, kernel: 1)
         bn3 = b.batchNorm("\(name).bn3", outPlanes, relu: false)
-        self.downsample = downsample
-            ? (b.conv("\(name).downsample.0", inPlanes, outPlanes, kernel: 1, stride: stride),
-               b.batchNorm("\(name).downsample.1", outPlanes, relu: false))
-            : nil
+        shortcut = Shortcut(name, inPlanes, outPlanes, stride: stride, present: downsample, &b)
     }
 
     public func plan(_ x: ActRef, _ p: WorkspacePlanner) -> ActRef {
         let a = bn2.plan(conv2.plan(bn1.plan(conv1.plan(x, p), p), p), p)
         let out = bn3.plan(conv3.plan(a, p), p)
-        let shortcut = downsample.map { $0.bn.plan($0.conv.plan(x, p), p) } ?? x
-        return join.plan(out, shortcut, p)
+        return join.plan(out, shortcut.plan(x, p), p)
     }
 
     public func forward(_ ctx: StepContext) {
         conv1.forward(ctx); bn1.forward(ctx); conv2.forward(ctx); bn2.forward(ctx); conv3.forward(ctx); bn3.forward(ctx)
-        if let d = downsample { d.conv.forward(ctx); d.bn.forward(ctx) }
+        shortcut.forward(ctx)
         join.forward(ctx)
     }
 
     public func backward(_ ctx: StepContext) {
         join.backward(ctx)
-        if let d = downsample { d.bn.backward(ctx); d.conv.backward(ctx) }
+        shortcut.backward(ctx)
         bn3.backward(ctx); conv3.backward(ctx); bn2.backward(ctx); conv2.backward(ctx); bn1.backward(ctx); conv1.backward(ctx)
     }
 
     public func initialize(_ store: ParameterStore, seed: UInt64) {
         for l: any Layer in [conv1, bn1, conv2, bn2, conv3, bn3] { l.initialize(store, seed: seed) }
-        downsample?.conv.initialize(store, seed: seed); downsample?.bn.initialize(store, seed: seed)
+        shortcut.initialize(store, seed: seed)
     }
 }
 
