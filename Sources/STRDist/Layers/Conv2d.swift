@@ -21,6 +21,8 @@ public final class Conv2d: Layer {
     /// DNW's prune rate, GMP's current (scheduled) prune rate.
     public var pruneRate: Float = 0
     private var effective = 0, mask = 0
+    /// The parameter version the effective weight was computed for.
+    private var effectiveVersion = -1
     private let partials = UnsafeMutablePointer<Double>.allocate(capacity: 64)
     /// PyTorch's default: kaiming_uniform(a=√5), i.e. U(±1/√fan_in) for weight and bias.
     public var initializer: WeightInit = .standard
@@ -95,7 +97,10 @@ public final class Conv2d: Layer {
 
     public func forward(_ ctx: StepContext) {
         let g = geometry!
-        let x = ctx.value(input), y = ctx.value(output), w = computeEffectiveWeight(ctx)
+        let reuse = !ctx.training && kind != .dense && effectiveVersion == ctx.parameterVersion
+        let w = reuse ? ctx.region(effective) : computeEffectiveWeight(ctx)
+        effectiveVersion = ctx.parameterVersion
+        let x = ctx.value(input), y = ctx.value(output)
         let b = bias.map { UnsafePointer(ctx.param($0)) }
         if g.isDepthwise {
             DepthwiseKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool)

@@ -19,6 +19,10 @@ public final class StepContext {
     public let pool: ThreadPool
     /// Training mode (batch statistics in BN) or evaluation.
     public var training = true
+    /// Bumped whenever parameters may have changed (every training forward, or
+    /// `Network.parametersChanged()`); sparse convs reuse their effective weight
+    /// across evaluation batches while it stays the same.
+    public var parameterVersion = 0
 
     public init(workspace: Workspace, store: ParameterStore, pool: ThreadPool) {
         self.workspace = workspace

@@ -49,6 +49,7 @@ public final class Model {
     public func applyPruneSchedule(_ schedule: PruneSchedule, epoch: Int) {
         let rate = Float(schedule.rate(epoch: epoch))
         for conv in convs where conv.kind == .gmp { conv.pruneRate = rate }
+        network.parametersChanged()
     }
 }
 

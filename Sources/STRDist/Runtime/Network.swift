@@ -49,8 +49,13 @@ public final class Network {
 
     public func forward(training: Bool) {
         context.training = training
+        if training { context.parameterVersion &+= 1 }
         root.forward(context)
     }
+
+    /// Call after changing parameter values outside a training step (loading a
+    /// checkpoint, say), so evaluation recomputes the sparse convs' effective weights.
+    public func parametersChanged() { context.parameterVersion &+= 1 }
 
     /// Mean cross-entropy of the current logits against `labels` over the first
     /// `samples` (default: the whole batch); also seeds backward.

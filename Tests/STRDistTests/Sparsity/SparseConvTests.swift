@@ -115,4 +115,23 @@ final class SparseConvTests: XCTestCase {
         XCTAssertEqual(report.total, expected, accuracy: 1e-9)
         XCTAssertEqual(report.total, 80, accuracy: 0.01)
     }
+
+    func testEvaluationReusesEffectiveWeightsUntilParametersChange() throws {
+        var o = ModelOptions()
+        o.arch = "ResNet18"; o.numClasses = 10; o.convKind = .dnw; o.pruneRate = 0.5
+        o.widthMultiplier = 0.125; o.smallInputStem = true
+        let m = try Model(o, threads: 1)
+        let net = m.network
+        net.plan(ActShape(channels: 3, batch: 2, height: 8, width: 8))
+        net.initialize(seed: 1)
+        var rng = RNG(seed: 4)
+        rng.fillNormal(net.input, count: net.inputRef.shape.count, std: 1)
+        func logits() -> [Float] { net.forward(training: false); return Array(UnsafeBufferPointer(start: net.logits, count: 20)) }
+        let before = logits()
+        // Scale the classifier: the cached effective weight hides the change until it is announced.
+        for i in 0..<m.convs.last!.weightCount { net.store.values[m.convs.last!.weight + i] *= 2 }
+        XCTAssertEqual(logits(), before)
+        net.parametersChanged()
+        assertClose(logits(), before.map { $0 * 2 }, rtol: 1e-5, atol: 1e-6)
+    }
 }
