@@ -58,8 +58,9 @@ int cjpeg_read_header(const uint8_t *data, size_t size, int scale_denom, cjpeg_i
     jpeg_calc_output_dimensions(&cinfo);
     info->source_width = (int)cinfo.image_width;
     info->source_height = (int)cinfo.image_height;
-    info->width = (int)cinfo.output_width;
-    info->height = (int)cinfo.output_height;
+    info->width = info->scaled_width = (int)cinfo.output_width;
+    info->height = info->scaled_height = (int)cinfo.output_height;
+    info->x = info->y = 0;
     jpeg_destroy_decompress(&cinfo);
     return 0;
 }
@@ -77,6 +78,11 @@ static void cmyk_row_to_rgb(uint8_t *row, int width, int inverted) {
 
 int cjpeg_decode_rgb(const uint8_t *data, size_t size, int scale_denom,
                      uint8_t *out, size_t capacity, cjpeg_info *info) {
+    return cjpeg_decode_region(data, size, scale_denom, 0, 0, 0, 0, out, capacity, info);
+}
+
+int cjpeg_decode_region(const uint8_t *data, size_t size, int scale_denom, int x, int y, int w, int h,
+                        uint8_t *out, size_t capacity, cjpeg_info *info) {
     struct jpeg_decompress_struct cinfo;
     guarded_error err;
     uint8_t *cmyk_row = NULL;
@@ -87,29 +93,49 @@ int cjpeg_decode_rgb(const uint8_t *data, size_t size, int scale_denom,
     jpeg_read_header(&cinfo, TRUE);
     set_scale(&cinfo, scale_denom);
     jpeg_start_decompress(&cinfo);
-    int width = (int)cinfo.output_width, height = (int)cinfo.output_height;
     info->source_width = (int)cinfo.image_width;
     info->source_height = (int)cinfo.image_height;
-    info->width = width;
-    info->height = height;
-    if ((size_t)width * (size_t)height * 3 > capacity) {
-        snprintf(info->message, CJPEG_MESSAGE_LENGTH, "output buffer too small for %dx%d", width, height);
+    info->scaled_width = (int)cinfo.output_width;
+    info->scaled_height = (int)cinfo.output_height;
+    int full_w = (int)cinfo.output_width, full_h = (int)cinfo.output_height;
+    int region = w > 0 && h > 0;
+    if (region) {
+        if (x < 0) x = 0;
+        if (y < 0) y = 0;
+        if (x + w > full_w) w = full_w - x;
+        if (y + h > full_h) h = full_h - y;
+        if (w <= 0 || h <= 0) {
+            snprintf(info->message, CJPEG_MESSAGE_LENGTH, "region outside the %dx%d image", full_w, full_h);
+            jpeg_destroy_decompress(&cinfo);
+            return 2;
+        }
+    } else { x = 0; y = 0; w = full_w; h = full_h; }
+    JDIMENSION xoff = (JDIMENSION)x, width = (JDIMENSION)w;
+    if (region && (x > 0 || w < full_w)) jpeg_crop_scanline(&cinfo, &xoff, &width);
+    info->x = (int)xoff;
+    info->y = y;
+    info->width = (int)width;
+    info->height = h;
+    if ((size_t)width * (size_t)h * 3 > capacity) {
+        snprintf(info->message, CJPEG_MESSAGE_LENGTH, "output buffer too small for %ux%d", width, h);
         jpeg_destroy_decompress(&cinfo);
         return 2;
     }
+    if (y > 0) jpeg_skip_scanlines(&cinfo, (JDIMENSION)y);
     int cmyk = cinfo.out_color_space == JCS_CMYK;
     if (cmyk) cmyk_row = malloc((size_t)width * 4);
-    while (cinfo.output_scanline < cinfo.output_height) {
-        uint8_t *dst = out + (size_t)cinfo.output_scanline * width * 3;
+    for (int r = 0; r < h; r++) {
+        uint8_t *dst = out + (size_t)r * width * 3;
         JSAMPROW row = cmyk ? cmyk_row : dst;
         jpeg_read_scanlines(&cinfo, &row, 1);
         if (cmyk) {
-            cmyk_row_to_rgb(cmyk_row, width, cinfo.saw_Adobe_marker);
+            cmyk_row_to_rgb(cmyk_row, (int)width, cinfo.saw_Adobe_marker);
             memcpy(dst, cmyk_row, (size_t)width * 3);
         }
     }
     int warned = err.base.num_warnings > 0;
-    jpeg_finish_decompress(&cinfo);
+    if (cinfo.output_scanline < cinfo.output_height) jpeg_abort_decompress(&cinfo);
+    else jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     free(cmyk_row);
     return warned ? 3 : 0;

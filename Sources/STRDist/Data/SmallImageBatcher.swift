@@ -22,21 +22,25 @@ public struct SmallImageBatcher {
     /// Slots past `indices.count` up to `batch` repeat the last sample (they are not counted).
     public func fill(_ input: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>, batch: Int,
                      indices: ArraySlice<Int>, train: Bool, seed: Int, epoch: Int) {
-        let plane = size * size
         for slot in 0..<batch {
             let i = indices[indices.startIndex + min(slot, indices.count - 1)]
-            labels[slot] = dataset.labels[i]
-            var dy = 0, dx = 0, flip = false
-            if train {
-                var rng = RNG(seed: UInt64(bitPattern: Int64(seed)), stream: UInt64(epoch) << 32 | UInt64(i))
-                dy = rng.below(2 * padding + 1) - padding
-                dx = rng.below(2 * padding + 1) - padding
-                flip = rng.below(2) == 1
-            }
-            let dst = input + slot * plane
-            render(i, into: dst, shiftY: dy, shiftX: dx, flip: flip)
-            for c in 1..<channels { (input + (c * batch + slot) * plane).update(from: dst, count: plane) }
+            labels[slot] = write(i, train: train, seed: seed, epoch: epoch, out: input + slot * size * size,
+                                 planeStride: batch * size * size)
         }
+    }
+
+    /// Writes sample `i` as 3 planes at `out + c · planeStride`; returns its label.
+    public func write(_ i: Int, train: Bool, seed: Int, epoch: Int, out: UnsafeMutablePointer<Float>, planeStride: Int) -> Int32 {
+        var dy = 0, dx = 0, flip = false
+        if train {
+            var rng = sampleRNG(seed: seed, epoch: epoch, index: i)
+            dy = rng.below(2 * padding + 1) - padding
+            dx = rng.below(2 * padding + 1) - padding
+            flip = rng.below(2) == 1
+        }
+        render(i, into: out, shiftY: dy, shiftX: dx, flip: flip)
+        for c in 1..<channels { (out + c * planeStride).update(from: out, count: size * size) }
+        return dataset.labels[i]
     }
 
     /// out[y, x] = normalised pixel of the centred image at (y + dy, x + dx), flipped horizontally if asked.

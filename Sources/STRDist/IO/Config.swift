@@ -65,8 +65,12 @@ public struct Config: Sendable {
     public var cifarStem = false
     /// Stride of that stem conv.
     public var stemStride = 1
-    /// Side of the square network input (Fashion-MNIST is padded to it).
-    public var imageSize = 32
+    /// Side of the square network input (0: the set's own, 32 for FashionMNIST, 224 for ImageNet).
+    public var imageSize = 0
+    /// Validation's shorter-side resize before the centre crop (0: image_size × 256/224).
+    public var valResize = 0
+    /// Stop at the first undecodable image instead of skipping it.
+    public var strictImages = false
     /// Gradient bucket size for the all-reduce, MiB.
     public var bucketSizeMb = 25.0
     public var syncBn = false
@@ -76,4 +80,7 @@ public struct Config: Sendable {
     public var trainSubset = 0
 
     public init() {}
+
+    /// The input side in pixels, resolved for the data set.
+    public var inputSize: Int { imageSize > 0 ? imageSize : (set == "FashionMNIST" ? 32 : 224) }
 }

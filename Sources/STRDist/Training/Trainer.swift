@@ -5,11 +5,6 @@
 import Foundation
 
 /// Where the trainer gets its batches: fills the planned input and labels.
-public protocol BatchSource {
-    var count: Int { get }
-    func fill(_ network: Network, indices: ArraySlice<Int>, train: Bool, epoch: Int)
-}
-
 public struct EpochResult: Sendable {
     public var epoch: Int
     public var lr: Double
@@ -22,12 +17,12 @@ public final class Trainer {
     public let config: Config
     public let model: Model
     public let optimizer: any Optimizer
-    let train: any BatchSource, validation: any BatchSource
+    let train: BatchLoader, validation: BatchLoader
     let print: (String) -> Void
     public private(set) var history: [EpochResult] = []
     public var bestTop1 = 0.0, bestTop5 = 0.0, bestTrainTop1 = 0.0, bestTrainTop5 = 0.0
 
-    public init(config: Config, model: Model, train: any BatchSource, validation: any BatchSource,
+    public init(config: Config, model: Model, train: BatchLoader, validation: BatchLoader,
                 print: @escaping (String) -> Void) {
         self.config = config
         self.model = model
@@ -40,12 +35,12 @@ public final class Trainer {
     var seed: Int { config.seed ?? 0 }
     var smoothing: Float { Float(config.labelSmoothing ?? 0) }
 
-    public func runEpoch(_ epoch: Int) -> EpochResult {
+    public func runEpoch(_ epoch: Int) throws -> EpochResult {
         let start = Date()
         let lr = config.lrPolicyValue.rate(epoch: epoch)
         if model.convs.contains(where: { $0.kind == .gmp }) { model.applyPruneSchedule(config.pruneSchedule, epoch: epoch) }
-        let t = trainEpoch(epoch, lr: Float(lr))
-        let v = validate(epoch)
+        let t = try trainEpoch(epoch, lr: Float(lr))
+        let v = try validate(epoch)
         bestTop1 = max(bestTop1, v.top1); bestTop5 = max(bestTop5, v.top5)
         bestTrainTop1 = max(bestTrainTop1, t.top1); bestTrainTop5 = max(bestTrainTop5, t.top5)
         let result = EpochResult(epoch: epoch, lr: lr, trainLoss: t.loss, trainTop1: t.top1, trainTop5: t.top5,
@@ -56,17 +51,18 @@ public final class Trainer {
     }
 
     /// One epoch of training; returns the average loss and top-1/top-5 accuracy (%).
-    public func trainEpoch(_ epoch: Int, lr: Float) -> (loss: Double, top1: Double, top5: Double) {
+    public func trainEpoch(_ epoch: Int, lr: Float) throws -> (loss: Double, top1: Double, top5: Double) {
         let net = model.network
-        let indices = DistributedSampler(count: train.count, seed: seed, shuffle: true).indices(epoch: epoch)
-        let batches = indices.count / net.batch
+        let indices = DistributedSampler(count: train.source.count, seed: seed, shuffle: true).indices(epoch: epoch)
+        train.start(epoch: epoch, indices: indices, train: true, dropLast: true)
+        let batches = train.batchCount
         var time = AverageMeter("Time", "%6.3f"), data = AverageMeter("Data", "%6.3f")
         var loss = AverageMeter("Loss", "%.3f"), top1 = AverageMeter("Acc@1", "%6.2f"), top5 = AverageMeter("Acc@5", "%6.2f")
         let progress = ProgressMeter(batches: batches, prefix: "Epoch: [\(epoch)]")
         let bar = ProgressBar(total: batches)
         var end = Date()
         for b in 0..<batches {
-            train.fill(net, indices: indices[(b * net.batch)..<((b + 1) * net.batch)], train: true, epoch: epoch)
+            _ = try train.next(into: net)
             data.update(Date().timeIntervalSince(end))
             net.forward(training: true)
             let l = net.loss(smoothing: smoothing)
@@ -90,19 +86,18 @@ public final class Trainer {
     }
 
     /// Evaluates every validation sample once; returns average loss and accuracies (%).
-    public func validate(_ epoch: Int) -> (loss: Double, top1: Double, top5: Double) {
+    public func validate(_ epoch: Int) throws -> (loss: Double, top1: Double, top5: Double) {
         let net = model.network
-        let indices = DistributedSampler(count: validation.count, shuffle: false).indices(epoch: epoch)
-        let batches = (indices.count + net.batch - 1) / net.batch
+        let indices = DistributedSampler(count: validation.source.count, shuffle: false).indices(epoch: epoch)
+        validation.start(epoch: epoch, indices: indices, train: false, dropLast: false)
+        let batches = validation.batchCount
         var time = AverageMeter("Time", "%6.3f"), loss = AverageMeter("Loss", "%.3f")
         var top1 = AverageMeter("Acc@1", "%6.2f"), top5 = AverageMeter("Acc@5", "%6.2f")
         let progress = ProgressMeter(batches: batches, prefix: "Test: ")
         var end = Date()
         for b in 0..<batches {
-            let slice = indices[(b * net.batch)..<min(indices.count, (b + 1) * net.batch)]
-            validation.fill(net, indices: slice, train: false, epoch: epoch)
+            let n = try validation.next(into: net)
             net.forward(training: false)
-            let n = slice.count
             let l = net.loss(smoothing: smoothing, samples: n)
             let c = net.correct(samples: n)
             loss.update(Double(l), n: n)
@@ -113,20 +108,5 @@ public final class Trainer {
         }
         print(progress.line(batches, [time, loss, top1, top5]))
         return (loss.average, top1.average, top5.average)
-    }
-}
-
-/// Fashion-MNIST (or any small grayscale set) as a batch source.
-public struct SmallImageSource: BatchSource {
-    public let batcher: SmallImageBatcher
-    public let seed: Int
-
-    public init(_ batcher: SmallImageBatcher, seed: Int) { self.batcher = batcher; self.seed = seed }
-
-    public var count: Int { batcher.dataset.count }
-
-    public func fill(_ network: Network, indices: ArraySlice<Int>, train: Bool, epoch: Int) {
-        batcher.fill(network.input, labels: network.labels.baseAddress!, batch: network.batch, indices: indices,
-                     train: train, seed: seed, epoch: epoch)
     }
 }

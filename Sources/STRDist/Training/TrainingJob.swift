@@ -19,40 +19,41 @@ public struct TrainingJob {
     @discardableResult
     public func run() throws -> Trainer {
         if config.multigpu != nil { print("=> --multigpu has no meaning here: ranks come from mpirun; ignoring it") }
-        guard config.set == "FashionMNIST" else {
-            throw DataError("set '\(config.set)' is not available in this build yet (use set: FashionMNIST)")
+        let data = try TrainingData(config, warn: { line in Swift.print(line); fflush(stdout) })
+        guard data.classes == config.numClasses else {
+            throw ConfigError("config key 'num_classes' is \(config.numClasses) but \(config.set) at '\(config.data)' has \(data.classes) classes (set num_classes: \(data.classes))")
         }
-        let trainSet = try ImageDataset.fashionMNIST(directory: config.data, train: true).prefix(config.trainSubset)
-        let valSet = try ImageDataset.fashionMNIST(directory: config.data, train: false)
-        guard config.imageSize >= max(trainSet.height, trainSet.width) else {
-            throw ConfigError("config key 'image_size' must be at least \(max(trainSet.height, trainSet.width)) for \(config.set)'s \(trainSet.height)×\(trainSet.width) images, got \(config.imageSize)")
-        }
-        guard trainSet.count >= config.batchSize else {
-            throw ConfigError("config key 'batch_size' (\(config.batchSize)) is larger than the \(trainSet.count) training samples")
+        guard data.train.count >= config.batchSize else {
+            throw ConfigError("config key 'batch_size' (\(config.batchSize)) is larger than the \(data.train.count) training samples")
         }
         let model = try Model(config.modelOptions, threads: threads)
-        model.network.plan(ActShape(channels: 3, batch: config.batchSize, height: config.imageSize, width: config.imageSize))
+        let size = config.inputSize
+        model.network.plan(ActShape(channels: 3, batch: config.batchSize, height: size, width: size))
         model.network.initialize(seed: UInt64(config.seed ?? 0))
-        let seed = config.seed ?? 0
+        let workers = min(config.workers, ProcessInfo.processInfo.activeProcessorCount)
         let trainer = Trainer(config: config, model: model,
-                              train: SmallImageSource(SmallImageBatcher(dataset: trainSet, size: config.imageSize), seed: seed),
-                              validation: SmallImageSource(SmallImageBatcher(dataset: valSet, size: config.imageSize), seed: seed),
+                              train: BatchLoader(source: data.train, batch: config.batchSize, workers: workers),
+                              validation: BatchLoader(source: data.validation, batch: config.batchSize, workers: workers),
                               print: print)
-        banner(model, trainSet.count, valSet.count)
+        banner(model, data.train.count, data.validation.count, workers: workers)
+        for note in data.notes { print("=> " + note) }
         for epoch in (config.startEpoch ?? 0)..<config.epochs {
-            let r = trainer.runEpoch(epoch)
+            let r = try trainer.runEpoch(epoch)
             let s = model.sparsityReport()
             print(String(format: "=> epoch %d: lr %.5f  train Acc@1 %.2f  val Acc@1 %.2f (best %.2f)  sparsity %.2f%%  %.1f s",
                          r.epoch, r.lr, r.trainTop1, r.valTop1, trainer.bestTop1, s.total, r.seconds))
         }
         summary(model, trainer)
+        for log in data.badImages where log.total > 0 {
+            print("=> \(log.distinct) bad image file(s) skipped \(log.total) time(s) in all")
+        }
         return trainer
     }
 
-    func banner(_ model: Model, _ trainCount: Int, _ valCount: Int) {
+    func banner(_ model: Model, _ trainCount: Int, _ valCount: Int, workers: Int) {
         let ws = model.network.context.workspace.bytes
         print("=> strdist: \(config.arch) \(config.convType) on \(config.set) (\(trainCount) train, \(valCount) val), " +
-              "batch \(config.batchSize), \(threads) thread(s), OpenBLAS core \(BLASInfo.coreName)" +
+              "batch \(config.batchSize), \(threads) thread(s), \(workers) loader thread(s), OpenBLAS core \(BLASInfo.coreName)" +
               (ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { " (forced by OPENBLAS_CORETYPE=\($0))" } ?? ""))
         print("=> \(model.layout.parameters.scalarCount) parameters, workspace \(ws >> 20) MiB")
     }
