@@ -15,6 +15,8 @@ struct StrDist: ParsableCommand {
 
 /// Prints a one-line error and exits non-zero (no stack trace).
 func fail(_ error: Error) -> Never {
+    // Under mpirun every rank's error ends the whole job, naming the rank.
+    if Communicator.launchedByMPI && Communicator.world.size > 1 { Communicator.world.abort("\(error)") }
     FileHandle.standardError.write("strdist: error: \(error)\n".data(using: .utf8)!)
     exit(1)
 }
@@ -43,6 +45,7 @@ struct Train: ParsableCommand {
             }
             let config = try ConfigLoader.load(path: path, overrides: rest)
             try TrainingJob(config: config).run()
+            Communicator.world.finalize()
         } catch { fail(error) }
     }
 }

@@ -78,6 +78,8 @@ public struct Config: Sendable {
     public var stallTimeout = 300.0
     /// Train on only the first N training samples (0: all); for quick checks.
     public var trainSubset = 0
+    /// Rank 0 writes every step's global loss here (and the final parameters to <step_log>.params); for checks.
+    public var stepLog: String?
 
     public init() {}
 

@@ -121,14 +121,15 @@ public enum BatchNormKernels {
     public static func inputGradient(x: UnsafePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                      channels: Int, m: Int, mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
                                      gamma: UnsafePointer<Float>?, relu: Bool,
-                                     sumDy: UnsafePointer<Float>, sumDyXhat: UnsafePointer<Float>,
+                                     sumDy: UnsafePointer<Float>, sumDyXhat: UnsafePointer<Float>, count: Int? = nil,
                                      dx: UnsafeMutablePointer<Float>, accumulate: Bool, pool: ThreadPool) {
+        // `count`: the M the sums run over (all replicas' for synchronized BN; default m).
         let args = (x: x, y: y, dy: dy, dx: dx, m: m, mean: mean, invstd: invstd, gamma: gamma, relu: relu,
-                    s1: sumDy, s2: sumDyXhat, acc: accumulate)
+                    s1: sumDy, s2: sumDyXhat, acc: accumulate, total: Float(count ?? m))
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
                 let inv = a.invstd[c], k = (a.gamma?[c] ?? 1) * inv
-                let meanDy = a.s1[c] / Float(a.m), meanDyXhat = a.s2[c] / Float(a.m)
+                let meanDy = a.s1[c] / a.total, meanDyXhat = a.s2[c] / a.total
                 // dx = k·dy' + (−k·meanDy + k·meanDyXhat·inv·mean) − k·meanDyXhat·inv·x
                 let coefficients = (k, -k * meanDy + k * meanDyXhat * inv * a.mean[c], -k * meanDyXhat * inv)
                 channelInputGradient(a.x + c * a.m, a.y + c * a.m, a.dy + c * a.m, a.dx + c * a.m, a.m,

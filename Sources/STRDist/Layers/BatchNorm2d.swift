@@ -48,7 +48,23 @@ public final class BatchNorm2d: Layer {
         }
         let mean = ctx.region(saved), invstd = mean + channels
         BatchNormKernels.moments(x, channels: channels, m: m, mean: mean, variance: invstd, pool: ctx.pool)
-        BatchNormKernels.updateRunning(mean: mean, variance: invstd, channels: channels, m: m, momentum: momentum,
+        var count = m
+        if let sync = ctx.collectives, sync.syncBatchNorm, sync.world > 1 {
+            // Global statistics without cancellation: the global mean from Σx first, then each
+            // replica's Σ(x − mean)² = m·(var + (mean_r − mean)²), summed (in the gradient-sum slots).
+            let s = mean + 2 * channels, ss = mean + 3 * channels
+            for c in 0..<channels { s[c] = mean[c] * Float(m) }
+            sync.allreduceSum(s, count: channels)
+            count = m * sync.world
+            for c in 0..<channels {
+                let g = s[c] / Float(count), d = mean[c] - g
+                ss[c] = Float(m) * (invstd[c] + d * d)
+                mean[c] = g
+            }
+            sync.allreduceSum(ss, count: channels)
+            for c in 0..<channels { invstd[c] = ss[c] / Float(count) }
+        }
+        BatchNormKernels.updateRunning(mean: mean, variance: invstd, channels: channels, m: count, momentum: momentum,
                                        runningMean: rm, runningVar: rv)
         ctx.buffer(batchesTracked).pointee += 1
         BatchNormKernels.normalize(x, channels: channels, m: m, mean: mean, varianceToInvstd: invstd, eps: eps,
@@ -66,11 +82,20 @@ public final class BatchNorm2d: Layer {
         if let w = weight, let b = bias {
             ctx.grad(w).update(from: sumDyXhat, count: channels)
             ctx.grad(b).update(from: sumDy, count: channels)
+            ctx.collectives?.gradientReady(w)
+            ctx.collectives?.gradientReady(b)
         }
         guard let dx = ctx.workspace.grad(input) else { return }
+        var count = m
+        if let sync = ctx.collectives, sync.syncBatchNorm, sync.world > 1 {
+            // The affine gradients above stay local (the bucket all-reduce sums them); the input
+            // gradient needs the sums over every replica's batch.
+            sync.allreduceSum(sumDy, count: 2 * channels)
+            count = m * sync.world
+        }
         BatchNormKernels.inputGradient(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean, invstd: invstd,
                                        gamma: weight.map { UnsafePointer(ctx.param($0)) }, relu: fuseReLU,
-                                       sumDy: sumDy, sumDyXhat: sumDyXhat, dx: dx,
+                                       sumDy: sumDy, sumDyXhat: sumDyXhat, count: count, dx: dx,
                                        accumulate: ctx.workspace.accumulates(inputGrad), pool: ctx.pool)
     }
 

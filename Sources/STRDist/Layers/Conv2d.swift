@@ -132,6 +132,11 @@ public final class Conv2d: Layer {
         case .gmp:
             ElementwiseKernels.multiply(dw, by: ctx.region(mask), weightCount, pool: ctx.pool)
         }
+        if let sync = ctx.collectives {
+            sync.gradientReady(weight)
+            if let b = bias { sync.gradientReady(b) }
+            if let t = threshold { sync.gradientReady(t) }
+        }
     }
 
     @inline(__always) private func scratch(_ ctx: StepContext) -> ConvScratch {

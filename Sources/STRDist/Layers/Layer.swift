@@ -23,6 +23,8 @@ public final class StepContext {
     /// `Network.parametersChanged()`); sparse convs reuse their effective weight
     /// across evaluation batches while it stays the same.
     public var parameterVersion = 0
+    /// Cross-replica operations for this step (gradient buckets, synchronized BN); nil on one process.
+    public var collectives: (any StepCollectives)?
 
     public init(workspace: Workspace, store: ParameterStore, pool: ThreadPool) {
         self.workspace = workspace
@@ -35,6 +37,16 @@ public final class StepContext {
     @inline(__always) public func buffer(_ offset: Int) -> UnsafeMutablePointer<Float> { store.bufferValues.base + offset }
     @inline(__always) public func value(_ ref: ActRef) -> UnsafeMutablePointer<Float> { workspace.value(ref) }
     @inline(__always) public func region(_ offset: Int) -> UnsafeMutablePointer<Float> { workspace.pointer(offset) }
+}
+
+/// What layers may ask of the other replicas during a step.
+public protocol StepCollectives: AnyObject {
+    /// The gradient of the parameter tensor at `offset` is final for this step.
+    func gradientReady(_ offset: Int)
+    /// In-place float sum over all replicas, ordered with the gradient buckets (synchronized BN).
+    func allreduceSum(_ p: UnsafeMutablePointer<Float>, count: Int)
+    var world: Int { get }
+    var syncBatchNorm: Bool { get }
 }
 
 public protocol Layer: AnyObject {

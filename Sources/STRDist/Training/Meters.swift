@@ -15,6 +15,11 @@ public struct AverageMeter {
         value = v; sum += v * Double(n); count += Double(n)
     }
 
+    /// Replaces the running average (e.g. by one summed over ranks).
+    public mutating func set(average: Double, count n: Int) {
+        value = average; sum = average * Double(n); count = Double(n)
+    }
+
     public var text: String { "\(name) \(String(format: format, value)) (\(String(format: format, average)))" }
 }
 

@@ -20,17 +20,41 @@ public final class Trainer {
     let train: BatchLoader, validation: BatchLoader
     let print: (String) -> Void
     public private(set) var history: [EpochResult] = []
+    /// Every training step's loss (global mean over ranks), all epochs.
+    public private(set) var stepLosses: [Float] = []
+    /// Samples the last validation counted, over all ranks.
+    public private(set) var validatedSamples = 0
     public var bestTop1 = 0.0, bestTop5 = 0.0, bestTrainTop1 = 0.0, bestTrainTop5 = 0.0
 
+    /// This replica's place among all (one process: rank 0 of 1).
+    public let comm: Communicator
+    /// Gradient all-reduce (nil on one process).
+    public let sync: GradientSync?
+    /// Mean per-step communication and exposed (not overlapped) communication of the last epoch, seconds.
+    public private(set) var lastCommunication = (total: 0.0, exposed: 0.0, compute: 0.0)
+    let fault = InjectedFault.fromEnvironment()
+
     public init(config: Config, model: Model, train: BatchLoader, validation: BatchLoader,
-                print: @escaping (String) -> Void) {
+                comm: Communicator = .world, print: @escaping (String) -> Void) {
         self.config = config
         self.model = model
         self.train = train
         self.validation = validation
         self.print = print
+        self.comm = comm
         optimizer = config.makeOptimizer(model.layout.parameters)
+        if comm.size > 1 {
+            let s = GradientSync(comm: comm, parameters: model.layout.parameters, grads: model.network.store.grads.base,
+                                 bucketMiB: config.bucketSizeMb, syncBatchNorm: config.syncBn, stallTimeout: config.stallTimeout)
+            model.network.context.collectives = s
+            sync = s
+        } else {
+            sync = nil
+        }
     }
+
+    /// Sums `values` over ranks.
+    func global(_ values: [Double]) -> [Double] { comm.allreduceSum(values) }
 
     var seed: Int { config.seed ?? 0 }
     var smoothing: Float { Float(config.labelSmoothing ?? 0) }
@@ -53,23 +77,39 @@ public final class Trainer {
     /// One epoch of training; returns the average loss and top-1/top-5 accuracy (%).
     public func trainEpoch(_ epoch: Int, lr: Float) throws -> (loss: Double, top1: Double, top5: Double) {
         let net = model.network
-        let indices = DistributedSampler(count: train.source.count, seed: seed, shuffle: true).indices(epoch: epoch)
+        let indices = DistributedSampler(count: train.source.count, rank: comm.rank, world: comm.size, seed: seed,
+                                         shuffle: true).indices(epoch: epoch)
         train.start(epoch: epoch, indices: indices, train: true, dropLast: true)
         let batches = train.batchCount
         var time = AverageMeter("Time", "%6.3f"), data = AverageMeter("Data", "%6.3f")
         var loss = AverageMeter("Loss", "%.3f"), top1 = AverageMeter("Acc@1", "%6.2f"), top5 = AverageMeter("Acc@5", "%6.2f")
         let progress = ProgressMeter(batches: batches, prefix: "Epoch: [\(epoch)]")
-        let bar = ProgressBar(total: batches)
+        let bar = ProgressBar(total: batches, enabled: comm.isRoot && isatty(STDOUT_FILENO) == 1 && !Communicator.launchedByMPI)
         var end = Date()
+        var compute = 0.0, communication = 0.0, exposed = 0.0
+        stepLosses.reserveCapacity(stepLosses.count + batches)
         for b in 0..<batches {
             _ = try train.next(into: net)
             data.update(Date().timeIntervalSince(end))
+            let computeStart = Date()
+            sync?.beginStep()
             net.forward(training: true)
-            let l = net.loss(smoothing: smoothing)
-            let c = net.correct()
+            var l = net.loss(smoothing: smoothing)
+            var c = net.correct()
             net.backward()
+            sync?.finishBackward()
             optimizer.step(values: net.store.values, grads: net.store.grads, lr: lr, pool: net.pool)
-            let n = net.batch
+            var n = net.batch
+            if let sync {
+                compute += Date().timeIntervalSince(computeStart) - sync.exposedSeconds
+                communication += sync.communicationSeconds; exposed += sync.exposedSeconds
+                sync.resetTimes()
+                let g = global([Double(l) * Double(n), Double(c.top1), Double(c.top5), Double(n)])
+                n = Int(g[3]); l = Float(g[0] / g[3]); c = (Int(g[1]), Int(g[2]))
+                if (b + 1) % 200 == 0 { Replicas.verifyIdentical(net.store, comm, step: sync.step) }
+            }
+            stepLosses.append(l)
+            if let f = fault, f.rank == comm.rank, f.step == (sync?.step ?? b + 1) { try f.trigger() }
             loss.update(Double(l), n: n)
             top1.update(100 * Double(c.top1) / Double(n), n: n)
             top5.update(100 * Double(c.top5) / Double(n), n: n)
@@ -82,13 +122,21 @@ public final class Trainer {
             bar.draw(b + 1)
         }
         bar.clear()
+        if let sync {
+            Replicas.verifyIdentical(net.store, comm, step: sync.step)
+            let steps = Double(max(1, batches))
+            lastCommunication = (communication / steps, exposed / steps, compute / steps)
+        }
         return (loss.average, top1.average, top5.average)
     }
 
     /// Evaluates every validation sample once; returns average loss and accuracies (%).
     public func validate(_ epoch: Int) throws -> (loss: Double, top1: Double, top5: Double) {
         let net = model.network
-        let indices = DistributedSampler(count: validation.source.count, shuffle: false).indices(epoch: epoch)
+        Replicas.averageBuffers(net.store, comm)
+        net.parametersChanged()
+        let indices = DistributedSampler(count: validation.source.count, rank: comm.rank, world: comm.size,
+                                         shuffle: false).indices(epoch: epoch)
         validation.start(epoch: epoch, indices: indices, train: false, dropLast: false)
         let batches = validation.batchCount
         var time = AverageMeter("Time", "%6.3f"), loss = AverageMeter("Loss", "%.3f")
@@ -105,6 +153,14 @@ public final class Trainer {
             top5.update(100 * Double(c.top5) / Double(n), n: n)
             time.update(Date().timeIntervalSince(end))
             end = Date()
+        }
+        // Every sample counted once, over all ranks.
+        let g = global([loss.sum, top1.sum / 100, top5.sum / 100, loss.count])
+        validatedSamples = Int(g[3])
+        if comm.size > 1 {
+            let n = max(1, g[3])
+            loss.set(average: g[0] / n, count: Int(g[3])); top1.set(average: 100 * g[1] / n, count: Int(g[3]))
+            top5.set(average: 100 * g[2] / n, count: Int(g[3]))
         }
         print(progress.line(batches, [time, loss, top1, top5]))
         return (loss.average, top1.average, top5.average)

@@ -6,20 +6,35 @@ import Foundation
 
 public struct TrainingJob {
     public let config: Config
+    public let comm: Communicator
+    /// Rank 0's output; other ranks stay silent.
     public let print: (String) -> Void
 
-    public init(config: Config, print: @escaping (String) -> Void = { Swift.print($0); fflush(stdout) }) {
+    public init(config: Config, comm: Communicator = .world,
+                print: @escaping (String) -> Void = { Swift.print($0); fflush(stdout) }) {
         self.config = config
-        self.print = print
+        self.comm = comm
+        self.print = comm.isRoot ? print : { _ in }
     }
 
-    public var threads: Int { config.threads > 0 ? config.threads : ProcessInfo.processInfo.activeProcessorCount }
+    /// Engine threads per rank: the config's, or this machine's cores shared among its ranks.
+    public var threads: Int {
+        config.threads > 0 ? config.threads : max(1, ProcessInfo.processInfo.activeProcessorCount / comm.localSize)
+    }
+    /// Images per rank per step: the global batch split evenly.
+    public var rankBatch: Int { config.batchSize / comm.size }
 
     /// Builds everything and trains; returns the trainer for its history.
     @discardableResult
     public func run() throws -> Trainer {
         if config.multigpu != nil { print("=> --multigpu has no meaning here: ranks come from mpirun; ignoring it") }
-        let data = try TrainingData(config, warn: { line in Swift.print(line); fflush(stdout) })
+        guard config.batchSize % comm.size == 0 else {
+            throw ConfigError("config key 'batch_size' (\(config.batchSize), the global batch) must divide evenly over the \(comm.size) ranks (try \(max(comm.size, config.batchSize / comm.size * comm.size)))")
+        }
+        let rank = comm.rank, ranks = comm.size
+        let data = try TrainingData(config, warn: { line in
+            Swift.print(ranks > 1 ? "rank \(rank): " + line : line); fflush(stdout)
+        })
         guard data.classes == config.numClasses else {
             throw ConfigError("config key 'num_classes' is \(config.numClasses) but \(config.set) at '\(config.data)' has \(data.classes) classes (set num_classes: \(data.classes))")
         }
@@ -28,13 +43,15 @@ public struct TrainingJob {
         }
         let model = try Model(config.modelOptions, threads: threads)
         let size = config.inputSize
-        model.network.plan(ActShape(channels: 3, batch: config.batchSize, height: size, width: size))
+        model.network.plan(ActShape(channels: 3, batch: rankBatch, height: size, width: size))
         model.network.initialize(seed: UInt64(config.seed ?? 0))
-        let workers = min(config.workers, ProcessInfo.processInfo.activeProcessorCount)
+        Replicas.broadcast(model.network.store, comm)
+        model.network.parametersChanged()
+        let workers = min(config.workers, max(1, ProcessInfo.processInfo.activeProcessorCount / comm.localSize))
         let trainer = Trainer(config: config, model: model,
-                              train: BatchLoader(source: data.train, batch: config.batchSize, workers: workers),
-                              validation: BatchLoader(source: data.validation, batch: config.batchSize, workers: workers),
-                              print: print)
+                              train: BatchLoader(source: data.train, batch: rankBatch, workers: workers),
+                              validation: BatchLoader(source: data.validation, batch: rankBatch, workers: workers),
+                              comm: comm, print: print)
         banner(model, data.train.count, data.validation.count, workers: workers)
         for note in data.notes { print("=> " + note) }
         for epoch in (config.startEpoch ?? 0)..<config.epochs {
@@ -42,8 +59,20 @@ public struct TrainingJob {
             let s = model.sparsityReport()
             print(String(format: "=> epoch %d: lr %.5f  train Acc@1 %.2f  val Acc@1 %.2f (best %.2f)  sparsity %.2f%%  %.1f s",
                          r.epoch, r.lr, r.trainTop1, r.valTop1, trainer.bestTop1, s.total, r.seconds))
+            if comm.size > 1 {
+                let t = trainer.lastCommunication
+                print(String(format: "=> per step: compute %.3f s, all-reduce %.3f s, exposed %.3f s (%.1f%% of the step); %d validation samples over %d ranks",
+                             t.compute, t.total, t.exposed, 100 * t.exposed / max(1e-9, t.compute + t.exposed),
+                             trainer.validatedSamples, comm.size))
+            }
         }
         summary(model, trainer)
+        if let path = config.stepLog, comm.isRoot {
+            let text = trainer.stepLosses.enumerated().map { "\($0.offset + 1) \($0.element)" }.joined(separator: "\n") + "\n"
+            try AtomicFile.write(Data(text.utf8), to: path)
+            let store = model.network.store
+            try AtomicFile.write(Data(bytes: store.values.base, count: store.values.count * 4), to: path + ".params")
+        }
         for log in data.badImages where log.total > 0 {
             print("=> \(log.distinct) bad image file(s) skipped \(log.total) time(s) in all")
         }
@@ -53,7 +82,8 @@ public struct TrainingJob {
     func banner(_ model: Model, _ trainCount: Int, _ valCount: Int, workers: Int) {
         let ws = model.network.context.workspace.bytes
         print("=> strdist: \(config.arch) \(config.convType) on \(config.set) (\(trainCount) train, \(valCount) val), " +
-              "batch \(config.batchSize), \(threads) thread(s), \(workers) loader thread(s), OpenBLAS core \(BLASInfo.coreName)" +
+              "batch \(config.batchSize)" + (comm.size > 1 ? " (\(rankBatch) on each of \(comm.size) ranks\(config.syncBn ? ", synchronized BN" : ""))" : "") +
+              ", \(threads) thread(s)\(comm.size > 1 ? " per rank" : ""), \(workers) loader thread(s), OpenBLAS core \(BLASInfo.coreName)" +
               (ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { " (forced by OPENBLAS_CORETYPE=\($0))" } ?? ""))
         print("=> \(model.layout.parameters.scalarCount) parameters, workspace \(ws >> 20) MiB")
     }

@@ -1,0 +1,121 @@
+// Every MPI call of the program goes through here. `Communicator.world`
+// initialises MPI once per process when the process was started by an MPI
+// launcher (mpirun, srun), and otherwise returns a single-process
+// communicator that needs no MPI at all. Collectives are in place, float
+// sums over the gradient arena, and double/int64 scalar reductions.
+
+import CMPI
+import Foundation
+
+public final class Communicator: @unchecked Sendable {
+    public let rank: Int
+    public let size: Int
+    /// Rank among the processes on this machine.
+    public let localRank: Int
+    public let localSize: Int
+    public let usesMPI: Bool
+
+    private init(rank: Int, size: Int, localRank: Int, localSize: Int, usesMPI: Bool) {
+        self.rank = rank; self.size = size; self.localRank = localRank; self.localSize = localSize; self.usesMPI = usesMPI
+    }
+
+    public var isRoot: Bool { rank == 0 }
+
+    /// True when an MPI launcher started this process.
+    public static var launchedByMPI: Bool {
+        let env = ProcessInfo.processInfo.environment
+        return ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS"].contains { env[$0] != nil }
+    }
+
+    private static let shared: Communicator = {
+        guard launchedByMPI else { return Communicator(rank: 0, size: 1, localRank: 0, localSize: 1, usesMPI: false) }
+        var provided: Int32 = 0
+        // SERIALIZED: the communication thread and the main thread never call MPI at the same time.
+        MPI_Init_thread(nil, nil, cmpi_thread_serialized(), &provided)
+        var rank: Int32 = 0, size: Int32 = 1
+        MPI_Comm_rank(cmpi_comm_world(), &rank)
+        MPI_Comm_size(cmpi_comm_world(), &size)
+        let env = ProcessInfo.processInfo.environment
+        let localRank = Int(env["OMPI_COMM_WORLD_LOCAL_RANK"] ?? env["SLURM_LOCALID"] ?? env["MPI_LOCALRANKID"] ?? "") ?? 0
+        let localSize = Int(env["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? env["SLURM_NTASKS_PER_NODE"] ?? env["MPI_LOCALNRANKS"] ?? "") ?? 1
+        if provided < cmpi_thread_serialized() {
+            FileHandle.standardError.write("strdist: warning: rank \(rank): MPI gives thread level \(provided), below SERIALIZED\n".data(using: .utf8)!)
+        }
+        return Communicator(rank: Int(rank), size: Int(size), localRank: localRank, localSize: max(1, localSize), usesMPI: true)
+    }()
+
+    /// The process's communicator (MPI initialised on first use when launched by mpirun/srun).
+    public static var world: Communicator { shared }
+
+    /// Ends MPI cleanly (call once, at exit).
+    public func finalize() {
+        if usesMPI { MPI_Finalize() }
+    }
+
+    /// Ends the whole job with `code` (every rank), after this rank's one-line message.
+    public func abort(_ message: String, code: Int32 = 1) -> Never {
+        FileHandle.standardError.write("strdist: error: rank \(rank) of \(size): \(message)\n".data(using: .utf8)!)
+        if usesMPI && size > 1 { MPI_Abort(cmpi_comm_world(), code) }
+        exit(code)
+    }
+
+    // MARK: collectives (blocking, from one thread at a time)
+
+    public func barrier() { if usesMPI && size > 1 { MPI_Barrier(cmpi_comm_world()) } }
+
+    /// In-place float sum over all ranks.
+    public func allreduceSum(_ p: UnsafeMutablePointer<Float>, count: Int) {
+        guard usesMPI && size > 1 && count > 0 else { return }
+        MPI_Allreduce(cmpi_in_place(), p, Int32(count), cmpi_float(), cmpi_sum(), cmpi_comm_world())
+    }
+
+    public func allreduceSum(_ values: [Double]) -> [Double] {
+        guard usesMPI && size > 1 else { return values }
+        var v = values
+        MPI_Allreduce(cmpi_in_place(), &v, Int32(v.count), cmpi_double(), cmpi_sum(), cmpi_comm_world())
+        return v
+    }
+
+    public func allreduce(_ value: Int64, max: Bool) -> Int64 {
+        guard usesMPI && size > 1 else { return value }
+        var v = value
+        MPI_Allreduce(cmpi_in_place(), &v, 1, cmpi_int64(), max ? cmpi_max() : cmpi_min(), cmpi_comm_world())
+        return v
+    }
+
+    /// Rank `root`'s floats to every rank.
+    public func broadcast(_ p: UnsafeMutablePointer<Float>, count: Int, root: Int = 0) {
+        guard usesMPI && size > 1 && count > 0 else { return }
+        var done = 0
+        while done < count {   // MPI counts are Int32
+            let n = min(count - done, 1 << 30)
+            MPI_Bcast(p + done, Int32(n), cmpi_float(), Int32(root), cmpi_comm_world())
+            done += n
+        }
+    }
+
+    /// Rank 0's string to every rank (e.g. an error decided on rank 0).
+    public func broadcast(_ text: String) -> String {
+        guard usesMPI && size > 1 else { return text }
+        var length = Int64(text.utf8.count)
+        MPI_Bcast(&length, 1, cmpi_int64(), 0, cmpi_comm_world())
+        var bytes = rank == 0 ? Array(text.utf8) : [UInt8](repeating: 0, count: Int(length))
+        MPI_Bcast(&bytes, Int32(length), cmpi_uint8(), 0, cmpi_comm_world())
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    // MARK: non-blocking all-reduce with a deadline (the communication thread's tool)
+
+    /// Starts an in-place float sum; poll `test` until it returns true.
+    func startAllreduce(_ p: UnsafeMutablePointer<Float>, count: Int) -> MPI_Request? {
+        var request: MPI_Request? = cmpi_request_null()
+        MPI_Iallreduce(cmpi_in_place(), p, Int32(count), cmpi_float(), cmpi_sum(), cmpi_comm_world(), &request)
+        return request
+    }
+
+    func test(_ request: inout MPI_Request?) -> Bool {
+        var flag: Int32 = 0
+        MPI_Test(&request, &flag, cmpi_status_ignore())
+        return flag != 0
+    }
+}
