@@ -51,12 +51,3 @@ public enum DataBenchmark {
         return Result(images: samples, seconds: total, threads: 1)
     }
 }
-
-/// A value shared between threads behind a lock.
-final class Locked<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: T
-    init(_ value: T) { stored = value }
-    var value: T { lock.lock(); defer { lock.unlock() }; return stored }
-    func set(_ v: T) { lock.lock(); stored = v; lock.unlock() }
-}

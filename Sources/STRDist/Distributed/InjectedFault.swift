@@ -1,6 +1,7 @@
 // Fault injection for the multi-rank tests: STRDIST_FAULT="rank:step:kind"
 // makes that rank, after that training step, throw an error (`throw`), die
-// by SIGKILL (`kill`) or hang (`stall`), so tests can prove the job ends.
+// by SIGKILL (`kill`), hang (`stall`) or nudge one weight (`diverge`, done by
+// the trainer), so tests can prove the job ends and divergence is caught.
 
 import Foundation
 

@@ -109,7 +109,9 @@ public final class Trainer {
                 if (b + 1) % 200 == 0 { Replicas.verifyIdentical(net.store, comm, step: sync.step) }
             }
             stepLosses.append(l)
-            if let f = fault, f.rank == comm.rank, f.step == (sync?.step ?? b + 1) { try f.trigger() }
+            if let f = fault, f.rank == comm.rank, f.step == (sync?.step ?? b + 1) {
+                if f.kind == "diverge" { net.store.values.base[0] += 1e-3 } else { try f.trigger() }
+            }
             loss.update(Double(l), n: n)
             top1.update(100 * Double(c.top1) / Double(n), n: n)
             top5.update(100 * Double(c.top5) / Double(n), n: n)

@@ -1,0 +1,12 @@
+// A small value shared between threads.
+
+import Foundation
+
+/// A value shared between threads behind a lock.
+public final class Locked<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    public init(_ value: T) { stored = value }
+    public var value: T { lock.lock(); defer { lock.unlock() }; return stored }
+    public func set(_ v: T) { lock.lock(); stored = v; lock.unlock() }
+}

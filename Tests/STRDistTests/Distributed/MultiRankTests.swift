@@ -1,0 +1,153 @@
+import XCTest
+@testable import STRDist
+
+/// Runs the release `strdist` under `mpirun` (as CI does: --allow-run-as-root --oversubscribe) on a small
+/// synthetic JPEG tree, and checks what data parallelism promises.
+final class MultiRankTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+    static let binary = root + "/.build/release/strdist"
+    static let data = NSTemporaryDirectory() + "/strdist-mpi-data-\(getpid())"
+    var dir = ""
+
+    override class func setUp() {
+        // 3 classes: 60 training images (5 steps of 12), 9 validation images (not a multiple of 2 or 4).
+        try? FileManager.default.removeItem(atPath: data)
+        _ = try? PrepareData.synthetic(to: data, split: "train", classes: 3, perClass: 20, width: 40, height: 40)
+        _ = try? PrepareData.synthetic(to: data, split: "val", classes: 3, perClass: 3, width: 40, height: 40)
+    }
+
+    override class func tearDown() { try? FileManager.default.removeItem(atPath: data) }
+
+    override func setUpWithError() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
+            XCTFail("\(Self.binary) is missing: build it first (scripts/test.sh does: swift build -c release)"); return
+        }
+        dir = NSTemporaryDirectory() + "/strdist-mpi-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let config = """
+            arch: ResNet18
+            cifar_stem: true
+            stem_stride: 2
+            width_mult: 0.25
+            set: ImageNet
+            data: \(Self.data)
+            num_classes: 3
+            image_size: 16
+            optimizer: sgd
+            lr: 0.005
+            lr_policy: constant_lr
+            warmup_length: 0
+            epochs: 1
+            weight_decay: 0.0005
+            momentum: 0.9
+            nesterov: true
+            batch_size: 12
+            label_smoothing: 0.1
+            conv_type: STRConv
+            sInit_value: -6
+            seed: 5
+            print_freq: 1
+            threads: 1
+            workers: 0
+            """
+        try config.write(toFile: dir + "/tiny.yaml", atomically: true, encoding: .utf8)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+    struct Run { var status: Int32, output: String }
+
+    /// `mpirun -np ranks strdist --config tiny.yaml args…`; killed (and failed) if it outlives `limit` seconds.
+    func mpirun(_ ranks: Int, _ args: [String], env: [String: String] = [:], limit: Double = 240) throws -> Run {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        var a = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)"]
+        for (k, v) in env { a += ["-x", "\(k)=\(v)"] }
+        p.arguments = a + [Self.binary, "--config", dir + "/tiny.yaml"] + args
+        let out = Pipe()
+        p.standardOutput = out; p.standardError = out
+        try p.run()
+        let collected = Locked<Data>(Data())
+        let reader = Thread { collected.set(out.fileHandleForReading.readDataToEndOfFile()) }
+        reader.start()
+        let deadline = Date().addingTimeInterval(limit)
+        while p.isRunning && Date() < deadline { usleep(50_000) }
+        if p.isRunning {
+            p.terminate(); p.waitUntilExit()
+            XCTFail("mpirun -np \(ranks) \(args) did not end within \(Int(limit)) s: a hang")
+        }
+        p.waitUntilExit()
+        while reader.isExecuting { usleep(10_000) }
+        return Run(status: p.terminationStatus, output: String(decoding: collected.value, as: UTF8.self))
+    }
+
+    func losses(_ path: String) throws -> [Float] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { Float($0.split(separator: " ")[1])! }
+    }
+
+    func parameters(_ path: String) throws -> [Float] {
+        let d = try Data(contentsOf: URL(fileURLWithPath: path))
+        return d.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+
+    func testSyncBatchNormGivesTheSameStepsOnOneTwoAndFourRanks() throws {
+        var runs: [Int: ([Float], [Float])] = [:]
+        for ranks in [1, 2, 4] {
+            let log = dir + "/steps\(ranks).txt"
+            let r = try mpirun(ranks, ["--sync_bn", "true", "--step_log", log])
+            XCTAssertEqual(r.status, 0, r.output)
+            guard r.status == 0 else { return }
+            runs[ranks] = (try losses(log), try parameters(log + ".params"))
+        }
+        let (l1, w1) = runs[1]!
+        XCTAssertEqual(l1.count, 5)
+        let scale = w1.map { abs($0) }.max()!
+        for ranks in [2, 4] {
+            let (l, w) = runs[ranks]!
+            XCTAssertEqual(l.count, l1.count)
+            for (a, b) in zip(l, l1) { XCTAssertEqual(a, b, accuracy: 1e-4 * abs(b), "np \(ranks) step losses \(l) vs \(l1)") }
+            let worst = zip(w, w1).map { abs($0 - $1) }.max()!
+            XCTAssertLessThanOrEqual(worst, 1e-4 * scale, "np \(ranks): final weights differ by \(worst)")
+        }
+    }
+
+    func testReplicasStayIdenticalAndValidationCountsEverySampleOnce() throws {
+        for ranks in [2, 4] {
+            let r = try mpirun(ranks, [])
+            XCTAssertEqual(r.status, 0, r.output)
+            // The trainer compares parameter checksums across ranks at every epoch end and aborts if they differ.
+            XCTAssertTrue(r.output.contains("9 validation samples over \(ranks) ranks"), r.output)
+            XCTAssertFalse(r.output.contains("diverged"))
+        }
+    }
+
+    func testDivergedReplicasAreCaught() throws {
+        let r = try mpirun(2, [], env: ["STRDIST_FAULT": "1:2:diverge"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.output.contains("replicas diverged"), r.output)
+    }
+
+    func testARankThatThrowsEndsTheJob() throws {
+        let r = try mpirun(2, [], env: ["STRDIST_FAULT": "1:2:throw"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.output.contains("strdist: error: rank 1 of 2: injected fault at step 2"), r.output)
+    }
+
+    func testAKilledRankEndsTheJob() throws {
+        let r = try mpirun(2, [], env: ["STRDIST_FAULT": "1:2:kill"])
+        XCTAssertNotEqual(r.status, 0, r.output)
+    }
+
+    func testAStalledCollectiveIsReportedAndAborted() throws {
+        let r = try mpirun(2, ["--stall_timeout", "3"], env: ["STRDIST_FAULT": "1:2:stall"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.output.contains("made no progress") && r.output.contains("step 3"), r.output)
+    }
+
+    func testGlobalBatchMustDivideOverRanks() throws {
+        let r = try mpirun(4, ["--batch_size", "10"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.output.contains("must divide evenly over the 4 ranks"), r.output)
+    }
+}
