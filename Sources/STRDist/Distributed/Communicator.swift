@@ -21,6 +21,38 @@ public final class Communicator: @unchecked Sendable {
 
     public var isRoot: Bool { rank == 0 }
 
+    /// Seconds a blocking collective may wait before the job is aborted (config `stall_timeout`).
+    public var stallTimeout = 300.0
+    /// The training step, for stall messages.
+    public var step = 0
+    private let watched = Locked<(what: String, step: Int, since: UInt64)?>(nil)
+    private var watchdogStarted = false
+
+    /// Runs a blocking collective under the stall watchdog: if it has not returned after
+    /// `stallTimeout` seconds, the job is aborted with a message naming it.
+    func guarded<T>(_ what: String, _ body: () -> T) -> T {
+        if !watchdogStarted {
+            watchdogStarted = true
+            let t = Thread { [self] in watchdog() }
+            t.name = "strdist-watchdog"
+            t.start()
+        }
+        watched.set((what, step, DispatchTime.now().uptimeNanoseconds))
+        defer { watched.set(nil) }
+        return body()
+    }
+
+    private func watchdog() {
+        while true {
+            sleep(1)
+            guard let w = watched.value else { continue }
+            let waited = Double(DispatchTime.now().uptimeNanoseconds - w.since) / 1e9
+            if waited > stallTimeout {
+                abort("\(w.what) at step \(w.step) made no progress for \(Int(waited)) s (stall_timeout): another rank is stuck or gone")
+            }
+        }
+    }
+
     /// True when an MPI launcher started this process.
     public static var launchedByMPI: Bool {
         let env = ProcessInfo.processInfo.environment
@@ -61,25 +93,31 @@ public final class Communicator: @unchecked Sendable {
 
     // MARK: collectives (blocking, from one thread at a time)
 
-    public func barrier() { if usesMPI && size > 1 { MPI_Barrier(cmpi_comm_world()) } }
+    public func barrier() { if usesMPI && size > 1 { guarded("barrier") { _ = MPI_Barrier(cmpi_comm_world()) } } }
 
     /// In-place float sum over all ranks.
     public func allreduceSum(_ p: UnsafeMutablePointer<Float>, count: Int) {
         guard usesMPI && size > 1 && count > 0 else { return }
-        MPI_Allreduce(cmpi_in_place(), p, Int32(count), cmpi_float(), cmpi_sum(), cmpi_comm_world())
+        guarded("all-reduce of \(count) floats") {
+            _ = MPI_Allreduce(cmpi_in_place(), p, Int32(count), cmpi_float(), cmpi_sum(), cmpi_comm_world())
+        }
     }
 
     public func allreduceSum(_ values: [Double]) -> [Double] {
         guard usesMPI && size > 1 else { return values }
         var v = values
-        MPI_Allreduce(cmpi_in_place(), &v, Int32(v.count), cmpi_double(), cmpi_sum(), cmpi_comm_world())
+        guarded("all-reduce of \(v.count) metrics") {
+            _ = MPI_Allreduce(cmpi_in_place(), &v, Int32(v.count), cmpi_double(), cmpi_sum(), cmpi_comm_world())
+        }
         return v
     }
 
     public func allreduce(_ value: Int64, max: Bool) -> Int64 {
         guard usesMPI && size > 1 else { return value }
         var v = value
-        MPI_Allreduce(cmpi_in_place(), &v, 1, cmpi_int64(), max ? cmpi_max() : cmpi_min(), cmpi_comm_world())
+        guarded("parameter checksum comparison") {
+            _ = MPI_Allreduce(cmpi_in_place(), &v, 1, cmpi_int64(), max ? cmpi_max() : cmpi_min(), cmpi_comm_world())
+        }
         return v
     }
 
@@ -89,7 +127,7 @@ public final class Communicator: @unchecked Sendable {
         var done = 0
         while done < count {   // MPI counts are Int32
             let n = min(count - done, 1 << 30)
-            MPI_Bcast(p + done, Int32(n), cmpi_float(), Int32(root), cmpi_comm_world())
+            guarded("broadcast from rank \(root)") { _ = MPI_Bcast(p + done, Int32(n), cmpi_float(), Int32(root), cmpi_comm_world()) }
             done += n
         }
     }

@@ -43,6 +43,7 @@ public final class Trainer {
         self.print = print
         self.comm = comm
         optimizer = config.makeOptimizer(model.layout.parameters)
+        comm.stallTimeout = config.stallTimeout
         if comm.size > 1 {
             let s = GradientSync(comm: comm, parameters: model.layout.parameters, grads: model.network.store.grads.base,
                                  bucketMiB: config.bucketSizeMb, syncBatchNorm: config.syncBn, stallTimeout: config.stallTimeout)
@@ -98,6 +99,7 @@ public final class Trainer {
             var c = net.correct()
             net.backward()
             sync?.finishBackward()
+            comm.step = sync?.step ?? 0
             optimizer.step(values: net.store.values, grads: net.store.grads, lr: lr, pool: net.pool)
             var n = net.batch
             if let sync {

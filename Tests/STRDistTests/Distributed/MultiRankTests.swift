@@ -145,6 +145,13 @@ final class MultiRankTests: XCTestCase {
         XCTAssertTrue(r.output.contains("made no progress") && r.output.contains("step 3"), r.output)
     }
 
+    /// A rank stuck after the last step leaves the others in a blocking collective of the main thread.
+    func testAStallOutsideBackwardIsCaughtByTheWatchdog() throws {
+        let r = try mpirun(2, ["--stall_timeout", "3"], env: ["STRDIST_FAULT": "1:5:stall"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.output.contains("made no progress") && r.output.contains("rank 0 of 2"), r.output)
+    }
+
     func testGlobalBatchMustDivideOverRanks() throws {
         let r = try mpirun(4, ["--batch_size", "10"])
         XCTAssertNotEqual(r.status, 0)
