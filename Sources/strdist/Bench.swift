@@ -18,6 +18,7 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("stem-stride"), help: "Stride of the CIFAR-style stem.") var stemStride = 1
     @Flag(help: "Time inference instead of training.") var eval = false
     @Flag(help: "One JSON line.") var json = false
+    @Option(name: .customLong("bucket-mb"), help: "Gradient bucket size under mpirun, MiB.") var bucketMiB = 25.0
 
     func run() throws {
         do {
@@ -29,7 +30,9 @@ struct Bench: ParsableCommand {
             }
             let r = try StepBenchmark.run(arch: arch, kind: kind, batch: batch, size: size, classes: numClasses,
                                           threads: threads, steps: steps, eval: eval, widthMultiplier: widthMult,
-                                          cifarStem: cifarStem, stemStride: stemStride)
+                                          cifarStem: cifarStem, stemStride: stemStride, bucketMiB: bucketMiB)
+            defer { Communicator.world.finalize() }
+            guard Communicator.world.isRoot else { return }
             if json {
                 let enc = JSONEncoder()
                 enc.outputFormatting = .sortedKeys
@@ -38,6 +41,11 @@ struct Bench: ParsableCommand {
                 print(String(format: "%@ %@ batch %d at %d×%d, %d thread(s), OpenBLAS %@: %@ step %.3f s median (min %.3f), %.1f images/s, peak RSS %.0f MiB",
                              arch, kind.rawValue, batch, size, size, threads, r.openblasCore, r.mode, r.stepSecondsMedian,
                              r.stepSecondsMin, r.imagesPerSecond, r.peakRssMb))
+                if r.ranks > 1 {
+                    print(String(format: "  %d ranks × batch %d: %.1f images/s in all; all-reduce %.3f s per step, exposed %.3f s (%.1f%% of the step)",
+                                 r.ranks, batch, r.imagesPerSecond, r.allreduceSecondsMedian, r.exposedSecondsMedian,
+                                 100 * r.exposedSecondsMedian / r.stepSecondsMedian))
+                }
             }
         } catch { fail(error) }
     }

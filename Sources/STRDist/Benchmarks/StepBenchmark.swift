@@ -12,18 +12,23 @@ public struct StepBenchmarkResult: Codable {
     public var imagesPerSecond: Double
     public var openblasCore: String
     public var peakRssMb: Double
+    /// Data-parallel runs (under mpirun): ranks, and per-step all-reduce time and the part not hidden behind backward.
+    public var ranks = 1
+    public var allreduceSecondsMedian = 0.0
+    public var exposedSecondsMedian = 0.0
 
     enum CodingKeys: String, CodingKey {
         case arch, conv, batch, size, threads, mode, steps
         case stepSecondsMedian = "step_s_median", stepSecondsMin = "step_s_min"
         case imagesPerSecond = "images_per_s", openblasCore = "openblas_core", peakRssMb = "peak_rss_mb"
+        case ranks, allreduceSecondsMedian = "allreduce_s_median", exposedSecondsMedian = "exposed_s_median"
     }
 }
 
 public enum StepBenchmark {
     public static func run(arch: String, kind: SparseKind, batch: Int, size: Int, classes: Int = 1000, threads: Int,
                            steps: Int, eval: Bool, widthMultiplier: Double = 1, cifarStem: Bool = false,
-                           stemStride: Int = 1)
+                           stemStride: Int = 1, comm: Communicator = .world, bucketMiB: Double = 25)
         throws -> StepBenchmarkResult {
         var o = ModelOptions()
         o.arch = arch; o.numClasses = classes; o.convKind = kind
@@ -39,25 +44,43 @@ public enum StepBenchmark {
         rng.fillNormal(net.input, count: net.inputRef.shape.count, std: 1)
         for i in 0..<batch { net.labels[i] = Int32(rng.below(classes)) }
         let sgd = SGD(SGDSettings(), table: model.layout.parameters)
+        var sync: GradientSync?
+        if comm.size > 1 && !eval {
+            Replicas.broadcast(net.store, comm)
+            sync = GradientSync(comm: comm, parameters: model.layout.parameters, grads: net.store.grads.base,
+                                bucketMiB: bucketMiB, syncBatchNorm: false, stallTimeout: 300)
+            net.context.collectives = sync
+        }
         func step() {
             if eval {
                 net.forward(training: false)
                 return
             }
+            sync?.beginStep()
             net.forward(training: true)
             _ = net.loss(smoothing: 0.1)
             net.backward()
+            sync?.finishBackward()
             sgd.step(values: net.store.values, grads: net.store.grads, lr: 0.01, pool: net.pool)
         }
         step(); step()
-        var times: [Double] = []
-        for _ in 0..<steps { times.append(ConvBenchmark.seconds(step)) }
-        times.sort()
-        let median = times[times.count / 2]
-        return StepBenchmarkResult(arch: arch, conv: kind.rawValue, batch: batch, size: size, threads: threads,
-                                   mode: eval ? "eval" : "train", steps: steps, stepSecondsMedian: median,
-                                   stepSecondsMin: times[0], imagesPerSecond: Double(batch) / median,
-                                   openblasCore: BLASInfo.coreName, peakRssMb: peakResidentMB())
+        var times: [Double] = [], reduce: [Double] = [], exposed: [Double] = []
+        for _ in 0..<steps {
+            comm.barrier()
+            sync?.resetTimes()
+            times.append(ConvBenchmark.seconds(step))
+            reduce.append(sync?.communicationSeconds ?? 0); exposed.append(sync?.exposedSeconds ?? 0)
+        }
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+        let m = median(times)
+        var r = StepBenchmarkResult(arch: arch, conv: kind.rawValue, batch: batch, size: size, threads: threads,
+                                    mode: eval ? "eval" : "train", steps: steps, stepSecondsMedian: m,
+                                    stepSecondsMin: times.min()!, imagesPerSecond: Double(batch * comm.size) / m,
+                                    openblasCore: BLASInfo.coreName, peakRssMb: peakResidentMB())
+        r.ranks = comm.size
+        r.allreduceSecondsMedian = median(reduce)
+        r.exposedSecondsMedian = median(exposed)
+        return r
     }
 
     /// VmHWM from /proc/self/status, in MiB.
