@@ -57,6 +57,8 @@ public struct Config: Sendable {
     public var useBudget = false
     public var ignorePretrainedWeights = false
     public var budgetFile: String?
+    /// Which column of `budget_file` to take (nil: the first after `Layer`).
+    public var budgetColumn: String?
     public var multigpu: String?
     // strdist's own
     /// Threads per rank for the engine (0: all cores of this machine divided among local ranks).

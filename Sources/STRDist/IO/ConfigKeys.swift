@@ -43,6 +43,7 @@ enum ConfigKey {
         "resume": .optionalString(\.resume), "pretrained": .optionalString(\.pretrained),
         "evaluate": .bool(\.evaluate), "dense_conv_model": .bool(\.denseConvModel), "use_budget": .bool(\.useBudget),
         "ignore_pretrained_weights": .bool(\.ignorePretrainedWeights), "budget_file": .optionalString(\.budgetFile),
+        "budget_column": .optionalString(\.budgetColumn),
         "multigpu": .optionalString(\.multigpu),
         "threads": .int(\.threads), "cifar_stem": .bool(\.cifarStem), "stem_stride": .int(\.stemStride), "image_size": .int(\.imageSize),
         "bucket_size_mb": .double(\.bucketSizeMb), "sync_bn": .bool(\.syncBn),

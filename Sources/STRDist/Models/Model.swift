@@ -45,10 +45,17 @@ public final class Model {
         return SparsityReport(layers: layers, poolFlops: s.channels * s.plane)
     }
 
+    /// Per-layer final prune rates of GMP convs from a budget (`--use-budget`, `--budget-file`);
+    /// layers without one follow the schedule's target.
+    public var gmpTargets: [String: Double] = [:]
+
     /// GMP: set every GMP conv's current prune rate for `epoch`.
     public func applyPruneSchedule(_ schedule: PruneSchedule, epoch: Int) {
-        let rate = Float(schedule.rate(epoch: epoch))
-        for conv in convs where conv.kind == .gmp { conv.pruneRate = rate }
+        for conv in convs where conv.kind == .gmp {
+            var s = schedule
+            if let t = gmpTargets[conv.name] { s.target = t }
+            conv.pruneRate = Float(s.rate(epoch: epoch))
+        }
         network.parametersChanged()
     }
 }

@@ -8,8 +8,10 @@ import Foundation
 public final class Adam: Optimizer {
     public let beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8
     public let exp: FloatBuffer, expSq: FloatBuffer
-    public private(set) var steps = 0
+    public var steps = 0
     private let trainable: [(offset: Int, count: Int)]
+
+    public var stateBuffers: [(name: String, buffer: FloatBuffer)] { [("exp_avg", exp), ("exp_avg_sq", expSq)] }
 
     public init(table: ParameterTable, frozen: Set<String> = []) {
         exp = FloatBuffer(count: table.count)

@@ -4,8 +4,13 @@
 
 public protocol Optimizer: AnyObject {
     func step(values: FloatBuffer, grads: FloatBuffer, lr: Float, pool: ThreadPool)
-    /// Steps taken so far.
-    var steps: Int { get }
+    /// Steps taken so far (restored with the state on resume).
+    var steps: Int { get set }
+    /// The state arenas, each laid out like the parameters, with the name a checkpoint
+    /// stores them under (PyTorch's: `momentum_buffer`, `exp_avg`, `exp_avg_sq`).
+    var stateBuffers: [(name: String, buffer: FloatBuffer)] { get }
 }
 
-extension SGD: Optimizer {}
+extension SGD: Optimizer {
+    public var stateBuffers: [(name: String, buffer: FloatBuffer)] { [("momentum_buffer", momentumBuffer)] }
+}

@@ -18,7 +18,7 @@ public struct SGDSettings: Sendable {
 public final class SGD {
     public let settings: SGDSettings
     public let momentumBuffer: FloatBuffer
-    public private(set) var steps = 0
+    public var steps = 0
     /// (offset, count, weight decay, frozen) runs over the parameter arena.
     private let segments: [(offset: Int, count: Int, decay: Float, frozen: Bool)]
 

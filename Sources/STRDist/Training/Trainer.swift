@@ -33,6 +33,9 @@ public final class Trainer {
     /// Mean per-step communication and exposed (not overlapped) communication of the last epoch, seconds.
     public private(set) var lastCommunication = (total: 0.0, exposed: 0.0, compute: 0.0)
     let fault = InjectedFault.fromEnvironment()
+    /// Called with the training meters each time a progress line is printed, with the
+    /// reference's TensorBoard step (samples seen so far, over all ranks).
+    public var onProgress: ((_ step: Int, _ loss: AverageMeter, _ top1: AverageMeter, _ top5: AverageMeter) -> Void)?
 
     public init(config: Config, model: Model, train: BatchLoader, validation: BatchLoader,
                 comm: Communicator = .world, print: @escaping (String) -> Void) {
@@ -122,6 +125,7 @@ public final class Trainer {
             if b % config.printFreq == 0 || b == batches - 1 {
                 bar.clear()
                 print(progress.line(b, [time, data, loss, top1, top5]))
+                onProgress?((batches * epoch + b) * config.batchSize, loss, top1, top5)
             }
             bar.draw(b + 1)
         }

@@ -45,17 +45,53 @@ public struct TrainingJob {
         let size = config.inputSize
         model.network.plan(ActShape(channels: 3, batch: rankBatch, height: size, width: size))
         model.network.initialize(seed: UInt64(config.seed ?? 0))
-        Replicas.broadcast(model.network.store, comm)
-        model.network.parametersChanged()
         let workers = min(config.workers, max(1, ProcessInfo.processInfo.activeProcessorCount / comm.localSize))
         let trainer = Trainer(config: config, model: model,
                               train: BatchLoader(source: data.train, batch: rankBatch, workers: workers),
                               validation: BatchLoader(source: data.validation, batch: rankBatch, workers: workers),
                               comm: comm, print: print)
+        // Where training starts: fresh, pretrained weights and budgets, or a checkpoint to resume.
+        try applyPretrained(model)
+        try applyBudgetFile(model)
+        let (resumed, resumeDir) = try resume(trainer)
+        var start = resumed?.epoch ?? (config.startEpoch ?? 0)
+        if let s = resumed {
+            trainer.bestTop1 = s.bestTop1; trainer.bestTop5 = s.bestTop5
+            trainer.bestTrainTop1 = s.bestTrainTop1; trainer.bestTrainTop5 = s.bestTrainTop5
+        }
+        Replicas.broadcast(model.network.store, comm)
+        model.network.parametersChanged()
         banner(model, data.train.count, data.validation.count, workers: workers)
         for note in data.notes { print("=> " + note) }
-        for epoch in (config.startEpoch ?? 0)..<config.epochs {
-            let r = try trainer.runEpoch(epoch)
+        if config.evaluate {
+            let v = try trainer.validate(start)
+            print(String(format: "=> evaluate: val Acc@1 %.2f Acc@5 %.2f loss %.4f", v.top1, v.top5, v.loss))
+            return trainer
+        }
+        var reports: RunReports?
+        if comm.isRoot {
+            let dir = try resumeDir ?? RunDirectory.create(config)
+            if config.denseConvModel {
+                let path = dir.checkpoints + "/dense_conv_model.safetensors"
+                try AtomicFile.write(SafeTensors.encode(Checkpoint.denseTensors(model), metadata: ["format": "pt"]), to: path)
+                print("=> dense-conv model (effective weights, no thresholds) written to \(path)")
+            } else {
+                try AtomicFile.write(Data(config.settingsText.utf8), to: dir.settings)
+                let r = try RunReports(dir, config: config)
+                trainer.onProgress = { step, loss, top1, top5 in
+                    r.trainProgress(step: step, loss: (loss.value, loss.average), top1: (top1.value, top1.average),
+                                    top5: (top5.value, top5.average))
+                }
+                if resumed == nil { try save(dir.checkpoints + "/initial", trainer, epoch: start) }
+                print("=> run folder: \(dir.path)")
+                reports = r
+            }
+        }
+        if config.denseConvModel { return trainer }
+        if start >= config.epochs { print("=> nothing to train: start epoch \(start) ≥ epochs \(config.epochs)") }
+        while start < config.epochs {
+            let previousBest = trainer.bestTop1
+            let r = try trainer.runEpoch(start)
             let s = model.sparsityReport()
             print(String(format: "=> epoch %d: lr %.5f  train Acc@1 %.2f  val Acc@1 %.2f (best %.2f)  sparsity %.2f%%  %.1f s",
                          r.epoch, r.lr, r.trainTop1, r.valTop1, trainer.bestTop1, s.total, r.seconds))
@@ -65,8 +101,19 @@ public struct TrainingJob {
                              t.compute, t.total, t.exposed, 100 * t.exposed / max(1e-9, t.compute + t.exposed),
                              trainer.validatedSamples, comm.size))
             }
+            if let reports {
+                try reports.epoch(r, s)
+                let ckpt = reports.dir.checkpoints
+                try save(ckpt + "/latest", trainer, epoch: start + 1)
+                if r.valTop1 > previousBest || start == 0 { try save(ckpt + "/model_best", trainer, epoch: start + 1) }
+                if config.saveEvery > 0 && start % config.saveEvery == 0 { try save(ckpt + "/epoch_\(start)", trainer, epoch: start + 1) }
+            }
+            start += 1
         }
         summary(model, trainer)
+        try reports?.finish(last: trainer.history.last,
+                            best: (trainer.bestTop1, trainer.bestTop5, trainer.bestTrainTop1, trainer.bestTrainTop5),
+                            model.sparsityReport())
         if let path = config.stepLog, comm.isRoot {
             let text = trainer.stepLosses.enumerated().map { "\($0.offset + 1) \($0.element)" }.joined(separator: "\n") + "\n"
             try AtomicFile.write(Data(text.utf8), to: path)

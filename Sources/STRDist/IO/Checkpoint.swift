@@ -1,0 +1,156 @@
+// Checkpoints: the model as `<base>.safetensors` (PyTorch state_dict keys,
+// so `safetensors.torch.load_file` + `load_state_dict` take it as is) and the
+// training state as `<base>.state` (also safetensors: the optimizer's buffers
+// under `<buffer name>.<parameter key>`, and in its metadata the epoch, the
+// optimizer's step count, the best accuracies, the seed, world size and the
+// resolved config). Both are written atomically; the state names a checksum
+// of its model file, so a pair from two different saves is refused.
+
+import Foundation
+
+public struct TrainingState: Sendable, Equatable {
+    /// Epochs finished: training resumes at this epoch.
+    public var epoch = 0
+    public var optimizerSteps = 0
+    public var bestTop1 = 0.0, bestTop5 = 0.0, bestTrainTop1 = 0.0, bestTrainTop5 = 0.0
+    public var seed = 0
+    public var worldSize = 1
+    public var settings = ""
+
+    public init() {}
+}
+
+public enum Checkpoint {
+    /// `<base>.safetensors` and `<base>.state` for a base path or either file's path.
+    public static func paths(_ path: String) -> (model: String, state: String) {
+        var base = path
+        for ext in [".safetensors", ".state"] where base.hasSuffix(ext) { base.removeLast(ext.count) }
+        return (base + ".safetensors", base + ".state")
+    }
+
+    /// The model's tensors: every parameter and buffer under its state_dict key.
+    public static func modelTensors(_ store: ParameterStore) -> [SafeTensor] {
+        var out = store.parameters.entries.map { SafeTensor.float32($0.key, shape: $0.shape, store.values.base + $0.offset, count: $0.count) }
+        for e in store.buffers.entries {
+            let p = store.bufferValues.base + e.offset
+            if e.storedType == .int64 {
+                var v = (0..<e.count).map { Int64(p[$0]) }
+                out.append(SafeTensor(name: e.key, dtype: "I64", shape: e.shape, bytes: Data(bytes: &v, count: e.count * 8)))
+            } else {
+                out.append(.float32(e.key, shape: e.shape, p, count: e.count))
+            }
+        }
+        return out
+    }
+
+    /// Writes the model file, then the state that names it.
+    public static func save(_ base: String, store: ParameterStore, optimizer: any Optimizer, state: TrainingState) throws {
+        let (modelPath, statePath) = paths(base)
+        let model = SafeTensors.encode(modelTensors(store), metadata: ["format": "pt"])
+        try AtomicFile.write(model, to: modelPath)
+        var tensors: [SafeTensor] = []
+        for (name, buffer) in optimizer.stateBuffers {
+            for e in store.parameters.entries {
+                tensors.append(.float32("\(name).\(e.key)", shape: e.shape, buffer.base + e.offset, count: e.count))
+            }
+        }
+        var meta = [
+            "format": "strdist-state-1", "epoch": "\(state.epoch)", "optimizer_steps": "\(state.optimizerSteps)",
+            "best_acc1": "\(state.bestTop1)", "best_acc5": "\(state.bestTop5)",
+            "best_train_acc1": "\(state.bestTrainTop1)", "best_train_acc5": "\(state.bestTrainTop5)",
+            "seed": "\(state.seed)", "world_size": "\(state.worldSize)", "settings": state.settings,
+        ]
+        meta["model_checksum"] = checksum(model)
+        try AtomicFile.write(SafeTensors.encode(tensors, metadata: meta), to: statePath)
+    }
+
+    /// Reads a safetensors model file, with a hint when it is missing.
+    public static func readModel(_ path: String) throws -> (tensors: [SafeTensor], bytes: Data) {
+        let file = paths(path).model
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw SafeTensorsError("checkpoint '\(file)' cannot be read (check the path; a run's checkpoints are in <run>/checkpoints/)")
+        }
+        return (try SafeTensors.decode(data, what: file).tensors, data)
+    }
+
+    /// Loads a model file into `store`. Strict: every key present with its shape, no extra key
+    /// (`allowMissing` keys may be absent, e.g. thresholds when the file is a dense model).
+    public static func loadModel(_ path: String, into store: ParameterStore, allowMissing: (String) -> Bool = { _ in false }) throws {
+        let (tensors, _) = try readModel(path)
+        try load(tensors, into: store, what: paths(path).model, allowMissing: allowMissing)
+    }
+
+    static func load(_ tensors: [SafeTensor], into store: ParameterStore, what: String,
+                     allowMissing: (String) -> Bool = { _ in false }) throws {
+        let byName = Dictionary(tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let entries = store.parameters.entries + store.buffers.entries
+        let known = Set(entries.map(\.key))
+        let missing = entries.map(\.key).filter { byName[$0] == nil && !allowMissing($0) }
+        let extra = tensors.map(\.name).filter { !known.contains($0) }
+        let misShaped = entries.compactMap { e -> String? in
+            guard let t = byName[e.key], t.shape.reduce(1, *) != e.count || (t.shape != e.shape && !(e.shape.isEmpty && t.shape.isEmpty)) else { return nil }
+            return "\(e.key) \(t.shape) (model: \(e.shape))"
+        }
+        var problems: [String] = []
+        func list(_ what: String, _ keys: [String]) {
+            if !keys.isEmpty { problems.append("\(keys.count) \(what): " + keys.prefix(4).joined(separator: ", ") + (keys.count > 4 ? ", …" : "")) }
+        }
+        list("missing", missing); list("unexpected", extra); list("mis-shaped", misShaped)
+        if !problems.isEmpty {
+            throw SafeTensorsError("checkpoint '\(what)' does not fit this model — " + problems.joined(separator: "; ") +
+                                   " (same arch, width_mult, num_classes, conv_type and bn_type as the run that wrote it?)")
+        }
+        for e in store.parameters.entries { if let t = byName[e.key] { copy(t, to: store.values.base + e.offset) } }
+        for e in store.buffers.entries { if let t = byName[e.key] { copy(t, to: store.bufferValues.base + e.offset) } }
+    }
+
+    static func copy(_ t: SafeTensor, to p: UnsafeMutablePointer<Float>) {
+        let v = t.floats()
+        for i in 0..<v.count { p[i] = v[i] }
+    }
+
+    /// Loads model and training state for resuming; optimizer buffers are restored in place.
+    public static func resume(_ path: String, store: ParameterStore, optimizer: any Optimizer) throws -> TrainingState {
+        let (modelPath, statePath) = paths(path)
+        let (tensors, modelBytes) = try readModel(modelPath)
+        guard let data = FileManager.default.contents(atPath: statePath) else {
+            throw SafeTensorsError("training state '\(statePath)' cannot be read: resuming needs it beside the model file (use --pretrained to start from weights alone)")
+        }
+        let (stateTensors, meta) = try SafeTensors.decode(data, what: statePath)
+        guard meta["format"] == "strdist-state-1" else {
+            throw SafeTensorsError("'\(statePath)' is not a strdist training state (format \(meta["format"] ?? "none"))")
+        }
+        guard meta["model_checksum"] == checksum(modelBytes) else {
+            throw SafeTensorsError("'\(statePath)' belongs to another save than '\(modelPath)' (a crash between the two writes?); resume from another checkpoint")
+        }
+        try load(tensors, into: store, what: modelPath)
+        let byName = Dictionary(stateTensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for (name, buffer) in optimizer.stateBuffers {
+            for e in store.parameters.entries {
+                guard let t = byName["\(name).\(e.key)"], t.shape == e.shape else {
+                    throw SafeTensorsError("training state '\(statePath)' lacks \(name).\(e.key) (written by another optimizer?)")
+                }
+                copy(t, to: buffer.base + e.offset)
+            }
+        }
+        var s = TrainingState()
+        func number(_ key: String) throws -> Double {
+            guard let v = meta[key].flatMap(Double.init) else { throw SafeTensorsError("training state '\(statePath)' lacks '\(key)'") }
+            return v
+        }
+        s.epoch = Int(try number("epoch")); s.optimizerSteps = Int(try number("optimizer_steps"))
+        s.bestTop1 = try number("best_acc1"); s.bestTop5 = try number("best_acc5")
+        s.bestTrainTop1 = try number("best_train_acc1"); s.bestTrainTop5 = try number("best_train_acc5")
+        s.seed = Int(try number("seed")); s.worldSize = Int(try number("world_size"))
+        s.settings = meta["settings"] ?? ""
+        optimizer.steps = s.optimizerSteps
+        return s
+    }
+
+    /// FNV-1a of the bytes, as hex.
+    static func checksum(_ data: Data) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        data.withUnsafeBytes { for b in $0 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 } }
+        return String(h, radix: 16)
+    }
+}
