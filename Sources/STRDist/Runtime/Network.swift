@@ -55,7 +55,7 @@ public final class Network {
 
     /// Call after changing parameter values outside a training step (loading a
     /// checkpoint, say), so evaluation recomputes the sparse convs' effective weights.
-    public func parametersChanged() { context.parameterVersion &+= 1 }
+    public func parametersChanged() { context?.parameterVersion &+= 1 }
 
     /// Mean cross-entropy of the current logits against `labels` over the first
     /// `samples` (default: the whole batch); also seeds backward.

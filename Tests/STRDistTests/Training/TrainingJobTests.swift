@@ -12,7 +12,7 @@ final class TrainingJobTests: XCTestCase {
             "--arch", "ResNet18", "--cifar_stem", "--stem_stride", "2", "--width_mult", "0.25", "--data", dir,
             "--epochs", "2", "--batch_size", "64", "--train_subset", "3200", "--lr", "0.05", "--label_smoothing", "0.1",
             "--conv_type", "STRConv", "--sInit_value", "-5", "--weight_decay", "0.001", "--threads", "2", "--seed", "3",
-            "--print_freq", "1000",
+            "--print_freq", "1000", "--log_dir", NSTemporaryDirectory() + "strdist-job-\(getpid())",
         ])
         var lines: [String] = []
         let trainer = try TrainingJob(config: config, print: { lines.append($0) }).run()
