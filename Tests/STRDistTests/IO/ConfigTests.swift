@@ -137,3 +137,26 @@ final class AdamTests: XCTestCase {
         XCTAssertEqual(Double(values[1]), p[1], accuracy: 1e-6)
     }
 }
+
+final class ShippedConfigTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// Every config in configs/ loads, and the ImageNet ones carry the reference's published settings.
+    func testShippedConfigsLoadWithTheReferenceSettings() throws {
+        let files = try FileManager.default.subpathsOfDirectory(atPath: Self.root + "/configs").filter { $0.hasSuffix(".yaml") }
+        XCTAssertGreaterThanOrEqual(files.count, 10)
+        for f in files { XCTAssertNoThrow(try ConfigLoader.load(path: Self.root + "/configs/" + f, overrides: []), f) }
+        let str = try ConfigLoader.load(path: Self.root + "/configs/largescale/resnet50-str.yaml", overrides: [])
+        XCTAssertEqual([str.lr, str.momentum, str.labelSmoothing, str.weightDecay, str.sInitValue],
+                       [0.256, 0.875, 0.1, 2.251757813e-5, -3200])
+        XCTAssertEqual([str.epochs, str.warmupLength, str.batchSize], [100, 5, 256])
+        let mobile = try ConfigLoader.load(path: Self.root + "/configs/largescale/mobilenetv1-str.yaml", overrides: [])
+        XCTAssertEqual([mobile.weightDecay, mobile.sInitValue], [3.751757813e-5, -12800])
+        let gmp = try ConfigLoader.load(path: Self.root + "/configs/largescale/resnet50-gmp.yaml", overrides: [])
+        XCTAssertEqual([gmp.initPruneEpoch, gmp.finalPruneEpoch], [20, 79])
+        XCTAssertEqual(gmp.pruneRate, 0.9)
+        let dense = try ConfigLoader.load(path: Self.root + "/configs/largescale/resnet50-dense.yaml", overrides: [])
+        XCTAssertEqual(dense.weightDecay, 3.0517578125e-5)
+    }
+}
