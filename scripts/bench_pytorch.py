@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Times PyTorch training steps on this machine, for a same-machine comparison with
-`strdist bench` (needs torch and torchvision; never run in CI).
+`strdist bench` (needs torch; never run in CI). The models are scripts/interop/torch_models.py's: torchvision's
+ResNet layout and the reference's MobileNetV1, each with the 1x1-conv classifier strdist uses.
 
     python3 scripts/bench_pytorch.py --arch resnet18 --batch 32 --threads 2
 """
@@ -8,25 +9,13 @@ import argparse
 import statistics
 import time
 
+import os
+import sys
+
 import torch
-import torchvision
 
-
-def mobilenetv1(num_classes=1000):
-    """The reference's MobileNetV1 (models/mobilenetv1.py), with adaptive pooling."""
-    def conv_bn(i, o, s):
-        return torch.nn.Sequential(torch.nn.Conv2d(i, o, 3, s, 1, bias=False), torch.nn.BatchNorm2d(o), torch.nn.ReLU(True))
-
-    def conv_dw(i, o, s):
-        return torch.nn.Sequential(
-            torch.nn.Conv2d(i, i, 3, s, 1, groups=i, bias=False), torch.nn.BatchNorm2d(i), torch.nn.ReLU(True),
-            torch.nn.Conv2d(i, o, 1, 1, 0, bias=False), torch.nn.BatchNorm2d(o), torch.nn.ReLU(True))
-
-    cfg = [(32, 64, 1), (64, 128, 2), (128, 128, 1), (128, 256, 2), (256, 256, 1), (256, 512, 2)] + \
-          [(512, 512, 1)] * 5 + [(512, 1024, 2), (1024, 1024, 1)]
-    return torch.nn.Sequential(conv_bn(3, 32, 2), *[conv_dw(i, o, s) for i, o, s in cfg],
-                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Conv2d(1024, num_classes, 1, bias=False),
-                               torch.nn.Flatten())
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "interop"))
+import torch_models  # noqa: E402
 
 
 def main():
@@ -38,7 +27,9 @@ def main():
     p.add_argument("--steps", type=int, default=5)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    model = mobilenetv1() if a.arch == "mobilenetv1" else getattr(torchvision.models, a.arch)(num_classes=1000)
+    names = {"resnet18": "ResNet18", "resnet34": "ResNet34", "resnet50": "ResNet50", "resnet101": "ResNet101",
+             "mobilenetv1": "MobileNetV1"}
+    model = torch_models.build(names.get(a.arch.lower(), a.arch), 1000)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     x = torch.randn(a.batch, 3, a.size, a.size)
     y = torch.randint(0, 1000, (a.batch,))
