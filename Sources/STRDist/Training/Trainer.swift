@@ -151,7 +151,7 @@ public final class Trainer {
         var top1 = AverageMeter("Acc@1", "%6.2f"), top5 = AverageMeter("Acc@5", "%6.2f")
         let progress = ProgressMeter(batches: batches, prefix: "Test: ")
         var end = Date()
-        for b in 0..<batches {
+        for _ in 0..<batches {
             let n = try validation.next(into: net)
             net.forward(training: false)
             let l = net.loss(smoothing: smoothing, samples: n)

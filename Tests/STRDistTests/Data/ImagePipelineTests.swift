@@ -2,15 +2,8 @@ import XCTest
 @testable import STRDist
 
 /// ImageFolder scanning and caching, bad files, and the prefetching loader's determinism.
-final class ImagePipelineTests: XCTestCase {
-    var root = ""
-
-    override func setUpWithError() throws {
-        root = NSTemporaryDirectory() + "/strdist-images-\(getpid())-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: root) }
+final class ImagePipelineTests: TemporaryDirectoryTestCase {
+    var root: String { dir }
 
     private func jpeg(_ seed: Int, size: Int = 28) throws -> [UInt8] {
         var p = [UInt8](repeating: 0, count: size * size * 3)

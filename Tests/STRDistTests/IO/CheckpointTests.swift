@@ -6,16 +6,7 @@ import XCTest
 import Foundation
 @testable import STRDist
 
-final class CheckpointTests: XCTestCase {
-    var dir = ""
-
-    override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "strdist-ckpt-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
-
+final class CheckpointTests: TemporaryDirectoryTestCase {
     /// A tiny ResNet18 (width 1/16, 16×16 inputs, batch 4) with random parameters and inputs.
     static func tinyModel(_ kind: SparseKind, width: Double = 1.0 / 16, seed: UInt64 = 1, sInit: Float = -2,
                           inputSeed: UInt64 = 11) throws -> Model {

@@ -6,16 +6,7 @@ import XCTest
 import Foundation
 @testable import STRDist
 
-final class RunOutputTests: XCTestCase {
-    var dir = ""
-
-    override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "strdist-runs-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
-
+final class RunOutputTests: TemporaryDirectoryTestCase {
     func testTensorBoardEventsReadBack() throws {
         let w = try EventWriter(directory: dir + "/logs")
         w.scalars([("test/acc1", 12.5), ("sparsity/layer1.0.conv1", 90.25)], step: 0)
