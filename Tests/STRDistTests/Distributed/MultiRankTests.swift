@@ -50,6 +50,7 @@ final class MultiRankTests: XCTestCase {
             print_freq: 1
             threads: 1
             workers: 0
+            log_dir: \(dir)/runs
             """
         try config.write(toFile: dir + "/tiny.yaml", atomically: true, encoding: .utf8)
     }
@@ -120,6 +121,22 @@ final class MultiRankTests: XCTestCase {
             XCTAssertTrue(r.output.contains("9 validation samples over \(ranks) ranks"), r.output)
             XCTAssertFalse(r.output.contains("diverged"))
         }
+        // Rank 0 alone writes: one results row per run, and one event file per run folder.
+        let rows = try String(contentsOfFile: dir + "/runs/results.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(rows.count, 1 + 2)
+        let events = try FileManager.default.subpathsOfDirectory(atPath: dir + "/runs").filter { $0.contains("tfevents") }
+        XCTAssertEqual(events.count, 2, "\(events)")
+    }
+
+    func testResumeOnTwoRanksIsBitIdentical() throws {
+        let full = try mpirun(2, ["--epochs", "2", "--name", "full", "--step_log", dir + "/full.txt"])
+        XCTAssertEqual(full.status, 0, full.output)
+        let part = try mpirun(2, ["--epochs", "1", "--name", "part"])
+        XCTAssertEqual(part.status, 0, part.output)
+        let resumed = try mpirun(2, ["--epochs", "2", "--name", "part", "--resume", "auto", "--step_log", dir + "/part.txt"])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertTrue(resumed.output.contains("after epoch 0"), resumed.output)
+        XCTAssertEqual(try parameters(dir + "/full.txt.params"), try parameters(dir + "/part.txt.params"))
     }
 
     func testDivergedReplicasAreCaught() throws {
