@@ -11,11 +11,15 @@ public final class EventWriter {
     public let path: String
     private let handle: FileHandle
 
-    /// Creates `<dir>/events.out.tfevents.<seconds>.<host>` with its version record.
+    private static let serial = Locked(0)
+
+    /// Creates `<dir>/events.out.tfevents.<seconds>.<host>.<pid>.<n>` with its version record
+    /// (a resumed run adds a file beside the earlier one; TensorBoard reads them all).
     public init(directory dir: String) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
-        path = dir + "/events.out.tfevents.\(Int(Date().timeIntervalSince1970)).\(host).strdist"
+        let n = Self.serial.update { $0 += 1; return $0 }
+        path = dir + "/events.out.tfevents.\(Int(Date().timeIntervalSince1970)).\(host).\(getpid()).\(n)"
         guard FileManager.default.createFile(atPath: path, contents: nil),
               let h = FileHandle(forWritingAtPath: path) else {
             throw AtomicFile.WriteError(description: "cannot create TensorBoard file '\(path)'")

@@ -92,6 +92,8 @@ final class RunOutputTests: TemporaryDirectoryTestCase {
                         print: { lines.append($0) }).run()
         XCTAssert(lines.contains { $0.hasPrefix("=> resumed from ") && $0.hasSuffix("after epoch 0") }, lines.joined(separator: "\n"))
         XCTAssertFalse(lines.contains { $0.hasPrefix("Epoch: [0]") }, "epoch 0 is not trained again")
+        let logs = "\(dir)/default/part/prune_rate=0.0/width_mult=0.25/logs"
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: logs).count, 2, "the resumed run adds an event file")
         let ckpt = "prune_rate=0.0/width_mult=0.25/checkpoints/latest"
         let a = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/default/full/\(ckpt).safetensors"))
         let b = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/default/part/\(ckpt).safetensors"))
