@@ -51,6 +51,8 @@ extension TrainingJob {
             path = found.checkpoints + "/latest"
         }
         let state = try Checkpoint.resume(path, store: trainer.model.network.store, optimizer: trainer.optimizer)
+        trainer.bestTop1 = state.bestTop1; trainer.bestTop5 = state.bestTop5
+        trainer.bestTrainTop1 = state.bestTrainTop1; trainer.bestTrainTop5 = state.bestTrainTop5
         print("=> resumed from '\(Checkpoint.paths(path).model)' after epoch \(state.epoch - 1)")
         if state.worldSize != comm.size {
             print("=> note: the checkpoint was written by \(state.worldSize) rank(s), this run has \(comm.size): training goes on, but not bit-identical to an uninterrupted run")
@@ -69,5 +71,27 @@ extension TrainingJob {
         s.worldSize = comm.size
         s.settings = config.settingsText
         try Checkpoint.save(base, store: trainer.model.network.store, optimizer: trainer.optimizer, state: s)
+    }
+
+    /// Rank 0: the run folder's settings and reports, the training meters into TensorBoard, and the
+    /// `initial` checkpoint of a fresh run.
+    func openReports(_ trainer: Trainer, in resumeDir: RunDirectory?, fresh: Bool, start: Int) throws -> RunReports {
+        let dir = try resumeDir ?? RunDirectory.create(config)
+        try AtomicFile.write(Data(config.settingsText.utf8), to: dir.settings)
+        let r = try RunReports(dir, config: config)
+        trainer.onProgress = { step, loss, top1, top5 in
+            r.trainProgress(step: step, loss: (loss.value, loss.average), top1: (top1.value, top1.average),
+                            top5: (top5.value, top5.average))
+        }
+        if fresh { try save(dir.checkpoints + "/initial", trainer, epoch: start) }
+        print("=> run folder: \(dir.path)")
+        return r
+    }
+
+    /// `--dense-conv-model`: the effective weights as a plain dense model.
+    func writeDenseModel(_ model: Model, in dir: RunDirectory) throws {
+        let path = dir.checkpoints + "/dense_conv_model.safetensors"
+        try AtomicFile.write(SafeTensors.encode(Checkpoint.denseTensors(model), metadata: ["format": "pt"]), to: path)
+        print("=> dense-conv model (effective weights, no thresholds) written to \(path)")
     }
 }

@@ -54,11 +54,7 @@ public struct TrainingJob {
         try applyPretrained(model)
         try applyBudgetFile(model)
         let (resumed, resumeDir) = try resume(trainer)
-        var start = resumed?.epoch ?? (config.startEpoch ?? 0)
-        if let s = resumed {
-            trainer.bestTop1 = s.bestTop1; trainer.bestTop5 = s.bestTop5
-            trainer.bestTrainTop1 = s.bestTrainTop1; trainer.bestTrainTop5 = s.bestTrainTop5
-        }
+        let start = resumed?.epoch ?? (config.startEpoch ?? 0)
         Replicas.broadcast(model.network.store, comm)
         model.network.parametersChanged()
         banner(model, data.train.count, data.validation.count, workers: workers)
@@ -68,48 +64,12 @@ public struct TrainingJob {
             print(String(format: "=> evaluate: val Acc@1 %.2f Acc@5 %.2f loss %.4f", v.top1, v.top5, v.loss))
             return trainer
         }
-        var reports: RunReports?
-        if comm.isRoot {
-            let dir = try resumeDir ?? RunDirectory.create(config)
-            if config.denseConvModel {
-                let path = dir.checkpoints + "/dense_conv_model.safetensors"
-                try AtomicFile.write(SafeTensors.encode(Checkpoint.denseTensors(model), metadata: ["format": "pt"]), to: path)
-                print("=> dense-conv model (effective weights, no thresholds) written to \(path)")
-            } else {
-                try AtomicFile.write(Data(config.settingsText.utf8), to: dir.settings)
-                let r = try RunReports(dir, config: config)
-                trainer.onProgress = { step, loss, top1, top5 in
-                    r.trainProgress(step: step, loss: (loss.value, loss.average), top1: (top1.value, top1.average),
-                                    top5: (top5.value, top5.average))
-                }
-                if resumed == nil { try save(dir.checkpoints + "/initial", trainer, epoch: start) }
-                print("=> run folder: \(dir.path)")
-                reports = r
-            }
+        if config.denseConvModel {
+            if comm.isRoot { try writeDenseModel(model, in: try resumeDir ?? RunDirectory.create(config)) }
+            return trainer
         }
-        if config.denseConvModel { return trainer }
-        if start >= config.epochs { print("=> nothing to train: start epoch \(start) ≥ epochs \(config.epochs)") }
-        while start < config.epochs {
-            let previousBest = trainer.bestTop1
-            let r = try trainer.runEpoch(start)
-            let s = model.sparsityReport()
-            print(String(format: "=> epoch %d: lr %.5f  train Acc@1 %.2f  val Acc@1 %.2f (best %.2f)  sparsity %.2f%%  %.1f s",
-                         r.epoch, r.lr, r.trainTop1, r.valTop1, trainer.bestTop1, s.total, r.seconds))
-            if comm.size > 1 {
-                let t = trainer.lastCommunication
-                print(String(format: "=> per step: compute %.3f s, all-reduce %.3f s, exposed %.3f s (%.1f%% of the step); %d validation samples over %d ranks",
-                             t.compute, t.total, t.exposed, 100 * t.exposed / max(1e-9, t.compute + t.exposed),
-                             trainer.validatedSamples, comm.size))
-            }
-            if let reports {
-                try reports.epoch(r, s)
-                let ckpt = reports.dir.checkpoints
-                try save(ckpt + "/latest", trainer, epoch: start + 1)
-                if r.valTop1 > previousBest || start == 0 { try save(ckpt + "/model_best", trainer, epoch: start + 1) }
-                if config.saveEvery > 0 && start % config.saveEvery == 0 { try save(ckpt + "/epoch_\(start)", trainer, epoch: start + 1) }
-            }
-            start += 1
-        }
+        let reports = comm.isRoot ? try openReports(trainer, in: resumeDir, fresh: resumed == nil, start: start) : nil
+        try train(trainer, from: start, reports: reports)
         summary(model, trainer)
         try reports?.finish(last: trainer.history.last,
                             best: (trainer.bestTop1, trainer.bestTop5, trainer.bestTrainTop1, trainer.bestTrainTop5),
@@ -124,6 +84,30 @@ public struct TrainingJob {
             print("=> \(log.distinct) bad image file(s) skipped \(log.total) time(s) in all")
         }
         return trainer
+    }
+
+    /// Epochs `start..<epochs`; rank 0 reports and checkpoints after each.
+    func train(_ trainer: Trainer, from start: Int, reports: RunReports?) throws {
+        if start >= config.epochs { print("=> nothing to train: start epoch \(start) ≥ epochs \(config.epochs)") }
+        for epoch in start..<max(start, config.epochs) {
+            let previousBest = trainer.bestTop1
+            let r = try trainer.runEpoch(epoch)
+            let s = trainer.model.sparsityReport()
+            print(String(format: "=> epoch %d: lr %.5f  train Acc@1 %.2f  val Acc@1 %.2f (best %.2f)  sparsity %.2f%%  %.1f s",
+                         r.epoch, r.lr, r.trainTop1, r.valTop1, trainer.bestTop1, s.total, r.seconds))
+            if comm.size > 1 {
+                let t = trainer.lastCommunication
+                print(String(format: "=> per step: compute %.3f s, all-reduce %.3f s, exposed %.3f s (%.1f%% of the step); %d validation samples over %d ranks",
+                             t.compute, t.total, t.exposed, 100 * t.exposed / max(1e-9, t.compute + t.exposed),
+                             trainer.validatedSamples, comm.size))
+            }
+            guard let reports else { continue }
+            try reports.epoch(r, s)
+            let ckpt = reports.dir.checkpoints
+            try save(ckpt + "/latest", trainer, epoch: epoch + 1)
+            if r.valTop1 > previousBest || epoch == 0 { try save(ckpt + "/model_best", trainer, epoch: epoch + 1) }
+            if config.saveEvery > 0 && epoch % config.saveEvery == 0 { try save(ckpt + "/epoch_\(epoch)", trainer, epoch: epoch + 1) }
+        }
     }
 
     func banner(_ model: Model, _ trainCount: Int, _ valCount: Int, workers: Int) {
