@@ -71,9 +71,12 @@ public struct TrainingJob {
         let reports = comm.isRoot ? try openReports(trainer, in: resumeDir, fresh: resumed == nil, start: start) : nil
         try train(trainer, from: start, reports: reports)
         summary(model, trainer)
-        try reports?.finish(last: trainer.history.last,
-                            best: (trainer.bestTop1, trainer.bestTop5, trainer.bestTrainTop1, trainer.bestTrainTop5),
-                            model.sparsityReport())
+        // A run resumed after its last epoch trained nothing: no second results row.
+        if !trainer.history.isEmpty {
+            try reports?.finish(last: trainer.history.last,
+                                best: (trainer.bestTop1, trainer.bestTop5, trainer.bestTrainTop1, trainer.bestTrainTop5),
+                                model.sparsityReport())
+        }
         if let path = config.stepLog, comm.isRoot {
             let text = trainer.stepLosses.enumerated().map { "\($0.offset + 1) \($0.element)" }.joined(separator: "\n") + "\n"
             try AtomicFile.write(Data(text.utf8), to: path)

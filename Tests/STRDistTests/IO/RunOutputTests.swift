@@ -82,6 +82,8 @@ final class RunOutputTests: TemporaryDirectoryTestCase {
         // The same config and name again: the next free numbered folder.
         try TrainingJob(config: try config(["--epochs", "0", "--name", "tree"]), print: { _ in }).run()
         XCTAssert(FileManager.default.fileExists(atPath: run + "/0/settings.txt"))
+        XCTAssertEqual(try String(contentsOfFile: dir + "/results.csv", encoding: .utf8).split(separator: "\n").count, 2,
+                       "a run that trained no epoch adds no results row")
     }
 
     func testResumedRunIsBitIdentical() throws {
