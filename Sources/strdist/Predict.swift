@@ -15,9 +15,7 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         do {
-            var rest = words, path: String?
-            if let i = rest.firstIndex(of: "--config"), i + 1 < rest.count { path = rest[i + 1]; rest.removeSubrange(i...(i + 1)) }
-            let config = try ConfigLoader.load(path: path, overrides: rest)
+            let config = try loadConfig(words)
             guard let data = FileManager.default.contents(atPath: input) else {
                 throw ConfigError("input '\(input)' cannot be read")
             }
