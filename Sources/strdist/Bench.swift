@@ -18,6 +18,9 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("stem-stride"), help: "Stride of the CIFAR-style stem.") var stemStride = 1
     @Flag(help: "Time inference instead of training.") var eval = false
     @Flag(help: "One JSON line.") var json = false
+    @Flag(help: "Also print where the step's time goes, per conv shape and BatchNorm.") var profile = false
+    @Option(name: .customLong("conv-algorithm"), help: "3×3 stride-1 convs: auto (Winograd from 16 channels) or im2col.")
+    var convAlgorithm = "auto"
     @Option(name: .customLong("bucket-mb"), help: "Gradient bucket size under mpirun, MiB.") var bucketMiB = 25.0
 
     func run() throws {
@@ -25,12 +28,18 @@ struct Bench: ParsableCommand {
             guard let kind = SparseKind(configValue: conv) else {
                 throw ConfigError("unknown --conv '\(conv)' (DenseConv, STRConv, DNWConv or GMPConv)")
             }
+            guard let algorithm = ConvAlgorithm(rawValue: convAlgorithm) else {
+                throw ConfigError("unknown --conv-algorithm '\(convAlgorithm)' (auto or im2col)")
+            }
             guard batch > 0, size >= 8, threads > 0, steps > 0 else {
                 throw ConfigError("--batch, --threads and --steps must be positive and --size at least 32")
             }
+            let stepProfile = profile ? StepProfile() : nil
             let r = try StepBenchmark.run(arch: arch, kind: kind, batch: batch, size: size, classes: numClasses,
                                           threads: threads, steps: steps, eval: eval, widthMultiplier: widthMult,
-                                          cifarStem: cifarStem, stemStride: stemStride, bucketMiB: bucketMiB)
+                                          cifarStem: cifarStem, stemStride: stemStride, algorithm: algorithm,
+                                          profile: stepProfile,
+                                          bucketMiB: bucketMiB)
             defer { Communicator.world.finalize() }
             guard Communicator.world.isRoot else { return }
             if json {
@@ -38,9 +47,10 @@ struct Bench: ParsableCommand {
                 enc.outputFormatting = .sortedKeys
                 print(String(decoding: try enc.encode(r), as: UTF8.self))
             } else {
-                print(String(format: "%@ %@ batch %d at %d×%d, %d thread(s), OpenBLAS %@: %@ step %.3f s median (min %.3f), %.1f images/s, peak RSS %.0f MiB",
-                             arch, kind.rawValue, batch, size, size, threads, r.openblasCore, r.mode, r.stepSecondsMedian,
+                print(String(format: "%@ %@ (%@) batch %d at %d×%d, %d thread(s), OpenBLAS %@: %@ step %.3f s median (min %.3f), %.1f images/s, peak RSS %.0f MiB",
+                             arch, kind.rawValue, algorithm.rawValue, batch, size, size, threads, r.openblasCore, r.mode, r.stepSecondsMedian,
                              r.stepSecondsMin, r.imagesPerSecond, r.peakRssMb))
+                if let p = stepProfile { print(p.table(stepSeconds: r.stepSecondsMedian)) }
                 if r.ranks > 1 {
                     print(String(format: "  %d ranks × batch %d: %.1f images/s in all; all-reduce %.3f s per step, exposed %.3f s (%.1f%% of the step)",
                                  r.ranks, batch, r.imagesPerSecond, r.allreduceSecondsMedian, r.exposedSecondsMedian,

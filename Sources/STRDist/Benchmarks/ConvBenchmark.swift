@@ -44,7 +44,7 @@ public enum ConvBenchmark {
         rng.fillUniform(x.base, count: x.count, low: -1, high: 1)
         rng.fillUniform(w.base, count: w.count, low: -1, high: 1)
         rng.fillUniform(dy.base, count: dy.count, low: -1, high: 1)
-        let scratch = FloatBuffer(count: pool.threads * max(1, g.scratchPerThread) + pool.threads * g.weightCount)
+        let scratch = FloatBuffer(count: pool.threads * max(1, g.scratchPerThread) + g.sharedScratch(threads: pool.threads))
         let cs = ConvScratch(base: scratch.base, stride: max(1, g.scratchPerThread),
                              partials: scratch.base + pool.threads * max(1, g.scratchPerThread))
         let cols = FloatBuffer(count: g.colRows * g.columns)

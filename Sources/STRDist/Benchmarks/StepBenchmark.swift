@@ -6,6 +6,7 @@ import Foundation
 public struct StepBenchmarkResult: Codable {
     public var arch: String, conv: String, batch: Int, size: Int, threads: Int
     public var mode: String
+    public var convAlgorithm = "auto"
     public var steps: Int
     public var stepSecondsMedian: Double
     public var stepSecondsMin: Double
@@ -18,7 +19,7 @@ public struct StepBenchmarkResult: Codable {
     public var exposedSecondsMedian = 0.0
 
     enum CodingKeys: String, CodingKey {
-        case arch, conv, batch, size, threads, mode, steps
+        case arch, conv, batch, size, threads, mode, steps, convAlgorithm = "conv_algorithm"
         case stepSecondsMedian = "step_s_median", stepSecondsMin = "step_s_min"
         case imagesPerSecond = "images_per_s", openblasCore = "openblas_core", peakRssMb = "peak_rss_mb"
         case ranks, allreduceSecondsMedian = "allreduce_s_median", exposedSecondsMedian = "exposed_s_median"
@@ -28,11 +29,13 @@ public struct StepBenchmarkResult: Codable {
 public enum StepBenchmark {
     public static func run(arch: String, kind: SparseKind, batch: Int, size: Int, classes: Int = 1000, threads: Int,
                            steps: Int, eval: Bool, widthMultiplier: Double = 1, cifarStem: Bool = false,
-                           stemStride: Int = 1, comm: Communicator = .world, bucketMiB: Double = 25)
+                           stemStride: Int = 1, algorithm: ConvAlgorithm = .auto, profile: StepProfile? = nil,
+                           comm: Communicator = .world, bucketMiB: Double = 25)
         throws -> StepBenchmarkResult {
         var o = ModelOptions()
         o.arch = arch; o.numClasses = classes; o.convKind = kind
         o.widthMultiplier = widthMultiplier; o.smallInputStem = cifarStem; o.stemStride = stemStride
+        o.convAlgorithm = algorithm
         o.pruneRate = kind == .dnw || kind == .gmp ? 0.9 : 0
         o.sInit = -3200
         let model = try Model(o, threads: threads)
@@ -64,11 +67,13 @@ public enum StepBenchmark {
             sgd.step(values: net.store.values, grads: net.store.grads, lr: 0.01, pool: net.pool)
         }
         step(); step()
+        net.context.profile = profile
         var times: [Double] = [], reduce: [Double] = [], exposed: [Double] = []
         for _ in 0..<steps {
             comm.barrier()
             sync?.resetTimes()
             times.append(ConvBenchmark.seconds(step))
+            profile?.endStep()
             reduce.append(sync?.communicationSeconds ?? 0); exposed.append(sync?.exposedSeconds ?? 0)
         }
         func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
@@ -78,6 +83,7 @@ public enum StepBenchmark {
                                     stepSecondsMin: times.min()!, imagesPerSecond: Double(batch * comm.size) / m,
                                     openblasCore: BLASInfo.coreName, peakRssMb: peakResidentMB())
         r.ranks = comm.size
+        r.convAlgorithm = algorithm.rawValue
         r.allreduceSecondsMedian = median(reduce)
         r.exposedSecondsMedian = median(exposed)
         return r

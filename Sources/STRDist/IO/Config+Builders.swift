@@ -24,6 +24,7 @@ extension Config {
         o.widthMultiplier = widthMult
         o.smallInputStem = cifarStem
         o.stemStride = stemStride
+        o.convAlgorithm = ConvAlgorithm(rawValue: convAlgorithm) ?? .auto
         return o
     }
 

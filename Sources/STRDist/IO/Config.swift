@@ -76,6 +76,8 @@ public struct Config: Sendable {
     /// Gradient bucket size for the all-reduce, MiB.
     public var bucketSizeMb = 25.0
     public var syncBn = false
+    /// 3×3 stride-1 convs: `auto` (Winograd F(4×4, 3×3) from 16 channels up) or `im2col`.
+    public var convAlgorithm = "auto"
     /// Seconds a collective may stall before the job is aborted.
     public var stallTimeout = 300.0
     /// Train on only the first N training samples (0: all); for quick checks.

@@ -47,7 +47,7 @@ enum ConfigKey {
         "multigpu": .optionalString(\.multigpu),
         "threads": .int(\.threads), "cifar_stem": .bool(\.cifarStem), "stem_stride": .int(\.stemStride), "image_size": .int(\.imageSize),
         "bucket_size_mb": .double(\.bucketSizeMb), "sync_bn": .bool(\.syncBn),
-        "stall_timeout": .double(\.stallTimeout), "train_subset": .int(\.trainSubset),
+        "stall_timeout": .double(\.stallTimeout), "conv_algorithm": .string(\.convAlgorithm), "train_subset": .int(\.trainSubset),
         "val_resize": .int(\.valResize), "step_log": .optionalString(\.stepLog), "strict_images": .bool(\.strictImages),
     ]
 

@@ -30,6 +30,9 @@ extension ConfigLoader {
         if let f = c.firstLayerType, SparseKind(configValue: f) == nil {
             throw ConfigError("config key 'first_layer_type' has unknown value '\(f)' (did you mean '\(closest(f, in: SparseKind.allCases.map(\.rawValue)))'?)")
         }
+        if ConvAlgorithm(rawValue: c.convAlgorithm) == nil {
+            throw ConfigError("config key 'conv_algorithm' has unknown value '\(c.convAlgorithm)' (use \(ConvAlgorithm.allCases.map { "'\($0.rawValue)'" }.joined(separator: " or ")))")
+        }
         func require(_ ok: Bool, _ key: String, _ rule: String, _ value: Any) throws {
             if !ok { throw ConfigError("config key '\(key)' must be \(rule), got \(value)") }
         }

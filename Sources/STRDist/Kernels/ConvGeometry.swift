@@ -2,6 +2,14 @@
 // Columns are the output positions of the whole batch, N·OH·OW, in CNHW
 // order; a chunk is a run of whole images, so chunks never share input or
 // input-gradient memory and each thread can work on its own chunks.
+// 3×3 stride-1 convs may instead run as Winograd F(4×4, 3×3) (see
+// WinogradConv.swift); the choice is made once, when the geometry is built.
+
+/// How 3×3 stride-1 convolutions are computed: `auto` uses Winograd F(4×4, 3×3)
+/// where it pays (both channel counts ≥ 16), `im2col` always lowers to one GEMM.
+public enum ConvAlgorithm: String, CaseIterable, Sendable {
+    case auto, im2col
+}
 
 public struct ConvGeometry: Equatable, Sendable {
     public var inChannels: Int, outChannels: Int
@@ -11,10 +19,15 @@ public struct ConvGeometry: Equatable, Sendable {
     public var dilationH: Int, dilationW: Int
     public var groups: Int
     public var batch: Int, inH: Int, inW: Int
+    /// Computed by Winograd F(4×4, 3×3) rather than im2col + GEMM.
+    public var winograd = false
+
+    /// The algorithm new geometries choose with (the `conv_algorithm` setting).
+    nonisolated(unsafe) public static var algorithm = ConvAlgorithm.auto
 
     public init(inChannels: Int, outChannels: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
                 padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1,
-                batch: Int, inH: Int, inW: Int) {
+                batch: Int, inH: Int, inW: Int, algorithm: ConvAlgorithm = ConvGeometry.algorithm) {
         precondition(groups >= 1 && inChannels % groups == 0 && outChannels % groups == 0,
                      "channels \(inChannels)→\(outChannels) are not divisible by groups \(groups)")
         self.inChannels = inChannels; self.outChannels = outChannels
@@ -26,6 +39,13 @@ public struct ConvGeometry: Equatable, Sendable {
         self.batch = batch; self.inH = inH; self.inW = inW
         precondition(outH > 0 && outW > 0,
                      "convolution output is empty: input \(inH)×\(inW), kernel \(kernelH)×\(kernelW), padding \(padH)")
+        winograd = algorithm == .auto && winogradApplies && inChannels >= 16 && outChannels >= 16
+    }
+
+    /// 3×3, stride 1, no dilation, one group: the shapes Winograd F(4×4, 3×3) computes.
+    @inlinable public var winogradApplies: Bool {
+        kernelH == 3 && kernelW == 3 && strideH == 1 && strideW == 1 && dilationH == 1 && dilationW == 1
+            && groups == 1
     }
 
     @inlinable public var outH: Int { (inH + 2 * padH - dilationH * (kernelH - 1) - 1) / strideH + 1 }
@@ -61,8 +81,16 @@ public struct ConvGeometry: Equatable, Sendable {
         max(1, min(batch, ConvGeometry.chunkBudget / max(1, colRows * outPlane)))
     }
 
-    /// Floats of per-thread scratch the im2col path needs (columns and their gradient).
+    /// Floats of per-thread scratch: im2col's columns and their gradient, or Winograd's tiles.
     public var scratchPerThread: Int {
-        isPointwise || isDepthwise ? 0 : 2 * colRows * imagesPerChunk() * outPlane
+        if winograd { return WinogradPlan(self).scratchPerThread }
+        return isPointwise || isDepthwise ? 0 : 2 * colRows * imagesPerChunk() * outPlane
+    }
+
+    /// Floats of scratch shared by `threads` threads: partial weight gradients
+    /// (and Winograd's transformed weights).
+    public func sharedScratch(threads: Int) -> Int {
+        if winograd { return WinogradPlan(self).sharedScratch(threads: threads) }
+        return isDepthwise ? 0 : (threads - 1) * weightCount
     }
 }

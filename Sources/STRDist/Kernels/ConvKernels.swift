@@ -2,7 +2,8 @@
 // Each thread takes a contiguous run of images and walks it in chunks small
 // enough that a chunk's column matrix stays in cache between im2col and the
 // GEMM that reads it. Pointwise convs skip im2col: the input is the column
-// matrix. Weight gradients are summed per thread (thread 0 straight into
+// matrix; 3×3 stride-1 geometries marked `winograd` go to WinogradConv.
+// Weight gradients are summed per thread (thread 0 straight into
 // dw, the others into scratch) and then reduced in a fixed order.
 //
 // Shapes: x [C, N, H, W], y/dy [O, N, OH, OW], w/dw [O, C/g, kh, kw].
@@ -26,6 +27,10 @@ public enum ConvKernels {
     public static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                y: UnsafeMutablePointer<Float>, _ g: ConvGeometry,
                                pool: ThreadPool, scratch: ConvScratch) {
+        if g.winograd {
+            WinogradConv.forward(x: x, w: w, bias: bias, y: y, g, pool: pool, scratch: scratch)
+            return
+        }
         let args = (x: x, w: w, bias: bias, y: y, g: g, scratch: scratch, perChunk: g.imagesPerChunk())
         pool.parallelRanges(g.batch, args) { a, images, t in
             let col = a.scratch.perThread(t)
@@ -77,6 +82,23 @@ public enum ConvKernels {
                                 dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
                                 dw: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
                                 _ g: ConvGeometry, pool: ThreadPool, scratch: ConvScratch) {
+        if g.winograd {
+            WinogradConv.backward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: dw, g, pool: pool,
+                                  scratch: scratch)
+        } else {
+            im2colBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: dw, g, pool: pool, scratch: scratch)
+        }
+        if let dbias = dbias {
+            pool.parallelRanges(g.outChannels, (dy: dy, db: dbias, columns: g.columns)) { a, range, _ in
+                for o in range { a.db[o] = Vec.sum(a.dy + o * a.columns, a.columns) }
+            }
+        }
+    }
+
+    private static func im2colBackward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                                       dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
+                                       dw: UnsafeMutablePointer<Float>, _ g: ConvGeometry, pool: ThreadPool,
+                                       scratch: ConvScratch) {
         let threads = pool.threads
         let args = (x: x, w: w, dy: dy, dx: dx, acc: accumulate, dw: dw, g: g, scratch: scratch, threads: threads)
         pool.run(args) { a, t in
@@ -95,11 +117,6 @@ public enum ConvKernels {
             }
         }
         if threads > 1 { reducePartials(dw, scratch.partials, g.weightCount, pool) }
-        if let dbias = dbias {
-            pool.parallelRanges(g.outChannels, (dy: dy, db: dbias, columns: g.columns)) { a, range, _ in
-                for o in range { a.db[o] = Vec.sum(a.dy + o * a.columns, a.columns) }
-            }
-        }
     }
 
     @inline(__always)

@@ -38,6 +38,8 @@ public final class BatchNorm2d: Layer {
     }
 
     public func forward(_ ctx: StepContext) {
+        let start = ctx.profile == nil ? 0 : StepProfile.now()
+        defer { if let p = ctx.profile { p.add("batchnorm", backward: false, since: start) } }
         let x = ctx.value(input), y = ctx.value(output), m = input.shape.perChannel
         let gamma = weight.map { UnsafePointer(ctx.param($0)) }, beta = bias.map { UnsafePointer(ctx.param($0)) }
         let rm = ctx.buffer(runningMean), rv = ctx.buffer(runningVar)
@@ -72,6 +74,8 @@ public final class BatchNorm2d: Layer {
     }
 
     public func backward(_ ctx: StepContext) {
+        let start = ctx.profile == nil ? 0 : StepProfile.now()
+        defer { if let p = ctx.profile { p.add("batchnorm", backward: true, since: start) } }
         precondition(ctx.training, "\(name): backward needs the batch statistics of a training-mode forward")
         let x = ctx.value(input), y = ctx.value(output), dy = ctx.workspace.grad(output)!
         let m = input.shape.perChannel

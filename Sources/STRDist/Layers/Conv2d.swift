@@ -26,6 +26,8 @@ public final class Conv2d: Layer {
     private let partials = UnsafeMutablePointer<Double>.allocate(capacity: 64)
     /// PyTorch's default: kaiming_uniform(a=√5), i.e. U(±1/√fan_in) for weight and bias.
     public var initializer: WeightInit = .standard
+    /// Winograd where it applies (`auto`) or always im2col; read when the layer is planned.
+    public var algorithm = ConvAlgorithm.auto
 
     private var input: ActRef!
     private var output: ActRef!
@@ -59,12 +61,13 @@ public final class Conv2d: Layer {
                      "\(name) expects \(inChannels) input channels, got \(input.shape.channels)")
         let g = ConvGeometry(inChannels: inChannels, outChannels: outChannels, kernel: (kernel, kernel),
                              stride: (stride, stride), padding: (padding, padding), dilation: (dilation, dilation),
-                             groups: groups, batch: input.shape.batch, inH: input.shape.height, inW: input.shape.width)
+                             groups: groups, batch: input.shape.batch, inH: input.shape.height, inW: input.shape.width,
+                             algorithm: algorithm)
         geometry = g
         self.input = input
         inputGrad = planner.use(input)
         planner.scratch(perThread: g.scratchPerThread)
-        if !g.isDepthwise { planner.scratch(shared: (planner.threads - 1) * g.weightCount) }
+        planner.scratch(shared: g.sharedScratch(threads: planner.threads))
         precondition(planner.threads <= 64, "at most 64 threads per rank")
         if kind != .dense { effective = planner.region(g.weightCount) }
         if kind == .dnw || kind == .gmp {
@@ -95,7 +98,16 @@ public final class Conv2d: Layer {
     /// floor(prune_rate · numel), as the reference computes it.
     public var prunedCount: Int { Int(Double(pruneRate) * Double(weightCount)) }
 
+    /// The profile key: what kind of work this conv is.
+    public var profileKey: String {
+        let g = geometry!
+        let how = g.isDepthwise ? "depthwise" : g.winograd ? "winograd" : g.isPointwise ? "gemm" : "im2col"
+        return "conv \(kernel)x\(kernel)/\(stride) \(inChannels)->\(outChannels) @\(g.inH) \(how)"
+    }
+
     public func forward(_ ctx: StepContext) {
+        let start = ctx.profile == nil ? 0 : StepProfile.now()
+        defer { if let p = ctx.profile { p.add(profileKey, backward: false, since: start) } }
         let g = geometry!
         let reuse = !ctx.training && kind != .dense && effectiveVersion == ctx.parameterVersion
         let w = reuse ? ctx.region(effective) : computeEffectiveWeight(ctx)
@@ -110,6 +122,8 @@ public final class Conv2d: Layer {
     }
 
     public func backward(_ ctx: StepContext) {
+        let start = ctx.profile == nil ? 0 : StepProfile.now()
+        defer { if let p = ctx.profile { p.add(profileKey, backward: true, since: start) } }
         let g = geometry!
         let x = ctx.value(input), w = kind == .dense ? ctx.param(weight) : ctx.region(effective)
         let dy = ctx.workspace.grad(output)!, dx = ctx.workspace.grad(input)

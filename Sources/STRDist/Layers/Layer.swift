@@ -25,6 +25,8 @@ public final class StepContext {
     public var parameterVersion = 0
     /// Cross-replica operations for this step (gradient buckets, synchronized BN); nil on one process.
     public var collectives: (any StepCollectives)?
+    /// Per-layer timings, when a benchmark asks for them.
+    public var profile: StepProfile?
 
     public init(workspace: Workspace, store: ParameterStore, pool: ThreadPool) {
         self.workspace = workspace

@@ -26,6 +26,8 @@ public struct ModelOptions: Sendable {
     public var smallInputStem = false
     /// Stride of the small-input stem conv (2 halves every feature map for a quarter of the FLOPs).
     public var stemStride = 1
+    /// How 3×3 stride-1 convs are computed (`conv_algorithm`).
+    public var convAlgorithm = ConvAlgorithm.auto
 
     public init() {}
 
@@ -69,6 +71,7 @@ public struct ConvBuilder {
         let conv = Conv2d(name, inChannels: inChannels, outChannels: outChannels, kernelSize: kernel, stride: stride,
                           padding: kernel / 2, groups: groups, bias: bias, kind: kind, layout: layout)
         conv.initializer = initializer
+        conv.algorithm = options.convAlgorithm
         conv.thresholdInit = options.sInit
         conv.pruneRate = kind == .dnw ? Float(options.pruneRate) : 0
         convs.append(conv)

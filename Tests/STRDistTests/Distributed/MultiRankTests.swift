@@ -96,7 +96,9 @@ final class MultiRankTests: XCTestCase {
         var runs: [Int: ([Float], [Float])] = [:]
         for ranks in [1, 2, 4] {
             let log = dir + "/steps\(ranks).txt"
-            let r = try mpirun(ranks, ["--sync_bn", "true", "--step_log", log])
+            // im2col: per-rank batches of 12, 6 and 3 tile differently under Winograd, and STR's
+            // thresholds amplify that rounding past these bounds within five steps.
+            let r = try mpirun(ranks, ["--sync_bn", "true", "--step_log", log, "--conv_algorithm", "im2col"])
             XCTAssertEqual(r.status, 0, r.output)
             guard r.status == 0 else { return }
             runs[ranks] = (try losses(log), try parameters(log + ".params"))

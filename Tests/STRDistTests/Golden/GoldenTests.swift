@@ -1,6 +1,10 @@
 // Our tiny ResNet against PyTorch (GoldenData.swift, from scripts/golden/make_golden.py):
 // same parameters and inputs by formula, then logits, loss, every gradient
 // (sparseThreshold included) and the losses of 10 SGD steps must agree.
+// The first step is checked with both conv algorithms (layer3/4 of this
+// model run Winograd under `auto`); the 10-step trajectory with im2col, whose
+// sums are the reference's: STR's threshold gates amplify Winograd's
+// different last-bit rounding (2e-5 relative at step 4, 1.5e-3 at step 10).
 import XCTest
 import Foundation
 @testable import STRDist
@@ -20,8 +24,9 @@ final class GoldenTests: XCTestCase {
         return (0..<count).map { Float(offset + amp * sin(0.731 * Double($0) + 0.173 * h + 0.3)) }
     }
 
-    func makeModel(_ kind: SparseKind) throws -> Model {
+    func makeModel(_ kind: SparseKind, _ algorithm: ConvAlgorithm) throws -> Model {
         var o = ModelOptions()
+        o.convAlgorithm = algorithm
         o.arch = "ResNet18"; o.numClasses = Self.classes; o.widthMultiplier = 1.0 / 16; o.smallInputStem = true
         o.convKind = kind
         o.pruneRate = 0.5
@@ -52,32 +57,11 @@ final class GoldenTests: XCTestCase {
 
     /// - Parameter trajectorySteps: how many of the 10 SGD-step losses must match.
     func check(_ kind: SparseKind, _ golden: GoldenCase, trajectorySteps: Int = 10, file: StaticString = #filePath, line: UInt = #line) throws {
-        let model = try makeModel(kind)
-        let net = model.network
-        net.forward(training: true)
-        let loss = net.loss(smoothing: 0.1)
-        // Ours are class-major [K, N]; the golden logits are [N, K].
-        var logits = [Float]()
-        for n in 0..<Self.batch { for k in 0..<Self.classes { logits.append(net.logits[k * Self.batch + n]) } }
-        let scale = golden.logits.map(abs).max()!
-        assertClose(logits, golden.logits.map(Float.init), rtol: 1e-4, atol: Float(1e-4 * scale), "\(kind) logits",
-                    file: file, line: line)
-        assertClose(loss, Float(golden.loss), rtol: 1e-4, atol: 0, "\(kind) loss", file: file, line: line)
-        net.backward()
-        XCTAssertEqual(Set(golden.grads.keys), Set(model.layout.parameters.entries.map(\.key)), file: file, line: line)
-        for e in model.layout.parameters.entries {
-            guard let g = golden.grads[e.key] else { continue }
-            let ours = (0..<e.count).map { Double(net.store.grads[e.offset + $0]) }
-            let norm = ours.reduce(0) { $0 + $1 * $1 }.squareRoot(), sum = ours.reduce(0, +)
-            let tol = 1e-3 * max(g.norm, 1e-7)
-            XCTAssertEqual(norm, g.norm, accuracy: tol, "\(kind) \(e.key) norm", file: file, line: line)
-            XCTAssertEqual(sum, g.sum, accuracy: tol * Double(e.count).squareRoot(), "\(kind) \(e.key) sum", file: file, line: line)
-            for (i, v) in g.samples {
-                XCTAssertEqual(ours[i], v, accuracy: tol, "\(kind) \(e.key)[\(i)]", file: file, line: line)
-            }
+        for algorithm in ConvAlgorithm.allCases {
+            try checkFirstStep(kind, golden, algorithm, file: file, line: line)
         }
         // Ten SGD steps on a fresh model.
-        let fresh = try makeModel(kind)
+        let fresh = try makeModel(kind, .im2col)
         var s = SGDSettings()
         s.momentum = 0.9; s.weightDecay = 5e-4
         let sgd = SGD(s, table: fresh.layout.parameters)
@@ -90,6 +74,56 @@ final class GoldenTests: XCTestCase {
         }
         assertClose(Array(losses.prefix(trajectorySteps)), golden.stepLosses.prefix(trajectorySteps).map(Float.init), rtol: 1e-3, atol: 0, "\(kind) 10-step losses",
                     file: file, line: line)
+    }
+
+    /// Logits, loss and every gradient of one step.
+    func checkFirstStep(_ kind: SparseKind, _ golden: GoldenCase, _ algorithm: ConvAlgorithm,
+                        file: StaticString, line: UInt) throws {
+        let model = try makeModel(kind, algorithm)
+        XCTAssertEqual(model.convs.contains { $0.geometry.winograd }, algorithm == .auto, "\(algorithm)",
+                       file: file, line: line)
+        let net = model.network
+        net.forward(training: true)
+        let loss = net.loss(smoothing: 0.1)
+        // Ours are class-major [K, N]; the golden logits are [N, K].
+        var logits = [Float]()
+        for n in 0..<Self.batch { for k in 0..<Self.classes { logits.append(net.logits[k * Self.batch + n]) } }
+        let scale = golden.logits.map(abs).max()!
+        assertClose(logits, golden.logits.map(Float.init), rtol: 1e-4, atol: Float(1e-4 * scale), "\(kind) \(algorithm) logits",
+                    file: file, line: line)
+        assertClose(loss, Float(golden.loss), rtol: 1e-4, atol: 0, "\(kind) \(algorithm) loss", file: file, line: line)
+        net.backward()
+        XCTAssertEqual(Set(golden.grads.keys), Set(model.layout.parameters.entries.map(\.key)), file: file, line: line)
+        for e in model.layout.parameters.entries {
+            guard let g = golden.grads[e.key] else { continue }
+            let ours = (0..<e.count).map { Double(net.store.grads[e.offset + $0]) }
+            let norm = ours.reduce(0) { $0 + $1 * $1 }.squareRoot(), sum = ours.reduce(0, +)
+            var tol = 1e-3 * max(g.norm, 1e-7)
+            if e.key.hasSuffix("sparseThreshold") {
+                tol = max(tol, 1e-6 * thresholdGradientMass(model, e.key))
+            }
+            XCTAssertEqual(norm, g.norm, accuracy: tol, "\(kind) \(algorithm) \(e.key) norm", file: file, line: line)
+            XCTAssertEqual(sum, g.sum, accuracy: tol * Double(e.count).squareRoot(), "\(kind) \(algorithm) \(e.key) sum", file: file, line: line)
+            for (i, v) in g.samples {
+                XCTAssertEqual(ours[i], v, accuracy: tol, "\(kind) \(algorithm) \(e.key)[\(i)]", file: file, line: line)
+            }
+        }
+    }
+
+    /// Σ|terms| of ∂L/∂s = −σ'(s)·Σ_{|w|>σ(s)} sign(w)·∂L/∂w'. The sum can cancel by four orders of
+    /// magnitude (layer3.1.conv2: mass 20.6, value 1.2e-3), so float32 rounding of the conv gradients
+    /// (≈1e-7 of the mass; im2col alone is 3e-4 of the value off PyTorch) is bounded by the mass, not the value.
+    func thresholdGradientMass(_ model: Model, _ key: String) -> Double {
+        let table = model.layout.parameters.entries, store = model.network.store
+        let weightKey = String(key.dropLast("sparseThreshold".count)) + "weight"
+        guard let s = table.first(where: { $0.key == key }), let w = table.first(where: { $0.key == weightKey })
+        else { return 0 }
+        let sigma = 1 / (1 + exp(-Double(store.values[s.offset])))
+        var mass = 0.0
+        for i in 0..<w.count where Double(abs(store.values[w.offset + i])) > sigma {
+            mass += abs(Double(store.grads[w.offset + i]))
+        }
+        return sigma * (1 - sigma) * mass
     }
 
     func testSTRMatchesPyTorch() throws { try check(.str, GoldenData.str) }

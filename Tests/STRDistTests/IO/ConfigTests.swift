@@ -70,6 +70,7 @@ final class ConfigTests: XCTestCase {
         expectError(["--prune_rate", "1.0"], ["prune_rate", "[0, 1)"])
         expectError(["--epochs", "ten"], ["'epochs'", "integer", "ten"])
         expectError(["--nesterov", "maybe"], ["unexpected argument 'maybe'"])
+        expectError(["--conv_algorithm", "wino"], ["'conv_algorithm'", "'auto' or 'im2col'"])
         expectError(["--lr"], ["--lr needs a value"])
         expectError([], ["'bacth_size'", "did you mean 'batch_size'"], yaml: "bacth_size: 3\n")
         expectError([], ["not valid YAML"], yaml: "lr: [1, 2\n")

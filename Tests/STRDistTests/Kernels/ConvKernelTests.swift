@@ -8,6 +8,8 @@ final class ConvKernelTests: XCTestCase {
     struct Case {
         var c: Int, o: Int, k: Int, s: Int = 1, p: Int = 0, d: Int = 1, g: Int = 1
         var n: Int = 3, h: Int = 9, w: Int = 7, bias = false
+        /// Force Winograd F(4×4, 3×3) (it is chosen on its own only from 16 channels up).
+        var winograd = false
     }
 
     static let cases: [Case] = [
@@ -25,21 +27,27 @@ final class ConvKernelTests: XCTestCase {
         Case(c: 2, o: 3, k: 5, p: 2, h: 6, w: 5),           // "same" 5×5: shifts of two columns
         Case(c: 2, o: 2, k: 3, p: 1, h: 1, w: 1),           // "same" 3×3 on a 1×1 image
         Case(c: 2, o: 2, k: 3, p: 1, h: 2, w: 3),           // "same" on a tiny plane
+        Case(c: 3, o: 5, k: 3, p: 1, winograd: true),                          // partial tiles both ways
+        Case(c: 4, o: 3, k: 3, p: 1, n: 4, h: 8, w: 12, bias: true, winograd: true),  // whole tiles, bias
+        Case(c: 2, o: 4, k: 3, p: 0, n: 2, h: 11, w: 6, winograd: true),        // no padding
+        Case(c: 3, o: 2, k: 3, p: 2, n: 3, h: 5, w: 3, winograd: true),         // padding 2
+        Case(c: 2, o: 3, k: 3, p: 1, n: 2, h: 1, w: 2, winograd: true),         // smaller than a tile
+        Case(c: 16, o: 16, k: 3, p: 1, n: 2, h: 6, w: 6),                       // chosen by itself
+        Case(c: 256, o: 16, k: 3, p: 1, n: 2, h: 8, w: 8),                      // long sums: Winograd's rounding
     ]
 
     func run(_ t: Case, threads: Int, chunkBudget: Int) {
         let saved = ConvGeometry.chunkBudget
         ConvGeometry.chunkBudget = chunkBudget
         defer { ConvGeometry.chunkBudget = saved }
-        let g = ConvGeometry(inChannels: t.c, outChannels: t.o, kernel: (t.k, t.k), stride: (t.s, t.s),
-                             padding: (t.p, t.p), dilation: (t.d, t.d), groups: t.g, batch: t.n, inH: t.h, inW: t.w)
+        let g = geometry(t)
         let x = randomArray(t.c * t.n * t.h * t.w, seed: 1)
         let w = randomArray(g.weightCount, seed: 2)
         let b = t.bias ? randomArray(t.o, seed: 3) : nil
         let dy = randomArray(g.outChannels * g.columns, seed: 4)
         let pool = ThreadPool(threads: threads)
         let scratchFloats = max(1, g.scratchPerThread) * threads
-        var scratch = [Float](repeating: 0, count: scratchFloats + threads * g.weightCount)
+        var scratch = [Float](repeating: 0, count: scratchFloats + g.sharedScratch(threads: threads))
         var y = [Float](repeating: .nan, count: g.outChannels * g.columns)
         var dx = [Float](repeating: .nan, count: x.count), dw = [Float](repeating: .nan, count: g.weightCount)
         var db = [Float](repeating: .nan, count: t.o)
@@ -67,19 +75,36 @@ final class ConvKernelTests: XCTestCase {
         if t.bias { assertClose(db, ref.db, rtol: 1e-4, atol: 1e-4, "db \(label)") }
     }
 
+    func geometry(_ t: Case) -> ConvGeometry {
+        var g = ConvGeometry(inChannels: t.c, outChannels: t.o, kernel: (t.k, t.k), stride: (t.s, t.s),
+                             padding: (t.p, t.p), dilation: (t.d, t.d), groups: t.g, batch: t.n, inH: t.h, inW: t.w)
+        if t.winograd { g.winograd = true }
+        return g
+    }
+
+    func testWinogradIsChosenOnlyWhereItApplies() {
+        XCTAssertTrue(geometry(Self.cases.last!).winograd)
+        XCTAssertFalse(geometry(Self.cases[0]).winograd, "3 channels: im2col")
+        XCTAssertFalse(geometry(Case(c: 16, o: 16, k: 3, s: 2, p: 1)).winograd, "stride 2")
+        XCTAssertFalse(geometry(Case(c: 16, o: 16, k: 3, p: 2, d: 2)).winograd, "dilation")
+        XCTAssertFalse(geometry(Case(c: 16, o: 16, k: 3, p: 1, g: 2)).winograd, "groups")
+        let forced = ConvGeometry(inChannels: 64, outChannels: 64, kernel: (3, 3), padding: (1, 1), batch: 2,
+                                  inH: 8, inW: 8, algorithm: .im2col)
+        XCTAssertFalse(forced.winograd, "conv_algorithm im2col")
+    }
+
     func testMatchesNaiveSingleThreadOneChunk() { for t in Self.cases { run(t, threads: 1, chunkBudget: 1 << 20) } }
     func testMatchesNaiveSingleThreadManyChunks() { for t in Self.cases { run(t, threads: 1, chunkBudget: 1) } }
     func testMatchesNaiveTwoThreads() { for t in Self.cases { run(t, threads: 2, chunkBudget: 1 << 20) } }
     func testMatchesNaiveThreeThreadsManyChunks() { for t in Self.cases { run(t, threads: 3, chunkBudget: 100) } }
 
     func testAccumulateAddsToInputGradient() {
-        for t in [Self.cases[0], Self.cases[2], Self.cases[7]] {
-            let g = ConvGeometry(inChannels: t.c, outChannels: t.o, kernel: (t.k, t.k), stride: (t.s, t.s),
-                                 padding: (t.p, t.p), groups: t.g, batch: t.n, inH: t.h, inW: t.w)
+        for t in [Self.cases[0], Self.cases[2], Self.cases[7], Self.cases[14], Self.cases[16]] {
+            let g = geometry(t)
             let x = randomArray(t.c * t.n * t.h * t.w, seed: 1), w = randomArray(g.weightCount, seed: 2)
             let dy = randomArray(g.outChannels * g.columns, seed: 4)
             let pool = ThreadPool(threads: 2)
-            var scratch = [Float](repeating: 0, count: 2 * max(1, g.scratchPerThread) + 2 * g.weightCount)
+            var scratch = [Float](repeating: 0, count: 2 * max(1, g.scratchPerThread) + g.sharedScratch(threads: 2))
             let start = randomArray(x.count, seed: 8)
             var dx = start, dw = [Float](repeating: 0, count: g.weightCount)
             scratch.withUnsafeMutableBufferPointer { s in

@@ -1,0 +1,48 @@
+// Where a step's time goes: layers that are handed a profile (through the
+// step context) add their forward and backward seconds under a key that
+// names the work (a conv's shape and algorithm, "batchnorm"). Off unless a
+// benchmark asks for it; then it costs a clock read per layer call.
+
+import Foundation
+
+public final class StepProfile {
+    public struct Entry {
+        public var forward = 0.0, backward = 0.0, calls = 0
+        public var total: Double { forward + backward }
+    }
+
+    public private(set) var entries: [String: Entry] = [:]
+    public private(set) var steps = 0
+
+    public init() {}
+
+    @inline(__always) public static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    public func add(_ key: String, backward: Bool, since start: UInt64) {
+        let s = Double(Self.now() - start) / 1e9
+        var e = entries[key] ?? Entry()
+        if backward { e.backward += s } else { e.forward += s; e.calls += 1 }
+        entries[key] = e
+    }
+
+    /// Counts a finished step (entries are divided by it when printed).
+    public func endStep() { steps += 1 }
+
+    public func reset() { entries = [:]; steps = 0 }
+
+    /// One line per key, the most expensive first, with per-step milliseconds.
+    public func table(stepSeconds: Double) -> String {
+        let n = Double(max(1, steps))
+        func pad(_ s: String) -> String { s.count >= 44 ? s : s + String(repeating: " ", count: 44 - s.count) }
+        var lines = [pad("work (per step)") + "  calls    fwd ms    bwd ms   share"]
+        var covered = 0.0
+        for (key, e) in entries.sorted(by: { $0.value.total > $1.value.total }) {
+            covered += e.total / n
+            lines.append(pad(key) + String(format: " %6d %9.1f %9.1f %6.1f%%", e.calls / max(1, steps),
+                                1000 * e.forward / n, 1000 * e.backward / n, 100 * e.total / n / stepSeconds))
+        }
+        lines.append(pad("rest (pool, ReLU+add, loss, optimizer)")
+                     + String(format: " %26.1f %6.1f%%", 1000 * (stepSeconds - covered), 100 * (1 - covered / stepSeconds)))
+        return lines.joined(separator: "\n")
+    }
+}
