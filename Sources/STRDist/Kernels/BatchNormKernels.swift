@@ -3,7 +3,9 @@
 // variance and updates the running statistics with the unbiased variance
 // (PyTorch). An optional ReLU is fused into the same passes, forward and
 // backward (its mask is read from the output). The statistics and the
-// gradient sums are separate steps so synchronized BN can all-reduce them.
+// gradient sums are separate steps so synchronized BN can all-reduce them;
+// without it, `trainingForward` and `trainingBackward` run all passes of a
+// channel back to back, while the channel is still in cache.
 
 import Foundation
 
@@ -47,6 +49,51 @@ public enum BatchNormKernels {
                 let scale = invstd * (a.gamma?[c] ?? 1)
                 let shift = (a.beta?[c] ?? 0) - a.mean[c] * scale
                 affine(a.x + c * a.m, a.y + c * a.m, a.m, scale, shift, a.relu)
+            }
+        }
+    }
+
+    /// moments + normalize channel by channel: mean, invstd and the biased variance (for the
+    /// running statistics) out, y written.
+    public static func trainingForward(_ x: UnsafePointer<Float>, channels: Int, m: Int,
+                                       mean: UnsafeMutablePointer<Float>, invstd: UnsafeMutablePointer<Float>,
+                                       variance: UnsafeMutablePointer<Float>, eps: Float,
+                                       gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, relu: Bool,
+                                       y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        let args = (x: x, y: y, m: m, mean: mean, inv: invstd, variance: variance, eps: eps, gamma: gamma, beta: beta,
+                    relu: relu)
+        pool.parallelRanges(channels, args) { a, range, _ in
+            for c in range {
+                let xc = a.x + c * a.m
+                let mu = Vec.sum(xc, a.m) / Float(a.m)
+                let v = Vec.sumSquaredDeviations(xc, a.m, mean: mu) / Float(a.m)
+                let invstd = 1 / (v + a.eps).squareRoot()
+                a.mean[c] = mu; a.variance[c] = v; a.inv[c] = invstd
+                let scale = invstd * (a.gamma?[c] ?? 1)
+                affine(xc, a.y + c * a.m, a.m, scale, (a.beta?[c] ?? 0) - mu * scale, a.relu)
+            }
+        }
+    }
+
+    /// gradientSums + inputGradient channel by channel (dx nil: the sums alone).
+    public static func trainingBackward(x: UnsafePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                                        channels: Int, m: Int, mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
+                                        gamma: UnsafePointer<Float>?, relu: Bool, sumDy: UnsafeMutablePointer<Float>,
+                                        sumDyXhat: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>?,
+                                        accumulate: Bool, pool: ThreadPool) {
+        let args = (x: x, y: y, dy: dy, dx: dx, m: m, mean: mean, invstd: invstd, gamma: gamma, relu: relu,
+                    s1: sumDy, s2: sumDyXhat, acc: accumulate)
+        pool.parallelRanges(channels, args) { a, range, _ in
+            for c in range {
+                let at = c * a.m, inv = a.invstd[c]
+                let (t1, t2) = channelSums(a.x + at, a.y + at, a.dy + at, a.m, a.mean[c], a.relu)
+                a.s1[c] = t1
+                a.s2[c] = t2 * inv
+                guard let dx = a.dx else { continue }
+                let k = (a.gamma?[c] ?? 1) * inv
+                let meanDy = a.s1[c] / Float(a.m), meanDyXhat = a.s2[c] / Float(a.m)
+                let coefficients = (k, -k * meanDy + k * meanDyXhat * inv * a.mean[c], -k * meanDyXhat * inv)
+                channelInputGradient(a.x + at, a.y + at, a.dy + at, dx + at, a.m, coefficients, a.relu, a.acc)
             }
         }
     }

@@ -49,23 +49,30 @@ public final class BatchNorm2d: Layer {
             return
         }
         let mean = ctx.region(saved), invstd = mean + channels
-        BatchNormKernels.moments(x, channels: channels, m: m, mean: mean, variance: invstd, pool: ctx.pool)
-        var count = m
-        if let sync = ctx.collectives, sync.syncBatchNorm, sync.world > 1 {
-            // Global statistics without cancellation: the global mean from Σx first, then each
-            // replica's Σ(x − mean)² = m·(var + (mean_r − mean)²), summed (in the gradient-sum slots).
-            let s = mean + 2 * channels, ss = mean + 3 * channels
-            for c in 0..<channels { s[c] = mean[c] * Float(m) }
-            sync.allreduceSum(s, count: channels)
-            count = m * sync.world
-            for c in 0..<channels {
-                let g = s[c] / Float(count), d = mean[c] - g
-                ss[c] = Float(m) * (invstd[c] + d * d)
-                mean[c] = g
-            }
-            sync.allreduceSum(ss, count: channels)
-            for c in 0..<channels { invstd[c] = ss[c] / Float(count) }
+        guard let sync = ctx.collectives, sync.syncBatchNorm, sync.world > 1 else {
+            let variance = mean + 2 * channels   // a gradient-sum slot, free until backward
+            BatchNormKernels.trainingForward(x, channels: channels, m: m, mean: mean, invstd: invstd,
+                                             variance: variance, eps: eps, gamma: gamma, beta: beta,
+                                             relu: fuseReLU, y: y, pool: ctx.pool)
+            BatchNormKernels.updateRunning(mean: mean, variance: variance, channels: channels, m: m,
+                                           momentum: momentum, runningMean: rm, runningVar: rv)
+            ctx.buffer(batchesTracked).pointee += 1
+            return
         }
+        BatchNormKernels.moments(x, channels: channels, m: m, mean: mean, variance: invstd, pool: ctx.pool)
+        // Global statistics without cancellation: the global mean from Σx first, then each
+        // replica's Σ(x − mean)² = m·(var + (mean_r − mean)²), summed (in the gradient-sum slots).
+        let s = mean + 2 * channels, ss = mean + 3 * channels
+        for c in 0..<channels { s[c] = mean[c] * Float(m) }
+        sync.allreduceSum(s, count: channels)
+        let count = m * sync.world
+        for c in 0..<channels {
+            let g = s[c] / Float(count), d = mean[c] - g
+            ss[c] = Float(m) * (invstd[c] + d * d)
+            mean[c] = g
+        }
+        sync.allreduceSum(ss, count: channels)
+        for c in 0..<channels { invstd[c] = ss[c] / Float(count) }
         BatchNormKernels.updateRunning(mean: mean, variance: invstd, channels: channels, m: count, momentum: momentum,
                                        runningMean: rm, runningVar: rv)
         ctx.buffer(batchesTracked).pointee += 1
@@ -81,26 +88,36 @@ public final class BatchNorm2d: Layer {
         let m = input.shape.perChannel
         let mean = ctx.region(saved), invstd = mean + channels
         let sumDy = mean + 2 * channels, sumDyXhat = mean + 3 * channels
+        let gamma = weight.map { UnsafePointer(ctx.param($0)) }
+        guard let sync = ctx.collectives, sync.syncBatchNorm, sync.world > 1 else {
+            BatchNormKernels.trainingBackward(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean, invstd: invstd,
+                                              gamma: gamma, relu: fuseReLU, sumDy: sumDy, sumDyXhat: sumDyXhat,
+                                              dx: ctx.workspace.grad(input),
+                                              accumulate: ctx.workspace.accumulates(inputGrad), pool: ctx.pool)
+            publishAffineGradients(ctx, sumDy: sumDy, sumDyXhat: sumDyXhat)
+            return
+        }
         BatchNormKernels.gradientSums(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean, invstd: invstd,
                                       relu: fuseReLU, sumDy: sumDy, sumDyXhat: sumDyXhat, pool: ctx.pool)
-        if let w = weight, let b = bias {
-            ctx.grad(w).update(from: sumDyXhat, count: channels)
-            ctx.grad(b).update(from: sumDy, count: channels)
-            ctx.collectives?.gradientReady(w)
-            ctx.collectives?.gradientReady(b)
-        }
+        publishAffineGradients(ctx, sumDy: sumDy, sumDyXhat: sumDyXhat)
         guard let dx = ctx.workspace.grad(input) else { return }
-        var count = m
-        if let sync = ctx.collectives, sync.syncBatchNorm, sync.world > 1 {
-            // The affine gradients above stay local (the bucket all-reduce sums them); the input
-            // gradient needs the sums over every replica's batch.
-            sync.allreduceSum(sumDy, count: 2 * channels)
-            count = m * sync.world
-        }
+        // The affine gradients above stay local (the bucket all-reduce sums them); the input
+        // gradient needs the sums over every replica's batch.
+        sync.allreduceSum(sumDy, count: 2 * channels)
+        let count = m * sync.world
         BatchNormKernels.inputGradient(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean, invstd: invstd,
-                                       gamma: weight.map { UnsafePointer(ctx.param($0)) }, relu: fuseReLU,
+                                       gamma: gamma, relu: fuseReLU,
                                        sumDy: sumDy, sumDyXhat: sumDyXhat, count: count, dx: dx,
                                        accumulate: ctx.workspace.accumulates(inputGrad), pool: ctx.pool)
+    }
+
+    /// γ and β gradients from the sums (local; the gradient buckets sum them over replicas).
+    private func publishAffineGradients(_ ctx: StepContext, sumDy: UnsafePointer<Float>, sumDyXhat: UnsafePointer<Float>) {
+        guard let w = weight, let b = bias else { return }
+        ctx.grad(w).update(from: sumDyXhat, count: channels)
+        ctx.grad(b).update(from: sumDy, count: channels)
+        ctx.collectives?.gradientReady(w)
+        ctx.collectives?.gradientReady(b)
     }
 
     public func initialize(_ store: ParameterStore, seed: UInt64) {
