@@ -3,7 +3,10 @@
 `strdist bench` (needs torch; never run in CI). The models are scripts/interop/torch_models.py's: torchvision's
 ResNet layout and the reference's MobileNetV1, each with the 1x1-conv classifier strdist uses.
 
-    python3 scripts/bench_pytorch.py --arch resnet18 --batch 32 --threads 2
+    python3 scripts/bench_pytorch.py --arch resnet18 --batch 32 --threads 2 [--conv STRConv]
+
+Its fastest setting preloads tcmalloc (apt-get install libgoogle-perftools4):
+    LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4 python3 scripts/bench_pytorch.py ...
 """
 import argparse
 import statistics
@@ -13,9 +16,25 @@ import os
 import sys
 
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "interop"))
 import torch_models  # noqa: E402
+
+
+class STRConv(torch.nn.Conv2d):
+    """The reference's STRConv: every forward prunes the weight by the learned threshold."""
+
+    def forward(self, x):
+        w = torch.sign(self.weight) * torch.relu(torch.abs(self.weight) - torch.sigmoid(self.sparseThreshold))
+        return F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+def make_str(model, s_init=-3200.0):
+    for m in model.modules():
+        if type(m) is torch.nn.Conv2d:
+            m.__class__ = STRConv
+            m.sparseThreshold = torch.nn.Parameter(torch.full((1, 1), s_init))
 
 
 def main():
@@ -25,11 +44,14 @@ def main():
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--conv", default="DenseConv", choices=["DenseConv", "STRConv"])
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     names = {"resnet18": "ResNet18", "resnet34": "ResNet34", "resnet50": "ResNet50", "resnet101": "ResNet101",
              "mobilenetv1": "MobileNetV1"}
     model = torch_models.build(names.get(a.arch.lower(), a.arch), 1000)
+    if a.conv == "STRConv":
+        make_str(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     x = torch.randn(a.batch, 3, a.size, a.size)
     y = torch.randint(0, 1000, (a.batch,))
@@ -46,7 +68,7 @@ def main():
         t = time.perf_counter()
         step()
         times.append(time.perf_counter() - t)
-    print(f"pytorch {torch.__version__} {a.arch} batch {a.batch} at {a.size}, {a.threads} threads: "
+    print(f"pytorch {torch.__version__} {a.arch} {a.conv} batch {a.batch} at {a.size}, {a.threads} threads: "
           f"train step {statistics.median(times):.3f} s median (min {min(times):.3f})")
 
 
