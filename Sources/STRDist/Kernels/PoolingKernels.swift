@@ -38,8 +38,12 @@ public enum PoolingKernels {
                     let w0 = max(0, ow * g.stride - g.padding), w1 = min(g.inW, ow * g.stride - g.padding + g.kernel)
                     var best = -Float.infinity, at = h0 * g.inW + w0
                     for h in h0..<h1 {
-                        for w in w0..<w1 where xp[h * g.inW + w] > best || xp[h * g.inW + w].isNaN {
-                            best = xp[h * g.inW + w]; at = h * g.inW + w
+                        for w in w0..<w1 {
+                            // Selects, not branches: which cell wins is data, and mispredicts cost more than the compare.
+                            let i = h * g.inW + w, v = xp[i]
+                            let take = v > best || v != v   // the first maximum, or NaN (PyTorch)
+                            best = take ? v : best
+                            at = take ? i : at
                         }
                     }
                     y[p * outPlane + oh * g.outW + ow] = best

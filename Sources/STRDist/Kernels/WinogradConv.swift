@@ -8,10 +8,12 @@
 //   ∂U[ξ] = Σ_tiles ∂M[ξ] V[ξ]ᵀ, then ∂g = Gᵀ ∂U G,
 //   ∂V[ξ] = U[ξ]ᵀ ∂M[ξ], then ∂d = B ∂V Bᵀ, summed where input tiles overlap.
 //
-// Work is split like the im2col path: each thread owns a run of whole images
-// (so no two threads touch the same input gradient) and walks its tile rows
-// in chunks small enough to stay in cache. A 2-D tile transform is two 1-D
-// passes; the first runs along contiguous memory so it vectorises.
+// Large planes are split like the im2col path: each thread owns a run of
+// whole images (so no two threads touch the same input gradient) and walks
+// its tile rows in chunks near cache size but never thinner than
+// `minChunkTiles`. Small planes make one chunk of the whole batch; threads
+// then share out the channels for the transforms and the 36 GEMMs between
+// them. The tile transforms (WinogradTiles.swift) run on 8 tiles per vector.
 //
 // Layouts: V, ∂V [36][C][tiles]; M, ∂M [36][O][tiles]; U, ∂U [36][O][C];
 // a chunk's tiles are numbered row by row, tile row r = n·tilesH + th.
@@ -25,8 +27,9 @@ public struct WinogradPlan {
     nonisolated(unsafe) public static var minChunkTiles = 256
     let g: ConvGeometry
     let tilesH: Int, tilesW: Int
-    /// Columns a row of input tiles reads: 4·tilesW + 2.
-    let spanW: Int
+    /// Length of one phase of a phase-major row (tilesW + 1, rounded up to 8 lanes): padded
+    /// column 4·j + k is stored at [k·phase + j], so tile tw's columns are at j = tw (+1).
+    let phase: Int
     /// Tile rows per chunk.
     let rowsPerChunk: Int
     /// Small planes: the whole batch is one chunk and threads split the 36 GEMMs (and the
@@ -38,7 +41,7 @@ public struct WinogradPlan {
         self.g = g
         tilesH = (g.outH + 3) / 4
         tilesW = (g.outW + 3) / 4
-        spanW = 4 * tilesW + 2
+        phase = (tilesW + 1 + 7) / 8 * 8
         let rows = g.batch * tilesH
         splitsPoints = rows * tilesW <= Self.pointSplitTiles
         if splitsPoints {
@@ -51,6 +54,9 @@ public struct WinogradPlan {
     }
 
     var maxTiles: Int { rowsPerChunk * tilesW }
+    /// The GEMMs' column count and row stride for a chunk of `tiles`: a multiple of 16 (OpenBLAS
+    /// mallocs on every call for some small column counts that are not); the extra columns are zero.
+    static func ld(_ tiles: Int) -> Int { (tiles + 15) / 16 * 16 }
     /// Rows of the padded plane one image segment of a chunk needs.
     var paddedRows: Int { 4 * min(rowsPerChunk, tilesH) + 2 }
     /// Floats between U[ξ] and U[ξ + 1]: O·C plus a cache line, so the 36 rows a weight
@@ -59,8 +65,11 @@ public struct WinogradPlan {
     /// Floats of U (or ∂U).
     var transformedWeights: Int { Self.points * pointStride }
     /// Floats of V and M for one chunk.
-    var tileFloats: Int { Self.points * (g.inChannels + g.outChannels) * maxTiles }
-    var planeFloats: Int { paddedRows * spanW + 40 * spanW }
+    /// (Reads of 8 lanes run up to 7 floats past the last tile.)
+    var tileFloats: Int { Self.points * (g.inChannels + g.outChannels) * Self.ld(maxTiles) + 16 }
+    /// Floats of one phase-major row: 4 phases.
+    var rowFloats: Int { 4 * phase }
+    var planeFloats: Int { paddedRows * rowFloats + 48 * phase + 16 }
 
     var scratchPerThread: Int { planeFloats + (splitsPoints ? 0 : tileFloats) }
 
@@ -79,9 +88,9 @@ struct TileBuffers {
     init(_ p: WinogradPlan, _ scratch: ConvScratch, thread t: Int) {
         let own = scratch.perThread(t)
         padded = own
-        temp = own + p.paddedRows * p.spanW
+        temp = own + p.paddedRows * p.rowFloats
         v = p.splitsPoints ? scratch.partials + 2 * p.transformedWeights : own + p.planeFloats
-        m = v + WinogradPlan.points * p.g.inChannels * p.maxTiles
+        m = v + WinogradPlan.points * p.g.inChannels * WinogradPlan.ld(p.maxTiles)
     }
 }
 
@@ -105,20 +114,22 @@ public enum WinogradConv {
             pool.run(args) { a, t in
                 let b = TileBuffers(a.p, a.scratch, thread: t)
                 for c in ThreadPool.split(a.p.g.inChannels, parts: a.threads, index: t) {
-                    transformInput(a.x, channel: c, a.p, 0, a.p.g.batch * a.p.tilesH, b, a.p.maxTiles)
+                    transformInput(a.x, channel: c, a.p, 0, a.p.g.batch * a.p.tilesH, b, WinogradPlan.ld(a.p.maxTiles))
                 }
+                zeroPadding(b.v, rows: ThreadPool.split(a.p.g.inChannels, parts: a.threads, index: t), of: a.p.g.inChannels,
+                            tiles: a.p.maxTiles)
             }
             pool.run(args) { a, t in
                 let b = TileBuffers(a.p, a.scratch, thread: t)
                 for xi in ThreadPool.split(WinogradPlan.points, parts: a.threads, index: t) {
-                    multiply(point: xi, a.u, b, a.p, tiles: a.p.maxTiles)
+                    multiply(point: xi, a.u, b, a.p, tiles: WinogradPlan.ld(a.p.maxTiles))
                 }
             }
             pool.run(args) { a, t in
                 let b = TileBuffers(a.p, a.scratch, thread: t)
                 for o in ThreadPool.split(a.p.g.outChannels, parts: a.threads, index: t) {
                     transformOutput(a.y, channel: o, bias: a.bias?[o] ?? 0, a.p, 0, a.p.g.batch * a.p.tilesH, b,
-                                    a.p.maxTiles)
+                                    WinogradPlan.ld(a.p.maxTiles))
                 }
             }
             return
@@ -126,11 +137,12 @@ public enum WinogradConv {
         pool.run(args) { a, t in
             let p = a.p, buffers = TileBuffers(p, a.scratch, thread: t)
             forEachChunk(p, thread: t, of: a.threads) { r0, r1 in
-                let tiles = (r1 - r0) * p.tilesW
-                for c in 0..<p.g.inChannels { transformInput(a.x, channel: c, p, r0, r1, buffers, tiles) }
-                for xi in 0..<WinogradPlan.points { multiply(point: xi, a.u, buffers, p, tiles: tiles) }
+                let tiles = (r1 - r0) * p.tilesW, ld = WinogradPlan.ld(tiles)
+                for c in 0..<p.g.inChannels { transformInput(a.x, channel: c, p, r0, r1, buffers, ld) }
+                zeroPadding(buffers.v, rows: 0..<p.g.inChannels, of: p.g.inChannels, tiles: tiles)
+                for xi in 0..<WinogradPlan.points { multiply(point: xi, a.u, buffers, p, tiles: ld) }
                 for o in 0..<p.g.outChannels {
-                    transformOutput(a.y, channel: o, bias: a.bias?[o] ?? 0, p, r0, r1, buffers, tiles)
+                    transformOutput(a.y, channel: o, bias: a.bias?[o] ?? 0, p, r0, r1, buffers, ld)
                 }
             }
         }
@@ -172,18 +184,18 @@ public enum WinogradConv {
         if p.splitsPoints {
             pool.run(args) { a, t in
                 let p = a.p, b = TileBuffers(p, a.scratch, thread: t), rows = p.g.batch * p.tilesH
-                for c in ThreadPool.split(p.g.inChannels, parts: a.threads, index: t) {
-                    transformInput(a.x, channel: c, p, 0, rows, b, p.maxTiles)
-                }
-                for o in ThreadPool.split(p.g.outChannels, parts: a.threads, index: t) {
-                    transformOutputGradient(a.dy, channel: o, p, 0, rows, b, p.maxTiles)
-                }
+                let channels = ThreadPool.split(p.g.inChannels, parts: a.threads, index: t)
+                let outputs = ThreadPool.split(p.g.outChannels, parts: a.threads, index: t)
+                for c in channels { transformInput(a.x, channel: c, p, 0, rows, b, WinogradPlan.ld(p.maxTiles)) }
+                for o in outputs { transformOutputGradient(a.dy, channel: o, p, 0, rows, b, WinogradPlan.ld(p.maxTiles)) }
+                zeroPadding(b.v, rows: channels, of: p.g.inChannels, tiles: p.maxTiles)
+                zeroPadding(b.m, rows: outputs, of: p.g.outChannels, tiles: p.maxTiles)
             }
             pool.run(args) { a, t in
                 let b = TileBuffers(a.p, a.scratch, thread: t)
                 for xi in ThreadPool.split(WinogradPlan.points, parts: a.threads, index: t) {
                     multiplyBackward(point: xi, a.u, a.du, accumulate: false, inputGradient: a.dx != nil, b, a.p,
-                                     tiles: a.p.maxTiles)
+                                     tiles: WinogradPlan.ld(a.p.maxTiles))
                 }
             }
             if dx != nil {
@@ -191,7 +203,7 @@ public enum WinogradConv {
                     let p = a.p, g = p.g, b = TileBuffers(p, a.scratch, thread: t)
                     for c in ThreadPool.split(g.inChannels, parts: a.threads, index: t) {
                         if !a.acc { (a.dx! + c * g.batch * g.inPlane).update(repeating: 0, count: g.batch * g.inPlane) }
-                        transformInputGradient(a.dx!, channel: c, p, 0, g.batch * p.tilesH, b, p.maxTiles)
+                        transformInputGradient(a.dx!, channel: c, p, 0, g.batch * p.tilesH, b, WinogradPlan.ld(p.maxTiles))
                     }
                 }
             }
@@ -211,20 +223,33 @@ public enum WinogradConv {
             }
             var first = true
             forEachChunk(p, thread: t, of: a.threads) { r0, r1 in
-                let tiles = (r1 - r0) * p.tilesW
-                for c in 0..<g.inChannels { transformInput(a.x, channel: c, p, r0, r1, buffers, tiles) }
-                for o in 0..<g.outChannels { transformOutputGradient(a.dy, channel: o, p, r0, r1, buffers, tiles) }
+                let tiles = (r1 - r0) * p.tilesW, ld = WinogradPlan.ld(tiles)
+                for c in 0..<g.inChannels { transformInput(a.x, channel: c, p, r0, r1, buffers, ld) }
+                for o in 0..<g.outChannels { transformOutputGradient(a.dy, channel: o, p, r0, r1, buffers, ld) }
+                zeroPadding(buffers.v, rows: 0..<g.inChannels, of: g.inChannels, tiles: tiles)
+                zeroPadding(buffers.m, rows: 0..<g.outChannels, of: g.outChannels, tiles: tiles)
                 for xi in 0..<WinogradPlan.points {
                     multiplyBackward(point: xi, a.u, duT, accumulate: !first, inputGradient: a.dx != nil, buffers, p,
-                                     tiles: tiles)
+                                     tiles: ld)
                 }
                 first = false
                 if let dx = a.dx {
-                    for c in 0..<g.inChannels { transformInputGradient(dx, channel: c, p, r0, r1, buffers, tiles) }
+                    for c in 0..<g.inChannels { transformInputGradient(dx, channel: c, p, r0, r1, buffers, ld) }
                 }
             }
         }
         reduceAndTransformBack(du, dw, p, parts: pool.threads, pool)
+    }
+
+    /// Zeroes columns [tiles, ld(tiles)) of the given channel rows at all 36 points of a
+    /// [36][channels][ld] buffer, so the padding adds nothing to ∂U.
+    @inline(__always)
+    private static func zeroPadding(_ base: UnsafeMutablePointer<Float>, rows: Range<Int>, of channels: Int, tiles: Int) {
+        let ld = WinogradPlan.ld(tiles)
+        guard ld > tiles else { return }
+        for xi in 0..<WinogradPlan.points {
+            for c in rows { (base + (xi * channels + c) * ld + tiles).update(repeating: 0, count: ld - tiles) }
+        }
     }
 
     /// Runs `body(r0, r1)` over thread t's tile rows in chunks.

@@ -11,13 +11,15 @@
 //        ⎢0  2 −1 −2  1  0⎥        ⎢1/24 −1/12 1/6  ⎥
 //        ⎣0  4  0 −5  0  1⎦        ⎣  0     0     1 ⎦
 
-typealias Six = (Float, Float, Float, Float, Float, Float)
-typealias Four = (Float, Float, Float, Float)
+// The tile transforms run on 8 tiles at once (one lane each), the weight transforms on 16 kernels.
+typealias Lanes8 = SIMD8<Float>
+typealias Six = (Lanes8, Lanes8, Lanes8, Lanes8, Lanes8, Lanes8)
+typealias Four = (Lanes8, Lanes8, Lanes8, Lanes8)
 
 enum WinogradTransforms {
     /// Bᵀ·d: input tile (6) → transform domain (6).
-    @inline(__always) static func inputForward(_ d0: Float, _ d1: Float, _ d2: Float, _ d3: Float, _ d4: Float,
-                                               _ d5: Float) -> Six {
+    @inline(__always) static func inputForward(_ d0: Lanes8, _ d1: Lanes8, _ d2: Lanes8, _ d3: Lanes8, _ d4: Lanes8,
+                                               _ d5: Lanes8) -> Six {
         let p = d4 - d2, q = d3 - d1
         return (4 * d0 - 5 * d2 + d4,
                 d3 + d4 - 4 * (d1 + d2),
@@ -28,8 +30,8 @@ enum WinogradTransforms {
     }
 
     /// B·v: transform-domain gradient (6) → input-tile gradient (6).
-    @inline(__always) static func inputBackward(_ v0: Float, _ v1: Float, _ v2: Float, _ v3: Float, _ v4: Float,
-                                                _ v5: Float) -> Six {
+    @inline(__always) static func inputBackward(_ v0: Lanes8, _ v1: Lanes8, _ v2: Lanes8, _ v3: Lanes8, _ v4: Lanes8,
+                                                _ v5: Lanes8) -> Six {
         (4 * v0,
          4 * (v2 - v1) + 2 * (v4 - v3) + 4 * v5,
          -5 * v0 - 4 * (v1 + v2) - v3 - v4,
@@ -39,20 +41,19 @@ enum WinogradTransforms {
     }
 
     /// Aᵀ·m: transform domain (6) → output tile (4).
-    @inline(__always) static func outputForward(_ m0: Float, _ m1: Float, _ m2: Float, _ m3: Float, _ m4: Float,
-                                                _ m5: Float) -> Four {
+    @inline(__always) static func outputForward(_ m0: Lanes8, _ m1: Lanes8, _ m2: Lanes8, _ m3: Lanes8, _ m4: Lanes8,
+                                                _ m5: Lanes8) -> Four {
         let s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4
         return (m0 + s12 + s34, d12 + 2 * d34, s12 + 4 * s34, d12 + 8 * d34 + m5)
     }
 
     /// A·e: output-tile gradient (4) → transform-domain gradient (6).
-    @inline(__always) static func outputBackward(_ e0: Float, _ e1: Float, _ e2: Float, _ e3: Float) -> Six {
+    @inline(__always) static func outputBackward(_ e0: Lanes8, _ e1: Lanes8, _ e2: Lanes8, _ e3: Lanes8) -> Six {
         let even = e0 + e2, odd = e1 + e3
         let even4 = e0 + 4 * e2, odd2 = 2 * e1 + 8 * e3
         return (e0, even + odd, even - odd, even4 + odd2, even4 - odd2, e3)
     }
 
-    // The weight transforms run on 16 kernels at once (one lane each).
     typealias Lanes = SIMD16<Float>
 
     /// G·g: kernel column (3) → transform domain (6).

@@ -22,6 +22,14 @@ func tinyNetwork(classes: Int = 4, threads: Int) -> (Network, ParameterLayout) {
     return (Network(root: root, layout: layout, threads: threads), layout)
 }
 
+/// Forward, loss (label smoothing 0.1), backward and one SGD step at lr 0.01.
+func sgdStep(_ net: Network, _ sgd: SGD) {
+    net.forward(training: true)
+    _ = net.loss(smoothing: 0.1)
+    net.backward()
+    sgd.step(values: net.store.values, grads: net.store.grads, lr: 0.01, pool: net.pool)
+}
+
 /// A learnable toy task: the class is which quadrant holds a bright blob.
 func fillToyBatch(_ net: Network, step: Int) {
     let s = net.inputRef.shape
@@ -83,12 +91,7 @@ final class TrainingStepTests: XCTestCase {
         net.initialize(seed: 1)
         let sgd = SGD(SGDSettings(), table: layout.parameters)
         fillToyBatch(net, step: 0)
-        func step() {
-            net.forward(training: true)
-            _ = net.loss(smoothing: 0.1)
-            net.backward()
-            sgd.step(values: net.store.values, grads: net.store.grads, lr: 0.01, pool: net.pool)
-        }
+        func step() { sgdStep(net, sgd) }
         func evaluate() {
             net.forward(training: false)
             _ = net.correct()
@@ -100,6 +103,31 @@ final class TrainingStepTests: XCTestCase {
         evaluate()
         let count = alloc_counter_stop()
         XCTAssertEqual(count, 0, "a training step made \(count) heap allocations")
+    }
+
+    /// The same for a model whose 3×3 convs run Winograd, splitting images (layer1: 20 images × 64
+    /// tiles) and splitting the 36 points (deeper layers; layer4 has 20 tiles, a GEMM width at which
+    /// OpenBLAS would malloc on every call), with STR's weight transform.
+    func testWinogradSTRStepAllocatesNothing() throws {
+        var o = ModelOptions()
+        o.arch = "ResNet18"; o.numClasses = 10; o.widthMultiplier = 0.25; o.smallInputStem = true
+        o.convKind = .str; o.sInit = -5
+        let model = try Model(o, threads: 2)
+        let net = model.network
+        net.plan(ActShape(channels: 3, batch: 20, height: 32, width: 32))
+        net.initialize(seed: 1)
+        let plans = model.convs.compactMap { $0.geometry.winograd ? WinogradPlan($0.geometry) : nil }
+        XCTAssert(plans.contains { $0.splitsPoints } && plans.contains { !$0.splitsPoints })
+        let sgd = SGD(SGDSettings(), table: model.layout.parameters)
+        fillToyBatch(net, step: 0)
+        func step() { sgdStep(net, sgd) }
+        step()
+        net.forward(training: false)
+        alloc_counter_start()
+        for _ in 0..<2 { step() }
+        net.forward(training: false)
+        let count = alloc_counter_stop()
+        XCTAssertEqual(count, 0, "a Winograd training step made \(count) heap allocations")
     }
 
     func testCounterSeesAllocations() {
