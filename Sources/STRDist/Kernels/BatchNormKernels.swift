@@ -90,10 +90,9 @@ public enum BatchNormKernels {
                 a.s1[c] = t1
                 a.s2[c] = t2 * inv
                 guard let dx = a.dx else { continue }
-                let k = (a.gamma?[c] ?? 1) * inv
-                let meanDy = a.s1[c] / Float(a.m), meanDyXhat = a.s2[c] / Float(a.m)
-                let coefficients = (k, -k * meanDy + k * meanDyXhat * inv * a.mean[c], -k * meanDyXhat * inv)
-                channelInputGradient(a.x + at, a.y + at, a.dy + at, dx + at, a.m, coefficients, a.relu, a.acc)
+                let k = inputGradientCoefficients(gamma: a.gamma?[c] ?? 1, invstd: inv, mean: a.mean[c],
+                                                  sumDy: a.s1[c], sumDyXhat: a.s2[c], count: Float(a.m))
+                channelInputGradient(a.x + at, a.y + at, a.dy + at, dx + at, a.m, k, a.relu, a.acc)
             }
         }
     }
@@ -175,14 +174,20 @@ public enum BatchNormKernels {
                     s1: sumDy, s2: sumDyXhat, acc: accumulate, total: Float(count ?? m))
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
-                let inv = a.invstd[c], k = (a.gamma?[c] ?? 1) * inv
-                let meanDy = a.s1[c] / a.total, meanDyXhat = a.s2[c] / a.total
-                // dx = k·dy' + (−k·meanDy + k·meanDyXhat·inv·mean) − k·meanDyXhat·inv·x
-                let coefficients = (k, -k * meanDy + k * meanDyXhat * inv * a.mean[c], -k * meanDyXhat * inv)
-                channelInputGradient(a.x + c * a.m, a.y + c * a.m, a.dy + c * a.m, a.dx + c * a.m, a.m,
-                                     coefficients, a.relu, a.acc)
+                let k = inputGradientCoefficients(gamma: a.gamma?[c] ?? 1, invstd: a.invstd[c], mean: a.mean[c],
+                                                  sumDy: a.s1[c], sumDyXhat: a.s2[c], count: a.total)
+                channelInputGradient(a.x + c * a.m, a.y + c * a.m, a.dy + c * a.m, a.dx + c * a.m, a.m, k, a.relu, a.acc)
             }
         }
+    }
+
+    /// (a, b, s) of dx = a·dy' + b + s·x: with k = γ·invstd, a = k, b = −k·meanDy + k·meanDyX̂·invstd·mean,
+    /// s = −k·meanDyX̂·invstd, the means over `count` values.
+    @inline(__always)
+    static func inputGradientCoefficients(gamma: Float, invstd inv: Float, mean: Float, sumDy: Float, sumDyXhat: Float,
+                                          count: Float) -> (Float, Float, Float) {
+        let k = gamma * inv, meanDy = sumDy / count, meanDyXhat = sumDyXhat / count
+        return (k, -k * meanDy + k * meanDyXhat * inv * mean, -k * meanDyXhat * inv)
     }
 
     /// dx = a·dy' + b + s·x over one channel.

@@ -22,12 +22,9 @@ public struct ConvGeometry: Equatable, Sendable {
     /// Computed by Winograd F(4×4, 3×3) rather than im2col + GEMM.
     public var winograd = false
 
-    /// The algorithm new geometries choose with (the `conv_algorithm` setting).
-    nonisolated(unsafe) public static var algorithm = ConvAlgorithm.auto
-
     public init(inChannels: Int, outChannels: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
                 padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1,
-                batch: Int, inH: Int, inW: Int, algorithm: ConvAlgorithm = ConvGeometry.algorithm) {
+                batch: Int, inH: Int, inW: Int, algorithm: ConvAlgorithm = .auto) {
         precondition(groups >= 1 && inChannels % groups == 0 && outChannels % groups == 0,
                      "channels \(inChannels)→\(outChannels) are not divisible by groups \(groups)")
         self.inChannels = inChannels; self.outChannels = outChannels

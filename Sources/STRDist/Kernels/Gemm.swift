@@ -13,11 +13,8 @@ public enum Gemm {
                             b: UnsafePointer<Float>, ldb: Int,
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m == 0 || n == 0 { return }
-        // The same product stated column-major (Cᵀ = op(B)ᵀ·op(A)ᵀ), which is what OpenBLAS computes
-        // anyway. Stated row-major, small NN products with β = 0 take its AVX-512 "direct" SGEMM,
-        // which mallocs on every call — and a training step must not allocate.
-        cblas_sgemm(CblasColMajor, transB ? CblasTrans : CblasNoTrans, transA ? CblasTrans : CblasNoTrans,
-                    Int32(n), Int32(m), Int32(k), alpha, b, Int32(ldb), a, Int32(lda), beta, c, Int32(ldc))
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
     /// The same product computed in Double by three loops.

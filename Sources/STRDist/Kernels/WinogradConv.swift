@@ -54,6 +54,8 @@ public struct WinogradPlan {
     }
 
     var maxTiles: Int { rowsPerChunk * tilesW }
+    /// Tile rows of the whole batch (the one chunk when threads split the points).
+    var batchRows: Int { g.batch * tilesH }
     /// The GEMMs' column count and row stride for a chunk of `tiles`: a multiple of 16 (OpenBLAS
     /// mallocs on every call for some small column counts that are not); the extra columns are zero.
     static func ld(_ tiles: Int) -> Int { (tiles + 15) / 16 * 16 }
@@ -111,13 +113,12 @@ public enum WinogradConv {
         transformWeights(w, u, p, pool)
         let args = (x: x, bias: bias, y: y, p: p, scratch: scratch, u: UnsafePointer(u), threads: pool.threads)
         if p.splitsPoints {
+            // Padding columns of V only reach M's padding columns, which nothing reads.
             pool.run(args) { a, t in
-                let b = TileBuffers(a.p, a.scratch, thread: t)
-                for c in ThreadPool.split(a.p.g.inChannels, parts: a.threads, index: t) {
-                    transformInput(a.x, channel: c, a.p, 0, a.p.g.batch * a.p.tilesH, b, WinogradPlan.ld(a.p.maxTiles))
+                let p = a.p, b = TileBuffers(p, a.scratch, thread: t), ld = WinogradPlan.ld(p.maxTiles)
+                for c in ThreadPool.split(p.g.inChannels, parts: a.threads, index: t) {
+                    transformInput(a.x, channel: c, p, 0, p.batchRows, b, ld)
                 }
-                zeroPadding(b.v, rows: ThreadPool.split(a.p.g.inChannels, parts: a.threads, index: t), of: a.p.g.inChannels,
-                            tiles: a.p.maxTiles)
             }
             pool.run(args) { a, t in
                 let b = TileBuffers(a.p, a.scratch, thread: t)
@@ -126,10 +127,9 @@ public enum WinogradConv {
                 }
             }
             pool.run(args) { a, t in
-                let b = TileBuffers(a.p, a.scratch, thread: t)
-                for o in ThreadPool.split(a.p.g.outChannels, parts: a.threads, index: t) {
-                    transformOutput(a.y, channel: o, bias: a.bias?[o] ?? 0, a.p, 0, a.p.g.batch * a.p.tilesH, b,
-                                    WinogradPlan.ld(a.p.maxTiles))
+                let p = a.p, b = TileBuffers(p, a.scratch, thread: t), ld = WinogradPlan.ld(p.maxTiles)
+                for o in ThreadPool.split(p.g.outChannels, parts: a.threads, index: t) {
+                    transformOutput(a.y, channel: o, bias: a.bias?[o] ?? 0, p, 0, p.batchRows, b, ld)
                 }
             }
             return
@@ -139,7 +139,6 @@ public enum WinogradConv {
             forEachChunk(p, thread: t, of: a.threads) { r0, r1 in
                 let tiles = (r1 - r0) * p.tilesW, ld = WinogradPlan.ld(tiles)
                 for c in 0..<p.g.inChannels { transformInput(a.x, channel: c, p, r0, r1, buffers, ld) }
-                zeroPadding(buffers.v, rows: 0..<p.g.inChannels, of: p.g.inChannels, tiles: tiles)
                 for xi in 0..<WinogradPlan.points { multiply(point: xi, a.u, buffers, p, tiles: ld) }
                 for o in 0..<p.g.outChannels {
                     transformOutput(a.y, channel: o, bias: a.bias?[o] ?? 0, p, r0, r1, buffers, ld)
@@ -178,16 +177,17 @@ public enum WinogradConv {
                                 _ g: ConvGeometry, pool: ThreadPool, scratch: ConvScratch) {
         let p = WinogradPlan(g)
         let u = scratch.partials, du = u + p.transformedWeights
+        // Recomputed: forward's U sat in shared scratch, which the later layers have reused since.
         transformWeights(w, u, p, pool)
         let args = (x: x, dy: dy, dx: dx, acc: accumulate, p: p, scratch: scratch, u: UnsafePointer(u), du: du,
                     threads: pool.threads)
         if p.splitsPoints {
             pool.run(args) { a, t in
-                let p = a.p, b = TileBuffers(p, a.scratch, thread: t), rows = p.g.batch * p.tilesH
+                let p = a.p, b = TileBuffers(p, a.scratch, thread: t), ld = WinogradPlan.ld(p.maxTiles)
                 let channels = ThreadPool.split(p.g.inChannels, parts: a.threads, index: t)
                 let outputs = ThreadPool.split(p.g.outChannels, parts: a.threads, index: t)
-                for c in channels { transformInput(a.x, channel: c, p, 0, rows, b, WinogradPlan.ld(p.maxTiles)) }
-                for o in outputs { transformOutputGradient(a.dy, channel: o, p, 0, rows, b, WinogradPlan.ld(p.maxTiles)) }
+                for c in channels { transformInput(a.x, channel: c, p, 0, p.batchRows, b, ld) }
+                for o in outputs { transformOutputGradient(a.dy, channel: o, p, 0, p.batchRows, b, ld) }
                 zeroPadding(b.v, rows: channels, of: p.g.inChannels, tiles: p.maxTiles)
                 zeroPadding(b.m, rows: outputs, of: p.g.outChannels, tiles: p.maxTiles)
             }
@@ -203,7 +203,7 @@ public enum WinogradConv {
                     let p = a.p, g = p.g, b = TileBuffers(p, a.scratch, thread: t)
                     for c in ThreadPool.split(g.inChannels, parts: a.threads, index: t) {
                         if !a.acc { (a.dx! + c * g.batch * g.inPlane).update(repeating: 0, count: g.batch * g.inPlane) }
-                        transformInputGradient(a.dx!, channel: c, p, 0, g.batch * p.tilesH, b, WinogradPlan.ld(p.maxTiles))
+                        transformInputGradient(a.dx!, channel: c, p, 0, p.batchRows, b, WinogradPlan.ld(p.maxTiles))
                     }
                 }
             }
