@@ -15,7 +15,7 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         do {
-            let config = try loadConfig(words)
+            let config = try ConfigLoader.load(arguments: words)
             guard let data = FileManager.default.contents(atPath: input) else {
                 throw ConfigError("input '\(input)' cannot be read")
             }

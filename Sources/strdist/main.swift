@@ -21,21 +21,6 @@ func fail(_ error: Error) -> Never {
     exit(1)
 }
 
-/// `--config FILE` (or `--config=FILE`) and the `--key value` overrides around it, resolved and checked.
-func loadConfig(_ words: [String]) throws -> Config {
-    var rest = words
-    var path: String?
-    if let i = rest.firstIndex(where: { $0 == "--config" || $0.hasPrefix("--config=") }) {
-        if rest[i].hasPrefix("--config=") {
-            path = String(rest[i].dropFirst("--config=".count)); rest.remove(at: i)
-        } else {
-            guard i + 1 < rest.count else { throw ConfigError("--config needs a file path") }
-            path = rest[i + 1]; rest.removeSubrange(i...(i + 1))
-        }
-    }
-    return try ConfigLoader.load(path: path, overrides: rest)
-}
-
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train (the default): strdist --config FILE [--key value ...].")
@@ -48,7 +33,7 @@ struct Train: ParsableCommand {
             if words.contains("--help") || words.contains("-h") {
                 print(StrDist.helpMessage()); return
             }
-            let config = try loadConfig(words)
+            let config = try ConfigLoader.load(arguments: words)
             try TrainingJob(config: config).run()
             Communicator.world.finalize()
         } catch { fail(error) }

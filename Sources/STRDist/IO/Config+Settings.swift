@@ -10,10 +10,10 @@ extension Config {
         for (key, kind) in ConfigKey.table.sorted(by: { $0.key < $1.key }) where key != "config" {
             let value: String
             switch kind {
-            case .int(let p): value = "\(self[keyPath: p])"
-            case .optionalInt(let p): value = self[keyPath: p].map { "\($0)" } ?? "null"
-            case .double(let p): value = "\(self[keyPath: p])"
-            case .optionalDouble(let p): value = self[keyPath: p].map { "\($0)" } ?? "null"
+            case .int(let p, _): value = "\(self[keyPath: p])"
+            case .optionalInt(let p, _): value = self[keyPath: p].map { "\($0)" } ?? "null"
+            case .double(let p, _): value = "\(self[keyPath: p])"
+            case .optionalDouble(let p, _): value = self[keyPath: p].map { "\($0)" } ?? "null"
             case .string(let p): value = Self.yamlString(self[keyPath: p])
             case .optionalString(let p): value = self[keyPath: p].map(Self.yamlString) ?? "null"
             case .bool(let p): value = self[keyPath: p] ? "true" : "false"

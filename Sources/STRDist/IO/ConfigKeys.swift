@@ -1,19 +1,22 @@
-// The table of config keys: name → typed property. Names are the
-// reference's (as its YAML files spell them); flags may use '-' for '_'.
+// The table of config keys: name → typed property and the values it may
+// take. Names are the reference's (as its YAML files spell them); flags may
+// use '-' for '_'. Every number is checked against its key's range where it
+// enters (ConfigLoader.set), so nothing downstream sees NaN, ±inf or an
+// integer that wrapped.
 
 enum ConfigKey {
-    case int(WritableKeyPath<Config, Int>)
-    case optionalInt(WritableKeyPath<Config, Int?>)
-    case double(WritableKeyPath<Config, Double>)
-    case optionalDouble(WritableKeyPath<Config, Double?>)
+    case int(WritableKeyPath<Config, Int>, ClosedRange<Int>)
+    case optionalInt(WritableKeyPath<Config, Int?>, ClosedRange<Int>)
+    case double(WritableKeyPath<Config, Double>, Interval)
+    case optionalDouble(WritableKeyPath<Config, Double?>, Interval)
     case string(WritableKeyPath<Config, String>)
     case optionalString(WritableKeyPath<Config, String?>)
     case bool(WritableKeyPath<Config, Bool>)
 
     var typeName: String {
         switch self {
-        case .int, .optionalInt: return "an integer"
-        case .double, .optionalDouble: return "a number"
+        case .int(_, let r), .optionalInt(_, let r): return "an integer in \(r.lowerBound)…\(r.upperBound)"
+        case .double(_, let i), .optionalDouble(_, let i): return "\(i)"
         case .string, .optionalString: return "a string"
         case .bool: return "true or false"
         }
@@ -21,34 +24,48 @@ enum ConfigKey {
 
     var isBool: Bool { if case .bool = self { return true } else { return false } }
 
+    /// Epoch counts and other step-like integers: far beyond any run, far below overflow.
+    static let epochRange = 0...1_000_000
+
     static let table: [String: ConfigKey] = [
+        // Data and model
         "data": .string(\.data), "set": .string(\.set), "arch": .string(\.arch),
-        "num_classes": .int(\.numClasses), "width_mult": .double(\.widthMult), "workers": .int(\.workers),
-        "optimizer": .string(\.optimizer), "lr": .double(\.lr), "lr_policy": .string(\.lrPolicy),
-        "warmup_length": .int(\.warmupLength), "multistep_lr_adjust": .int(\.multistepLrAdjust),
-        "multistep_lr_gamma": .double(\.multistepLrGamma), "epochs": .int(\.epochs),
-        "start_epoch": .optionalInt(\.startEpoch), "batch_size": .int(\.batchSize), "momentum": .double(\.momentum),
-        "nesterov": .bool(\.nesterov), "weight_decay": .double(\.weightDecay), "no_bn_decay": .bool(\.noBnDecay),
-        "label_smoothing": .optionalDouble(\.labelSmoothing),
+        "num_classes": .optionalInt(\.numClasses, 2...1_000_000),
+        "width_mult": .double(\.widthMult, .init(above: 0, upTo: 64)),
+        "workers": .int(\.workers, 0...1024),
+        // Optimisation
+        "optimizer": .string(\.optimizer), "lr": .double(\.lr, .positive), "lr_policy": .string(\.lrPolicy),
+        "warmup_length": .int(\.warmupLength, epochRange), "multistep_lr_adjust": .int(\.multistepLrAdjust, 1...1_000_000),
+        "multistep_lr_gamma": .double(\.multistepLrGamma, .nonNegative), "epochs": .int(\.epochs, epochRange),
+        "start_epoch": .optionalInt(\.startEpoch, epochRange), "batch_size": .int(\.batchSize, 1...(1 << 24)),
+        "momentum": .double(\.momentum, .unitOpen), "nesterov": .bool(\.nesterov),
+        "weight_decay": .double(\.weightDecay, .nonNegative), "no_bn_decay": .bool(\.noBnDecay),
+        "label_smoothing": .optionalDouble(\.labelSmoothing, .unitOpen),
+        // Sparsity
         "conv_type": .string(\.convType), "bn_type": .string(\.bnType), "init": .string(\.initialization),
         "mode": .string(\.mode), "nonlinearity": .string(\.nonlinearity), "scale_fan": .bool(\.scaleFan),
         "sparse_function": .string(\.sparseFunction), "sInit_type": .string(\.sInitType),
-        "sInit_value": .double(\.sInitValue), "st_decay": .optionalDouble(\.stDecay),
-        "prune_rate": .double(\.pruneRate), "init_prune_epoch": .int(\.initPruneEpoch),
-        "final_prune_epoch": .int(\.finalPruneEpoch), "first_layer_dense": .bool(\.firstLayerDense),
+        "sInit_value": .double(\.sInitValue, .finite), "st_decay": .optionalDouble(\.stDecay, .nonNegative),
+        "prune_rate": .double(\.pruneRate, .unitOpen), "init_prune_epoch": .int(\.initPruneEpoch, epochRange),
+        "final_prune_epoch": .int(\.finalPruneEpoch, epochRange), "first_layer_dense": .bool(\.firstLayerDense),
         "first_layer_type": .optionalString(\.firstLayerType), "last_layer_dense": .bool(\.lastLayerDense),
         "freeze_weights": .bool(\.freezeWeights),
+        // Runs, checkpoints, workflows
         "config": .optionalString(\.config), "name": .optionalString(\.name), "log_dir": .optionalString(\.logDir),
-        "print_freq": .int(\.printFreq), "save_every": .int(\.saveEvery), "seed": .optionalInt(\.seed),
+        "print_freq": .int(\.printFreq, 1...Int(Int32.max)), "save_every": .int(\.saveEvery, -1...1_000_000),
+        "seed": .optionalInt(\.seed, 0...Int.max),
         "resume": .optionalString(\.resume), "pretrained": .optionalString(\.pretrained),
         "evaluate": .bool(\.evaluate), "dense_conv_model": .bool(\.denseConvModel), "use_budget": .bool(\.useBudget),
         "ignore_pretrained_weights": .bool(\.ignorePretrainedWeights), "budget_file": .optionalString(\.budgetFile),
         "budget_column": .optionalString(\.budgetColumn),
         "multigpu": .optionalString(\.multigpu),
-        "threads": .int(\.threads), "cifar_stem": .bool(\.cifarStem), "stem_stride": .int(\.stemStride), "image_size": .int(\.imageSize),
-        "bucket_size_mb": .double(\.bucketSizeMb), "sync_bn": .bool(\.syncBn),
-        "stall_timeout": .double(\.stallTimeout), "conv_algorithm": .string(\.convAlgorithm), "train_subset": .int(\.trainSubset),
-        "val_resize": .int(\.valResize), "step_log": .optionalString(\.stepLog), "strict_images": .bool(\.strictImages),
+        // strdist's own
+        "threads": .int(\.threads, 0...64), "cifar_stem": .bool(\.cifarStem), "stem_stride": .int(\.stemStride, 1...2),
+        "image_size": .int(\.imageSize, 0...16_384), "val_resize": .int(\.valResize, 0...65_536),
+        "bucket_size_mb": .double(\.bucketSizeMb, .init(above: 0, upTo: 4096)), "sync_bn": .bool(\.syncBn),
+        "stall_timeout": .double(\.stallTimeout, .init(above: 0, upTo: 1e7)),
+        "conv_algorithm": .string(\.convAlgorithm), "train_subset": .int(\.trainSubset, 0...(1 << 40)),
+        "step_log": .optionalString(\.stepLog), "strict_images": .bool(\.strictImages),
     ]
 
     /// The reference's other spellings (argparse aliases and dest names).
@@ -69,6 +86,53 @@ enum ConfigKey {
         if table[name] != nil || ignored.contains(name) { return name }
         return aliases[name] ?? aliases[name.lowercased()]
     }
+
+    /// "did you mean …" for an unknown spelling: the closest key or alias (one-letter aliases
+    /// are left out: every short typo is near them), named as the key it stands for.
+    static func suggestion(for raw: String) -> String {
+        let word = raw.replacingOccurrences(of: "-", with: "_")
+        let spellings = Array(table.keys) + aliases.keys.filter { $0.count > 1 }
+        let best = closest(word, in: spellings.sorted())
+        guard let key = aliases[best] else { return "'\(best)'" }
+        return "'\(key)', also spelt '\(best.replacingOccurrences(of: "_", with: "-"))'"
+    }
+}
+
+/// The values a floating-point key may take; never NaN or ±inf.
+struct Interval: CustomStringConvertible {
+    var lower = -Double.greatestFiniteMagnitude, lowerOpen = false
+    var upper = Double.greatestFiniteMagnitude, upperOpen = false
+
+    static let finite = Interval()
+    static let positive = Interval(lower: 0, lowerOpen: true)
+    static let nonNegative = Interval(lower: 0)
+    /// [0, 1): rates and fractions.
+    static let unitOpen = Interval(lower: 0, upper: 1, upperOpen: true)
+
+    init(lower: Double = -.greatestFiniteMagnitude, lowerOpen: Bool = false,
+         upper: Double = .greatestFiniteMagnitude, upperOpen: Bool = false) {
+        self.lower = lower; self.lowerOpen = lowerOpen; self.upper = upper; self.upperOpen = upperOpen
+    }
+
+    /// (lower, upper].
+    init(above lower: Double, upTo upper: Double) { self.init(lower: lower, lowerOpen: true, upper: upper) }
+
+    func contains(_ x: Double) -> Bool {
+        x.isFinite && (lowerOpen ? x > lower : x >= lower) && (upperOpen ? x < upper : x <= upper)
+    }
+
+    /// "a finite number in [0, 1)", "a positive finite number", …
+    var description: String {
+        let big = Double.greatestFiniteMagnitude
+        switch (lower, upper) {
+        case (-big, big): return "a finite number"
+        case (0, big): return lowerOpen ? "a positive finite number" : "a finite number, 0 or more"
+        default:
+            return "a finite number in \(lowerOpen ? "(" : "[")\(Self.text(lower)), \(Self.text(upper))\(upperOpen ? ")" : "]")"
+        }
+    }
+
+    private static func text(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? "\(Int(x))" : "\(x)" }
 }
 
 /// Edit distance, for "did you mean" hints.

@@ -1,9 +1,9 @@
 // Reads a YAML config, applies `--key value` overrides, and checks every
-// value. Errors are one line naming the key and, for a misspelt key or
+// value where it enters. Errors are one line naming the key, where it was
+// given (file and line, or the command line) and, for a misspelt key or
 // value, the closest valid one.
 
 import Foundation
-import Yams
 
 public struct ConfigError: Error, CustomStringConvertible {
     public let description: String
@@ -11,24 +11,35 @@ public struct ConfigError: Error, CustomStringConvertible {
 }
 
 public enum ConfigLoader {
+    /// The words of a command line: `--config FILE` (or `--config=FILE`, at most once) and the
+    /// `--key value` overrides around it.
+    public static func load(arguments words: [String]) throws -> Config {
+        var rest = words
+        var path: String?
+        while let i = rest.firstIndex(where: { $0 == "--config" || $0.hasPrefix("--config=") }) {
+            let given: String
+            if rest[i].hasPrefix("--config=") {
+                given = String(rest[i].dropFirst("--config=".count)); rest.remove(at: i)
+            } else {
+                guard i + 1 < rest.count, !rest[i + 1].hasPrefix("--") else { throw ConfigError("--config needs a file path") }
+                given = rest[i + 1]; rest.removeSubrange(i...(i + 1))
+            }
+            if let path {
+                throw ConfigError("--config is given twice ('\(path)' and '\(given)'); give one file and override its keys with --key value")
+            }
+            path = given
+        }
+        return try load(path: path, overrides: rest)
+    }
+
     /// - Parameters:
     ///   - path: the YAML file (`--config`), or nil for defaults only.
     ///   - overrides: command-line words after the subcommand, e.g. ["--lr", "0.1", "--nesterov"].
     public static func load(path: String?, overrides: [String]) throws -> Config {
         var config = Config()
         if let path = path {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw ConfigError("config file '\(path)' cannot be read (check the path given to --config)")
-            }
-            let yaml: Any?
-            do { yaml = try Yams.load(yaml: text) } catch {
-                throw ConfigError("config file '\(path)' is not valid YAML: \("\(error)".split(separator: "\n").first ?? "")")
-            }
-            guard let map = (yaml ?? [String: Any]()) as? [String: Any] else {
-                throw ConfigError("config file '\(path)' must be a mapping of key: value lines")
-            }
-            for (key, value) in map.sorted(by: { $0.key < $1.key }) {
-                try set(&config, key: key, value: value, origin: "in \(path)")
+            for entry in try ConfigFile.read(path) {
+                try set(&config, key: entry.key, value: entry.value, origin: "in \(path) (line \(entry.line))")
             }
             config.config = path
         }
@@ -77,37 +88,54 @@ public enum ConfigLoader {
 
     static func set(_ config: inout Config, key raw: String, value: Any, origin: String) throws {
         guard let name = ConfigKey.canonical(raw) else {
-            let hint = closest(raw, in: Array(ConfigKey.table.keys))
-            throw ConfigError("unknown config key '\(raw)' \(origin) (did you mean '\(hint)'?)")
+            throw ConfigError("unknown config key '\(raw)' \(origin) (did you mean \(ConfigKey.suggestion(for: raw))?)")
         }
         if ConfigKey.ignored.contains(name) { return }
         let kind = ConfigKey.table[name]!
         func bad() -> ConfigError {
             ConfigError("config key '\(name)' \(origin) must be \(kind.typeName), got '\(value)'")
         }
-        let isNull = value is NSNull || "\(value)" == "null" || "\(value)" == "None"
+        if value is YAMLCompound { throw bad() }
+        // Flags arrive as strings; YAML scalars carry their text and their YAML type.
+        let text = (value as? YAMLScalar)?.raw ?? "\(value)"
+        let typed = (value as? YAMLScalar)?.typed ?? value
+        let isNull = typed is NSNull || text == "null" || text == "None"
         switch kind {
-        case .int(let p): guard let v = int(value) else { throw bad() }; config[keyPath: p] = v
-        case .optionalInt(let p): if isNull { config[keyPath: p] = nil } else { guard let v = int(value) else { throw bad() }; config[keyPath: p] = v }
-        case .double(let p): guard let v = double(value) else { throw bad() }; config[keyPath: p] = v
-        case .optionalDouble(let p): if isNull { config[keyPath: p] = nil } else { guard let v = double(value) else { throw bad() }; config[keyPath: p] = v }
-        case .string(let p): config[keyPath: p] = "\(value)"
-        case .optionalString(let p): config[keyPath: p] = isNull ? nil : "\(value)"
-        case .bool(let p): guard let v = bool(value) else { throw bad() }; config[keyPath: p] = v
+        case .int(let p, let range):
+            guard let v = int(typed), range.contains(v) else { throw bad() }
+            config[keyPath: p] = v
+        case .optionalInt(let p, let range):
+            if isNull { config[keyPath: p] = nil; return }
+            guard let v = int(typed), range.contains(v) else { throw bad() }
+            config[keyPath: p] = v
+        case .double(let p, let interval):
+            guard let v = double(typed), interval.contains(v) else { throw bad() }
+            config[keyPath: p] = v
+        case .optionalDouble(let p, let interval):
+            if isNull { config[keyPath: p] = nil; return }
+            guard let v = double(typed), interval.contains(v) else { throw bad() }
+            config[keyPath: p] = v
+        case .string(let p): config[keyPath: p] = text
+        case .optionalString(let p): config[keyPath: p] = isNull ? nil : text
+        case .bool(let p): guard let v = bool(typed) else { throw bad() }; config[keyPath: p] = v
         }
     }
 
+    /// An integer exactly: 3, 3.0 and "3e2" are, 1e30 and 2.5 are not (no wrapping, no truncation).
     static func int(_ v: Any) -> Int? {
         if let i = v as? Int { return i }
-        if let d = v as? Double, d == d.rounded() { return Int(d) }
-        if let s = v as? String { return Int(s) ?? Double(s).flatMap { $0 == $0.rounded() ? Int($0) : nil } }
+        if let d = v as? Double { return Int(exactly: d) }
+        if let s = v as? String {
+            let t = s.trimmingCharacters(in: .whitespaces)
+            return Int(t) ?? Double(t).flatMap { Int(exactly: $0) }
+        }
         return nil
     }
 
     static func double(_ v: Any) -> Double? {
         if let d = v as? Double { return d }
         if let i = v as? Int { return Double(i) }
-        if let s = v as? String { return Double(s) }
+        if let s = v as? String { return Double(s.trimmingCharacters(in: .whitespaces)) }
         return nil
     }
 
