@@ -48,6 +48,7 @@ let package = Package(
         .testTarget(
             name: "STRDistTests",
             dependencies: ["STRDist", "CAllocCounter"],
+            exclude: ["Fixtures"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
     ]

@@ -4,7 +4,9 @@ extension Config {
     public var modelOptions: ModelOptions {
         var o = ModelOptions()
         o.arch = arch
-        o.numClasses = numClasses
+        // TrainingJob resolves an unset num_classes from the data; without data (predict reads the
+        // checkpoint's fc) it stays ModelOptions' 1000.
+        if let numClasses { o.numClasses = numClasses }
         o.convKind = SparseKind(configValue: convType) ?? .dense
         o.firstLayerDense = firstLayerDense
         o.firstLayerKind = firstLayerType.flatMap(SparseKind.init(configValue:))

@@ -7,7 +7,8 @@ public struct Config: Sendable {
     public var data = "/usr/share/datasets/fashion-mnist"
     public var set = "FashionMNIST"
     public var arch = "ResNet18"
-    public var numClasses = 10
+    /// Classifier outputs (nil: the data's class count, resolved when the data is loaded).
+    public var numClasses: Int?
     public var widthMult = 1.0
     public var workers = 20
     // Optimisation

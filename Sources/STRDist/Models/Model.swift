@@ -13,6 +13,17 @@ public final class Model {
     /// - Throws: `ModelError.unknownArchitecture` with the known names.
     public init(_ options: ModelOptions, threads: Int) throws {
         let layout = ParameterLayout()
+        let (layers, convs) = try Self.layers(options, layout)
+        self.options = options
+        self.layout = layout
+        self.convs = convs
+        pool = layers.compactMap { $0 as? GlobalAvgPool }.last!
+        network = Network(root: Sequential(layers), layout: layout, threads: threads)
+    }
+
+    /// The layers `options` describe, their parameters registered in `layout`; nothing large is
+    /// allocated yet (the arenas come with the Network, the workspace with its plan).
+    static func layers(_ options: ModelOptions, _ layout: ParameterLayout) throws -> (layers: [any Layer], convs: [Conv2d]) {
         var builder = ConvBuilder(options: options, layout: layout)
         let layers: [any Layer]
         if options.arch == "MobileNetV1" {
@@ -22,11 +33,7 @@ public final class Model {
         } else {
             throw ModelError.unknownArchitecture(options.arch)
         }
-        self.options = options
-        self.layout = layout
-        convs = builder.convs
-        pool = layers.compactMap { $0 as? GlobalAvgPool }.last!
-        network = Network(root: Sequential(layers), layout: layout, threads: threads)
+        return (layers, builder.convs)
     }
 
     /// Effective-weight sparsity of every conv, with FLOPs at the planned input size.

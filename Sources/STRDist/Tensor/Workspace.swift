@@ -60,6 +60,9 @@ public final class WorkspacePlanner {
     /// Asks for `count` floats of scratch shared by all threads.
     public func scratch(shared count: Int) { sharedScratch = max(sharedScratch, (count + 15) / 16 * 16) }
 
+    /// Floats the workspace will hold: every region plus each thread's scratch and the shared scratch.
+    public var floats: Int { total + scratchPerThread * threads + sharedScratch }
+
     /// Whether each use accumulates: all but the last use of a gradient region do.
     func accumulateFlags() -> [Bool] {
         var seen = Set<Int>()
@@ -86,7 +89,7 @@ public final class Workspace {
         sharedScratch = planner.sharedScratch
         scratchBase = planner.total
         accumulate = planner.accumulateFlags()
-        memory = FloatBuffer(count: planner.total + planner.scratchPerThread * planner.threads + planner.sharedScratch)
+        memory = FloatBuffer(count: planner.floats)
     }
 
     @inline(__always) public func pointer(_ offset: Int) -> UnsafeMutablePointer<Float> { memory.base + offset }

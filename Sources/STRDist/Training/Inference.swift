@@ -7,16 +7,25 @@ public enum Inference {
     /// - Parameters:
     ///   - input: NCHW floats, `shape` [N, 3, H, W] (H == W).
     /// - Returns: logits, [N, num_classes] row-major.
-    public static func logits(config: Config, checkpoint: String, input: [Float], shape: [Int]) throws -> [Float] {
-        guard shape.count == 4, shape[1] == 3, shape[2] == shape[3], shape.reduce(1, *) == input.count, shape[0] > 0 else {
+    public static func logits(config: Config, checkpoint: String, input pixels: [Float], shape: [Int]) throws -> [Float] {
+        guard shape.count == 4, shape[1] == 3, shape[2] == shape[3], shape.reduce(1, *) == pixels.count, shape[0] > 0 else {
             throw ConfigError("the input must be an [N, 3, S, S] float tensor, got shape \(shape)")
         }
-        let model = try Model(config.modelOptions, threads: max(1, config.threads))
+        let (tensors, _) = try Checkpoint.readModel(checkpoint)
+        var options = config.modelOptions
+        if config.numClasses == nil, let fc = tensors.first(where: { $0.name == "fc.weight" }), let k = fc.shape.first {
+            options.numClasses = k   // unset: the checkpoint's classifier decides
+        }
+        let threads = max(1, config.threads)
+        let input = ActShape(channels: 3, batch: shape[0], height: shape[2], width: shape[3])
+        try MemoryPlan.check(options, input: input, threads: threads, optimizerCopies: 0, loaderBatches: 0,
+                             what: "predicting \(config.arch) on \(shape[0]) images of \(shape[2])×\(shape[3])")
+        let model = try Model(options, threads: threads)
         let net = model.network
-        net.plan(ActShape(channels: 3, batch: shape[0], height: shape[2], width: shape[3]))
-        try Checkpoint.loadModel(checkpoint, into: net.store)
+        net.plan(input)
+        try Checkpoint.load(tensors, into: net.store, what: Checkpoint.paths(checkpoint).model)
         net.parametersChanged()
-        input.withUnsafeBufferPointer { Layout.nchwToCNHW($0.baseAddress!, net.input, net.inputRef.shape) }
+        pixels.withUnsafeBufferPointer { Layout.nchwToCNHW($0.baseAddress!, net.input, net.inputRef.shape) }
         net.forward(training: false)
         let (n, k) = (shape[0], net.classes)
         return (0..<n * k).map { net.logits[($0 % k) * n + $0 / k] }   // ours are class-major [K, N]

@@ -28,6 +28,7 @@ public struct TrainingJob {
     @discardableResult
     public func run() throws -> Trainer {
         if config.multigpu != nil { print("=> --multigpu has no meaning here: ranks come from mpirun; ignoring it") }
+        for line in config.warnings { print("=> warning: " + line) }
         guard config.batchSize % comm.size == 0 else {
             throw ConfigError("config key 'batch_size' (\(config.batchSize), the global batch) must divide evenly over the \(comm.size) ranks (try \(max(comm.size, config.batchSize / comm.size * comm.size)))")
         }
@@ -35,17 +36,39 @@ public struct TrainingJob {
         let data = try TrainingData(config, warn: { line in
             Swift.print(ranks > 1 ? "rank \(rank): " + line : line); fflush(stdout)
         })
-        guard data.classes == config.numClasses else {
-            throw ConfigError("config key 'num_classes' is \(config.numClasses) but \(config.set) at '\(config.data)' has \(data.classes) classes (set num_classes: \(data.classes))")
-        }
         guard data.train.count >= config.batchSize else {
             throw ConfigError("config key 'batch_size' (\(config.batchSize)) is larger than the \(data.train.count) training samples")
         }
-        let model = try Model(config.modelOptions, threads: threads)
-        let size = config.inputSize
-        model.network.plan(ActShape(channels: 3, batch: rankBatch, height: size, width: size))
-        model.network.initialize(seed: UInt64(config.seed ?? 0))
+        return try resolved(classes: data.classes).run(on: data)
+    }
+
+    /// This job with what the data decides: an unset num_classes becomes the data's class count;
+    /// fewer outputs than classes is an error, more a warning.
+    func resolved(classes: Int) throws -> TrainingJob {
+        var c = config
+        if let k = c.numClasses {
+            guard k >= classes else {
+                throw ConfigError("config key 'num_classes' is \(k) but \(c.set) at '\(c.data)' has \(classes) classes (set num_classes: \(classes), or leave it out to take the data's)")
+            }
+            if k > classes { print("=> warning: num_classes \(k) is more than the \(classes) classes of the data: \(k - classes) outputs never see a label") }
+        } else {
+            c.numClasses = classes
+            print("=> num_classes: \(classes), the class count of \(c.set) at '\(c.data)'")
+        }
+        return TrainingJob(config: c, comm: comm, print: print)
+    }
+
+    func run(on data: TrainingData) throws -> Trainer {
         let workers = min(config.workers, max(1, ProcessInfo.processInfo.activeProcessorCount / comm.localSize))
+        let size = config.inputSize
+        let input = ActShape(channels: 3, batch: rankBatch, height: size, width: size)
+        try MemoryPlan.check(config.modelOptions, input: input, threads: threads,
+                             optimizerCopies: config.optimizer == "adam" ? 2 : 1,
+                             loaderBatches: workers > 0 ? 2 * max(2, workers + 1) : 0, ranksHere: comm.localSize,
+                             what: "\(config.arch) at width_mult \(config.widthMult), \(size)×\(size), \(rankBatch) images per rank and \(threads) thread(s)")
+        let model = try Model(config.modelOptions, threads: threads)
+        model.network.plan(input)
+        model.network.initialize(seed: UInt64(config.seed ?? 0))
         let trainer = Trainer(config: config, model: model,
                               train: BatchLoader(source: data.train, batch: rankBatch, workers: workers),
                               validation: BatchLoader(source: data.validation, batch: rankBatch, workers: workers),
