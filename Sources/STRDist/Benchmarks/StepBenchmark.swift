@@ -45,7 +45,7 @@ public enum StepBenchmark {
         let net = model.network
         net.plan(input)
         net.initialize(seed: 1)
-        if kind == .gmp { for c in model.convs { c.pruneRate = 0.9 } }
+        model.pruning.setCurrent(o.pruneRate)
         var rng = RNG(seed: 2)
         rng.fillNormal(net.input, count: net.inputRef.shape.count, std: 1)
         for i in 0..<batch { net.labels[i] = Int32(rng.below(classes)) }

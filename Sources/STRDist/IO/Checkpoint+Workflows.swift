@@ -27,7 +27,7 @@ extension Checkpoint {
     public static func denseTensors(_ model: Model) -> [SafeTensor] {
         let ctx = model.network.context!
         var effective: [String: Conv2d] = [:]
-        for c in model.convs where c.kind != .dense { effective["\(c.name).weight"] = c }
+        for c in model.convs where !c.transform.isIdentity { effective["\(c.name).weight"] = c }
         return modelTensors(model.network.store).compactMap { t in
             if t.name.hasSuffix(".sparseThreshold") { return nil }
             guard let conv = effective[t.name] else { return t }

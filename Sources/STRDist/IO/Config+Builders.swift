@@ -22,6 +22,7 @@ extension Config {
         default: o.initialization = .kaimingNormal(mode: fanMode, gain: gain, fanScale: fanScale)
         }
         o.pruneRate = pruneRate
+        o.pruneEpochs = (initPruneEpoch, finalPruneEpoch)
         o.sInit = Float(sInitValue)
         o.widthMultiplier = widthMult
         o.smallInputStem = cifarStem
@@ -45,10 +46,6 @@ extension Config {
         p.multistepAdjust = multistepLrAdjust
         p.multistepGamma = multistepLrGamma
         return p
-    }
-
-    public var pruneSchedule: PruneSchedule {
-        PruneSchedule(target: pruneRate, initEpoch: initPruneEpoch, finalEpoch: finalPruneEpoch)
     }
 
     /// Conv weights (and biases) that `freeze_weights` keeps fixed.

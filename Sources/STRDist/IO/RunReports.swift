@@ -60,7 +60,7 @@ public final class RunReports {
                    String(format: "%.02f", best.top1), String(format: "%.02f", best.top5),
                    String(format: "%.02f", best.train1), String(format: "%.02f", best.train5)]
         try append(row.joined(separator: ", ") + "\n", to: results)
-        guard s.layers.contains(where: { $0.kind == .str }) else { return }
+        guard s.layers.contains(where: { $0.threshold != nil }) else { return }   // STR's reports
         var sparsity = s.layers.map { ($0.name, $0.sparsity) }
         sparsity.append(("total", s.total))
         let thresholds = s.layers.compactMap { l in l.threshold.map { (l.name, $0) } }

@@ -3,9 +3,9 @@
 // kernel, the rest im2col + GEMM (pointwise without im2col).
 //
 // Sparse kinds (STR, DNW, GMP) run the same path on an effective weight that
-// the kind's transform computes once per forward into the workspace; its
-// backward maps the effective weight's gradient onto the stored weight (and
-// STR's `<name>.sparseThreshold`, shape [1, 1]).
+// the kind's WeightTransform computes once per forward into the workspace;
+// its backward maps the effective weight's gradient onto the stored weight
+// (and the kind's own parameters, such as STR's `<name>.sparseThreshold`).
 
 public final class Conv2d: Layer {
     public let name: String
@@ -13,17 +13,14 @@ public final class Conv2d: Layer {
     public let kernel: Int, stride: Int, padding: Int, dilation: Int, groups: Int
     public let weight: Int
     public let bias: Int?
-    public let kind: SparseKind
-    /// STR's learned threshold s (parameter offset).
-    public let threshold: Int?
-    /// STR's initial s (`sInit_value`).
-    public var thresholdInit: Float = 0
-    /// DNW's prune rate, GMP's current (scheduled) prune rate.
-    public var pruneRate: Float = 0
-    private var effective = 0, mask = 0
+    /// The sparse kind: how the effective weight is made from the stored one, and its gradient rule.
+    public let transform: any WeightTransform
+    public var kind: SparseKind { transform.kind }
+    /// The current prune rate of a DNW or GMP conv (PruningPlan sets it), nil for other kinds.
+    public var pruneRate: Float? { (transform as? any MagnitudePruned)?.pruneRate }
+    private var effective = 0
     /// The parameter version the effective weight was computed for.
     private var effectiveVersion = -1
-    private let partials = UnsafeMutablePointer<Double>.allocate(capacity: 64)
     /// PyTorch's default: kaiming_uniform(a=√5), i.e. U(±1/√fan_in) for weight and bias.
     public var initializer: WeightInit = .standard
     /// Winograd where it applies (`auto`) or always im2col; read when the layer is planned.
@@ -38,7 +35,7 @@ public final class Conv2d: Layer {
     ///   - name: the state_dict prefix, e.g. "layer1.0.conv1".
     public init(_ name: String, inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1,
                 padding: Int = 0, dilation: Int = 1, groups: Int = 1, bias: Bool = false,
-                kind: SparseKind = .dense, layout: ParameterLayout) {
+                kind: SparseKind = .dense, settings: TransformSettings = .init(), layout: ParameterLayout) {
         precondition(inChannels % groups == 0 && outChannels % groups == 0,
                      "\(name): channels \(inChannels)→\(outChannels) are not divisible by groups \(groups)")
         self.name = name
@@ -48,11 +45,8 @@ public final class Conv2d: Layer {
         weight = layout.parameters.add("\(name).weight", shape: [outChannels, inChannels / groups, kernelSize, kernelSize],
                                        group: .weight)
         self.bias = bias ? layout.parameters.add("\(name).bias", shape: [outChannels], group: .weight) : nil
-        self.kind = kind
-        threshold = kind == .str ? layout.parameters.add("\(name).sparseThreshold", shape: [1, 1], group: .threshold) : nil
+        transform = kind.makeTransform(name: name, layout: layout, settings: settings)
     }
-
-    deinit { partials.deallocate() }
 
     public var weightCount: Int { outChannels * (inChannels / groups) * kernel * kernel }
 
@@ -69,10 +63,9 @@ public final class Conv2d: Layer {
         planner.scratch(perThread: g.scratchPerThread)
         planner.scratch(shared: g.sharedScratch(threads: planner.threads))
         precondition(planner.threads <= 64, "at most 64 threads per rank")
-        if kind != .dense { effective = planner.region(g.weightCount) }
-        if kind == .dnw || kind == .gmp {
-            mask = planner.region(g.weightCount)
-            planner.scratch(shared: MagnitudeMask.scratchCount(threads: planner.threads))
+        if !transform.isIdentity {
+            effective = planner.region(g.weightCount)
+            transform.plan(count: g.weightCount, planner)
         }
         output = planner.activation(ActShape(channels: outChannels, batch: g.batch, height: g.outH, width: g.outW))
         return output
@@ -82,21 +75,10 @@ public final class Conv2d: Layer {
     @discardableResult
     public func computeEffectiveWeight(_ ctx: StepContext) -> UnsafeMutablePointer<Float> {
         let w = ctx.param(weight)
-        switch kind {
-        case .dense:
-            return w
-        case .str:
-            STRTransform.forward(w, threshold: ctx.param(threshold!).pointee, ctx.region(effective),
-                                 count: weightCount, pool: ctx.pool)
-        case .dnw, .gmp:
-            MagnitudeMask.apply(w, count: weightCount, prune: prunedCount, out: ctx.region(effective),
-                                mask: ctx.region(mask), pool: ctx.pool, scratch: ctx.workspace.shared)
-        }
+        if transform.isIdentity { return w }
+        transform.forward(w, ctx.region(effective), count: weightCount, ctx)
         return ctx.region(effective)
     }
-
-    /// floor(prune_rate · numel), as the reference computes it.
-    public var prunedCount: Int { Int(Double(pruneRate) * Double(weightCount)) }
 
     /// The profile key: what kind of work this conv is.
     public var profileKey: String {
@@ -109,7 +91,7 @@ public final class Conv2d: Layer {
         let start = ctx.profile == nil ? 0 : StepProfile.now()
         defer { if let p = ctx.profile { p.add(profileKey, backward: false, since: start) } }
         let g = geometry!
-        let reuse = !ctx.training && kind != .dense && effectiveVersion == ctx.parameterVersion
+        let reuse = !ctx.training && !transform.isIdentity && effectiveVersion == ctx.parameterVersion
         let w = reuse ? ctx.region(effective) : computeEffectiveWeight(ctx)
         effectiveVersion = ctx.parameterVersion
         let x = ctx.value(input), y = ctx.value(output)
@@ -125,7 +107,7 @@ public final class Conv2d: Layer {
         let start = ctx.profile == nil ? 0 : StepProfile.now()
         defer { if let p = ctx.profile { p.add(profileKey, backward: true, since: start) } }
         let g = geometry!
-        let x = ctx.value(input), w = kind == .dense ? ctx.param(weight) : ctx.region(effective)
+        let x = ctx.value(input), w = transform.isIdentity ? ctx.param(weight) : ctx.region(effective)
         let dy = ctx.workspace.grad(output)!, dx = ctx.workspace.grad(input)
         let acc = ctx.workspace.accumulates(inputGrad)
         let dw = ctx.grad(weight), db = bias.map { ctx.grad($0) }
@@ -135,21 +117,12 @@ public final class Conv2d: Layer {
             ConvKernels.backward(x: x, w: w, dy: dy, dx: dx, accumulate: acc, dw: dw, dbias: db, g,
                                  pool: ctx.pool, scratch: scratch(ctx))
         }
-        // dw holds ∂L/∂w'; map it onto the stored weight.
-        switch kind {
-        case .dense, .dnw:
-            break
-        case .str:
-            ctx.grad(threshold!).pointee = STRTransform.backward(ctx.param(weight), threshold: ctx.param(threshold!).pointee,
-                                                                 grad: dw, count: weightCount, pool: ctx.pool,
-                                                                 partials: partials)
-        case .gmp:
-            ElementwiseKernels.multiply(dw, by: ctx.region(mask), weightCount, pool: ctx.pool)
-        }
+        // dw holds ∂L/∂ŵ; map it onto the stored weight.
+        transform.backward(ctx.param(weight), grad: dw, count: weightCount, ctx)
         if let sync = ctx.collectives {
             sync.gradientReady(weight)
             if let b = bias { sync.gradientReady(b) }
-            if let t = threshold { sync.gradientReady(t) }
+            for p in transform.parameters { sync.gradientReady(p) }
         }
     }
 
@@ -167,6 +140,6 @@ public final class Conv2d: Layer {
             let bound = 1 / Double(fanIn).squareRoot()
             rng.fillUniform(store.values.base + bias, count: outChannels, low: -bound, high: bound)
         }
-        if let s = threshold { store.values.base[s] = thresholdInit }
+        transform.initialize(store)
     }
 }

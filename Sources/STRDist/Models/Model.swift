@@ -8,6 +8,8 @@ public final class Model {
     public let network: Network
     public let convs: [Conv2d]
     public let layout: ParameterLayout
+    /// DNW's and GMP's prune rates: their one owner.
+    public let pruning: PruningPlan
     private let pool: GlobalAvgPool
 
     /// - Throws: `ModelError.unknownArchitecture` with the known names.
@@ -17,6 +19,8 @@ public final class Model {
         self.options = options
         self.layout = layout
         self.convs = convs
+        pruning = PruningPlan(schedule: PruneSchedule(target: options.pruneRate, initEpoch: options.pruneEpochs.initial,
+                                                      finalEpoch: options.pruneEpochs.final), convs: convs)
         pool = layers.compactMap { $0 as? GlobalAvgPool }.last!
         network = Network(root: Sequential(layers), layout: layout, threads: threads)
     }
@@ -46,25 +50,12 @@ public final class Model {
             let g = conv.geometry!
             return LayerSparsity(name: conv.name, kind: conv.kind, numel: conv.weightCount, nonzero: nonzero,
                                  positions: g.outPlane,
-                                 threshold: conv.threshold.map { sigmoid(ctx.param($0).pointee) })
+                                 threshold: conv.transform.reportedThreshold(ctx))
         }
         let s = pool.inputShape!
         return SparsityReport(layers: layers, poolFlops: s.channels * s.plane)
     }
 
-    /// Per-layer final prune rates of GMP convs from a budget (`--use-budget`, `--budget-file`);
-    /// layers without one follow the schedule's target.
-    public var gmpTargets: [String: Double] = [:]
-
-    /// GMP: set every GMP conv's current prune rate for `epoch`.
-    public func applyPruneSchedule(_ schedule: PruneSchedule, epoch: Int) {
-        for conv in convs where conv.kind == .gmp {
-            var s = schedule
-            if let t = gmpTargets[conv.name] { s.target = t }
-            conv.pruneRate = Float(s.rate(epoch: epoch))
-        }
-        network.parametersChanged()
-    }
 }
 
 public enum ModelError: Error, CustomStringConvertible {

@@ -16,8 +16,10 @@ public struct ModelOptions: Sendable {
     public var affineBatchNorm = true
     /// `init`, `mode`, `nonlinearity`, `scale_fan` resolved.
     public var initialization: WeightInit = .kaimingNormal(mode: .fanIn, gain: 2.0.squareRoot(), fanScale: 1)
-    /// `prune_rate`: DNW's rate and GMP's target.
+    /// `prune_rate`: DNW's rate and GMP's target (PruningPlan applies them).
     public var pruneRate: Double = 0
+    /// `init_prune_epoch`, `final_prune_epoch`: GMP's ramp.
+    public var pruneEpochs = (initial: 0, final: 100)
     /// `sInit_value`: STR's initial threshold parameter.
     public var sInit: Float = 0
     /// `width_mult`: every layer's channels scaled.
@@ -69,11 +71,10 @@ public struct ConvBuilder {
             break
         }
         let conv = Conv2d(name, inChannels: inChannels, outChannels: outChannels, kernelSize: kernel, stride: stride,
-                          padding: kernel / 2, groups: groups, bias: bias, kind: kind, layout: layout)
+                          padding: kernel / 2, groups: groups, bias: bias, kind: kind,
+                          settings: TransformSettings(sInit: options.sInit), layout: layout)
         conv.initializer = initializer
         conv.algorithm = options.convAlgorithm
-        conv.thresholdInit = options.sInit
-        conv.pruneRate = kind == .dnw ? Float(options.pruneRate) : 0
         convs.append(conv)
         return conv
     }

@@ -53,13 +53,7 @@ public enum Budget {
     public static func apply(_ sparsity: [String: Double], to model: Model) -> Int {
         var applied = 0
         for conv in model.convs {
-            guard let s = sparsity[conv.name] else { continue }
-            let rate = min(max(s, 0), 0.9999)
-            switch conv.kind {
-            case .dnw: conv.pruneRate = Float(rate); applied += 1
-            case .gmp: model.gmpTargets[conv.name] = rate; applied += 1
-            default: break
-            }
+            if let s = sparsity[conv.name], model.pruning.setTarget(s, for: conv.name) { applied += 1 }
         }
         model.network.parametersChanged()
         return applied

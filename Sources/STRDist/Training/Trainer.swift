@@ -66,7 +66,8 @@ public final class Trainer {
     public func runEpoch(_ epoch: Int) throws -> EpochResult {
         let start = Date()
         let lr = config.lrPolicyValue.rate(epoch: epoch)
-        if model.convs.contains(where: { $0.kind == .gmp }) { model.applyPruneSchedule(config.pruneSchedule, epoch: epoch) }
+        model.pruning.apply(epoch: epoch)
+        model.network.parametersChanged()
         let t = try trainEpoch(epoch, lr: Float(lr))
         let v = try validate(epoch)
         bestTop1 = max(bestTop1, v.top1); bestTop5 = max(bestTop5, v.top5)

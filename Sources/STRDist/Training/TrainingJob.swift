@@ -83,6 +83,8 @@ public struct TrainingJob {
         banner(model, data.train.count, data.validation.count, workers: workers)
         for note in data.notes { print("=> " + note) }
         if config.evaluate {
+            // GMP's rate of the last epoch the checkpoint trained (DNW's is its target throughout).
+            if resumed != nil { model.pruning.apply(epoch: max(0, start - 1)) }
             let v = try trainer.validate(start)
             print(String(format: "=> evaluate: val Acc@1 %.2f Acc@5 %.2f loss %.4f", v.top1, v.top5, v.loss))
             return trainer

@@ -31,7 +31,7 @@ final class GoldenTests: XCTestCase {
         o.convKind = kind
         o.pruneRate = 0.5
         let model = try Model(o, threads: 2)
-        if kind == .gmp { for c in model.convs { c.pruneRate = 0.3 } }
+        if kind == .gmp { model.pruning.setCurrent(0.3) }
         let net = model.network
         net.plan(ActShape(channels: 3, batch: Self.batch, height: Self.size, width: Self.size))
         net.initialize(seed: 0)

@@ -9,10 +9,10 @@ import Foundation
 final class CheckpointTests: TemporaryDirectoryTestCase {
     /// A tiny ResNet18 (width 1/16, 16×16 inputs, batch 4) with random parameters and inputs.
     static func tinyModel(_ kind: SparseKind, width: Double = 1.0 / 16, seed: UInt64 = 1, sInit: Float = -2,
-                          inputSeed: UInt64 = 11) throws -> Model {
+                          inputSeed: UInt64 = 11, pruneEpochs: (Int, Int) = (0, 100)) throws -> Model {
         var o = ModelOptions()
         o.arch = "ResNet18"; o.numClasses = 10; o.widthMultiplier = width; o.smallInputStem = true
-        o.convKind = kind; o.pruneRate = 0.5; o.sInit = sInit
+        o.convKind = kind; o.pruneRate = 0.5; o.sInit = sInit; o.pruneEpochs = pruneEpochs
         let model = try Model(o, threads: 1)
         let net = model.network
         net.plan(ActShape(channels: 3, batch: 4, height: 16, width: 16))

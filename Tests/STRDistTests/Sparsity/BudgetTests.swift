@@ -38,9 +38,9 @@ final class BudgetTests: XCTestCase {
         let rates = try Budget.byLayer(try Budget.fromCSV(path, column: "GS"), model: model, path: path)
         XCTAssertEqual(Budget.apply(rates, to: model), 54)
         XCTAssertEqual(model.convs[0].name, "conv1")
-        XCTAssertEqual(model.convs[0].pruneRate, 0.3511, accuracy: 1e-6)
+        XCTAssertEqual(model.convs[0].pruneRate!, 0.3511, accuracy: 1e-6)
         XCTAssertEqual(model.convs[53].name, "fc")
-        XCTAssertEqual(model.convs[53].pruneRate, 0.7343, accuracy: 1e-6)
+        XCTAssertEqual(model.convs[53].pruneRate!, 0.7343, accuracy: 1e-6)
 
         let small = try CheckpointTests.tinyModel(.dnw)
         XCTAssertThrowsError(try Budget.byLayer(try Budget.fromCSV(path, column: nil), model: small, path: path)) { e in
@@ -61,14 +61,14 @@ final class BudgetTests: XCTestCase {
             XCTAssertEqual(a.nonzero, b.nonzero, accuracy: 1, "\(a.name): DNW keeps as many weights as STR did")
         }
 
-        let gmp = try CheckpointTests.tinyModel(.gmp, seed: 3)
+        let gmp = try CheckpointTests.tinyModel(.gmp, seed: 3, pruneEpochs: (0, 4))
         Budget.apply(budget, to: gmp)
         let schedule = PruneSchedule(target: 0.9, initEpoch: 0, finalEpoch: 4)
-        gmp.applyPruneSchedule(schedule, epoch: 10)
+        gmp.pruning.apply(epoch: 10)
         for c in gmp.convs {
             var own = schedule
             own.target = budget[c.name]!
-            XCTAssertEqual(Double(c.pruneRate), own.rate(epoch: 10), accuracy: 1e-6, c.name)
+            XCTAssertEqual(Double(c.pruneRate!), own.rate(epoch: 10), accuracy: 1e-6, c.name)
             XCTAssertEqual(own.rate(epoch: 10), own.target * (1 - pow(0.2, 3)), accuracy: 1e-12)
         }
 

@@ -4,9 +4,9 @@ import XCTest
 
 final class SparseConvTests: XCTestCase {
     func conv(_ kind: SparseKind, layout: ParameterLayout, prune: Float = 0, sInit: Float = 0) -> Conv2d {
-        let c = Conv2d("c", inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1, kind: kind, layout: layout)
-        c.pruneRate = prune
-        c.thresholdInit = sInit
+        let c = Conv2d("c", inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1, kind: kind,
+                       settings: TransformSettings(sInit: sInit), layout: layout)
+        (c.transform as? MagnitudeWeight)?.pruneRate = prune   // a lone layer: no model's PruningPlan
         return c
     }
 

@@ -1,0 +1,38 @@
+// STRConv: ŵ = sign(w)·relu(|w| − sigmoid(s)), one learned s per layer stored
+// as `<layer>.sparseThreshold` [1, 1]; the gradient reaches kept weights only,
+// and s gets −Σ_kept ∂L/∂ŵ·sign(w)·g(1 − g) (STRTransform has the kernels).
+
+public final class STRWeight: WeightTransform {
+    /// Offset of s in the parameter arena.
+    public let threshold: Int
+    public let sInit: Float
+    /// Per-thread partial sums of the threshold gradient (fixed-order reduction).
+    private let partials = UnsafeMutablePointer<Double>.allocate(capacity: 64)
+
+    public init(name: String, layout: ParameterLayout, sInit: Float) {
+        threshold = layout.parameters.add("\(name).sparseThreshold", shape: [1, 1], group: .threshold)
+        self.sInit = sInit
+    }
+
+    deinit { partials.deallocate() }
+
+    public var kind: SparseKind { .str }
+    public var gradientRule: GradientRule { .keptOnly }
+    public var parameters: [Int] { [threshold] }
+
+    public func forward(_ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int, _ ctx: StepContext) {
+        STRTransform.forward(w, threshold: ctx.param(threshold).pointee, out, count: count, pool: ctx.pool)
+    }
+
+    public func backward(_ w: UnsafePointer<Float>, grad: UnsafeMutablePointer<Float>, count: Int, _ ctx: StepContext) {
+        ctx.grad(threshold).pointee = STRTransform.backward(w, threshold: ctx.param(threshold).pointee, grad: grad,
+                                                            count: count, pool: ctx.pool, partials: partials)
+    }
+
+    // Kept exactly where ŵ ≠ 0 (the default keepMask): |w| > g makes |w| − g > 0 in floating point too.
+
+    /// sigmoid(s), the threshold the reference reports.
+    public func reportedThreshold(_ ctx: StepContext) -> Double? { sigmoid(ctx.param(threshold).pointee) }
+
+    public func initialize(_ store: ParameterStore) { store.values.base[threshold] = sInit }
+}
