@@ -5,10 +5,12 @@
 // 3×3 stride-1 convs may instead run as Winograd F(4×4, 3×3) (see
 // WinogradConv.swift); the choice is made once, when the geometry is built.
 
-/// How 3×3 stride-1 convolutions are computed: `auto` uses Winograd F(4×4, 3×3)
-/// where it pays (both channel counts ≥ 16), `im2col` always lowers to one GEMM.
+/// How convolutions are computed (`conv_algorithm`): `auto` picks per layer — Winograd F(4×4, 3×3)
+/// for 3×3 stride-1 convs from 16 channels, and the sparse kernels for a sparse kind's layer whose
+/// current density makes them cheaper; `im2col` always lowers to one dense GEMM (the reference's
+/// sums); `sparse` runs every conv but the depthwise ones on the sparse kernels.
 public enum ConvAlgorithm: String, CaseIterable, Sendable {
-    case auto, im2col
+    case auto, im2col, sparse
 }
 
 public struct ConvGeometry: Equatable, Sendable {

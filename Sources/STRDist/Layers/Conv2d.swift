@@ -23,8 +23,13 @@ public final class Conv2d: Layer {
     private var effectiveVersion = -1
     /// PyTorch's default: kaiming_uniform(a=√5), i.e. U(±1/√fan_in) for weight and bias.
     public var initializer: WeightInit = .standard
-    /// Winograd where it applies (`auto`) or always im2col; read when the layer is planned.
+    /// `conv_algorithm` for this layer; read when the layer is planned.
     public var algorithm = ConvAlgorithm.auto
+    /// The kernels the last forward ran (Conv2d+Sparse chooses), and the effective weight's density then.
+    public internal(set) var execution = ConvExecution.dense
+    public internal(set) var density = 1.0
+    /// The compressed effective weight, when this conv can run sparse.
+    var compressed: CompressedWeight?
 
     private var input: ActRef!
     private var output: ActRef!
@@ -67,6 +72,7 @@ public final class Conv2d: Layer {
             effective = planner.region(g.weightCount)
             transform.plan(count: g.weightCount, planner)
         }
+        planSparse(g, planner)
         output = planner.activation(ActShape(channels: outChannels, batch: g.batch, height: g.outH, width: g.outW))
         return output
     }
@@ -83,7 +89,8 @@ public final class Conv2d: Layer {
     /// The profile key: what kind of work this conv is.
     public var profileKey: String {
         let g = geometry!
-        let how = g.isDepthwise ? "depthwise" : g.winograd ? "winograd" : g.isPointwise ? "gemm" : "im2col"
+        let how = execution == .sparse ? "sparse" : g.isDepthwise ? "depthwise" : g.winograd ? "winograd"
+            : g.isPointwise ? "gemm" : "im2col"
         return "conv \(kernel)x\(kernel)/\(stride) \(inChannels)->\(outChannels) @\(g.inH) \(how)"
     }
 
@@ -91,12 +98,15 @@ public final class Conv2d: Layer {
         let start = ctx.profile == nil ? 0 : StepProfile.now()
         defer { if let p = ctx.profile { p.add(profileKey, backward: false, since: start) } }
         let g = geometry!
-        let reuse = !ctx.training && !transform.isIdentity && effectiveVersion == ctx.parameterVersion
-        let w = reuse ? ctx.region(effective) : computeEffectiveWeight(ctx)
+        let reuse = !ctx.training && effectiveVersion == ctx.parameterVersion && (!transform.isIdentity || compressed != nil)
+        let w = reuse ? (transform.isIdentity ? ctx.param(weight) : ctx.region(effective)) : computeEffectiveWeight(ctx)
+        if !reuse { chooseExecution(w, ctx) }
         effectiveVersion = ctx.parameterVersion
         let x = ctx.value(input), y = ctx.value(output)
         let b = bias.map { UnsafePointer(ctx.param($0)) }
-        if g.isDepthwise {
+        if execution == .sparse, let c = compressed {
+            SparseConvKernels.forward(x: x, w: c, bias: b, y: y, g, ctx, scratch: scratch(ctx))
+        } else if g.isDepthwise {
             DepthwiseKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool)
         } else {
             ConvKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool, scratch: scratch(ctx))
@@ -111,7 +121,11 @@ public final class Conv2d: Layer {
         let dy = ctx.workspace.grad(output)!, dx = ctx.workspace.grad(input)
         let acc = ctx.workspace.accumulates(inputGrad)
         let dw = ctx.grad(weight), db = bias.map { ctx.grad($0) }
-        if g.isDepthwise {
+        if execution == .sparse, let c = compressed {
+            SparseConvKernels.backward(x: x, w: c, dy: dy, dx: dx, accumulate: acc, dw: dw,
+                                       keptOnly: transform.gradientRule == .keptOnly, denseWeight: w, dbias: db, g, ctx,
+                                       scratch: scratch(ctx))
+        } else if g.isDepthwise {
             DepthwiseKernels.backward(x: x, w: w, dy: dy, dx: dx, accumulate: acc, dw: dw, dbias: db, g, pool: ctx.pool)
         } else {
             ConvKernels.backward(x: x, w: w, dy: dy, dx: dx, accumulate: acc, dw: dw, dbias: db, g,

@@ -1,0 +1,59 @@
+// CSparse: kernels over a compressed sparse operand (blocked CSR), with
+// AVX-512 and AVX2 bodies chosen at run time (sp_isa), and the build of the
+// compressed form from a dense weight. Shapes and conventions:
+//
+// A sparse operand has `rows` rows whose entries are grouped in column
+// blocks: the entries of (block b, row i) are start[b·(rows+1) + i] ...
+// start[b·(rows+1) + i + 1] − 1, blocks stored one after another, so a
+// product can keep one block's dense rows in cache while it walks all rows.
+// Entry e multiplies the dense operand's row at `b + offset[e]·stride`
+// (stride: the dense operand's row length for im2col columns; 1 when the
+// offsets are precomputed flat positions, as for shifted planes).
+#ifndef CSPARSE_H
+#define CSPARSE_H
+#include <stdint.h>
+
+typedef struct {
+    int32_t rows;
+    int32_t blocks;
+    const int32_t *start;
+    const int32_t *offset;
+    const float *value;
+} sp_matrix;
+
+/// 2 when AVX-512 (F, VL, DQ, BW) kernels run, 1 for AVX2+FMA, 0 for the portable C bodies.
+int sp_isa(void);
+/// Forces a body (tests: 0, 1 or 2, never above what the CPU has); returns the one in use.
+int sp_force_isa(int isa);
+
+/// C[i·ldc + q] = (accumulate ? C[i·ldc + q] : 0) + Σ_e value[e] · B[offset[e]·stride + q]
+/// for every row i and q in [q0, q1).
+void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int64_t q0, int64_t q1,
+             float *c, int64_t ldc, int accumulate);
+
+/// out[e] += Σ_q D[i·ldd + q] · B[offset[e]·stride + q] for the entries e of rows [r0, r1), q in [q0, q1):
+/// the product D·Bᵀ sampled where the operand has entries (SDDMM).
+void sp_sddmm(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride,
+              int64_t q0, int64_t q1, int32_t r0, int32_t r1, float *out);
+
+/// Build, step 1 (rows [r0, r1) of a dense [rows × cols] weight): the number of kept entries of each
+/// (block, row) goes to start[b·(rows+1) + i + 1]. Kept: mask[i·cols + k] ≠ 0, or w ≠ 0 without a mask.
+void sp_count(const float *w, const float *mask, int32_t rows, int32_t cols, int32_t block_cols,
+              int32_t r0, int32_t r1, int32_t *start);
+/// Build, step 2 (one thread): counts to starts, block-major; returns the entry count.
+int64_t sp_prefix(int32_t rows, int32_t blocks, int32_t *start);
+/// Build, step 3 (rows [r0, r1)): entries in place — offset = col_offset[k], index = i·cols + k, value = w.
+void sp_fill(const float *w, const float *mask, int32_t rows, int32_t cols, int32_t block_cols,
+             const int32_t *col_offset, int32_t r0, int32_t r1, const int32_t *start,
+             int32_t *offset, int32_t *index, float *value);
+
+/// The transpose of a built operand (one thread): entry (i, k) goes to row trow[k] with offset
+/// i·tstride + tshift[k] and the same value, in blocks of `tblock_rows` values of i. `tcount` is
+/// scratch of tblocks·(trows+1) ints; returns the entry count (the source's).
+int64_t sp_transpose(const sp_matrix *a, const int32_t *index, int32_t cols, const int32_t *trow,
+                     const int32_t *tshift, int32_t tstride, int32_t trows, int32_t tblock_rows,
+                     int32_t *tstart, int32_t *toffset, float *tvalue);
+
+/// dense[index[e]] = value[e] for entries [e0, e1) (dense zeroed by the caller).
+void sp_scatter(const int32_t *index, const float *value, int64_t e0, int64_t e1, float *dense);
+#endif

@@ -1,0 +1,161 @@
+// Run-time dispatch (AVX-512, AVX2, portable C), the portable bodies, and
+// the build of the compressed operand from a dense weight: count, prefix,
+// fill (rows split among threads by the caller), transpose, scatter.
+#include "CSparse.h"
+#include "sparse_isa.h"
+#include <string.h>
+
+static int detected(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) return 2;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
+#endif
+    return 0;
+}
+
+static int current_isa = -1;
+
+int sp_isa(void) {
+    if (current_isa < 0) current_isa = detected();
+    return current_isa;
+}
+
+int sp_force_isa(int isa) {
+    int best = detected();
+    current_isa = isa < 0 ? best : (isa > best ? best : isa);
+    return current_isa;
+}
+
+static void spmm_c(const sp_matrix *a, const float *b, int64_t stride, int64_t q0, int64_t q1,
+                   float *c, int64_t ldc, int accumulate) {
+    const int32_t rows = a->rows;
+    for (int32_t blk = 0; blk < a->blocks; blk++) {
+        const int32_t *st = a->start + (int64_t)blk * (rows + 1);
+        for (int32_t i = 0; i < rows; i++) {
+            float *cr = c + (int64_t)i * ldc;
+            if (blk == 0 && !accumulate) for (int64_t q = q0; q < q1; q++) cr[q] = 0;
+            for (int32_t e = st[i]; e < st[i + 1]; e++) {
+                const float v = a->value[e];
+                const float *br = b + (int64_t)a->offset[e] * stride;
+                for (int64_t q = q0; q < q1; q++) cr[q] += v * br[q];
+            }
+        }
+    }
+}
+
+static void sddmm_c(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride,
+                    int64_t q0, int64_t q1, int32_t r0, int32_t r1, float *out) {
+    const int32_t rows = a->rows;
+    for (int32_t blk = 0; blk < a->blocks; blk++) {
+        const int32_t *st = a->start + (int64_t)blk * (rows + 1);
+        for (int32_t i = r0; i < r1; i++) {
+            const float *dr = d + (int64_t)i * ldd;
+            for (int32_t e = st[i]; e < st[i + 1]; e++) {
+                const float *br = b + (int64_t)a->offset[e] * stride;
+                float s = 0;
+                for (int64_t q = q0; q < q1; q++) s += dr[q] * br[q];
+                out[e] += s;
+            }
+        }
+    }
+}
+
+void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int64_t q0, int64_t q1,
+             float *c, int64_t ldc, int accumulate) {
+    switch (sp_isa()) {
+    case 2: sp_spmm_avx512(a, b, stride, q0, q1, c, ldc, accumulate); break;
+    case 1: sp_spmm_avx2(a, b, stride, q0, q1, c, ldc, accumulate); break;
+    default: spmm_c(a, b, stride, q0, q1, c, ldc, accumulate);
+    }
+}
+
+void sp_sddmm(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride,
+              int64_t q0, int64_t q1, int32_t r0, int32_t r1, float *out) {
+    switch (sp_isa()) {
+    case 2: sp_sddmm_avx512(a, d, ldd, b, stride, q0, q1, r0, r1, out); break;
+    case 1: sp_sddmm_avx2(a, d, ldd, b, stride, q0, q1, r0, r1, out); break;
+    default: sddmm_c(a, d, ldd, b, stride, q0, q1, r0, r1, out);
+    }
+}
+
+void sp_count(const float *w, const float *mask, int32_t rows, int32_t cols, int32_t block_cols,
+              int32_t r0, int32_t r1, int32_t *start) {
+    const int32_t blocks = (cols + block_cols - 1) / block_cols;
+    for (int32_t i = r0; i < r1; i++) {
+        const float *keep = (mask ? mask : w) + (int64_t)i * cols;
+        for (int32_t blk = 0; blk < blocks; blk++) {
+            const int32_t k0 = blk * block_cols, k1 = k0 + block_cols < cols ? k0 + block_cols : cols;
+            int32_t n = 0;
+            for (int32_t k = k0; k < k1; k++) n += keep[k] != 0;
+            start[(int64_t)blk * (rows + 1) + i + 1] = n;
+        }
+    }
+}
+
+int64_t sp_prefix(int32_t rows, int32_t blocks, int32_t *start) {
+    int64_t total = 0;
+    for (int32_t blk = 0; blk < blocks; blk++) {
+        int32_t *st = start + (int64_t)blk * (rows + 1);
+        st[0] = (int32_t)total;
+        for (int32_t i = 0; i < rows; i++) {
+            total += st[i + 1];
+            st[i + 1] = (int32_t)total;
+        }
+    }
+    return total;
+}
+
+void sp_fill(const float *w, const float *mask, int32_t rows, int32_t cols, int32_t block_cols,
+             const int32_t *col_offset, int32_t r0, int32_t r1, const int32_t *start,
+             int32_t *offset, int32_t *index, float *value) {
+    const int32_t blocks = (cols + block_cols - 1) / block_cols;
+    for (int32_t i = r0; i < r1; i++) {
+        const float *wr = w + (int64_t)i * cols;
+        const float *keep = mask ? mask + (int64_t)i * cols : wr;
+        for (int32_t blk = 0; blk < blocks; blk++) {
+            const int32_t k0 = blk * block_cols, k1 = k0 + block_cols < cols ? k0 + block_cols : cols;
+            int32_t e = start[(int64_t)blk * (rows + 1) + i];
+            const int32_t end = start[(int64_t)blk * (rows + 1) + i + 1];
+            // Branch-free: every k is written at e; e advances only past kept ones.
+            for (int32_t k = k0; k < k1 && e < end; k++) {
+                offset[e] = col_offset[k];
+                index[e] = i * cols + k;
+                value[e] = wr[k];
+                e += keep[k] != 0;
+            }
+        }
+    }
+}
+
+int64_t sp_transpose(const sp_matrix *a, const int32_t *index, int32_t cols, const int32_t *trow,
+                     const int32_t *tshift, int32_t tstride, int32_t trows, int32_t tblock_rows,
+                     int32_t *tstart, int32_t *toffset, float *tvalue) {
+    const int32_t rows = a->rows, tblocks = (rows + tblock_rows - 1) / tblock_rows;
+    const int64_t n = a->start[(int64_t)(a->blocks - 1) * (rows + 1) + rows];
+    memset(tstart, 0, sizeof(int32_t) * (size_t)tblocks * (trows + 1));
+    for (int64_t e = 0; e < n; e++) {
+        const int32_t i = index[e] / cols, k = index[e] - i * cols;
+        tstart[(int64_t)(i / tblock_rows) * (trows + 1) + trow[k] + 1]++;
+    }
+    sp_prefix(trows, tblocks, tstart);
+    // Place entries in source order; tstart[b][r] walks forward as its row fills, then is restored.
+    for (int64_t e = 0; e < n; e++) {
+        const int32_t i = index[e] / cols, k = index[e] - i * cols;
+        int32_t *slot = tstart + (int64_t)(i / tblock_rows) * (trows + 1) + trow[k];
+        const int32_t t = (*slot)++;
+        toffset[t] = i * tstride + tshift[k];
+        tvalue[t] = a->value[e];
+    }
+    for (int32_t blk = tblocks - 1; blk >= 0; blk--) {
+        int32_t *st = tstart + (int64_t)blk * (trows + 1);
+        for (int32_t r = trows; r > 0; r--) st[r] = st[r - 1];
+        st[0] = blk == 0 ? 0 : tstart[(int64_t)(blk - 1) * (trows + 1) + trows];
+    }
+    return n;
+}
+
+void sp_scatter(const int32_t *index, const float *value, int64_t e0, int64_t e1, float *dense) {
+    for (int64_t e = e0; e < e1; e++) dense[index[e]] = value[e];
+}

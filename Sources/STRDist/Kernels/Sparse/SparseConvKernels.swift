@@ -1,0 +1,192 @@
+// Convolution with a compressed weight (CompressedWeight), forward and
+// backward, on CNHW activations. Three products with one sparse operand:
+//   forward      Y = Ŵ·X                  (SpMM)
+//   input grad   ∂X = Ŵᵀ·∂Y               (SpMM with the transposed operand)
+//   weight grad  ∂Ŵ = ∂Y·Xᵀ at the kept positions only (SDDMM), for kinds whose
+//                gradient rule is kept-only (STR, GMP); dense (GEMM) for DNW.
+// Pointwise convs (1×1, stride 1) run on the input itself; other shapes on
+// im2col columns, image chunks per thread as the dense path does (the
+// columns' row stride is the chunk's width, given to the kernels at run time,
+// so one compressed operand serves every chunk). Forward and input-gradient
+// products split columns among threads; the pointwise SDDMM splits rows by
+// their entry counts, the im2col one sums per-thread partials in a fixed order.
+//
+// Shapes: x [C, N, H, W], y/dy [O, N, OH, OW], w/dw [O, C, kh, kw] (groups = 1).
+
+import CSparse
+
+public enum SparseConvKernels {
+    /// Floats of per-thread scratch (im2col columns and their gradient) and shared scratch
+    /// (weight-gradient partials of `capacity` entries) the sparse plan of `g` needs.
+    public static func scratch(_ g: ConvGeometry, capacity: Int, threads: Int) -> (perThread: Int, shared: Int) {
+        if g.isPointwise { return (0, capacity) }
+        return (2 * g.colRows * g.imagesPerChunk() * g.outPlane, threads * capacity)
+    }
+
+    /// y = conv(x, Ŵ) + bias.
+    public static func forward(x: UnsafePointer<Float>, w: CompressedWeight, bias: UnsafePointer<Float>?,
+                               y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ ctx: StepContext, scratch: ConvScratch) {
+        var a = w.matrix(ctx)
+        if g.isPointwise {
+            withUnsafePointer(to: &a) { m in
+                ctx.pool.run((m: m, x: x, y: y, columns: g.columns, threads: ctx.pool.threads)) { a, t in
+                    let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads)
+                    sp_spmm(a.m, a.x, Int64(a.columns), Int64(r.lowerBound), Int64(r.upperBound), a.y, Int64(a.columns), 0)
+                }
+            }
+        } else {
+            withUnsafePointer(to: &a) { m in
+                ctx.pool.parallelRanges(g.batch, (m: m, x: x, y: y, g: g, scratch: scratch, perChunk: g.imagesPerChunk())) { a, images, t in
+                    let col = a.scratch.perThread(t)
+                    var n0 = images.lowerBound
+                    while n0 < images.upperBound {
+                        let n1 = min(images.upperBound, n0 + a.perChunk), cols = (n1 - n0) * a.g.outPlane
+                        Im2col.im2col(a.x, a.g, channel: 0, images: n0, n1, col)
+                        sp_spmm(a.m, col, Int64(cols), 0, Int64(cols), a.y + n0 * a.g.outPlane, Int64(a.g.columns), 0)
+                        n0 = n1
+                    }
+                }
+            }
+        }
+        if let bias { addBias(bias, y, g, ctx.pool) }
+    }
+
+    /// ∂X (overwritten, or added to when `accumulate`) when dx is non-nil; ∂Ŵ into `dw` — at the kept
+    /// positions only (zeros elsewhere) when `keptOnly`, else dense; ∂bias when dbias is non-nil.
+    public static func backward(x: UnsafePointer<Float>, w: CompressedWeight, dy: UnsafePointer<Float>,
+                                dx: UnsafeMutablePointer<Float>?, accumulate: Bool, dw: UnsafeMutablePointer<Float>,
+                                keptOnly: Bool, denseWeight: UnsafePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
+                                _ g: ConvGeometry, _ ctx: StepContext, scratch: ConvScratch) {
+        if !keptOnly {
+            // Straight-through (DNW): the dense weight gradient, the dense path's own GEMMs.
+            ConvKernels.backward(x: x, w: denseWeight, dy: dy, dx: nil, accumulate: false, dw: dw, dbias: nil, g,
+                                 pool: ctx.pool, scratch: scratch)
+        }
+        if g.isPointwise {
+            pointwiseBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, ctx,
+                              partials: scratch.partials)
+        } else {
+            im2colBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, ctx,
+                           scratch: scratch)
+        }
+        if let dbias {
+            ctx.pool.parallelRanges(g.outChannels, (dy: dy, db: dbias, columns: g.columns)) { a, range, _ in
+                for o in range { a.db[o] = Vec.sum(a.dy + o * a.columns, a.columns) }
+            }
+        }
+    }
+
+    private static func pointwiseBackward(x: UnsafePointer<Float>, w: CompressedWeight, dy: UnsafePointer<Float>,
+                                          dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
+                                          dw: UnsafeMutablePointer<Float>?, _ g: ConvGeometry, _ ctx: StepContext,
+                                          partials: UnsafeMutablePointer<Float>) {
+        var a = w.matrix(ctx)
+        let threads = ctx.pool.threads
+        if let dx {
+            var t = w.transposed(ctx)
+            withUnsafePointer(to: &t) { m in
+                ctx.pool.run((m: m, dy: dy, dx: dx, columns: g.columns, acc: accumulate, threads: threads)) { a, t in
+                    let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads)
+                    sp_spmm(a.m, a.dy, Int64(a.columns), Int64(r.lowerBound), Int64(r.upperBound), a.dx,
+                            Int64(a.columns), a.acc ? 1 : 0)
+                }
+            }
+        }
+        guard let dw else { return }
+        let sums = partials
+        sums.update(repeating: 0, count: w.count)
+        withUnsafePointer(to: &a) { m in
+            ctx.pool.run((m: m, x: x, dy: dy, sums: sums, columns: g.columns, threads: threads)) { a, t in
+                let r = SparseConvKernels.rowRange(a.m, part: t, of: a.threads)
+                sp_sddmm(a.m, a.dy, Int64(a.columns), a.x, Int64(a.columns), 0, Int64(a.columns),
+                         Int32(r.lowerBound), Int32(r.upperBound), a.sums)
+            }
+        }
+        scatter(sums, w, into: dw, g, ctx)
+    }
+
+    private static func im2colBackward(x: UnsafePointer<Float>, w: CompressedWeight, dy: UnsafePointer<Float>,
+                                       dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
+                                       dw: UnsafeMutablePointer<Float>?, _ g: ConvGeometry, _ ctx: StepContext,
+                                       scratch: ConvScratch) {
+        var a = w.matrix(ctx), t = w.transposed(ctx)
+        let threads = ctx.pool.threads, count = w.count
+        if dw != nil { scratch.partials.update(repeating: 0, count: threads * count) }
+        withUnsafePointer(to: &a) { m in
+            withUnsafePointer(to: &t) { mt in
+                let args = (m: m, mt: mt, x: x, dy: dy, dx: dx, acc: accumulate, wantsDW: dw != nil, g: g,
+                            scratch: scratch, count: count, threads: threads)
+                ctx.pool.run(args) { a, t in
+                    let g = a.g, perChunk = g.imagesPerChunk()
+                    let images = ThreadPool.split(g.batch, parts: a.threads, index: t)
+                    let col = a.scratch.perThread(t), dcol = col + g.colRows * perChunk * g.outPlane
+                    let sums = a.scratch.partials + t * a.count
+                    var n0 = images.lowerBound
+                    while n0 < images.upperBound {
+                        let n1 = min(images.upperBound, n0 + perChunk), cols = (n1 - n0) * g.outPlane
+                        let dyChunk = a.dy + n0 * g.outPlane
+                        if a.wantsDW {
+                            Im2col.im2col(a.x, g, channel: 0, images: n0, n1, col)
+                            sp_sddmm(a.m, dyChunk, Int64(g.columns), col, Int64(cols), 0, Int64(cols), 0, a.m.pointee.rows, sums)
+                        }
+                        if let dx = a.dx {
+                            sp_spmm(a.mt, dyChunk, Int64(g.columns), 0, Int64(cols), dcol, Int64(cols), 0)
+                            if !a.acc {
+                                for c in 0..<g.inChannels { (dx + (c * g.batch + n0) * g.inPlane).update(repeating: 0, count: (n1 - n0) * g.inPlane) }
+                            }
+                            Im2col.col2im(dcol, g, channel: 0, images: n0, n1, dx)
+                        }
+                        n0 = n1
+                    }
+                }
+            }
+        }
+        guard let dw else { return }
+        if threads > 1 { ConvKernels.reducePartials(scratch.partials, scratch.partials + count, count, ctx.pool) }
+        scatter(scratch.partials, w, into: dw, g, ctx)
+    }
+
+    /// dw = 0, then each entry's sum at its dense position.
+    private static func scatter(_ sums: UnsafePointer<Float>, _ w: CompressedWeight, into dw: UnsafeMutablePointer<Float>,
+                                _ g: ConvGeometry, _ ctx: StepContext) {
+        dw.update(repeating: 0, count: g.weightCount)
+        sp_scatter(w.entryIndex(ctx), sums, 0, Int64(w.count), dw)
+    }
+
+    private static func addBias(_ bias: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ g: ConvGeometry,
+                                _ pool: ThreadPool) {
+        pool.parallelRanges(g.outChannels, (bias: bias, y: y, columns: g.columns)) { a, range, _ in
+            for o in range {
+                let row = a.y + o * a.columns, b = a.bias[o]
+                for j in 0..<a.columns { row[j] += b }
+            }
+        }
+    }
+
+    /// Thread t's share of `columns`, cut at multiples of the kernels' 64-column tile.
+    @inline(__always) static func columnRange(_ columns: Int, part t: Int, of parts: Int) -> Range<Int> {
+        let tiles = (columns + 63) / 64
+        let r = ThreadPool.split(tiles, parts: parts, index: t)
+        return min(columns, r.lowerBound * 64)..<min(columns, r.upperBound * 64)
+    }
+
+    /// Thread t's rows, cut so that each thread gets about the same number of entries.
+    @inline(__always) static func rowRange(_ m: UnsafePointer<sp_matrix>, part t: Int, of parts: Int) -> Range<Int> {
+        let rows = Int(m.pointee.rows), blocks = Int(m.pointee.blocks)
+        let total = Int(m.pointee.start[blocks * (rows + 1) - 1])
+        func entries(before i: Int) -> Int {
+            var n = 0
+            for b in 0..<blocks { n += Int(m.pointee.start[b * (rows + 1) + i] - m.pointee.start[b * (rows + 1)]) }
+            return n
+        }
+        func cut(_ p: Int) -> Int {
+            if p == 0 { return 0 }
+            if p == parts { return rows }
+            let target = total * p / parts
+            var lo = 0, hi = rows
+            while lo < hi { let mid = (lo + hi) / 2; if entries(before: mid) < target { lo = mid + 1 } else { hi = mid } }
+            return lo
+        }
+        return cut(t)..<cut(t + 1)
+    }
+}

@@ -1,0 +1,46 @@
+// A conv's sparse plan: the memory it reserves for a compressed effective
+// weight, and, each time the effective weight changes, the choice between the
+// dense path (GEMM, Winograd or depthwise, as the geometry decided) and the
+// sparse kernels, from the weight's current density (SparsePolicy decides,
+// with hysteresis). `conv_algorithm: sparse` forces the sparse kernels,
+// `im2col` the dense GEMM; depthwise and grouped convs always stay dense.
+
+/// Which kernels a conv runs this step.
+public enum ConvExecution: String, Sendable {
+    case dense, sparse
+}
+
+extension Conv2d {
+    /// Whether this conv can run the sparse kernels at all.
+    var sparseCapable: Bool {
+        groups == 1 && (algorithm == .sparse || (algorithm == .auto && !transform.isIdentity))
+    }
+
+    /// Reserves the compressed weight and the sparse kernels' scratch (called from `plan`).
+    func planSparse(_ g: ConvGeometry, _ planner: WorkspacePlanner) {
+        guard sparseCapable else { compressed = nil; execution = .dense; return }
+        let c = CompressedWeight(rows: outChannels, cols: g.colRows)
+        let capacity = algorithm == .sparse ? g.weightCount
+            : Int((Double(g.weightCount) * SparsePolicy.maxDensity).rounded(.up))
+        c.plan(planner, capacity: capacity, transposed: true)
+        let s = SparseConvKernels.scratch(g, capacity: capacity, threads: planner.threads)
+        planner.scratch(perThread: s.perThread)
+        planner.scratch(shared: s.shared)
+        compressed = c
+        execution = algorithm == .sparse ? .sparse : .dense
+    }
+
+    /// After the effective weight `w` changed: count what it keeps, choose the kernels, and
+    /// compress it when the sparse ones run.
+    func chooseExecution(_ w: UnsafePointer<Float>, _ ctx: StepContext) {
+        guard let c = compressed else { return }
+        let mask = transform.keepMask(ctx)
+        let kept = c.countKept(w, mask: mask, ctx)
+        density = Double(kept) / Double(weightCount)
+        let next = algorithm == .sparse ? .sparse
+            : SparsePolicy.choose(geometry!, density: density, current: execution, training: ctx.training,
+                                  keptOnlyGradient: transform.gradientRule == .keptOnly)
+        execution = next == .sparse && kept <= c.capacity ? .sparse : .dense
+        if execution == .sparse { c.fill(w, mask: mask, ctx) }
+    }
+}

@@ -1,0 +1,96 @@
+// Convs forced onto the sparse kernels (conv_algorithm sparse) against the
+// naive Double convolution and against the same layer on the dense path:
+// forward, input gradient, and the weight gradient — at the kept positions
+// only for STR and GMP (zeros elsewhere), dense for DNW and DenseConv — for
+// pointwise, strided, padded, odd-sized and stem-like shapes, densities from
+// empty through one kept weight to full, and 1, 2 and 3 threads.
+import XCTest
+@testable import STRDist
+
+final class SparseConvKernelTests: XCTestCase {
+    struct Case { var c: Int, o: Int, k: Int, s = 1, p = 0, n = 2, h = 7, w = 6, bias = false }
+
+    static let cases: [Case] = [
+        Case(c: 5, o: 4, k: 1),                               // pointwise: the input is the column matrix
+        Case(c: 70, o: 9, k: 1, n: 3, h: 5, w: 9),            // pointwise, tail tiles, several column blocks
+        Case(c: 6, o: 4, k: 1, s: 2),                         // 1×1 stride 2 (downsample): im2col
+        Case(c: 3, o: 5, k: 3, p: 1),                         // 3×3 same
+        Case(c: 16, o: 17, k: 3, p: 1, n: 2, h: 8, w: 8),     // Winograd's shape on the dense path
+        Case(c: 4, o: 6, k: 3, s: 2, p: 1, bias: true),       // stride 2, bias
+        Case(c: 3, o: 4, k: 7, s: 2, p: 3, h: 13, w: 11),     // stem-like 7×7/2
+        Case(c: 8, o: 10, k: 1, n: 5, h: 1, w: 1, bias: true) // classifier on [C, N, 1, 1], last_layer_dense bias
+    ]
+
+    /// A conv of `kind` forced sparse (or dense) with weights pruned to about `density`.
+    func harness(_ t: Case, _ kind: SparseKind, density: Double, algorithm: ConvAlgorithm, threads: Int) -> (Conv2d, LayerHarness) {
+        let layout = ParameterLayout()
+        let conv = Conv2d("c", inChannels: t.c, outChannels: t.o, kernelSize: t.k, stride: t.s, padding: t.p, bias: t.bias,
+                          kind: kind, layout: layout)
+        conv.algorithm = algorithm
+        let h = LayerHarness(conv, layout, input: ActShape(channels: t.c, batch: t.n, height: t.h, width: t.w), threads: threads)
+        let w = h.store.value("c.weight")
+        if kind == .str { for i in 0..<w.count { w[i] *= 0.4 } }   // every |w| below 1, so any threshold is a sigmoid
+        let magnitudes = w.map { abs($0) }.sorted()
+        let pruned = density < 0 ? w.count - 1 : min(w.count, Int((1 - density) * Double(w.count)))
+        switch kind {
+        case .str:
+            // Threshold between the pruned-th and next magnitude (all pruned: above the largest).
+            let g = pruned == 0 ? 0 : pruned >= w.count ? Double(magnitudes.last!) * 2
+                : (Double(magnitudes[pruned - 1]) + Double(magnitudes[pruned])) / 2
+            h.store.value("c.sparseThreshold")[0] = g == 0 ? -3200 : Float(log(g / (1 - g)))
+        case .dnw, .gmp:
+            (conv.transform as! MagnitudeWeight).pruneRate = Float(pruned) / Float(w.count) + 1e-7
+        case .dense:
+            let cut = pruned == 0 ? -1 : magnitudes[pruned - 1]
+            for i in 0..<w.count where abs(w[i]) <= cut { w[i] = 0 }
+        }
+        return (conv, h)
+    }
+
+    func testSparsePathMatchesNaiveAndDense() {
+        for t in Self.cases {
+            let g = ConvGeometry(inChannels: t.c, outChannels: t.o, kernel: (t.k, t.k), stride: (t.s, t.s),
+                                 padding: (t.p, t.p), batch: t.n, inH: t.h, inW: t.w)
+            for kind in SparseKind.allCases {
+                for density in [0.0, -1, 0.1, 0.5, 1] {
+                    for threads in [1, 2, 3] {
+                        let label = "\(t) \(kind) density \(density) threads \(threads)"
+                        let (sconv, s) = harness(t, kind, density: density, algorithm: .sparse, threads: threads)
+                        let (_, d) = harness(t, kind, density: density, algorithm: .im2col, threads: threads)
+                        let r = randomArray(s.output.shape.count, seed: 99)
+                        s.backward(r); d.backward(r)
+                        XCTAssertEqual(sconv.execution, .sparse, label)
+                        // The effective weight the sparse run used, and naive results from it.
+                        let ew = Array(UnsafeBufferPointer(start: sconv.computeEffectiveWeight(s.ctx), count: g.weightCount))
+                        let x = Array(UnsafeBufferPointer(start: s.x, count: s.input.shape.count))
+                        let bias = t.bias ? Array(s.store.value("c.bias")) : nil
+                        let y = Naive.convForward(x: x, w: ew, bias: bias, g)
+                        let naive = Naive.convBackward(x: x, w: ew, dy: r, g)
+                        assertClose(s.outputArray(), y, rtol: 1e-4, atol: 1e-5, "y " + label)
+                        let dx = Array(UnsafeBufferPointer(start: s.ctx.workspace.grad(s.input)!, count: x.count))
+                        assertClose(dx, naive.dx, rtol: 1e-4, atol: 1e-5, "dx " + label)
+                        let mask = sconv.transform.keepMask(s.ctx)
+                        let kept = (0..<g.weightCount).map { i in mask.map { $0[i] != 0 } ?? (ew[i] != 0) }
+                        let expectedDW = (0..<g.weightCount).map {
+                            sconv.transform.gradientRule == .keptOnly && !kept[$0] ? 0 : naive.dw[$0]
+                        }
+                        assertClose(Array(s.store.grad("c.weight")), expectedDW, rtol: 1e-4, atol: 1e-5, "dw " + label)
+                        // Every parameter gradient (STR's threshold too) as the dense path gives it.
+                        for e in s.store.parameters.entries {
+                            assertClose(Array(s.store.grad(e.key)), Array(d.store.grad(e.key)), rtol: 1e-4, atol: 1e-5,
+                                        "\(e.key) vs dense, " + label)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// DNW's straight-through gradient is not the derivative of its forward, so it is checked above only.
+    func testGradientCheckOnTheSparsePath() {
+        for kind in [SparseKind.dense, .str, .gmp] {
+            let (_, h) = harness(Case(c: 3, o: 4, k: 3, p: 1, n: 2, h: 5, w: 4), kind, density: 0.5, algorithm: .sparse, threads: 2)
+            h.check(h: 1e-3)
+        }
+    }
+}

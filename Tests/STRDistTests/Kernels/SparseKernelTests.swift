@@ -1,0 +1,152 @@
+// The sparse kernels (CSparse) against naive loops, on every instruction set
+// this CPU has (portable C, AVX2, AVX-512): the build (count, prefix, fill)
+// and its transpose reproduce the dense weight; SpMM and SDDMM match Double
+// sums at densities from empty through one entry to full, with tail tiles,
+// column sub-ranges, strides, accumulation and row ranges.
+import XCTest
+import CSparse
+@testable import STRDist
+
+final class SparseKernelTests: XCTestCase {
+    override func tearDown() { _ = sp_force_isa(-1) }
+
+    var isas: [Int32] { (0...Int(sp_force_isa(-1))).map { Int32($0) } }
+
+    /// A rows × cols weight with about `density` of its entries nonzero (exactly one when density < 0).
+    func weight(_ rows: Int, _ cols: Int, density: Double, seed: UInt64) -> [Float] {
+        var rng = RNG(seed: seed, stream: 3)
+        var w = (0..<rows * cols).map { _ in rng.uniform(0, 1) < density ? Float(rng.uniform(-1, 1)) : 0 }
+        if density < 0 { w = [Float](repeating: 0, count: rows * cols); w[(rows * cols) / 2] = 0.75 }
+        return w
+    }
+
+    /// The built operand as arrays: starts, offsets, indices, values.
+    struct Built { var start: [Int32], offset: [Int32], index: [Int32], value: [Float], blocks: Int32, rows: Int32 }
+
+    func build(_ w: [Float], rows: Int, cols: Int, blockCols: Int = 128, mask: [Float]? = nil) -> Built {
+        let blocks = (cols + blockCols - 1) / blockCols
+        var start = [Int32](repeating: 0, count: blocks * (rows + 1))
+        let table = (0..<cols).map { Int32($0) }
+        withMask(mask) { m in
+            sp_count(w, m, Int32(rows), Int32(cols), Int32(blockCols), 0, Int32(rows / 2), &start)
+            sp_count(w, m, Int32(rows), Int32(cols), Int32(blockCols), Int32(rows / 2), Int32(rows), &start)
+        }
+        let n = Int(sp_prefix(Int32(rows), Int32(blocks), &start))
+        var offset = [Int32](repeating: -1, count: max(1, n)), index = offset, value = [Float](repeating: .nan, count: max(1, n))
+        withMask(mask) { m in
+            sp_fill(w, m, Int32(rows), Int32(cols), Int32(blockCols), table, 0, Int32(rows), start, &offset, &index, &value)
+        }
+        return Built(start: start, offset: offset, index: index, value: value, blocks: Int32(blocks), rows: Int32(rows))
+    }
+
+    func withMask(_ mask: [Float]?, _ body: (UnsafePointer<Float>?) -> Void) {
+        if let mask { mask.withUnsafeBufferPointer { body($0.baseAddress) } } else { body(nil) }
+    }
+
+    func withMatrix<R>(_ b: Built, _ body: (UnsafePointer<sp_matrix>) -> R) -> R {
+        b.start.withUnsafeBufferPointer { s in
+            b.offset.withUnsafeBufferPointer { o in
+                b.value.withUnsafeBufferPointer { v in
+                    var m = sp_matrix(rows: b.rows, blocks: b.blocks, start: s.baseAddress, offset: o.baseAddress, value: v.baseAddress)
+                    return body(&m)
+                }
+            }
+        }
+    }
+
+    func testBuildAndTransposeReproduceTheWeight() {
+        for (rows, cols) in [(1, 1), (3, 200), (37, 300), (130, 9)] {
+            for density in [0, -1, 0.05, 0.5, 1] {
+                let w = weight(rows, cols, density: density, seed: UInt64(rows * cols))
+                let b = build(w, rows: rows, cols: cols)
+                let n = Int(b.start.last!)
+                XCTAssertEqual(n, w.filter { $0 != 0 }.count)
+                var back = [Float](repeating: 0, count: rows * cols)
+                sp_scatter(b.index, b.value, 0, Int64(n), &back)
+                XCTAssertEqual(back, w, "\(rows)×\(cols) density \(density)")
+                // Entries of each (block, row) lie in that block and row, in column order.
+                for blk in 0..<Int(b.blocks) { for i in 0..<rows {
+                    let s = Int(b.start[blk * (rows + 1) + i]), e = Int(b.start[blk * (rows + 1) + i + 1])
+                    for p in s..<e {
+                        XCTAssertEqual(Int(b.index[p]) / cols, i); XCTAssertEqual(Int(b.offset[p]) / 128, blk)
+                        if p > s { XCTAssertLessThan(b.offset[p - 1], b.offset[p]) }
+                    }
+                } }
+                // The transpose: row k holds the column k entries, offset = row i.
+                let tb = (rows + 127) / 128
+                var ts = [Int32](repeating: 0, count: tb * (cols + 1)), to = [Int32](repeating: 0, count: max(1, n))
+                var tv = [Float](repeating: 0, count: max(1, n))
+                let ident = (0..<cols).map { Int32($0) }, zero = [Int32](repeating: 0, count: cols)
+                withMatrix(b) { m in
+                    XCTAssertEqual(sp_transpose(m, b.index, Int32(cols), ident, zero, 1, Int32(cols), 128, &ts, &to, &tv), Int64(n))
+                }
+                var wt = [Float](repeating: 0, count: rows * cols)
+                for blk in 0..<tb { for k in 0..<cols {
+                    for p in Int(ts[blk * (cols + 1) + k])..<Int(ts[blk * (cols + 1) + k + 1]) {
+                        XCTAssertEqual(Int(to[p]) / 128, blk); wt[Int(to[p]) * cols + k] = tv[p]
+                    }
+                } }
+                XCTAssertEqual(wt, w, "transpose \(rows)×\(cols) density \(density)")
+            }
+        }
+        // A mask decides what is kept, zeros included.
+        let w: [Float] = [0, 2, 3, 0], mask: [Float] = [1, 0, 1, 1]
+        let b = build(w, rows: 2, cols: 2, mask: mask)
+        XCTAssertEqual(Array(b.index.prefix(3)), [0, 2, 3])
+        XCTAssertEqual(Array(b.value.prefix(3)), [0, 3, 0])
+    }
+
+    func testSpMMMatchesDoubleSumsOnEveryISA() {
+        for isa in isas {
+            XCTAssertEqual(sp_force_isa(isa), isa)
+            for (rows, cols, n) in [(5, 7, 70), (17, 260, 129), (3, 1, 1), (64, 130, 200), (2, 300, 64)] {
+                for density in [0, -1, 0.02, 0.3, 1] {
+                    let w = weight(rows, cols, density: density, seed: UInt64(7 + rows))
+                    let b = build(w, rows: rows, cols: cols)
+                    let stride = n + 5                       // B's rows are longer than the columns used
+                    let bmat = randomArray(cols * stride, seed: 11)
+                    for (q0, q1, accumulate) in [(0, n, false), (min(3, n), n, true), (n / 2, n, false)] {
+                        var c = randomArray(rows * n, seed: 13)
+                        let before = c
+                        withMatrix(b) { m in sp_spmm(m, bmat, Int64(stride), Int64(q0), Int64(q1), &c, Int64(n), accumulate ? 1 : 0) }
+                        var expected = before
+                        for i in 0..<rows { for q in q0..<q1 {
+                            var s = accumulate ? Double(before[i * n + q]) : 0
+                            for k in 0..<cols { s += Double(w[i * cols + k]) * Double(bmat[k * stride + q]) }
+                            expected[i * n + q] = Float(s)
+                        } }
+                        assertClose(c, expected, rtol: 1e-5, atol: 1e-5, "isa \(isa) \(rows)×\(cols)·\(n) d \(density) q \(q0)..<\(q1)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testSDDMMMatchesDoubleSumsOnEveryISA() {
+        for isa in isas {
+            XCTAssertEqual(sp_force_isa(isa), isa)
+            for (rows, cols, n) in [(5, 7, 300), (19, 140, 33), (1, 1, 1), (40, 20, 512)] {
+                for density in [0, -1, 0.1, 1] {
+                    let w = weight(rows, cols, density: density, seed: UInt64(3 + cols))
+                    let b = build(w, rows: rows, cols: cols)
+                    let nnz = Int(b.start.last!)
+                    let d = randomArray(rows * (n + 2), seed: 21), bmat = randomArray(cols * (n + 3), seed: 22)
+                    for (q0, q1, r0, r1) in [(0, n, 0, rows), (min(1, n), n, rows / 3, rows)] {
+                        var out = [Float](repeating: 0.5, count: max(1, nnz))
+                        withMatrix(b) { m in
+                            sp_sddmm(m, d, Int64(n + 2), bmat, Int64(n + 3), Int64(q0), Int64(q1), Int32(r0), Int32(r1), &out)
+                        }
+                        for p in 0..<nnz {
+                            let i = Int(b.index[p]) / cols, k = Int(b.index[p]) % cols
+                            var s = 0.5
+                            if (r0..<r1).contains(i) {
+                                for q in q0..<q1 { s += Double(d[i * (n + 2) + q]) * Double(bmat[k * (n + 3) + q]) }
+                            }
+                            assertClose(out[p], Float(s), rtol: 1e-5, atol: 1e-5, "isa \(isa) \(rows)×\(cols)·\(n) d \(density) entry \(p)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
