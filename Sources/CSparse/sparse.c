@@ -62,20 +62,20 @@ static void sddmm_c(const sp_matrix *a, const float *d, int64_t ldd, const float
     }
 }
 
-void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int64_t q0, int64_t q1,
+void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, float *pack, int64_t q0, int64_t q1,
              float *c, int64_t ldc, int accumulate) {
     switch (sp_isa()) {
-    case 2: sp_spmm_avx512(a, b, stride, q0, q1, c, ldc, accumulate); break;
-    case 1: sp_spmm_avx2(a, b, stride, q0, q1, c, ldc, accumulate); break;
+    case 2: sp_spmm_avx512(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate); break;
+    case 1: sp_spmm_avx2(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate); break;
     default: spmm_c(a, b, stride, q0, q1, c, ldc, accumulate);
     }
 }
 
-void sp_sddmm(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride,
-              int64_t q0, int64_t q1, int32_t r0, int32_t r1, float *out) {
+void sp_sddmm(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride, int32_t brows,
+              float *pack, int64_t q0, int64_t q1, int32_t r0, int32_t r1, float *out) {
     switch (sp_isa()) {
-    case 2: sp_sddmm_avx512(a, d, ldd, b, stride, q0, q1, r0, r1, out); break;
-    case 1: sp_sddmm_avx2(a, d, ldd, b, stride, q0, q1, r0, r1, out); break;
+    case 2: sp_sddmm_avx512(a, d, ldd, b, stride, brows, pack, q0, q1, r0, r1, out); break;
+    case 1: sp_sddmm_avx2(a, d, ldd, b, stride, brows, pack, q0, q1, r0, r1, out); break;
     default: sddmm_c(a, d, ldd, b, stride, q0, q1, r0, r1, out);
     }
 }

@@ -1,4 +1,4 @@
-// The AVX2 + FMA bodies: 8-float vectors, 8 per SpMM tile, 8 per SDDMM tile (16 registers).
+// The AVX2 + FMA bodies: 8-float vectors, 8 per 64-column tile.
 #include "CSparse.h"
 #include "sparse_isa.h"
 #include <immintrin.h>
@@ -8,7 +8,6 @@
 typedef __m256 VF;
 typedef __m256i VMASK;
 #define VW 8
-#define SD_NV 8
 #define VZERO _mm256_setzero_ps()
 #define VSET1(x) _mm256_set1_ps(x)
 #define VLOAD(p) _mm256_loadu_ps(p)
@@ -27,16 +26,30 @@ static inline float hsum_avx2(__m256 v) {
 }
 #define VHSUM(v) hsum_avx2(v)
 
+/// 8 vectors → one whose lane j sums v[j].
+static inline __m256 reduce8(const __m256 *v) {
+    __m256 x01 = _mm256_add_ps(_mm256_unpacklo_ps(v[0], v[1]), _mm256_unpackhi_ps(v[0], v[1]));
+    __m256 x23 = _mm256_add_ps(_mm256_unpacklo_ps(v[2], v[3]), _mm256_unpackhi_ps(v[2], v[3]));
+    __m256 x45 = _mm256_add_ps(_mm256_unpacklo_ps(v[4], v[5]), _mm256_unpackhi_ps(v[4], v[5]));
+    __m256 x67 = _mm256_add_ps(_mm256_unpacklo_ps(v[6], v[7]), _mm256_unpackhi_ps(v[6], v[7]));
+    __m256 y0 = _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(x01), _mm256_castps_pd(x23))),
+                              _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(x01), _mm256_castps_pd(x23))));
+    __m256 y1 = _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(x45), _mm256_castps_pd(x67))),
+                              _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(x45), _mm256_castps_pd(x67))));
+    return _mm256_add_ps(_mm256_permute2f128_ps(y0, y1, 0x20), _mm256_permute2f128_ps(y0, y1, 0x31));
+}
+#define VREDUCE(v) reduce8(v)
+
 #include "sparse_body.inc"
 
-void sp_spmm_avx2(const sp_matrix *a, const float *b, int64_t stride, int64_t q0, int64_t q1,
-                  float *c, int64_t ldc, int accumulate) {
-    spmm_avx2(a, b, stride, q0, q1, c, ldc, accumulate);
+void sp_spmm_avx2(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, float *pack, int64_t q0,
+                  int64_t q1, float *c, int64_t ldc, int accumulate) {
+    spmm_avx2(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate);
 }
 
-void sp_sddmm_avx2(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride,
-                   int64_t q0, int64_t q1, int32_t r0, int32_t r1, float *out) {
-    sddmm_avx2(a, d, ldd, b, stride, q0, q1, r0, r1, out);
+void sp_sddmm_avx2(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride, int32_t brows,
+                   float *pack, int64_t q0, int64_t q1, int32_t r0, int32_t r1, float *out) {
+    sddmm_avx2(a, d, ldd, b, stride, brows, pack, q0, q1, r0, r1, out);
 }
 
 #pragma clang attribute pop

@@ -1,4 +1,4 @@
-// The AVX-512 bodies (F, VL, DQ, BW): 16-float vectors, 4 per SpMM tile, 16 per SDDMM tile.
+// The AVX-512 bodies (F, VL, DQ, BW): 16-float vectors, 4 per 64-column tile.
 #include "CSparse.h"
 #include "sparse_isa.h"
 #include <immintrin.h>
@@ -8,7 +8,6 @@
 typedef __m512 VF;
 typedef __mmask16 VMASK;
 #define VW 16
-#define SD_NV 16
 #define VZERO _mm512_setzero_ps()
 #define VSET1(x) _mm512_set1_ps(x)
 #define VLOAD(p) _mm512_loadu_ps(p)
@@ -20,16 +19,32 @@ typedef __mmask16 VMASK;
 #define VHSUM(v) _mm512_reduce_add_ps(v)
 #define NAME(x) x##_avx512
 
+/// 16 vectors → one whose lane j sums v[j]: pairwise unpack-adds within 128-bit chunks, then across chunks.
+static inline __m512 reduce16(const __m512 *v) {
+    __m512 y[4];
+    for (int g = 0; g < 4; g++) {
+        const __m512 *s = v + 4 * g;
+        __m512 x01 = _mm512_add_ps(_mm512_unpacklo_ps(s[0], s[1]), _mm512_unpackhi_ps(s[0], s[1]));
+        __m512 x23 = _mm512_add_ps(_mm512_unpacklo_ps(s[2], s[3]), _mm512_unpackhi_ps(s[2], s[3]));
+        y[g] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(x01), _mm512_castps_pd(x23))),
+                             _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(x01), _mm512_castps_pd(x23))));
+    }
+    __m512 v01 = _mm512_add_ps(_mm512_shuffle_f32x4(y[0], y[1], 0x88), _mm512_shuffle_f32x4(y[0], y[1], 0xDD));
+    __m512 v23 = _mm512_add_ps(_mm512_shuffle_f32x4(y[2], y[3], 0x88), _mm512_shuffle_f32x4(y[2], y[3], 0xDD));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(v01, v23, 0x88), _mm512_shuffle_f32x4(v01, v23, 0xDD));
+}
+#define VREDUCE(v) reduce16(v)
+
 #include "sparse_body.inc"
 
-void sp_spmm_avx512(const sp_matrix *a, const float *b, int64_t stride, int64_t q0, int64_t q1,
-                    float *c, int64_t ldc, int accumulate) {
-    spmm_avx512(a, b, stride, q0, q1, c, ldc, accumulate);
+void sp_spmm_avx512(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, float *pack, int64_t q0,
+                  int64_t q1, float *c, int64_t ldc, int accumulate) {
+    spmm_avx512(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate);
 }
 
-void sp_sddmm_avx512(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride,
-                     int64_t q0, int64_t q1, int32_t r0, int32_t r1, float *out) {
-    sddmm_avx512(a, d, ldd, b, stride, q0, q1, r0, r1, out);
+void sp_sddmm_avx512(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride, int32_t brows,
+                     float *pack, int64_t q0, int64_t q1, int32_t r0, int32_t r1, float *out) {
+    sddmm_avx512(a, d, ldd, b, stride, brows, pack, q0, q1, r0, r1, out);
 }
 
 #pragma clang attribute pop

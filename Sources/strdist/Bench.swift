@@ -22,6 +22,12 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("conv-algorithm"), help: "3×3 stride-1 convs: auto (Winograd from 16 channels) or im2col.")
     var convAlgorithm = "auto"
     @Option(name: .customLong("bucket-mb"), help: "Gradient bucket size under mpirun, MiB.") var bucketMiB = 25.0
+    @Option(help: "Put every sparse-kind layer at this sparsity before timing (0.9 or 90 for 90%).") var sparsity: Double?
+    @Option(name: [.customLong("budget-file"), .customLong("budget_file")],
+            help: "Per-layer sparsities from a CSV (e.g. ../shared/reference/SparsityDistributions_90_ResNet50.csv).")
+    var budgetFile: String?
+    @Option(name: [.customLong("budget-column"), .customLong("budget_column")], help: "The CSV's column (default: the first).")
+    var budgetColumn: String?
 
     func run() throws {
         do {
@@ -29,7 +35,17 @@ struct Bench: ParsableCommand {
                 throw ConfigError("unknown --conv '\(conv)' (DenseConv, STRConv, DNWConv or GMPConv)")
             }
             guard let algorithm = ConvAlgorithm(rawValue: convAlgorithm) else {
-                throw ConfigError("unknown --conv-algorithm '\(convAlgorithm)' (auto or im2col)")
+                throw ConfigError("unknown --conv-algorithm '\(convAlgorithm)' (auto, im2col or sparse)")
+            }
+            var choice: SparsityChoice?
+            if let p = sparsity {
+                let fraction = p > 1 ? p / 100 : p
+                guard (0..<1).contains(fraction) else { throw ConfigError("--sparsity must be in [0, 1) or [0, 100), got \(p)") }
+                choice = .uniform(fraction)
+            }
+            if let path = budgetFile {
+                guard choice == nil else { throw ConfigError("give --sparsity or --budget-file, not both") }
+                choice = .budget(path: path, column: budgetColumn)
             }
             guard batch > 0, size >= 8, threads > 0, steps > 0 else {
                 throw ConfigError("--batch, --threads and --steps must be positive and --size at least 32")
@@ -39,7 +55,7 @@ struct Bench: ParsableCommand {
                                           threads: threads, steps: steps, eval: eval, widthMultiplier: widthMult,
                                           cifarStem: cifarStem, stemStride: stemStride, algorithm: algorithm,
                                           profile: stepProfile,
-                                          bucketMiB: bucketMiB)
+                                          bucketMiB: bucketMiB, sparsity: choice)
             defer { Communicator.world.finalize() }
             guard Communicator.world.isRoot else { return }
             if json {
@@ -50,7 +66,7 @@ struct Bench: ParsableCommand {
                 print(String(format: "%@ %@ (%@) batch %d at %d×%d, %d thread(s), OpenBLAS %@: %@ step %.3f s median (min %.3f), %.1f images/s, peak RSS %.0f MiB",
                              arch, kind.rawValue, algorithm.rawValue, batch, size, size, threads, r.openblasCore, r.mode, r.stepSecondsMedian,
                              r.stepSecondsMin, r.imagesPerSecond, r.peakRssMb))
-                if let p = stepProfile { print(p.table(stepSeconds: r.stepSecondsMedian)) }
+                if let p = stepProfile { print(p.table(stepSeconds: r.stepSecondsMedian)); print(p.layerTable()) }
                 if r.ranks > 1 {
                     print(String(format: "  %d ranks × batch %d: %.1f images/s in all; all-reduce %.3f s per step, exposed %.3f s (%.1f%% of the step)",
                                  r.ranks, batch, r.imagesPerSecond, r.allreduceSecondsMedian, r.exposedSecondsMedian,

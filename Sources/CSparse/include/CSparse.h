@@ -27,14 +27,16 @@ int sp_isa(void);
 int sp_force_isa(int isa);
 
 /// C[i·ldc + q] = (accumulate ? C[i·ldc + q] : 0) + Σ_e value[e] · B[offset[e]·stride + q]
-/// for every row i and q in [q0, q1).
-void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int64_t q0, int64_t q1,
+/// for every row i and q in [q0, q1). With `pack` (brows × 64 floats of scratch), each 64-column tile
+/// of B's rows [0, brows) is first copied together (offsets must then be row numbers, stride their
+/// spacing): rows 4 KiB apart would otherwise share one cache set.
+void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, float *pack, int64_t q0, int64_t q1,
              float *c, int64_t ldc, int accumulate);
 
 /// out[e] += Σ_q D[i·ldd + q] · B[offset[e]·stride + q] for the entries e of rows [r0, r1), q in [q0, q1):
-/// the product D·Bᵀ sampled where the operand has entries (SDDMM).
-void sp_sddmm(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride,
-              int64_t q0, int64_t q1, int32_t r0, int32_t r1, float *out);
+/// the product D·Bᵀ sampled where the operand has entries (SDDMM). `pack` as for sp_spmm.
+void sp_sddmm(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride, int32_t brows,
+              float *pack, int64_t q0, int64_t q1, int32_t r0, int32_t r1, float *out);
 
 /// Build, step 1 (rows [r0, r1) of a dense [rows × cols] weight): the number of kept entries of each
 /// (block, row) goes to start[b·(rows+1) + i + 1]. Kept: mask[i·cols + k] ≠ 0, or w ≠ 0 without a mask.

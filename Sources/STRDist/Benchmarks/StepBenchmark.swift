@@ -26,11 +26,27 @@ public struct StepBenchmarkResult: Codable {
     }
 }
 
+/// The sparsity a benchmark puts its model at before timing.
+public enum SparsityChoice: Sendable {
+    /// Every sparse-kind layer at this fraction.
+    case uniform(Double)
+    /// Per layer, from a budget table's column (rows are the convs in forward order).
+    case budget(path: String, column: String?)
+
+    public func targets(_ model: Model) throws -> [String: Double] {
+        switch self {
+        case .uniform(let p): return Dictionary(uniqueKeysWithValues: model.convs.map { ($0.name, p) })
+        case .budget(let path, let column):
+            return try Budget.byLayer(try Budget.fromCSV(path, column: column), model: model, path: path)
+        }
+    }
+}
+
 public enum StepBenchmark {
     public static func run(arch: String, kind: SparseKind, batch: Int, size: Int, classes: Int = 1000, threads: Int,
                            steps: Int, eval: Bool, widthMultiplier: Double = 1, cifarStem: Bool = false,
                            stemStride: Int = 1, algorithm: ConvAlgorithm = .auto, profile: StepProfile? = nil,
-                           comm: Communicator = .world, bucketMiB: Double = 25)
+                           comm: Communicator = .world, bucketMiB: Double = 25, sparsity: SparsityChoice? = nil)
         throws -> StepBenchmarkResult {
         var o = ModelOptions()
         o.arch = arch; o.numClasses = classes; o.convKind = kind
@@ -46,10 +62,14 @@ public enum StepBenchmark {
         net.plan(input)
         net.initialize(seed: 1)
         model.pruning.setCurrent(o.pruneRate)
+        if let sparsity { model.setSparsity(try sparsity.targets(model)) }
         var rng = RNG(seed: 2)
         rng.fillNormal(net.input, count: net.inputRef.shape.count, std: 1)
         for i in 0..<batch { net.labels[i] = Int32(rng.below(classes)) }
         let sgd = SGD(SGDSettings(), table: model.layout.parameters)
+        // At a chosen sparsity the updates are made with rate 0, so every timed step runs at that
+        // density (a step's work does not depend on the rate; with 0.01 STR layers drift by points per step).
+        let lr: Float = sparsity == nil ? 0.01 : 0
         var sync: GradientSync?
         if comm.size > 1 && !eval {
             Replicas.broadcast(net.store, comm)
@@ -67,7 +87,7 @@ public enum StepBenchmark {
             _ = net.loss(smoothing: 0.1)
             net.backward()
             sync?.finishBackward()
-            sgd.step(values: net.store.values, grads: net.store.grads, lr: 0.01, pool: net.pool)
+            sgd.step(values: net.store.values, grads: net.store.grads, lr: lr, pool: net.pool)
         }
         step(); step()
         net.context.profile = profile

@@ -19,7 +19,7 @@ extension Conv2d {
     /// Reserves the compressed weight and the sparse kernels' scratch (called from `plan`).
     func planSparse(_ g: ConvGeometry, _ planner: WorkspacePlanner) {
         guard sparseCapable else { compressed = nil; execution = .dense; return }
-        let c = CompressedWeight(rows: outChannels, cols: g.colRows)
+        let c = CompressedWeight(rows: outChannels, cols: g.colRows, layout: SparseConvKernels.layout(g))
         let capacity = algorithm == .sparse ? g.weightCount
             : Int((Double(g.weightCount) * SparsePolicy.maxDensity).rounded(.up))
         c.plan(planner, capacity: capacity, transposed: true)

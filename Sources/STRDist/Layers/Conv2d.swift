@@ -86,17 +86,23 @@ public final class Conv2d: Layer {
         return ctx.region(effective)
     }
 
-    /// The profile key: what kind of work this conv is.
-    public var profileKey: String {
+    /// The kernels this conv runs now: sparse, depthwise, winograd, gemm (pointwise) or im2col.
+    public var planName: String {
         let g = geometry!
-        let how = execution == .sparse ? "sparse" : g.isDepthwise ? "depthwise" : g.winograd ? "winograd"
+        return execution == .sparse ? "sparse" : g.isDepthwise ? "depthwise" : g.winograd ? "winograd"
             : g.isPointwise ? "gemm" : "im2col"
-        return "conv \(kernel)x\(kernel)/\(stride) \(inChannels)->\(outChannels) @\(g.inH) \(how)"
+    }
+
+    /// The profile key: what kind of work this conv is.
+    public var profileKey: String { "conv \(kernel)x\(kernel)/\(stride) \(inChannels)->\(outChannels) @\(geometry!.inH) \(planName)" }
+
+    private func profiled(_ ctx: StepContext, backward: Bool, since start: UInt64) {
+        ctx.profile?.add(conv: name, key: profileKey, plan: planName, density: density, backward: backward, since: start)
     }
 
     public func forward(_ ctx: StepContext) {
         let start = ctx.profile == nil ? 0 : StepProfile.now()
-        defer { if let p = ctx.profile { p.add(profileKey, backward: false, since: start) } }
+        defer { if ctx.profile != nil { profiled(ctx, backward: false, since: start) } }
         let g = geometry!
         let reuse = !ctx.training && effectiveVersion == ctx.parameterVersion && (!transform.isIdentity || compressed != nil)
         let w = reuse ? (transform.isIdentity ? ctx.param(weight) : ctx.region(effective)) : computeEffectiveWeight(ctx)
@@ -115,7 +121,7 @@ public final class Conv2d: Layer {
 
     public func backward(_ ctx: StepContext) {
         let start = ctx.profile == nil ? 0 : StepProfile.now()
-        defer { if let p = ctx.profile { p.add(profileKey, backward: true, since: start) } }
+        defer { if ctx.profile != nil { profiled(ctx, backward: true, since: start) } }
         let g = geometry!
         let x = ctx.value(input), w = transform.isIdentity ? ctx.param(weight) : ctx.region(effective)
         let dy = ctx.workspace.grad(output)!, dx = ctx.workspace.grad(input)

@@ -11,7 +11,13 @@ public final class StepProfile {
         public var total: Double { forward + backward }
     }
 
+    /// One conv's time with its plan and its effective weight's density when it ran.
+    public struct LayerEntry {
+        public var order = 0, plan = "", density = 1.0, forward = 0.0, backward = 0.0
+    }
+
     public private(set) var entries: [String: Entry] = [:]
+    public private(set) var layers: [String: LayerEntry] = [:]
     public private(set) var steps = 0
 
     public init() {}
@@ -25,10 +31,33 @@ public final class StepProfile {
         entries[key] = e
     }
 
+    /// A conv's share, under its shape key and under its own name.
+    public func add(conv name: String, key: String, plan: String, density: Double, backward: Bool, since start: UInt64) {
+        let s = Double(Self.now() - start) / 1e9
+        add(key, backward: backward, since: start)
+        var e = layers[name] ?? LayerEntry(order: layers.count)
+        e.plan = plan; e.density = density
+        if backward { e.backward += s } else { e.forward += s }
+        layers[name] = e
+    }
+
     /// Counts a finished step (entries are divided by it when printed).
     public func endStep() { steps += 1 }
 
-    public func reset() { entries = [:]; steps = 0 }
+    public func reset() { entries = [:]; layers = [:]; steps = 0 }
+
+    /// One line per conv in forward order: its plan, density and per-step milliseconds.
+    public func layerTable() -> String {
+        let n = Double(max(1, steps))
+        var lines = ["conv (forward order)                    plan      density    fwd ms    bwd ms"]
+        for (name, e) in layers.sorted(by: { $0.value.order < $1.value.order }) {
+            let label = name.count >= 38 ? name : name + String(repeating: " ", count: 38 - name.count)
+            let plan = e.plan.count >= 9 ? e.plan : e.plan + String(repeating: " ", count: 9 - e.plan.count)
+            lines.append(label + "  " + plan + String(format: " %7.2f%% %9.2f %9.2f", 100 * e.density, 1000 * e.forward / n,
+                                                      1000 * e.backward / n))
+        }
+        return lines.joined(separator: "\n")
+    }
 
     /// One line per key, the most expensive first, with per-step milliseconds.
     public func table(stepSeconds: Double) -> String {

@@ -32,8 +32,14 @@ public final class PruningPlan {
 
     /// Every magnitude-pruned layer at exactly `rate` now, whatever its schedule (benchmarks).
     public func setCurrent(_ rate: Double) {
+        setCurrent(Dictionary(uniqueKeysWithValues: layers.map { ($0.name, rate) }))
+    }
+
+    /// The named layers at exactly these rates now, and as their targets.
+    public func setCurrent(_ rates: [String: Double]) {
         for (name, t) in layers {
-            targets[name] = min(max(rate, 0), 0.9999)
+            guard let r = rates[name] else { continue }
+            targets[name] = min(max(r, 0), 0.9999)
             t.pruneRate = Float(targets[name]!)
         }
     }

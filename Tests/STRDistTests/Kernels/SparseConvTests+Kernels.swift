@@ -18,7 +18,10 @@ final class SparseConvKernelTests: XCTestCase {
         Case(c: 16, o: 17, k: 3, p: 1, n: 2, h: 8, w: 8),     // Winograd's shape on the dense path
         Case(c: 4, o: 6, k: 3, s: 2, p: 1, bias: true),       // stride 2, bias
         Case(c: 3, o: 4, k: 7, s: 2, p: 3, h: 13, w: 11),     // stem-like 7×7/2
-        Case(c: 8, o: 10, k: 1, n: 5, h: 1, w: 1, bias: true) // classifier on [C, N, 1, 1], last_layer_dense bias
+        Case(c: 8, o: 10, k: 1, n: 5, h: 1, w: 1, bias: true), // classifier on [C, N, 1, 1], last_layer_dense bias
+        Case(c: 6, o: 5, k: 3, p: 1, n: 2, h: 16, w: 15, bias: true), // shifted planes (OW ≥ 14)
+        Case(c: 3, o: 4, k: 5, p: 2, n: 3, h: 5, w: 17),      // shifted, 5×5, short planes
+        Case(c: 4, o: 3, k: 3, p: 0, n: 2, h: 9, w: 18),      // shifted, no padding (valid conv)
     ]
 
     /// A conv of `kind` forced sparse (or dense) with weights pruned to about `density`.
@@ -60,6 +63,7 @@ final class SparseConvKernelTests: XCTestCase {
                         let r = randomArray(s.output.shape.count, seed: 99)
                         s.backward(r); d.backward(r)
                         XCTAssertEqual(sconv.execution, .sparse, label)
+                        if t.s == 1 && t.k > 1 && g.outW >= 14 { XCTAssert(SparseConvKernels.usesShiftedPlanes(g), label) }
                         // The effective weight the sparse run used, and naive results from it.
                         let ew = Array(UnsafeBufferPointer(start: sconv.computeEffectiveWeight(s.ctx), count: g.weightCount))
                         let x = Array(UnsafeBufferPointer(start: s.x, count: s.input.shape.count))

@@ -105,10 +105,16 @@ final class SparseKernelTests: XCTestCase {
                     let b = build(w, rows: rows, cols: cols)
                     let stride = n + 5                       // B's rows are longer than the columns used
                     let bmat = randomArray(cols * stride, seed: 11)
-                    for (q0, q1, accumulate) in [(0, n, false), (min(3, n), n, true), (n / 2, n, false)] {
+                    var pack = [Float](repeating: .nan, count: 64 * cols)
+                    for (q0, q1, accumulate, packs) in [(0, n, false, false), (min(3, n), n, true, true), (n / 2, n, false, true)] {
                         var c = randomArray(rows * n, seed: 13)
                         let before = c
-                        withMatrix(b) { m in sp_spmm(m, bmat, Int64(stride), Int64(q0), Int64(q1), &c, Int64(n), accumulate ? 1 : 0) }
+                        withMatrix(b) { m in
+                            pack.withUnsafeMutableBufferPointer { p in
+                                sp_spmm(m, bmat, Int64(stride), Int32(cols), packs ? p.baseAddress : nil, Int64(q0), Int64(q1),
+                                        &c, Int64(n), accumulate ? 1 : 0)
+                            }
+                        }
                         var expected = before
                         for i in 0..<rows { for q in q0..<q1 {
                             var s = accumulate ? Double(before[i * n + q]) : 0
@@ -125,16 +131,20 @@ final class SparseKernelTests: XCTestCase {
     func testSDDMMMatchesDoubleSumsOnEveryISA() {
         for isa in isas {
             XCTAssertEqual(sp_force_isa(isa), isa)
-            for (rows, cols, n) in [(5, 7, 300), (19, 140, 33), (1, 1, 1), (40, 20, 512)] {
+            for (rows, cols, n) in [(5, 7, 300), (19, 140, 33), (1, 1, 1), (40, 20, 512), (3, 300, 70)] {
                 for density in [0, -1, 0.1, 1] {
                     let w = weight(rows, cols, density: density, seed: UInt64(3 + cols))
                     let b = build(w, rows: rows, cols: cols)
                     let nnz = Int(b.start.last!)
                     let d = randomArray(rows * (n + 2), seed: 21), bmat = randomArray(cols * (n + 3), seed: 22)
-                    for (q0, q1, r0, r1) in [(0, n, 0, rows), (min(1, n), n, rows / 3, rows)] {
+                    var pack = [Float](repeating: .nan, count: 64 * cols)
+                    for (q0, q1, r0, r1, packs) in [(0, n, 0, rows, false), (min(1, n), n, rows / 3, rows, true), (0, n, 0, rows, true)] {
                         var out = [Float](repeating: 0.5, count: max(1, nnz))
                         withMatrix(b) { m in
-                            sp_sddmm(m, d, Int64(n + 2), bmat, Int64(n + 3), Int64(q0), Int64(q1), Int32(r0), Int32(r1), &out)
+                            pack.withUnsafeMutableBufferPointer { p in
+                                sp_sddmm(m, d, Int64(n + 2), bmat, Int64(n + 3), Int32(cols), packs ? p.baseAddress : nil,
+                                         Int64(q0), Int64(q1), Int32(r0), Int32(r1), &out)
+                            }
                         }
                         for p in 0..<nnz {
                             let i = Int(b.index[p]) / cols, k = Int(b.index[p]) % cols

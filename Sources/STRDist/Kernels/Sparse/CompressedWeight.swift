@@ -1,11 +1,14 @@
 // A conv weight [O, K] (K = C·kh·kw) compressed for the sparse kernels, in
 // planned memory, rebuilt from the effective weight whenever it changes (every
 // training step): the forward operand (rows = output channels, entries in
-// blocks of 128 columns of K, offset = the im2col row k) and, for training, its
-// transpose (rows = k, entries in blocks of 128 output channels, offset = o),
-// which the input gradient ∂X = Ŵᵀ·∂Y runs on. `index` maps each forward
-// entry to its place o·K + k in the dense weight (for the weight gradient).
-// Integer arrays live in the float workspace as 32-bit patterns.
+// blocks of 128 columns of K) and, for training, its transpose (entries in
+// blocks of 128 output channels), which the input gradient ∂X = Ŵᵀ·∂Y runs on.
+// Where an entry's dense operand row starts depends on the layout (Layout):
+// im2col columns (forward: row k; transpose: row k of ∂col reads ∂Y row o), or
+// shifted planes (forward: channel c's padded plane shifted by the tap;
+// transpose: channel c's row reads ∂Y row o shifted back). `index` maps each
+// forward entry to its place o·K + k in the dense weight (for the weight
+// gradient). Integer arrays live in the float workspace as 32-bit patterns.
 
 import CSparse
 
@@ -19,16 +22,40 @@ public final class CompressedWeight {
     private var tStart = 0, tOffset = 0, tValue = 0, transposes = false
     /// Entries of the last build.
     public private(set) var count = 0
-    /// The im2col row of each column (identity), and the transposed operand's row and shift per column.
-    private let identity: [Int32], zeros: [Int32]
+    /// Where a column's entries read their dense operand.
+    public enum Layout: Sendable {
+        /// im2col columns: forward entry (o, k) reads row k; the transpose's row k reads ∂Y row o.
+        case columns
+        /// Shifted padded planes (stride-1 direct convolution): forward entry (o, c, a, b) reads
+        /// x + c·planes + a·rowLength + b; the transpose's row c reads ∂Y at o·gradRows + margin − (a·rowLength + b).
+        case shifted(channels: Int, kernel: Int, rowLength: Int, planes: Int, gradRows: Int, margin: Int)
+    }
 
-    public init(rows: Int, cols: Int) {
+    public let layout: Layout
+    /// Per column k: the forward entries' offset, the transposed row and shift; the transpose's stride in o.
+    private let columnOffset: [Int32], transposedRow: [Int32], transposedShift: [Int32]
+    private let transposedStride: Int32, transposedRows: Int
+
+    public init(rows: Int, cols: Int, layout: Layout = .columns) {
         precondition(rows * cols < Int(Int32.max), "a \(rows)×\(cols) weight is too large to compress (2^31 entries)")
-        self.rows = rows; self.cols = cols
+        self.rows = rows; self.cols = cols; self.layout = layout
         blocks = (cols + Self.blockCols - 1) / Self.blockCols
         transposedBlocks = (rows + Self.blockCols - 1) / Self.blockCols
-        identity = (0..<cols).map(Int32.init)
-        zeros = [Int32](repeating: 0, count: cols)
+        switch layout {
+        case .columns:
+            columnOffset = (0..<cols).map { Int32($0) }
+            transposedRow = columnOffset
+            transposedShift = [Int32](repeating: 0, count: cols)
+            transposedStride = 1; transposedRows = cols
+        case .shifted(let channels, let k, let rowLength, let planes, let gradRows, let margin):
+            precondition(channels * k * k == cols, "a shifted layout needs K = C·k·k")
+            precondition(max(channels * planes, rows * gradRows) < Int(Int32.max), "planes too large for 32-bit offsets")
+            let tap = (0..<cols).map { ($0 % (k * k)) / k * rowLength + $0 % k }
+            columnOffset = (0..<cols).map { Int32($0 / (k * k) * planes + tap[$0]) }
+            transposedRow = (0..<cols).map { Int32($0 / (k * k)) }
+            transposedShift = (0..<cols).map { Int32(margin - tap[$0]) }
+            transposedStride = Int32(gradRows); transposedRows = channels
+        }
     }
 
     /// Reserves room for `capacity` entries (and the transpose when training needs input gradients).
@@ -38,7 +65,7 @@ public final class CompressedWeight {
         offset = planner.region(capacity); index = planner.region(capacity); value = planner.region(capacity)
         transposes = transposed
         if transposed {
-            tStart = planner.region(transposedBlocks * (cols + 1))
+            tStart = planner.region(transposedBlocks * (transposedRows + 1))
             tOffset = planner.region(capacity); tValue = planner.region(capacity)
         }
     }
@@ -55,7 +82,7 @@ public final class CompressedWeight {
 
     /// The transposed operand of the last build.
     @inline(__always) public func transposed(_ ctx: StepContext) -> sp_matrix {
-        sp_matrix(rows: Int32(cols), blocks: Int32(transposedBlocks), start: UnsafePointer(ints(ctx, tStart)),
+        sp_matrix(rows: Int32(transposedRows), blocks: Int32(transposedBlocks), start: UnsafePointer(ints(ctx, tStart)),
                   offset: UnsafePointer(ints(ctx, tOffset)), value: UnsafePointer(ctx.region(tValue)))
     }
 
@@ -76,7 +103,7 @@ public final class CompressedWeight {
     /// Fills the entries counted by `countKept` (count ≤ capacity), then the transpose when planned.
     public func fill(_ w: UnsafePointer<Float>, mask: UnsafePointer<Float>?, _ ctx: StepContext) {
         precondition(count <= capacity, "\(count) entries exceed the planned \(capacity)")
-        identity.withUnsafeBufferPointer { table in
+        columnOffset.withUnsafeBufferPointer { table in
             let args = (w: w, mask: mask, rows: Int32(rows), cols: Int32(cols), table: table.baseAddress!,
                         s: UnsafePointer(ints(ctx, start)), o: ints(ctx, offset), i: ints(ctx, index), v: ctx.region(value))
             ctx.pool.parallelRanges(rows, args) { a, r, _ in
@@ -86,18 +113,13 @@ public final class CompressedWeight {
         }
         guard transposes else { return }
         var m = matrix(ctx)
-        identity.withUnsafeBufferPointer { trow in
-            zeros.withUnsafeBufferPointer { shift in
+        transposedRow.withUnsafeBufferPointer { trow in
+            transposedShift.withUnsafeBufferPointer { shift in
                 _ = sp_transpose(&m, UnsafePointer(ints(ctx, index)), Int32(cols), trow.baseAddress!, shift.baseAddress!,
-                                 1, Int32(cols), Int32(Self.blockCols), ints(ctx, tStart), ints(ctx, tOffset),
-                                 ctx.region(tValue))
+                                 transposedStride, Int32(transposedRows), Int32(Self.blockCols), ints(ctx, tStart),
+                                 ints(ctx, tOffset), ctx.region(tValue))
             }
         }
     }
 
-    /// Floats of planned memory for `capacity` entries (for the planner's budget).
-    public static func floats(rows: Int, cols: Int, capacity: Int, transposed: Bool) -> Int {
-        let blocks = (cols + blockCols - 1) / blockCols, tBlocks = (rows + blockCols - 1) / blockCols
-        return blocks * (rows + 1) + 3 * capacity + (transposed ? tBlocks * (cols + 1) + 2 * capacity : 0)
-    }
 }

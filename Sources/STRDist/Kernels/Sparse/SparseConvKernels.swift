@@ -19,30 +19,54 @@ public enum SparseConvKernels {
     /// Floats of per-thread scratch (im2col columns and their gradient) and shared scratch
     /// (weight-gradient partials of `capacity` entries) the sparse plan of `g` needs.
     public static func scratch(_ g: ConvGeometry, capacity: Int, threads: Int) -> (perThread: Int, shared: Int) {
-        if g.isPointwise { return (0, capacity) }
-        return (2 * g.colRows * g.imagesPerChunk() * g.outPlane, threads * capacity)
+        let pack = packFloats(g)
+        if g.isPointwise { return (pack, capacity) }
+        if usesShiftedPlanes(g) { return (0, ShiftedPlanes(g).scratch(capacity: capacity)) }
+        return (2 * g.colRows * imagesPerChunk(g, threads: threads) * g.outPlane + pack, threads * capacity)
+    }
+
+    /// Per-thread floats for one packed 64-column tile of the dense operand (its rows: C or K, or O).
+    static func packFloats(_ g: ConvGeometry) -> Int { 64 * max(g.colRows, g.outChannels) }
+
+    /// Images per im2col chunk: the dense path's cache-sized chunks, but at least 512 columns
+    /// (small planes would otherwise end every chunk in a mostly empty 64-column tile), at most
+    /// a thread's share of the batch.
+    static func imagesPerChunk(_ g: ConvGeometry, threads: Int) -> Int {
+        let share = (g.batch + threads - 1) / threads
+        return max(1, min(share, max(g.imagesPerChunk(), (512 + g.outPlane - 1) / g.outPlane)))
+    }
+
+    /// How the compressed weight of `g` addresses its dense operand.
+    public static func layout(_ g: ConvGeometry) -> CompressedWeight.Layout {
+        usesShiftedPlanes(g) ? ShiftedPlanes(g).layout : .columns
     }
 
     /// y = conv(x, Ŵ) + bias.
     public static func forward(x: UnsafePointer<Float>, w: CompressedWeight, bias: UnsafePointer<Float>?,
                                y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ ctx: StepContext, scratch: ConvScratch) {
         var a = w.matrix(ctx)
-        if g.isPointwise {
+        if usesShiftedPlanes(g) {
+            shiftedForward(x: x, w: w, y: y, g, ctx, scratch: scratch)
+        } else if g.isPointwise {
             withUnsafePointer(to: &a) { m in
-                ctx.pool.run((m: m, x: x, y: y, columns: g.columns, threads: ctx.pool.threads)) { a, t in
+                ctx.pool.run((m: m, x: x, y: y, columns: g.columns, rows: Int32(g.inChannels), scratch: scratch,
+                              threads: ctx.pool.threads)) { a, t in
                     let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads)
-                    sp_spmm(a.m, a.x, Int64(a.columns), Int64(r.lowerBound), Int64(r.upperBound), a.y, Int64(a.columns), 0)
+                    sp_spmm(a.m, a.x, Int64(a.columns), a.rows, a.scratch.perThread(t), Int64(r.lowerBound), Int64(r.upperBound),
+                            a.y, Int64(a.columns), 0)
                 }
             }
         } else {
             withUnsafePointer(to: &a) { m in
-                ctx.pool.parallelRanges(g.batch, (m: m, x: x, y: y, g: g, scratch: scratch, perChunk: g.imagesPerChunk())) { a, images, t in
+                let perChunk = SparseConvKernels.imagesPerChunk(g, threads: ctx.pool.threads)
+                ctx.pool.parallelRanges(g.batch, (m: m, x: x, y: y, g: g, scratch: scratch, perChunk: perChunk)) { a, images, t in
                     let col = a.scratch.perThread(t)
                     var n0 = images.lowerBound
                     while n0 < images.upperBound {
                         let n1 = min(images.upperBound, n0 + a.perChunk), cols = (n1 - n0) * a.g.outPlane
                         Im2col.im2col(a.x, a.g, channel: 0, images: n0, n1, col)
-                        sp_spmm(a.m, col, Int64(cols), 0, Int64(cols), a.y + n0 * a.g.outPlane, Int64(a.g.columns), 0)
+                        sp_spmm(a.m, col, Int64(cols), Int32(a.g.colRows), col + 2 * a.g.colRows * a.perChunk * a.g.outPlane,
+                                0, Int64(cols), a.y + n0 * a.g.outPlane, Int64(a.g.columns), 0)
                         n0 = n1
                     }
                 }
@@ -62,9 +86,12 @@ public enum SparseConvKernels {
             ConvKernels.backward(x: x, w: denseWeight, dy: dy, dx: nil, accumulate: false, dw: dw, dbias: nil, g,
                                  pool: ctx.pool, scratch: scratch)
         }
-        if g.isPointwise {
+        if usesShiftedPlanes(g) {
+            shiftedBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, ctx,
+                            scratch: scratch)
+        } else if g.isPointwise {
             pointwiseBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, ctx,
-                              partials: scratch.partials)
+                              scratch: scratch)
         } else {
             im2colBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, ctx,
                            scratch: scratch)
@@ -79,27 +106,29 @@ public enum SparseConvKernels {
     private static func pointwiseBackward(x: UnsafePointer<Float>, w: CompressedWeight, dy: UnsafePointer<Float>,
                                           dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
                                           dw: UnsafeMutablePointer<Float>?, _ g: ConvGeometry, _ ctx: StepContext,
-                                          partials: UnsafeMutablePointer<Float>) {
+                                          scratch: ConvScratch) {
         var a = w.matrix(ctx)
         let threads = ctx.pool.threads
         if let dx {
             var t = w.transposed(ctx)
             withUnsafePointer(to: &t) { m in
-                ctx.pool.run((m: m, dy: dy, dx: dx, columns: g.columns, acc: accumulate, threads: threads)) { a, t in
+                ctx.pool.run((m: m, dy: dy, dx: dx, columns: g.columns, acc: accumulate, rows: Int32(g.outChannels),
+                              scratch: scratch, threads: threads)) { a, t in
                     let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads)
-                    sp_spmm(a.m, a.dy, Int64(a.columns), Int64(r.lowerBound), Int64(r.upperBound), a.dx,
-                            Int64(a.columns), a.acc ? 1 : 0)
+                    sp_spmm(a.m, a.dy, Int64(a.columns), a.rows, a.scratch.perThread(t), Int64(r.lowerBound),
+                            Int64(r.upperBound), a.dx, Int64(a.columns), a.acc ? 1 : 0)
                 }
             }
         }
         guard let dw else { return }
-        let sums = partials
+        let sums = scratch.partials
         sums.update(repeating: 0, count: w.count)
         withUnsafePointer(to: &a) { m in
-            ctx.pool.run((m: m, x: x, dy: dy, sums: sums, columns: g.columns, threads: threads)) { a, t in
+            ctx.pool.run((m: m, x: x, dy: dy, sums: sums, columns: g.columns, rows: Int32(g.inChannels), scratch: scratch,
+                          threads: threads)) { a, t in
                 let r = SparseConvKernels.rowRange(a.m, part: t, of: a.threads)
-                sp_sddmm(a.m, a.dy, Int64(a.columns), a.x, Int64(a.columns), 0, Int64(a.columns),
-                         Int32(r.lowerBound), Int32(r.upperBound), a.sums)
+                sp_sddmm(a.m, a.dy, Int64(a.columns), a.x, Int64(a.columns), a.rows, a.scratch.perThread(t), 0,
+                         Int64(a.columns), Int32(r.lowerBound), Int32(r.upperBound), a.sums)
             }
         }
         scatter(sums, w, into: dw, g, ctx)
@@ -117,7 +146,7 @@ public enum SparseConvKernels {
                 let args = (m: m, mt: mt, x: x, dy: dy, dx: dx, acc: accumulate, wantsDW: dw != nil, g: g,
                             scratch: scratch, count: count, threads: threads)
                 ctx.pool.run(args) { a, t in
-                    let g = a.g, perChunk = g.imagesPerChunk()
+                    let g = a.g, perChunk = SparseConvKernels.imagesPerChunk(g, threads: a.threads)
                     let images = ThreadPool.split(g.batch, parts: a.threads, index: t)
                     let col = a.scratch.perThread(t), dcol = col + g.colRows * perChunk * g.outPlane
                     let sums = a.scratch.partials + t * a.count
@@ -127,10 +156,12 @@ public enum SparseConvKernels {
                         let dyChunk = a.dy + n0 * g.outPlane
                         if a.wantsDW {
                             Im2col.im2col(a.x, g, channel: 0, images: n0, n1, col)
-                            sp_sddmm(a.m, dyChunk, Int64(g.columns), col, Int64(cols), 0, Int64(cols), 0, a.m.pointee.rows, sums)
+                            sp_sddmm(a.m, dyChunk, Int64(g.columns), col, Int64(cols), Int32(g.colRows),
+                                     col + 2 * g.colRows * perChunk * g.outPlane, 0, Int64(cols), 0, a.m.pointee.rows, sums)
                         }
                         if let dx = a.dx {
-                            sp_spmm(a.mt, dyChunk, Int64(g.columns), 0, Int64(cols), dcol, Int64(cols), 0)
+                            sp_spmm(a.mt, dyChunk, Int64(g.columns), Int32(g.outChannels),
+                                    col + 2 * g.colRows * perChunk * g.outPlane, 0, Int64(cols), dcol, Int64(cols), 0)
                             if !a.acc {
                                 for c in 0..<g.inChannels { (dx + (c * g.batch + n0) * g.inPlane).update(repeating: 0, count: (n1 - n0) * g.inPlane) }
                             }
@@ -147,7 +178,7 @@ public enum SparseConvKernels {
     }
 
     /// dw = 0, then each entry's sum at its dense position.
-    private static func scatter(_ sums: UnsafePointer<Float>, _ w: CompressedWeight, into dw: UnsafeMutablePointer<Float>,
+    static func scatter(_ sums: UnsafePointer<Float>, _ w: CompressedWeight, into dw: UnsafeMutablePointer<Float>,
                                 _ g: ConvGeometry, _ ctx: StepContext) {
         dw.update(repeating: 0, count: g.weightCount)
         sp_scatter(w.entryIndex(ctx), sums, 0, Int64(w.count), dw)

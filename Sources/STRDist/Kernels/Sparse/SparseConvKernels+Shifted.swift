@@ -1,0 +1,148 @@
+// Stride-1 k×k convs on shifted planes instead of im2col columns: the input
+// is copied once into zero-padded planes (Hp = H + 2p, Wp = W + 2p), where tap
+// (a, b) of every output position q = n·Hp·Wp + h·Wp + w is the one input
+// element at q + a·Wp + b, so each kept weight reads one contiguous run — a
+// k²-times smaller copy than im2col's. The output comes out in the padded
+// layout (positions with w ≥ OW or h ≥ OH are junk) and is cropped. Backward
+// pads ∂Y the same way (junk and margins zero), so ∂Xpad = Ŵᵀ·∂Ypad is again
+// one shifted SpMM and ∂Ŵ = Σ_q ∂Ypad·Xpad(q + tap) an SDDMM; ∂X is ∂Xpad's
+// interior.
+
+import CSparse
+
+/// The padded-plane sizes of a stride-1 geometry.
+public struct ShiftedPlanes: Sendable {
+    public let g: ConvGeometry
+    public let hp: Int, wp: Int
+    /// Floats per channel: N padded planes.
+    public var planes: Int { g.batch * hp * wp }
+    /// Zeros ahead of each ∂Y row, so the transposed reads at q − tap stay inside it.
+    public var margin: Int { (g.kernelH - 1) * wp + (g.kernelW - 1) }
+    public var gradRows: Int { margin + planes }
+
+    public init(_ g: ConvGeometry) { self.g = g; hp = g.inH + 2 * g.padH; wp = g.inW + 2 * g.padW }
+
+    /// Shared scratch: [entry sums (capacity) | padded x (+ margin of slack) | padded ∂Y | padded y or ∂x].
+    public func scratch(capacity: Int) -> Int {
+        capacity + g.inChannels * planes + margin + g.outChannels * gradRows + max(g.inChannels, g.outChannels) * planes
+    }
+
+    func regions(_ base: UnsafeMutablePointer<Float>, capacity: Int)
+        -> (sums: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>, dy: UnsafeMutablePointer<Float>,
+            out: UnsafeMutablePointer<Float>) {
+        let x = base + capacity, dy = x + g.inChannels * planes + margin
+        return (base, x, dy, dy + g.outChannels * gradRows)
+    }
+
+    var layout: CompressedWeight.Layout {
+        .shifted(channels: g.inChannels, kernel: g.kernelH, rowLength: wp, planes: planes, gradRows: gradRows, margin: margin)
+    }
+}
+
+extension SparseConvKernels {
+    /// Stride 1, no dilation, one group, square kernel above 1×1, planes wide enough to fill tiles.
+    public static func usesShiftedPlanes(_ g: ConvGeometry) -> Bool {
+        g.strideH == 1 && g.strideW == 1 && g.dilationH == 1 && g.dilationW == 1 && g.groups == 1
+            && g.kernelH == g.kernelW && g.kernelH > 1 && g.outW >= 14
+    }
+
+    static func shiftedForward(x: UnsafePointer<Float>, w: CompressedWeight, y: UnsafeMutablePointer<Float>,
+                               _ g: ConvGeometry, _ ctx: StepContext, scratch: ConvScratch) {
+        let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity)
+        pad(x, into: r.x, channels: g.inChannels, s, pool: ctx.pool)
+        var a = w.matrix(ctx)
+        withUnsafePointer(to: &a) { m in
+            ctx.pool.run((m: m, x: r.x, y: r.out, q: s.planes, threads: ctx.pool.threads)) { a, t in
+                let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
+                sp_spmm(a.m, a.x, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.y, Int64(a.q), 0)
+            }
+        }
+        crop(r.out, rowLength: s.planes, into: y, channels: g.outChannels, size: (g.outH, g.outW), accumulate: false,
+             offset: 0, s, pool: ctx.pool)
+    }
+
+    static func shiftedBackward(x: UnsafePointer<Float>, w: CompressedWeight, dy: UnsafePointer<Float>,
+                                dx: UnsafeMutablePointer<Float>?, accumulate: Bool, dw: UnsafeMutablePointer<Float>?,
+                                _ g: ConvGeometry, _ ctx: StepContext, scratch: ConvScratch) {
+        let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity)
+        padGradient(dy, into: r.dy, s, pool: ctx.pool)
+        let threads = ctx.pool.threads
+        if let dx {
+            var t = w.transposed(ctx)
+            withUnsafePointer(to: &t) { m in
+                ctx.pool.run((m: m, dy: r.dy, dx: r.out, q: s.planes, threads: threads)) { a, t in
+                    let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
+                    sp_spmm(a.m, a.dy, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.dx, Int64(a.q), 0)
+                }
+            }
+            crop(r.out, rowLength: s.planes, into: dx, channels: g.inChannels, size: (g.inH, g.inW), accumulate: accumulate,
+                 offset: g.padH * s.wp + g.padW, s, pool: ctx.pool)
+        }
+        guard let dw else { return }
+        pad(x, into: r.x, channels: g.inChannels, s, pool: ctx.pool)
+        r.sums.update(repeating: 0, count: w.count)
+        var a = w.matrix(ctx)
+        withUnsafePointer(to: &a) { m in
+            ctx.pool.run((m: m, x: r.x, dy: r.dy + s.margin, sums: r.sums, q: s.planes, ld: s.gradRows, threads: threads)) { a, t in
+                let rows = SparseConvKernels.rowRange(a.m, part: t, of: a.threads)
+                sp_sddmm(a.m, a.dy, Int64(a.ld), a.x, 1, 0, nil, 0, Int64(a.q), Int32(rows.lowerBound), Int32(rows.upperBound), a.sums)
+            }
+        }
+        scatter(r.sums, w, into: dw, g, ctx)
+    }
+
+    /// Each channel's images into zero-padded planes, then `margin` zeros of slack after the last.
+    private static func pad(_ x: UnsafePointer<Float>, into xp: UnsafeMutablePointer<Float>, channels: Int,
+                            _ s: ShiftedPlanes, pool: ThreadPool) {
+        pool.parallelRanges(channels, (x: x, xp: xp, s: s)) { a, range, _ in
+            let g = a.s.g, w = g.inW, h = g.inH, wp = a.s.wp
+            for c in range {
+                for n in 0..<g.batch {
+                    let src = a.x + (c * g.batch + n) * g.inPlane, dst = a.xp + c * a.s.planes + n * a.s.hp * wp
+                    dst.update(repeating: 0, count: g.padH * wp + g.padW)
+                    for i in 0..<h {
+                        let row = dst + (i + g.padH) * wp + g.padW
+                        row.update(from: src + i * w, count: w)
+                        (row + w).update(repeating: 0, count: i + 1 < h ? 2 * g.padW : g.padW + g.padH * wp)
+                    }
+                }
+            }
+        }
+        (xp + channels * s.planes).update(repeating: 0, count: s.margin)
+    }
+
+    /// ∂Y into padded rows: `margin` zeros, then the planes with junk columns and rows zero.
+    private static func padGradient(_ dy: UnsafePointer<Float>, into dyp: UnsafeMutablePointer<Float>, _ s: ShiftedPlanes,
+                                    pool: ThreadPool) {
+        pool.parallelRanges(s.g.outChannels, (dy: dy, dyp: dyp, s: s)) { a, range, _ in
+            let g = a.s.g, wp = a.s.wp, ow = g.outW
+            for o in range {
+                let row0 = a.dyp + o * a.s.gradRows
+                row0.update(repeating: 0, count: a.s.gradRows)
+                for n in 0..<g.batch {
+                    for i in 0..<g.outH {
+                        (row0 + a.s.margin + n * a.s.hp * wp + i * wp).update(from: a.dy + (o * g.batch + n) * g.outPlane + i * ow, count: ow)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The h×w positions of padded rows (from `offset` within each padded plane) into CNHW planes.
+    private static func crop(_ src: UnsafePointer<Float>, rowLength: Int, into dst: UnsafeMutablePointer<Float>,
+                             channels: Int, size: (Int, Int), accumulate: Bool, offset: Int, _ s: ShiftedPlanes,
+                             pool: ThreadPool) {
+        pool.parallelRanges(channels, (src: src, dst: dst, ld: rowLength, acc: accumulate, off: offset, s: s,
+                                       h: size.0, w: size.1)) { a, range, _ in
+            let g = a.s.g, wp = a.s.wp, h = a.h, w = a.w
+            for c in range {
+                for n in 0..<g.batch {
+                    let from = a.src + c * a.ld + n * a.s.hp * wp + a.off, to = a.dst + (c * g.batch + n) * h * w
+                    for i in 0..<h {
+                        if a.acc { Vec.add(from + i * wp, to + i * w, w) } else { (to + i * w).update(from: from + i * wp, count: w) }
+                    }
+                }
+            }
+        }
+    }
+}
