@@ -97,7 +97,8 @@ public final class Conv2d: Layer {
     public var profileKey: String { "conv \(kernel)x\(kernel)/\(stride) \(inChannels)->\(outChannels) @\(geometry!.inH) \(planName)" }
 
     private func profiled(_ ctx: StepContext, backward: Bool, since start: UInt64) {
-        ctx.profile?.add(conv: name, key: profileKey, plan: planName, density: density, backward: backward, since: start)
+        ctx.profile?.add(conv: name, key: profileKey, plan: planName, density: density, geometry: geometry!,
+                         backward: backward, since: start)
     }
 
     public func forward(_ ctx: StepContext) {

@@ -18,6 +18,8 @@ public final class StepProfile {
 
     public private(set) var entries: [String: Entry] = [:]
     public private(set) var layers: [String: LayerEntry] = [:]
+    /// Each profiled conv's geometry (for cost-model fits).
+    public private(set) var geometries: [String: ConvGeometry] = [:]
     public private(set) var steps = 0
 
     public init() {}
@@ -32,8 +34,10 @@ public final class StepProfile {
     }
 
     /// A conv's share, under its shape key and under its own name.
-    public func add(conv name: String, key: String, plan: String, density: Double, backward: Bool, since start: UInt64) {
+    public func add(conv name: String, key: String, plan: String, density: Double, geometry: ConvGeometry,
+                    backward: Bool, since start: UInt64) {
         let s = Double(Self.now() - start) / 1e9
+        geometries[name] = geometry
         add(key, backward: backward, since: start)
         var e = layers[name] ?? LayerEntry(order: layers.count)
         e.plan = plan; e.density = density
@@ -44,7 +48,7 @@ public final class StepProfile {
     /// Counts a finished step (entries are divided by it when printed).
     public func endStep() { steps += 1 }
 
-    public func reset() { entries = [:]; layers = [:]; steps = 0 }
+    public func reset() { entries = [:]; layers = [:]; geometries = [:]; steps = 0 }
 
     /// One line per conv in forward order: its plan, density and per-step milliseconds.
     public func layerTable() -> String {

@@ -1,35 +1,68 @@
-// Seconds a conv's step costs on the dense path and on the sparse kernels,
-// as a few per-operation constants (per thread; the ratios are what the
-// policy uses). `strdist bench-sparse --fit` measures them; the defaults are
-// this project's measurements (README, "Sparse compute").
+// Seconds a conv's step costs on the dense path and on the sparse kernels:
+// linear in what each path moves and multiplies, with coefficients fitted to
+// a density sweep (`strdist bench-sparse --fit`, SparseBenchmark) —
+//   dense  = m[alg]·MACs + e·(input + output elements)
+//   sparse = s[layout]·density·MACs + t[layout]·(elements the layout moves) + w·weights
+// with alg ∈ pointwise GEMM, im2col GEMM, Winograd and layout ∈ pointwise,
+// shifted planes, im2col columns; one set of coefficients for a training step
+// (forward and both gradients, STR's kept-only weight gradient) and one for
+// inference. The defaults are this project's fit (README, "Sparse compute").
 
-public struct SparseCostModel: Sendable, Codable {
-    /// Seconds per multiply-add: pointwise GEMM, im2col GEMM (the copy included), Winograd (per direct-conv MAC).
-    public var gemm = 1 / 125e9, im2colGemm = 1 / 85e9, winograd = 1 / 150e9
-    /// Seconds per kept multiply-add: SpMM (forward, input gradient), SDDMM (weight gradient).
-    public var spmm = 1 / 50e9, sddmm = 1 / 33e9
-    /// Seconds per im2col (or col2im) element of the sparse path, and per weight compressed.
-    public var column = 1 / 3e9, compress = 1 / 1.5e9
+import CSparse
 
-    public static let `default` = SparseCostModel()
+public struct SparseCostModel: Sendable, Codable, Equatable {
+    public struct Coefficients: Sendable, Codable, Equatable {
+        /// Seconds per MAC of the dense path: pointwise GEMM, im2col GEMM, Winograd; per element moved.
+        public var dense = [0.0, 0.0, 0.0], denseElement = 0.0
+        /// Seconds per kept MAC and per element moved, by layout (pointwise, shifted, im2col); per weight.
+        public var sparse = [0.0, 0.0, 0.0], sparseElement = [0.0, 0.0, 0.0], weight = 0.0
+    }
 
-    /// Forward (and, when training, both gradients) on the dense path the geometry chose.
+    public var train: Coefficients
+    public var eval: Coefficients
+
+    /// Fitted by `strdist bench-sparse --arch ResNet50 --batch 16 --threads 2 --fit` on an AMD EPYC with
+    /// AVX-512 (OpenBLAS Cooperlake kernels); the policy uses the ratios, which carry across machines.
+    public static let `default` = SparseCostModel(
+        train: Coefficients(dense: [1.134e-11, 1.385e-11, 8.25e-12], denseElement: 3.25e-10,
+                            sparse: [2.057e-11, 3.682e-11, 2.891e-11], sparseElement: [3.265e-10, 9.527e-10, 3.607e-10],
+                            weight: 2.516e-9),
+        eval: Coefficients(dense: [3.814e-12, 4.649e-12, 3.018e-12], denseElement: 1.237e-10,
+                           sparse: [5.926e-12, 1.103e-11, 8.245e-12], sparseElement: [9.026e-11, 3.505e-10, 1.950e-10],
+                           weight: 1.984e-10))
+
+    /// The dense path's index: 0 pointwise GEMM, 1 im2col GEMM, 2 Winograd.
+    static func algorithm(_ g: ConvGeometry) -> Int { g.winograd ? 2 : g.isPointwise ? 0 : 1 }
+    /// The sparse layout's index: 0 pointwise, 1 shifted planes, 2 im2col columns.
+    static func layout(_ g: ConvGeometry) -> Int { g.isPointwise ? 0 : SparseConvKernels.usesShiftedPlanes(g) ? 1 : 2 }
+
+    /// Input plus output elements.
+    static func io(_ g: ConvGeometry) -> Double { Double(g.inChannels * g.batch * g.inPlane + g.outChannels * g.columns) }
+
+    /// Elements the sparse layout moves besides the products: input and output, padded planes, or columns.
+    static func moved(_ g: ConvGeometry) -> Double {
+        switch layout(g) {
+        case 0: return io(g)
+        case 1: let s = ShiftedPlanes(g); return Double((g.inChannels + g.outChannels) * s.planes)
+        default: return Double((g.colRows + g.outChannels) * g.columns)
+        }
+    }
+
     public func dense(_ g: ConvGeometry, training: Bool) -> Double {
-        let macs = Double(g.macs)
-        let perMac = g.winograd ? winograd : g.isPointwise ? gemm : im2colGemm
-        return macs * perMac * (training ? 3 : 1)
+        let c = training ? train : eval
+        return c.dense[Self.algorithm(g)] * Double(g.macs) + c.denseElement * Self.io(g)
     }
 
-    /// The same on the sparse kernels at `density`; the weight gradient is an SDDMM when only kept
-    /// positions need it, else the dense GEMM.
+    /// The sparse kernels at `density`; a dense-rule (DNW) weight gradient costs the dense path's third.
     public func sparse(_ g: ConvGeometry, density: Double, training: Bool, keptOnlyGradient: Bool) -> Double {
-        let macs = Double(g.macs), kept = density * macs
-        let columns = g.isPointwise ? 0 : Double(g.colRows * g.columns) * column
-        let build = Double(g.weightCount) * compress * (training ? 2 : 1)
-        let forward = kept * spmm + columns + build
-        guard training else { return forward }
-        let inputGradient = kept * spmm + columns
-        let weightGradient = keptOnlyGradient ? kept * sddmm + columns : macs * (g.isPointwise ? gemm : im2colGemm)
-        return forward + inputGradient + weightGradient
+        let c = training ? train : eval, l = Self.layout(g)
+        var t = c.sparse[l] * density * Double(g.macs) + c.sparseElement[l] * Self.moved(g) + c.weight * Double(g.weightCount)
+        if training && !keptOnlyGradient { t = t * 2 / 3 + dense(g, training: true) / 3 }
+        return t
     }
+}
+
+/// The sparse kernels' instruction set, for reports.
+public enum SparseISA {
+    public static var name: String { ["portable C", "AVX2", "AVX-512"][Int(sp_isa())] }
 }

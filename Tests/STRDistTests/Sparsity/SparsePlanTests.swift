@@ -1,0 +1,125 @@
+// The per-layer plan at the level of a whole model: a run forced onto the
+// sparse kernels tracks one forced dense step for step; `auto` switches
+// layers as their density crosses the cost model's crossover (with
+// hysteresis) and that changes only rounding; and no training step —
+// sparse plans, magnitude masks, a plan switch, evaluation — touches the heap.
+import XCTest
+import CAllocCounter
+@testable import STRDist
+
+final class SparsePlanTests: XCTestCase {
+    let rate: Float = 0.002
+    func model(_ kind: SparseKind, _ algorithm: ConvAlgorithm, threads: Int = 2, batch: Int = 16) throws -> Model {
+        var o = ModelOptions()
+        o.arch = "ResNet18"; o.numClasses = 4; o.widthMultiplier = 0.25; o.smallInputStem = true
+        o.convKind = kind; o.convAlgorithm = algorithm; o.pruneRate = 0.8; o.sInit = -3200
+        let m = try Model(o, threads: threads)
+        m.network.plan(ActShape(channels: 3, batch: batch, height: 16, width: 16))
+        m.network.initialize(seed: 5)
+        return m
+    }
+
+    /// Puts each conv at `sparsity`, then opens a gap in the weights' magnitudes at the cut (pruned ones
+    /// halved, kept ones pushed one cut further out), so that a few small SGD steps move no weight across
+    /// it: both plans then keep the same weights and may differ only by rounding. Without the gap, a weight
+    /// sitting on the cut flips in or out on a last-bit difference and the runs part (as in GoldenTests).
+    func prune(_ m: Model, _ sparsity: [String: Double]) {
+        m.setSparsity(sparsity)
+        let ctx = m.network.context!
+        for c in m.convs {
+            guard let p = sparsity[c.name], p > 0 else { continue }
+            let w = ctx.param(c.weight), n = c.weightCount
+            let cut = (0..<n).map { abs(w[$0]) }.sorted()[min(n - 1, Int(p * Double(n)))]
+            for i in 0..<n { w[i] = abs(w[i]) < cut ? w[i] / 2 : w[i] + (w[i] < 0 ? -cut : cut) }
+        }
+        m.setSparsity(sparsity)
+    }
+
+    /// Losses of `steps` SGD steps on the toy task.
+    func losses(_ m: Model, steps: Int, sparsity: [String: Double]? = nil) -> [Float] {
+        let net = m.network
+        if let sparsity { prune(m, sparsity) }
+        var settings = SGDSettings()
+        settings.momentum = 0.9
+        let sgd = SGD(settings, table: m.layout.parameters)
+        // One random batch, learnt by heart: no constant regions (a toy image's flat quadrants make
+        // near-constant channels whose BatchNorm blows last-bit differences up to visible ones).
+        var rng = RNG(seed: 21)
+        rng.fillNormal(net.input, count: net.inputRef.shape.count, std: 1)
+        for i in 0..<net.batch { net.labels[i] = Int32(rng.below(4)) }
+        return (0..<steps).map { _ in
+            net.forward(training: true)
+            let l = net.loss(smoothing: 0.1)
+            net.backward()
+            sgd.step(values: net.store.values, grads: net.store.grads, lr: rate, pool: net.pool)
+            return l
+        }
+    }
+
+    func testForcedSparseTracksForcedDenseFor20Steps() throws {
+        for kind in [SparseKind.str, .gmp, .dnw] {
+            let sparse = try model(kind, .sparse), dense = try model(kind, .im2col)
+            let targets = Dictionary(uniqueKeysWithValues: sparse.convs.map { ($0.name, 0.8) })
+            let a = losses(sparse, steps: 20, sparsity: targets), b = losses(dense, steps: 20, sparsity: targets)
+            XCTAssert(sparse.convs.allSatisfy { $0.execution == .sparse }, "\(kind)")
+            XCTAssert(dense.convs.allSatisfy { $0.execution == .dense }, "\(kind)")
+            for i in 0..<20 { XCTAssertEqual(a[i], b[i], accuracy: 1e-4, "\(kind) step \(i + 1): \(a[i]) vs \(b[i])") }
+            XCTAssertLessThan(a.suffix(3).reduce(0, +), a.prefix(3).reduce(0, +), "\(kind): the loss falls")
+        }
+    }
+
+    func testAutoSwitchesByDensityWithHysteresisAndChangesOnlyRounding() throws {
+        let auto = try model(.str, .auto), dense = try model(.str, .im2col)
+        // Dense at first (nothing pruned), then 97% of every layer pruned: the big layers go sparse.
+        let a0 = losses(auto, steps: 2), b0 = losses(dense, steps: 2)
+        XCTAssert(auto.convs.allSatisfy { $0.execution == .dense })
+        let pruned = Dictionary(uniqueKeysWithValues: auto.convs.map { ($0.name, 0.97) })
+        let a1 = losses(auto, steps: 6, sparsity: pruned), b1 = losses(dense, steps: 6, sparsity: pruned)
+        let sparseNow = auto.convs.filter { $0.execution == .sparse }.map(\.name)
+        XCTAssertFalse(sparseNow.isEmpty, "at 3% density some layers must switch")
+        for (x, y) in zip(a0 + a1, b0 + b1) { XCTAssertEqual(x, y, accuracy: 1e-4) }
+        // Hysteresis: a layer on the sparse plan stays there a little above the density it switched at.
+        let c = auto.convs.first { $0.execution == .sparse }!
+        let g = c.geometry!, cost = SparseCostModel.default
+        var d = 0.03
+        while cost.sparse(g, density: d, training: true, keptOnlyGradient: true) < cost.dense(g, training: true) { d += 0.005 }
+        XCTAssertEqual(SparsePolicy.choose(g, density: d, current: .sparse, training: true, keptOnlyGradient: true), .sparse)
+        XCTAssertEqual(SparsePolicy.choose(g, density: d, current: .dense, training: true, keptOnlyGradient: true), .dense)
+        XCTAssertEqual(SparsePolicy.choose(g, density: 1, current: .sparse, training: true, keptOnlyGradient: true), .dense,
+                       "a dense weight never stays sparse")
+    }
+
+    func testSparseStepsAndAPlanSwitchAllocateNothing() throws {
+        for (kind, algorithm) in [(SparseKind.str, ConvAlgorithm.auto), (.gmp, .sparse), (.dnw, .sparse), (.dense, .sparse)] {
+            let m = try model(kind, algorithm, batch: 8)
+            let net = m.network
+            let sgd = SGD(SGDSettings(), table: m.layout.parameters)
+            // Half the layers far below the crossover, half dense: both plans run in one step.
+            var mixed: [String: Double] = [:]
+            for (i, c) in m.convs.enumerated() { mixed[c.name] = i % 2 == 0 ? 0.98 : 0 }
+            m.setSparsity(mixed)
+            fillToyBatch(net, step: 0)
+            sgdStep(net, sgd)
+            net.forward(training: false)
+            alloc_counter_start()
+            for _ in 0..<2 { sgdStep(net, sgd) }
+            net.forward(training: false)
+            var count = alloc_counter_stop()
+            XCTAssertEqual(count, 0, "\(kind) \(algorithm): a step made \(count) heap allocations")
+            guard algorithm == .auto else { continue }
+            XCTAssert(Set(m.convs.map(\.execution)) == [.dense, .sparse], "both plans in one model")
+            // The other half sparse now: every layer switches plan inside the counted steps.
+            let before = m.convs.map(\.execution)
+            for (i, c) in m.convs.enumerated() { mixed[c.name] = i % 2 == 0 ? 0 : 0.98 }
+            m.setSparsity(mixed)
+            alloc_counter_start()
+            for _ in 0..<2 { sgdStep(net, sgd) }
+            net.forward(training: false)
+            count = alloc_counter_stop()
+            XCTAssertEqual(count, 0, "a plan switch made \(count) heap allocations")
+            let after = m.convs.map(\.execution)
+            XCTAssert(zip(before, after).contains { $0 == .sparse && $1 == .dense }, "a layer left the sparse plan")
+            XCTAssert(zip(before, after).contains { $0 == .dense && $1 == .sparse }, "a layer took the sparse plan")
+        }
+    }
+}
