@@ -29,7 +29,7 @@ int sp_force_isa(int isa) {
 }
 
 static void spmm_c(const sp_matrix *a, const float *b, int64_t stride, int64_t q0, int64_t q1,
-                   float *c, int64_t ldc, int accumulate) {
+                   float *c, int64_t ldc, int accumulate, const float *bias, int relu) {
     const int32_t rows = a->rows;
     for (int32_t blk = 0; blk < a->blocks; blk++) {
         const int32_t *st = a->start + (int64_t)blk * (rows + 1);
@@ -40,6 +40,12 @@ static void spmm_c(const sp_matrix *a, const float *b, int64_t stride, int64_t q
                 const float v = a->value[e];
                 const float *br = b + (int64_t)a->offset[e] * stride;
                 for (int64_t q = q0; q < q1; q++) cr[q] += v * br[q];
+            }
+            if (blk == a->blocks - 1 && (bias || relu)) {
+                for (int64_t q = q0; q < q1; q++) {
+                    float y = cr[q] + (bias ? bias[i] : 0.0f);
+                    cr[q] = relu && y < 0 ? 0.0f : y;
+                }
             }
         }
     }
@@ -63,11 +69,11 @@ static void sddmm_c(const sp_matrix *a, const float *d, int64_t ldd, const float
 }
 
 void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, float *pack, int64_t q0, int64_t q1,
-             float *c, int64_t ldc, int accumulate) {
+             float *c, int64_t ldc, int accumulate, const float *bias, int relu) {
     switch (sp_isa()) {
-    case 2: sp_spmm_avx512(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate); break;
-    case 1: sp_spmm_avx2(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate); break;
-    default: spmm_c(a, b, stride, q0, q1, c, ldc, accumulate);
+    case 2: sp_spmm_avx512(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate, bias, relu); break;
+    case 1: sp_spmm_avx2(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate, bias, relu); break;
+    default: spmm_c(a, b, stride, q0, q1, c, ldc, accumulate, bias, relu);
     }
 }
 

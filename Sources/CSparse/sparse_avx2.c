@@ -17,6 +17,7 @@ typedef __m256i VMASK;
 #define VMSTORE(p, m, v) _mm256_maskstore_ps(p, m, v)
 #define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define NAME(x) x##_avx2
+#define VMAX(a, b) _mm256_max_ps(a, b)
 
 static inline float hsum_avx2(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -43,8 +44,8 @@ static inline __m256 reduce8(const __m256 *v) {
 #include "sparse_body.inc"
 
 void sp_spmm_avx2(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, float *pack, int64_t q0,
-                  int64_t q1, float *c, int64_t ldc, int accumulate) {
-    spmm_avx2(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate);
+                  int64_t q1, float *c, int64_t ldc, int accumulate, const float *bias, int relu) {
+    spmm_avx2(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate, bias, relu);
 }
 
 void sp_sddmm_avx2(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride, int32_t brows,

@@ -18,6 +18,7 @@ typedef __mmask16 VMASK;
 #define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define VHSUM(v) _mm512_reduce_add_ps(v)
 #define NAME(x) x##_avx512
+#define VMAX(a, b) _mm512_max_ps(a, b)
 
 /// 16 vectors → one whose lane j sums v[j]: pairwise unpack-adds within 128-bit chunks, then across chunks.
 static inline __m512 reduce16(const __m512 *v) {
@@ -38,8 +39,8 @@ static inline __m512 reduce16(const __m512 *v) {
 #include "sparse_body.inc"
 
 void sp_spmm_avx512(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, float *pack, int64_t q0,
-                  int64_t q1, float *c, int64_t ldc, int accumulate) {
-    spmm_avx512(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate);
+                  int64_t q1, float *c, int64_t ldc, int accumulate, const float *bias, int relu) {
+    spmm_avx512(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate, bias, relu);
 }
 
 void sp_sddmm_avx512(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride, int32_t brows,

@@ -1,6 +1,7 @@
 // BatchNorm2d (affine: `weight`, `bias`; or non-affine) with buffers
 // `running_mean`, `running_var`, `num_batches_tracked`; eps 1e-5, momentum
-// 0.1. `fuseReLU` applies the following ReLU in the same passes.
+// 0.1. `fuseReLU` applies the following ReLU in the same passes. At inference
+// a conv on the sparse kernels may compute it in its store instead (folded).
 
 public final class BatchNorm2d: Layer {
     public let name: String
@@ -13,6 +14,10 @@ public final class BatchNorm2d: Layer {
 
     private var input: ActRef!
     private var output: ActRef!
+    /// This layer's output, which a folding conv writes at inference.
+    var outputRef: ActRef { output }
+    /// Set by the conv folded with this norm when it wrote the output of the current inference forward.
+    var foldedThisForward = false
     private var inputGrad = GradUse.none
     /// Saved per step: mean, invstd, and the two gradient sums, each `channels` long.
     private var saved = 0
@@ -34,6 +39,8 @@ public final class BatchNorm2d: Layer {
         inputGrad = planner.use(input)
         saved = planner.region(4 * channels)
         output = planner.activation(input.shape)
+        // At inference a conv on the sparse kernels computes this norm (and its ReLU) in its own store.
+        if let conv = planner.producer(of: input) as? Conv2d, conv.canFold { conv.foldedNorm = self }
         return output
     }
 
@@ -44,6 +51,7 @@ public final class BatchNorm2d: Layer {
         let gamma = weight.map { UnsafePointer(ctx.param($0)) }, beta = bias.map { UnsafePointer(ctx.param($0)) }
         let rm = ctx.buffer(runningMean), rv = ctx.buffer(runningVar)
         guard ctx.training else {
+            if foldedThisForward { foldedThisForward = false; return }
             BatchNormKernels.forwardEval(x, channels: channels, m: m, runningMean: rm, runningVar: rv, eps: eps,
                                          gamma: gamma, beta: beta, relu: fuseReLU, y: y, pool: ctx.pool)
             return

@@ -30,6 +30,10 @@ public final class Conv2d: Layer {
     public internal(set) var density = 1.0
     /// The compressed effective weight, when this conv can run sparse.
     var compressed: CompressedWeight?
+    /// At inference, the BatchNorm this conv's output feeds, folded in on the sparse path (Conv2d+Sparse).
+    weak var foldedNorm: BatchNorm2d?
+    /// Planned floats for the fold: per output channel its scale, then its bias.
+    var foldRegion = 0
 
     private var input: ActRef!
     private var output: ActRef!
@@ -74,6 +78,8 @@ public final class Conv2d: Layer {
         }
         planSparse(g, planner)
         output = planner.activation(ActShape(channels: outChannels, batch: g.batch, height: g.outH, width: g.outW))
+        planner.produced(output, by: self)
+        foldedNorm = nil
         return output
     }
 
@@ -112,7 +118,15 @@ public final class Conv2d: Layer {
         let x = ctx.value(input), y = ctx.value(output)
         let b = bias.map { UnsafePointer(ctx.param($0)) }
         if execution == .sparse, let c = compressed {
-            SparseConvKernels.forward(x: x, w: c, bias: b, y: y, g, ctx, scratch: scratch(ctx))
+            if !ctx.training, let bn = foldedNorm {
+                // Inference: the BatchNorm (and its ReLU) folded in; this conv writes the norm's output.
+                if !reuse { fold(bn, c, ctx) }
+                SparseConvKernels.forward(x: x, w: c, bias: UnsafePointer(ctx.region(foldRegion) + outChannels),
+                                          relu: bn.fuseReLU, y: ctx.value(bn.outputRef), g, ctx, scratch: scratch(ctx))
+                bn.foldedThisForward = true
+            } else {
+                SparseConvKernels.forward(x: x, w: c, bias: b, relu: false, y: y, g, ctx, scratch: scratch(ctx))
+            }
         } else if g.isDepthwise {
             DepthwiseKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool)
         } else {

@@ -32,6 +32,8 @@ public final class WorkspacePlanner {
     private(set) var sharedScratch = 0
     /// For each gradient use: the activation's gradient offset.
     private var uses: [Int] = []
+    /// The layer that writes each planned activation (by value offset), for layers that fuse with it.
+    private var producers: [Int: AnyObject] = [:]
 
     public init(threads: Int) { self.threads = threads }
 
@@ -46,6 +48,12 @@ public final class WorkspacePlanner {
         let value = region(shape.count)
         return ActRef(shape: shape, value: value, grad: needsGrad ? region(shape.count) : nil)
     }
+
+    /// Records that `layer` writes `ref`.
+    public func produced(_ ref: ActRef, by layer: AnyObject) { producers[ref.value] = layer }
+
+    /// The layer that writes `ref`, when one said so.
+    public func producer(of ref: ActRef) -> AnyObject? { producers[ref.value] }
 
     /// Declares that a layer will write the gradient of `input`.
     public func use(_ input: ActRef) -> GradUse {

@@ -89,6 +89,31 @@ final class SparsePlanTests: XCTestCase {
                        "a dense weight never stays sparse")
     }
 
+    /// Inference on the sparse kernels folds each BatchNorm (and its ReLU) into the conv before it.
+    func testInferenceFoldsBatchNormIntoSparseConvs() throws {
+        for kind in [SparseKind.str, .gmp] {
+            let sparse = try model(kind, .sparse), dense = try model(kind, .im2col)
+            let targets = Dictionary(uniqueKeysWithValues: sparse.convs.map { ($0.name, 0.7) })
+            _ = losses(sparse, steps: 3, sparsity: targets)   // running statistics away from 0 and 1
+            dense.network.store.values.copy(from: sparse.network.store.values)
+            dense.network.store.bufferValues.copy(from: sparse.network.store.bufferValues)
+            dense.pruning.setCurrent(targets)
+            for m in [sparse, dense] {
+                var rng = RNG(seed: 8)
+                rng.fillNormal(m.network.input, count: m.network.inputRef.shape.count, std: 1)
+                m.network.parametersChanged()
+                m.network.forward(training: false)
+            }
+            let folded = sparse.convs.filter { $0.foldedNorm != nil }.count
+            XCTAssertEqual(folded, sparse.convs.count - 1, "\(kind): every conv but the classifier feeds a BatchNorm")
+            let n = sparse.network.batch * sparse.network.classes
+            assertClose(Array(UnsafeBufferPointer(start: sparse.network.logits, count: n)),
+                        Array(UnsafeBufferPointer(start: dense.network.logits, count: n)), rtol: 1e-4, atol: 1e-4, "\(kind)")
+            // Training forward afterwards still uses the unfolded path (its BatchNorm statistics are the batch's).
+            XCTAssertEqual(losses(sparse, steps: 1)[0], losses(dense, steps: 1)[0], accuracy: 1e-4)
+        }
+    }
+
     func testSparseStepsAndAPlanSwitchAllocateNothing() throws {
         for (kind, algorithm) in [(SparseKind.str, ConvAlgorithm.auto), (.gmp, .sparse), (.dnw, .sparse), (.dense, .sparse)] {
             let m = try model(kind, algorithm, batch: 8)

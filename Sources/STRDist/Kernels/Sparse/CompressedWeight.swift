@@ -89,6 +89,12 @@ public final class CompressedWeight {
     /// Dense position o·K + k of each forward entry.
     @inline(__always) public func entryIndex(_ ctx: StepContext) -> UnsafeMutablePointer<Int32> { ints(ctx, index) }
 
+    /// Multiplies each forward entry by its row's `scale` (the transpose is left as it was).
+    public func scaleRows(_ scale: UnsafePointer<Float>, _ ctx: StepContext) {
+        let idx = UnsafePointer(ints(ctx, index)), v = ctx.region(value), k = Int32(cols)
+        for e in 0..<count { v[e] *= scale[Int(idx[e] / k)] }
+    }
+
     /// Counts the kept entries of `w` (kept: mask ≠ 0, or w ≠ 0 without a mask).
     public func countKept(_ w: UnsafePointer<Float>, mask: UnsafePointer<Float>?, _ ctx: StepContext) -> Int {
         let s = ints(ctx, start)

@@ -46,19 +46,19 @@ extension SparseConvKernels {
             && g.kernelH == g.kernelW && g.kernelH > 1 && g.outW >= 14
     }
 
-    static func shiftedForward(x: UnsafePointer<Float>, w: CompressedWeight, y: UnsafeMutablePointer<Float>,
-                               _ g: ConvGeometry, _ ctx: StepContext, scratch: ConvScratch) {
+    static func shiftedForward(x: UnsafePointer<Float>, w: CompressedWeight, bias: UnsafePointer<Float>?, relu: Bool,
+                               y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ ctx: StepContext, scratch: ConvScratch) {
         let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity)
         pad(x, into: r.x, channels: g.inChannels, s, pool: ctx.pool)
         var a = w.matrix(ctx)
         withUnsafePointer(to: &a) { m in
             ctx.pool.run((m: m, x: r.x, y: r.out, q: s.planes, threads: ctx.pool.threads)) { a, t in
                 let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
-                sp_spmm(a.m, a.x, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.y, Int64(a.q), 0)
+                sp_spmm(a.m, a.x, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.y, Int64(a.q), 0, nil, 0)
             }
         }
         crop(r.out, rowLength: s.planes, into: y, channels: g.outChannels, size: (g.outH, g.outW), accumulate: false,
-             offset: 0, s, pool: ctx.pool)
+             offset: 0, bias: bias, relu: relu, s, pool: ctx.pool)
     }
 
     static func shiftedBackward(x: UnsafePointer<Float>, w: CompressedWeight, dy: UnsafePointer<Float>,
@@ -72,11 +72,11 @@ extension SparseConvKernels {
             withUnsafePointer(to: &t) { m in
                 ctx.pool.run((m: m, dy: r.dy, dx: r.out, q: s.planes, threads: threads)) { a, t in
                     let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
-                    sp_spmm(a.m, a.dy, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.dx, Int64(a.q), 0)
+                    sp_spmm(a.m, a.dy, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.dx, Int64(a.q), 0, nil, 0)
                 }
             }
             crop(r.out, rowLength: s.planes, into: dx, channels: g.inChannels, size: (g.inH, g.inW), accumulate: accumulate,
-                 offset: g.padH * s.wp + g.padW, s, pool: ctx.pool)
+                 offset: g.padH * s.wp + g.padW, bias: nil, relu: false, s, pool: ctx.pool)
         }
         guard let dw else { return }
         pad(x, into: r.x, channels: g.inChannels, s, pool: ctx.pool)
@@ -128,18 +128,26 @@ extension SparseConvKernels {
         }
     }
 
-    /// The h×w positions of padded rows (from `offset` within each padded plane) into CNHW planes.
+    /// The h×w positions of padded rows (from `offset` within each padded plane) into CNHW planes; with a
+    /// bias (per channel) and ReLU applied on the way (the forward's epilogue).
     private static func crop(_ src: UnsafePointer<Float>, rowLength: Int, into dst: UnsafeMutablePointer<Float>,
-                             channels: Int, size: (Int, Int), accumulate: Bool, offset: Int, _ s: ShiftedPlanes,
-                             pool: ThreadPool) {
+                             channels: Int, size: (Int, Int), accumulate: Bool, offset: Int, bias: UnsafePointer<Float>?,
+                             relu: Bool, _ s: ShiftedPlanes, pool: ThreadPool) {
         pool.parallelRanges(channels, (src: src, dst: dst, ld: rowLength, acc: accumulate, off: offset, s: s,
-                                       h: size.0, w: size.1)) { a, range, _ in
+                                       h: size.0, w: size.1, bias: bias, relu: relu)) { a, range, _ in
             let g = a.s.g, wp = a.s.wp, h = a.h, w = a.w
             for c in range {
+                let shift = a.bias?[c] ?? 0
                 for n in 0..<g.batch {
                     let from = a.src + c * a.ld + n * a.s.hp * wp + a.off, to = a.dst + (c * g.batch + n) * h * w
                     for i in 0..<h {
-                        if a.acc { Vec.add(from + i * wp, to + i * w, w) } else { (to + i * w).update(from: from + i * wp, count: w) }
+                        if a.acc {
+                            Vec.add(from + i * wp, to + i * w, w)
+                        } else if a.bias != nil || a.relu {
+                            BatchNormKernels.affine(from + i * wp, to + i * w, w, 1, shift, a.relu)
+                        } else {
+                            (to + i * w).update(from: from + i * wp, count: w)
+                        }
                     }
                 }
             }

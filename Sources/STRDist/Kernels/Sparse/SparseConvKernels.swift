@@ -41,38 +41,39 @@ public enum SparseConvKernels {
         usesShiftedPlanes(g) ? ShiftedPlanes(g).layout : .columns
     }
 
-    /// y = conv(x, Ŵ) + bias.
-    public static func forward(x: UnsafePointer<Float>, w: CompressedWeight, bias: UnsafePointer<Float>?,
+    /// y = conv(x, Ŵ) + bias, then max(·, 0) when `relu` (bias and ReLU in the kernels' store).
+    public static func forward(x: UnsafePointer<Float>, w: CompressedWeight, bias: UnsafePointer<Float>?, relu: Bool,
                                y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ ctx: StepContext, scratch: ConvScratch) {
         var a = w.matrix(ctx)
+        let relu: Int32 = relu ? 1 : 0
         if usesShiftedPlanes(g) {
-            shiftedForward(x: x, w: w, y: y, g, ctx, scratch: scratch)
+            shiftedForward(x: x, w: w, bias: bias, relu: relu != 0, y: y, g, ctx, scratch: scratch)
         } else if g.isPointwise {
             withUnsafePointer(to: &a) { m in
                 ctx.pool.run((m: m, x: x, y: y, columns: g.columns, rows: Int32(g.inChannels), scratch: scratch,
-                              threads: ctx.pool.threads)) { a, t in
+                              bias: bias, relu: relu, threads: ctx.pool.threads)) { a, t in
                     let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads)
                     sp_spmm(a.m, a.x, Int64(a.columns), a.rows, a.scratch.perThread(t), Int64(r.lowerBound), Int64(r.upperBound),
-                            a.y, Int64(a.columns), 0)
+                            a.y, Int64(a.columns), 0, a.bias, a.relu)
                 }
             }
         } else {
             withUnsafePointer(to: &a) { m in
                 let perChunk = SparseConvKernels.imagesPerChunk(g, threads: ctx.pool.threads)
-                ctx.pool.parallelRanges(g.batch, (m: m, x: x, y: y, g: g, scratch: scratch, perChunk: perChunk)) { a, images, t in
+                ctx.pool.parallelRanges(g.batch, (m: m, x: x, y: y, g: g, scratch: scratch, perChunk: perChunk, bias: bias,
+                                                  relu: relu)) { a, images, t in
                     let col = a.scratch.perThread(t)
                     var n0 = images.lowerBound
                     while n0 < images.upperBound {
                         let n1 = min(images.upperBound, n0 + a.perChunk), cols = (n1 - n0) * a.g.outPlane
                         Im2col.im2col(a.x, a.g, channel: 0, images: n0, n1, col)
                         sp_spmm(a.m, col, Int64(cols), Int32(a.g.colRows), col + 2 * a.g.colRows * a.perChunk * a.g.outPlane,
-                                0, Int64(cols), a.y + n0 * a.g.outPlane, Int64(a.g.columns), 0)
+                                0, Int64(cols), a.y + n0 * a.g.outPlane, Int64(a.g.columns), 0, a.bias, a.relu)
                         n0 = n1
                     }
                 }
             }
         }
-        if let bias { addBias(bias, y, g, ctx.pool) }
     }
 
     /// ∂X (overwritten, or added to when `accumulate`) when dx is non-nil; ∂Ŵ into `dw` — at the kept
@@ -116,7 +117,7 @@ public enum SparseConvKernels {
                               scratch: scratch, threads: threads)) { a, t in
                     let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads)
                     sp_spmm(a.m, a.dy, Int64(a.columns), a.rows, a.scratch.perThread(t), Int64(r.lowerBound),
-                            Int64(r.upperBound), a.dx, Int64(a.columns), a.acc ? 1 : 0)
+                            Int64(r.upperBound), a.dx, Int64(a.columns), a.acc ? 1 : 0, nil, 0)
                 }
             }
         }
@@ -161,7 +162,7 @@ public enum SparseConvKernels {
                         }
                         if let dx = a.dx {
                             sp_spmm(a.mt, dyChunk, Int64(g.columns), Int32(g.outChannels),
-                                    col + 2 * g.colRows * perChunk * g.outPlane, 0, Int64(cols), dcol, Int64(cols), 0)
+                                    col + 2 * g.colRows * perChunk * g.outPlane, 0, Int64(cols), dcol, Int64(cols), 0, nil, 0)
                             if !a.acc {
                                 for c in 0..<g.inChannels { (dx + (c * g.batch + n0) * g.inPlane).update(repeating: 0, count: (n1 - n0) * g.inPlane) }
                             }
@@ -182,16 +183,6 @@ public enum SparseConvKernels {
                                 _ g: ConvGeometry, _ ctx: StepContext) {
         dw.update(repeating: 0, count: g.weightCount)
         sp_scatter(w.entryIndex(ctx), sums, 0, Int64(w.count), dw)
-    }
-
-    private static func addBias(_ bias: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ g: ConvGeometry,
-                                _ pool: ThreadPool) {
-        pool.parallelRanges(g.outChannels, (bias: bias, y: y, columns: g.columns)) { a, range, _ in
-            for o in range {
-                let row = a.y + o * a.columns, b = a.bias[o]
-                for j in 0..<a.columns { row[j] += b }
-            }
-        }
     }
 
     /// Thread t's share of `columns`, cut at multiples of the kernels' 64-column tile.
