@@ -88,6 +88,7 @@ void sp_sddmm(const sp_matrix *a, const float *d, int64_t ldd, const float *b, i
 
 void sp_count(const float *w, const float *mask, int32_t rows, int32_t cols, int32_t block_cols,
               int32_t r0, int32_t r1, int32_t *start) {
+    if (sp_isa() == 2) { sp_count_avx512(w, mask, rows, cols, block_cols, r0, r1, start); return; }
     const int32_t blocks = (cols + block_cols - 1) / block_cols;
     for (int32_t i = r0; i < r1; i++) {
         const float *keep = (mask ? mask : w) + (int64_t)i * cols;
@@ -116,6 +117,7 @@ int64_t sp_prefix(int32_t rows, int32_t blocks, int32_t *start) {
 void sp_fill(const float *w, const float *mask, int32_t rows, int32_t cols, int32_t block_cols,
              const int32_t *col_offset, int32_t r0, int32_t r1, const int32_t *start,
              int32_t *offset, int32_t *index, float *value) {
+    if (sp_isa() == 2) { sp_fill_avx512(w, mask, rows, cols, block_cols, col_offset, r0, r1, start, offset, index, value); return; }
     const int32_t blocks = (cols + block_cols - 1) / block_cols;
     for (int32_t i = r0; i < r1; i++) {
         const float *wr = w + (int64_t)i * cols;

@@ -55,7 +55,12 @@ final class SparseKernelTests: XCTestCase {
     }
 
     func testBuildAndTransposeReproduceTheWeight() {
-        for (rows, cols) in [(1, 1), (3, 200), (37, 300), (130, 9)] {
+        for isa in isas { buildAndTranspose(isa) }
+    }
+
+    func buildAndTranspose(_ isa: Int32) {
+        XCTAssertEqual(sp_force_isa(isa), isa)
+        for (rows, cols) in [(1, 1), (3, 200), (37, 300), (130, 9), (5, 17)] {
             for density in [0, -1, 0.05, 0.5, 1] {
                 let w = weight(rows, cols, density: density, seed: UInt64(rows * cols))
                 let b = build(w, rows: rows, cols: cols)
@@ -63,7 +68,7 @@ final class SparseKernelTests: XCTestCase {
                 XCTAssertEqual(n, w.filter { $0 != 0 }.count)
                 var back = [Float](repeating: 0, count: rows * cols)
                 sp_scatter(b.index, b.value, 0, Int64(n), &back)
-                XCTAssertEqual(back, w, "\(rows)×\(cols) density \(density)")
+                XCTAssertEqual(back, w, "isa \(isa) \(rows)×\(cols) density \(density)")
                 // Entries of each (block, row) lie in that block and row, in column order.
                 for blk in 0..<Int(b.blocks) { for i in 0..<rows {
                     let s = Int(b.start[blk * (rows + 1) + i]), e = Int(b.start[blk * (rows + 1) + i + 1])
