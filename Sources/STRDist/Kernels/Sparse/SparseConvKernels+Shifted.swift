@@ -111,18 +111,21 @@ extension SparseConvKernels {
         (xp + channels * s.planes).update(repeating: 0, count: s.margin)
     }
 
-    /// ∂Y into padded rows: `margin` zeros, then the planes with junk columns and rows zero.
+    /// ∂Y into padded rows: `margin` zeros, then the planes with junk columns and rows zero — one pass.
     private static func padGradient(_ dy: UnsafePointer<Float>, into dyp: UnsafeMutablePointer<Float>, _ s: ShiftedPlanes,
                                     pool: ThreadPool) {
         pool.parallelRanges(s.g.outChannels, (dy: dy, dyp: dyp, s: s)) { a, range, _ in
             let g = a.s.g, wp = a.s.wp, ow = g.outW
             for o in range {
                 let row0 = a.dyp + o * a.s.gradRows
-                row0.update(repeating: 0, count: a.s.gradRows)
+                row0.update(repeating: 0, count: a.s.margin)
                 for n in 0..<g.batch {
+                    let plane = row0 + a.s.margin + n * a.s.hp * wp
                     for i in 0..<g.outH {
-                        (row0 + a.s.margin + n * a.s.hp * wp + i * wp).update(from: a.dy + (o * g.batch + n) * g.outPlane + i * ow, count: ow)
+                        (plane + i * wp).update(from: a.dy + (o * g.batch + n) * g.outPlane + i * ow, count: ow)
+                        (plane + i * wp + ow).update(repeating: 0, count: wp - ow)
                     }
+                    (plane + g.outH * wp).update(repeating: 0, count: (a.s.hp - g.outH) * wp)
                 }
             }
         }
