@@ -3,6 +3,7 @@
 // fill (rows split among threads by the caller), transpose, scatter.
 #include "CSparse.h"
 #include "sparse_isa.h"
+#include <math.h>
 #include <string.h>
 
 static int detected(void) {
@@ -86,16 +87,20 @@ void sp_sddmm(const sp_matrix *a, const float *d, int64_t ldd, const float *b, i
     }
 }
 
-void sp_count(const float *w, const float *mask, int32_t rows, int32_t cols, int32_t block_cols,
+static inline int kept(const float *mask, const float *w, int64_t k, float threshold) {
+    return mask ? mask[k] != 0 : fabsf(w[k]) > threshold;
+}
+
+void sp_count(const float *w, const float *mask, float threshold, int32_t rows, int32_t cols, int32_t block_cols,
               int32_t r0, int32_t r1, int32_t *start) {
-    if (sp_isa() == 2) { sp_count_avx512(w, mask, rows, cols, block_cols, r0, r1, start); return; }
+    if (sp_isa() == 2) { sp_count_avx512(w, mask, threshold, rows, cols, block_cols, r0, r1, start); return; }
     const int32_t blocks = (cols + block_cols - 1) / block_cols;
     for (int32_t i = r0; i < r1; i++) {
-        const float *keep = (mask ? mask : w) + (int64_t)i * cols;
+        const float *wr = w + (int64_t)i * cols, *mr = mask ? mask + (int64_t)i * cols : 0;
         for (int32_t blk = 0; blk < blocks; blk++) {
             const int32_t k0 = blk * block_cols, k1 = k0 + block_cols < cols ? k0 + block_cols : cols;
             int32_t n = 0;
-            for (int32_t k = k0; k < k1; k++) n += keep[k] != 0;
+            for (int32_t k = k0; k < k1; k++) n += kept(mr, wr, k, threshold);
             start[(int64_t)blk * (rows + 1) + i + 1] = n;
         }
     }
@@ -114,14 +119,16 @@ int64_t sp_prefix(int32_t rows, int32_t blocks, int32_t *start) {
     return total;
 }
 
-void sp_fill(const float *w, const float *mask, int32_t rows, int32_t cols, int32_t block_cols,
+void sp_fill(const float *w, const float *mask, float threshold, int32_t rows, int32_t cols, int32_t block_cols,
              const int32_t *col_offset, int32_t r0, int32_t r1, const int32_t *start,
              int32_t *offset, int32_t *index, float *value) {
-    if (sp_isa() == 2) { sp_fill_avx512(w, mask, rows, cols, block_cols, col_offset, r0, r1, start, offset, index, value); return; }
+    if (sp_isa() == 2) {
+        sp_fill_avx512(w, mask, threshold, rows, cols, block_cols, col_offset, r0, r1, start, offset, index, value);
+        return;
+    }
     const int32_t blocks = (cols + block_cols - 1) / block_cols;
     for (int32_t i = r0; i < r1; i++) {
-        const float *wr = w + (int64_t)i * cols;
-        const float *keep = mask ? mask + (int64_t)i * cols : wr;
+        const float *wr = w + (int64_t)i * cols, *mr = mask ? mask + (int64_t)i * cols : 0;
         for (int32_t blk = 0; blk < blocks; blk++) {
             const int32_t k0 = blk * block_cols, k1 = k0 + block_cols < cols ? k0 + block_cols : cols;
             int32_t e = start[(int64_t)blk * (rows + 1) + i];
@@ -130,8 +137,8 @@ void sp_fill(const float *w, const float *mask, int32_t rows, int32_t cols, int3
             for (int32_t k = k0; k < k1 && e < end; k++) {
                 offset[e] = col_offset[k];
                 index[e] = i * cols + k;
-                value[e] = wr[k];
-                e += keep[k] != 0;
+                value[e] = wr[k] - copysignf(threshold, wr[k]);
+                e += kept(mr, wr, k, threshold);
             }
         }
     }
@@ -166,4 +173,10 @@ int64_t sp_transpose(const sp_matrix *a, const int32_t *index, int32_t cols, con
 
 void sp_scatter(const int32_t *index, const float *value, int64_t e0, int64_t e1, float *dense) {
     for (int64_t e = e0; e < e1; e++) dense[index[e]] = value[e];
+}
+
+double sp_signed_sum(const float *w, const int32_t *index, const float *g, int64_t e0, int64_t e1) {
+    double s = 0;
+    for (int64_t e = e0; e < e1; e++) s += w[index[e]] < 0 ? -(double)g[e] : (double)g[e];
+    return s;
 }

@@ -53,41 +53,50 @@ void sp_sddmm_avx512(const sp_matrix *a, const float *d, int64_t ldd, const floa
 // The build's two passes with compares and compressing stores, 16 columns at a time.
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,popcnt"))), apply_to = function)
 
-static inline __mmask16 kept16(const float *keep, int32_t k, int32_t k1) {
+static inline __mmask16 valid16(int32_t k, int32_t k1) {
     const int32_t n = k1 - k < 16 ? k1 - k : 16;
-    const __mmask16 valid = (__mmask16)((1u << n) - 1u);
-    return _mm512_mask_cmp_ps_mask(valid, _mm512_maskz_loadu_ps(valid, keep + k), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    return (__mmask16)((1u << n) - 1u);
 }
 
-void sp_count_avx512(const float *w, const float *mask, int32_t rows, int32_t cols, int32_t block_cols,
+/// Lanes kept among columns [k, min(k + 16, k1)): mask ≠ 0, or |w| > threshold.
+static inline __mmask16 kept16(const float *mask, const float *w, float threshold, int32_t k, int32_t k1) {
+    const __mmask16 valid = valid16(k, k1);
+    if (mask) return _mm512_mask_cmp_ps_mask(valid, _mm512_maskz_loadu_ps(valid, mask + k), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    return _mm512_mask_cmp_ps_mask(valid, _mm512_abs_ps(_mm512_maskz_loadu_ps(valid, w + k)), _mm512_set1_ps(threshold),
+                                   _CMP_GT_OQ);
+}
+
+void sp_count_avx512(const float *w, const float *mask, float threshold, int32_t rows, int32_t cols, int32_t block_cols,
                      int32_t r0, int32_t r1, int32_t *start) {
     const int32_t blocks = (cols + block_cols - 1) / block_cols;
     for (int32_t i = r0; i < r1; i++) {
-        const float *keep = (mask ? mask : w) + (int64_t)i * cols;
+        const float *wr = w + (int64_t)i * cols, *mr = mask ? mask + (int64_t)i * cols : 0;
         for (int32_t blk = 0; blk < blocks; blk++) {
             const int32_t k0 = blk * block_cols, k1 = k0 + block_cols < cols ? k0 + block_cols : cols;
             int32_t n = 0;
-            for (int32_t k = k0; k < k1; k += 16) n += __builtin_popcount(kept16(keep, k, k1));
+            for (int32_t k = k0; k < k1; k += 16) n += __builtin_popcount(kept16(mr, wr, threshold, k, k1));
             start[(int64_t)blk * (rows + 1) + i + 1] = n;
         }
     }
 }
 
-void sp_fill_avx512(const float *w, const float *mask, int32_t rows, int32_t cols, int32_t block_cols,
+void sp_fill_avx512(const float *w, const float *mask, float threshold, int32_t rows, int32_t cols, int32_t block_cols,
                     const int32_t *col_offset, int32_t r0, int32_t r1, const int32_t *start,
                     int32_t *offset, int32_t *index, float *value) {
     const int32_t blocks = (cols + block_cols - 1) / block_cols;
     const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512 t = _mm512_set1_ps(threshold), sign = _mm512_set1_ps(-0.0f);
     for (int32_t i = r0; i < r1; i++) {
-        const float *wr = w + (int64_t)i * cols;
-        const float *keep = mask ? mask + (int64_t)i * cols : wr;
+        const float *wr = w + (int64_t)i * cols, *mr = mask ? mask + (int64_t)i * cols : 0;
         for (int32_t blk = 0; blk < blocks; blk++) {
             const int32_t k0 = blk * block_cols, k1 = k0 + block_cols < cols ? k0 + block_cols : cols;
             int32_t e = start[(int64_t)blk * (rows + 1) + i];
             for (int32_t k = k0; k < k1; k += 16) {
-                const __mmask16 m = kept16(keep, k, k1);
+                const __mmask16 m = kept16(mr, wr, threshold, k, k1);
                 if (!m) continue;
-                _mm512_mask_compressstoreu_ps(value + e, m, _mm512_maskz_loadu_ps(m, wr + k));
+                const __m512 x = _mm512_maskz_loadu_ps(m, wr + k);
+                // x − copysign(threshold, x): STR's soft threshold (threshold 0 leaves x).
+                _mm512_mask_compressstoreu_ps(value + e, m, _mm512_sub_ps(x, _mm512_or_ps(t, _mm512_and_ps(x, sign))));
                 _mm512_mask_compressstoreu_epi32(offset + e, m, _mm512_maskz_loadu_epi32(m, col_offset + k));
                 _mm512_mask_compressstoreu_epi32(index + e, m, _mm512_add_epi32(iota, _mm512_set1_epi32(i * cols + k)));
                 e += __builtin_popcount(m);

@@ -10,9 +10,9 @@ void sp_spmm_avx2(const sp_matrix *a, const float *b, int64_t stride, int32_t br
                   int64_t q1, float *c, int64_t ldc, int accumulate, const float *bias, int relu);
 void sp_sddmm_avx2(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride, int32_t brows,
                    float *pack, int64_t q0, int64_t q1, int32_t r0, int32_t r1, float *out);
-void sp_count_avx512(const float *w, const float *mask, int32_t rows, int32_t cols, int32_t block_cols,
+void sp_count_avx512(const float *w, const float *mask, float threshold, int32_t rows, int32_t cols, int32_t block_cols,
                      int32_t r0, int32_t r1, int32_t *start);
-void sp_fill_avx512(const float *w, const float *mask, int32_t rows, int32_t cols, int32_t block_cols,
+void sp_fill_avx512(const float *w, const float *mask, float threshold, int32_t rows, int32_t cols, int32_t block_cols,
                     const int32_t *col_offset, int32_t r0, int32_t r1, const int32_t *start,
                     int32_t *offset, int32_t *index, float *value);
 #endif

@@ -41,13 +41,16 @@ void sp_sddmm(const sp_matrix *a, const float *d, int64_t ldd, const float *b, i
               float *pack, int64_t q0, int64_t q1, int32_t r0, int32_t r1, float *out);
 
 /// Build, step 1 (rows [r0, r1) of a dense [rows × cols] weight): the number of kept entries of each
-/// (block, row) goes to start[b·(rows+1) + i + 1]. Kept: mask[i·cols + k] ≠ 0, or w ≠ 0 without a mask.
-void sp_count(const float *w, const float *mask, int32_t rows, int32_t cols, int32_t block_cols,
+/// (block, row) goes to start[b·(rows+1) + i + 1]. Kept: mask[i·cols + k] ≠ 0, or without a mask
+/// |w| > threshold (threshold 0: w ≠ 0). With a threshold the entry's value is STR's soft threshold
+/// sign(w)·(|w| − threshold), so an STR weight compresses straight from the stored one.
+void sp_count(const float *w, const float *mask, float threshold, int32_t rows, int32_t cols, int32_t block_cols,
               int32_t r0, int32_t r1, int32_t *start);
 /// Build, step 2 (one thread): counts to starts, block-major; returns the entry count.
 int64_t sp_prefix(int32_t rows, int32_t blocks, int32_t *start);
-/// Build, step 3 (rows [r0, r1)): entries in place — offset = col_offset[k], index = i·cols + k, value = w.
-void sp_fill(const float *w, const float *mask, int32_t rows, int32_t cols, int32_t block_cols,
+/// Build, step 3 (rows [r0, r1)): entries in place — offset = col_offset[k], index = i·cols + k,
+/// value = w − copysign(threshold, w).
+void sp_fill(const float *w, const float *mask, float threshold, int32_t rows, int32_t cols, int32_t block_cols,
              const int32_t *col_offset, int32_t r0, int32_t r1, const int32_t *start,
              int32_t *offset, int32_t *index, float *value);
 
@@ -60,4 +63,7 @@ int64_t sp_transpose(const sp_matrix *a, const int32_t *index, int32_t cols, con
 
 /// dense[index[e]] = value[e] for entries [e0, e1) (dense zeroed by the caller).
 void sp_scatter(const int32_t *index, const float *value, int64_t e0, int64_t e1, float *dense);
+/// Σ_e sign(w[index[e]])·g[e] over entries [e0, e1), in Double: STR's threshold gradient (before its −σ′ factor)
+/// from the kept positions' weight gradients alone.
+double sp_signed_sum(const float *w, const int32_t *index, const float *g, int64_t e0, int64_t e1);
 #endif

@@ -48,17 +48,31 @@ extension Conv2d {
         c.scaleRows(UnsafePointer(scale), ctx)
     }
 
-    /// After the effective weight `w` changed: count what it keeps, choose the kernels, and
-    /// compress it when the sparse ones run.
-    func chooseExecution(_ w: UnsafePointer<Float>, _ ctx: StepContext) {
-        guard let c = compressed else { return }
-        let mask = transform.keepMask(ctx)
-        let kept = c.countKept(w, mask: mask, ctx)
+    /// The weight the dense path would run, after choosing the kernels for this step and compressing
+    /// the weight when the sparse ones run. STR compresses its stored weight with its threshold
+    /// directly; ŵ is then not computed (the sparse kernels do not read it).
+    func prepareWeight(_ ctx: StepContext) -> UnsafeMutablePointer<Float> {
+        guard let c = compressed else { return computeEffectiveWeight(ctx) }
+        if let t = transform.compressionThreshold(ctx) {
+            let stored = ctx.param(weight)
+            if choose(c, kept: c.countKept(stored, mask: nil, threshold: t, ctx), ctx) == .sparse {
+                c.fill(stored, mask: nil, threshold: t, ctx)
+                return ctx.region(effective)
+            }
+            return computeEffectiveWeight(ctx)
+        }
+        let w = computeEffectiveWeight(ctx), mask = transform.keepMask(ctx)
+        if choose(c, kept: c.countKept(w, mask: mask, ctx), ctx) == .sparse { c.fill(w, mask: mask, ctx) }
+        return w
+    }
+
+    /// The kernels for a weight keeping `kept` entries (SparsePolicy, or forced by conv_algorithm).
+    private func choose(_ c: CompressedWeight, kept: Int, _ ctx: StepContext) -> ConvExecution {
         density = Double(kept) / Double(weightCount)
         let next = algorithm == .sparse ? .sparse
             : SparsePolicy.choose(geometry!, density: density, current: execution, training: ctx.training,
                                   keptOnlyGradient: transform.gradientRule == .keptOnly)
         execution = next == .sparse && kept <= c.capacity ? .sparse : .dense
-        if execution == .sparse { c.fill(w, mask: mask, ctx) }
+        return execution
     }
 }

@@ -18,7 +18,7 @@ public final class Conv2d: Layer {
     public var kind: SparseKind { transform.kind }
     /// The current prune rate of a DNW or GMP conv (PruningPlan sets it), nil for other kinds.
     public var pruneRate: Float? { (transform as? any MagnitudePruned)?.pruneRate }
-    private var effective = 0
+    var effective = 0
     /// The parameter version the effective weight was computed for.
     private var effectiveVersion = -1
     /// PyTorch's default: kaiming_uniform(a=√5), i.e. U(±1/√fan_in) for weight and bias.
@@ -112,8 +112,7 @@ public final class Conv2d: Layer {
         defer { if ctx.profile != nil { profiled(ctx, backward: false, since: start) } }
         let g = geometry!
         let reuse = !ctx.training && effectiveVersion == ctx.parameterVersion && (!transform.isIdentity || compressed != nil)
-        let w = reuse ? (transform.isIdentity ? ctx.param(weight) : ctx.region(effective)) : computeEffectiveWeight(ctx)
-        if !reuse { chooseExecution(w, ctx) }
+        let w = reuse ? (transform.isIdentity ? ctx.param(weight) : ctx.region(effective)) : prepareWeight(ctx)
         effectiveVersion = ctx.parameterVersion
         let x = ctx.value(input), y = ctx.value(output)
         let b = bias.map { UnsafePointer(ctx.param($0)) }
@@ -142,18 +141,24 @@ public final class Conv2d: Layer {
         let dy = ctx.workspace.grad(output)!, dx = ctx.workspace.grad(input)
         let acc = ctx.workspace.accumulates(inputGrad)
         let dw = ctx.grad(weight), db = bias.map { ctx.grad($0) }
+        let keptOnly = transform.gradientRule == .keptOnly
         if execution == .sparse, let c = compressed {
-            SparseConvKernels.backward(x: x, w: c, dy: dy, dx: dx, accumulate: acc, dw: dw,
-                                       keptOnly: transform.gradientRule == .keptOnly, denseWeight: w, dbias: db, g, ctx,
-                                       scratch: scratch(ctx))
+            SparseConvKernels.backward(x: x, w: c, dy: dy, dx: dx, accumulate: acc, dw: dw, keptOnly: keptOnly,
+                                       denseWeight: w, dbias: db, g, ctx, scratch: scratch(ctx))
         } else if g.isDepthwise {
             DepthwiseKernels.backward(x: x, w: w, dy: dy, dx: dx, accumulate: acc, dw: dw, dbias: db, g, pool: ctx.pool)
         } else {
             ConvKernels.backward(x: x, w: w, dy: dy, dx: dx, accumulate: acc, dw: dw, dbias: db, g,
                                  pool: ctx.pool, scratch: scratch(ctx))
         }
-        // dw holds ∂L/∂ŵ; map it onto the stored weight.
-        transform.backward(ctx.param(weight), grad: dw, count: weightCount, ctx)
+        // dw holds ∂L/∂ŵ; map it onto the stored weight. On the sparse plan a kept-only kind's dw is
+        // already zero where pruned, and its own gradients come from the kept entries (their sums lead the scratch).
+        if execution == .sparse && keptOnly, let c = compressed {
+            transform.keptBackward(ctx.param(weight), index: UnsafePointer(c.entryIndex(ctx)),
+                                   gradients: ctx.workspace.shared, count: c.count, ctx)
+        } else {
+            transform.backward(ctx.param(weight), grad: dw, count: weightCount, ctx)
+        }
         if let sync = ctx.collectives {
             sync.gradientReady(weight)
             if let b = bias { sync.gradientReady(b) }

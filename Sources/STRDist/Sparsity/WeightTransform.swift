@@ -39,6 +39,14 @@ public protocol WeightTransform: AnyObject {
     func backward(_ w: UnsafePointer<Float>, grad: UnsafeMutablePointer<Float>, count: Int, _ ctx: StepContext)
     /// 1 where the last forward kept a weight, 0 where it pruned one; nil when kept means ŵ ≠ 0.
     func keepMask(_ ctx: StepContext) -> UnsafePointer<Float>?
+    /// A soft threshold the sparse kernels may compress the *stored* weight with (entries sign(w)·(|w| − t)
+    /// where |w| > t) instead of computing ŵ first — STR's sigmoid(s); nil for the other kinds.
+    func compressionThreshold(_ ctx: StepContext) -> Float?
+    /// `backward` for a kept-only kind on the sparse plan: ∂L/∂w is already ∂L/∂ŵ at the kept positions
+    /// (`gradients[e]` of entry e at dense position `index[e]`) and zero elsewhere; only the kind's own
+    /// parameter gradients are left to write.
+    func keptBackward(_ w: UnsafePointer<Float>, index: UnsafePointer<Int32>, gradients: UnsafePointer<Float>,
+                      count: Int, _ ctx: StepContext)
     /// The threshold a report shows (STR's sigmoid(s)), or nil.
     func reportedThreshold(_ ctx: StepContext) -> Double?
     /// Initial values of the transform's own parameters.
@@ -50,6 +58,9 @@ extension WeightTransform {
     public var parameters: [Int] { [] }
     public func plan(count: Int, _ planner: WorkspacePlanner) {}
     public func keepMask(_ ctx: StepContext) -> UnsafePointer<Float>? { nil }
+    public func compressionThreshold(_ ctx: StepContext) -> Float? { nil }
+    public func keptBackward(_ w: UnsafePointer<Float>, index: UnsafePointer<Int32>, gradients: UnsafePointer<Float>,
+                             count: Int, _ ctx: StepContext) {}
     public func reportedThreshold(_ ctx: StepContext) -> Double? { nil }
     public func initialize(_ store: ParameterStore) {}
 }

@@ -28,13 +28,13 @@ final class SparseKernelTests: XCTestCase {
         var start = [Int32](repeating: 0, count: blocks * (rows + 1))
         let table = (0..<cols).map { Int32($0) }
         withMask(mask) { m in
-            sp_count(w, m, Int32(rows), Int32(cols), Int32(blockCols), 0, Int32(rows / 2), &start)
-            sp_count(w, m, Int32(rows), Int32(cols), Int32(blockCols), Int32(rows / 2), Int32(rows), &start)
+            sp_count(w, m, 0, Int32(rows), Int32(cols), Int32(blockCols), 0, Int32(rows / 2), &start)
+            sp_count(w, m, 0, Int32(rows), Int32(cols), Int32(blockCols), Int32(rows / 2), Int32(rows), &start)
         }
         let n = Int(sp_prefix(Int32(rows), Int32(blocks), &start))
         var offset = [Int32](repeating: -1, count: max(1, n)), index = offset, value = [Float](repeating: .nan, count: max(1, n))
         withMask(mask) { m in
-            sp_fill(w, m, Int32(rows), Int32(cols), Int32(blockCols), table, 0, Int32(rows), start, &offset, &index, &value)
+            sp_fill(w, m, 0, Int32(rows), Int32(cols), Int32(blockCols), table, 0, Int32(rows), start, &offset, &index, &value)
         }
         return Built(start: start, offset: offset, index: index, value: value, blocks: Int32(blocks), rows: Int32(rows))
     }

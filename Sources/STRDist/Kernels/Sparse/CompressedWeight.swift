@@ -95,25 +95,28 @@ public final class CompressedWeight {
         for e in 0..<count { v[e] *= scale[Int(idx[e] / k)] }
     }
 
-    /// Counts the kept entries of `w` (kept: mask ≠ 0, or w ≠ 0 without a mask).
-    public func countKept(_ w: UnsafePointer<Float>, mask: UnsafePointer<Float>?, _ ctx: StepContext) -> Int {
+    /// Counts the kept entries of `w`: mask ≠ 0, or without a mask |w| > threshold (0: w ≠ 0; STR's
+    /// threshold g compresses its stored weight directly, entries sign(w)·(|w| − g)).
+    public func countKept(_ w: UnsafePointer<Float>, mask: UnsafePointer<Float>?, threshold: Float = 0,
+                          _ ctx: StepContext) -> Int {
         let s = ints(ctx, start)
-        ctx.pool.parallelRanges(rows, (w: w, mask: mask, rows: Int32(rows), cols: Int32(cols), s: s)) { a, r, _ in
-            sp_count(a.w, a.mask, a.rows, a.cols, Int32(CompressedWeight.blockCols), Int32(r.lowerBound),
+        ctx.pool.parallelRanges(rows, (w: w, mask: mask, t: threshold, rows: Int32(rows), cols: Int32(cols), s: s)) { a, r, _ in
+            sp_count(a.w, a.mask, a.t, a.rows, a.cols, Int32(CompressedWeight.blockCols), Int32(r.lowerBound),
                      Int32(r.upperBound), a.s)
         }
         count = Int(sp_prefix(Int32(rows), Int32(blocks), s))
         return count
     }
 
-    /// Fills the entries counted by `countKept` (count ≤ capacity), then the transpose when planned.
-    public func fill(_ w: UnsafePointer<Float>, mask: UnsafePointer<Float>?, _ ctx: StepContext) {
+    /// Fills the entries counted by `countKept` (same `w`, mask and threshold; count ≤ capacity), then the
+    /// transpose when planned.
+    public func fill(_ w: UnsafePointer<Float>, mask: UnsafePointer<Float>?, threshold: Float = 0, _ ctx: StepContext) {
         precondition(count <= capacity, "\(count) entries exceed the planned \(capacity)")
         columnOffset.withUnsafeBufferPointer { table in
-            let args = (w: w, mask: mask, rows: Int32(rows), cols: Int32(cols), table: table.baseAddress!,
+            let args = (w: w, mask: mask, t: threshold, rows: Int32(rows), cols: Int32(cols), table: table.baseAddress!,
                         s: UnsafePointer(ints(ctx, start)), o: ints(ctx, offset), i: ints(ctx, index), v: ctx.region(value))
             ctx.pool.parallelRanges(rows, args) { a, r, _ in
-                sp_fill(a.w, a.mask, a.rows, a.cols, Int32(CompressedWeight.blockCols), a.table, Int32(r.lowerBound),
+                sp_fill(a.w, a.mask, a.t, a.rows, a.cols, Int32(CompressedWeight.blockCols), a.table, Int32(r.lowerBound),
                         Int32(r.upperBound), a.s, a.o, a.i, a.v)
             }
         }

@@ -1,6 +1,10 @@
 // STRConv: ŵ = sign(w)·relu(|w| − sigmoid(s)), one learned s per layer stored
 // as `<layer>.sparseThreshold` [1, 1]; the gradient reaches kept weights only,
-// and s gets −Σ_kept ∂L/∂ŵ·sign(w)·g(1 − g) (STRTransform has the kernels).
+// and s gets −Σ_kept ∂L/∂ŵ·sign(w)·g(1 − g) (STRTransform has the kernels). On the
+// sparse plan the stored weight is compressed with g directly and s's gradient
+// comes from the kept entries alone.
+
+import CSparse
 
 public final class STRWeight: WeightTransform {
     /// Offset of s in the parameter arena.
@@ -30,6 +34,22 @@ public final class STRWeight: WeightTransform {
     }
 
     // Kept exactly where ŵ ≠ 0 (the default keepMask): |w| > g makes |w| − g > 0 in floating point too.
+
+    /// The stored weight compresses with g = sigmoid(s) (the same Float STRTransform.forward uses).
+    public func compressionThreshold(_ ctx: StepContext) -> Float? { Float(sigmoid(ctx.param(threshold).pointee)) }
+
+    /// ∂L/∂s = −Σ_kept sign(w)·∂L/∂ŵ · g(1 − g), from the kept entries alone (per-thread partials, fixed order).
+    public func keptBackward(_ w: UnsafePointer<Float>, index: UnsafePointer<Int32>, gradients: UnsafePointer<Float>,
+                             count: Int, _ ctx: StepContext) {
+        let gd = sigmoid(ctx.param(threshold).pointee)
+        ctx.pool.run((w: w, index: index, g: gradients, partials: partials, count: count, threads: ctx.pool.threads)) { a, t in
+            let r = ThreadPool.split(a.count, parts: a.threads, index: t)
+            a.partials[t] = sp_signed_sum(a.w, a.index, a.g, Int64(r.lowerBound), Int64(r.upperBound))
+        }
+        var total = 0.0
+        for t in 0..<ctx.pool.threads { total += partials[t] }
+        ctx.grad(threshold).pointee = Float(-total * gd * (1 - gd))
+    }
 
     /// sigmoid(s), the threshold the reference reports.
     public func reportedThreshold(_ ctx: StepContext) -> Double? { sigmoid(ctx.param(threshold).pointee) }
