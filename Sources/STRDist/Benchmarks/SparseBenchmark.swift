@@ -40,7 +40,7 @@ public enum SparseBenchmark {
         let (dt, dp) = try run(.dense, .auto, nil, eval: false)
         let (de, ep) = try run(.dense, .auto, nil, eval: true)
         sweep.denseTrain = dt; sweep.denseEval = de
-        log(String(format: "dense: train %.3f s, inference %.3f s", dt, de))
+        log(String(format: "  dense: train %.3f s, inference %.3f s", dt, de))
         let n = Double(max(1, dp.steps))
         for (name, e) in dp.layers.sorted(by: { $0.value.order < $1.value.order }) {
             guard let g = dp.geometries[name] else { continue }
@@ -53,7 +53,7 @@ public enum SparseBenchmark {
             let (st, sp) = try run(kind, .sparse, p, eval: false)
             let (se, sep) = try run(kind, .sparse, p, eval: true)
             sweep.sparseTrain.append(st); sweep.sparseEval.append(se)
-            log(String(format: "sparsity %.0f%%: train %.3f s (%.2f× dense), inference %.3f s (%.2f×)", 100 * p, st, dt / st, se, de / se))
+            log(String(format: "  swept %.0f%%: train %.3f s (%.2f× dense), inference %.3f s (%.2f×)", 100 * p, st, dt / st, se, de / se))
             for i in sweep.layers.indices {
                 let name = sweep.layers[i].name
                 let t = sp.layers[name], f = sep.layers[name]
