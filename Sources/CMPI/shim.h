@@ -20,5 +20,7 @@ static inline int cmpi_success(void) { return MPI_SUCCESS; }
 static inline int cmpi_thread_multiple(void) { return MPI_THREAD_MULTIPLE; }
 static inline int cmpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
 static inline int cmpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
+static inline int cmpi_comm_type_shared(void) { return MPI_COMM_TYPE_SHARED; }
+static inline MPI_Info cmpi_info_null(void) { return MPI_INFO_NULL; }
 
 #endif

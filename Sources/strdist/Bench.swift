@@ -22,6 +22,8 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("conv-algorithm"), help: "3×3 stride-1 convs: auto (Winograd from 16 channels) or im2col.")
     var convAlgorithm = "auto"
     @Option(name: .customLong("bucket-mb"), help: "Gradient bucket size under mpirun, MiB.") var bucketMiB = 25.0
+    @Flag(name: .customLong("dense-allreduce"), help: "Under mpirun: all-reduce STR/GMP weight gradients whole, not their kept positions.")
+    var denseAllreduce = false
     @Option(help: "Put every sparse-kind layer at this sparsity before timing (0.9 or 90 for 90%).") var sparsity: Double?
     @Option(name: [.customLong("budget-file"), .customLong("budget_file")],
             help: "Per-layer sparsities from a CSV (e.g. ../shared/reference/SparsityDistributions_90_ResNet50.csv).")
@@ -55,7 +57,7 @@ struct Bench: ParsableCommand {
                                           threads: threads, steps: steps, eval: eval, widthMultiplier: widthMult,
                                           cifarStem: cifarStem, stemStride: stemStride, algorithm: algorithm,
                                           profile: stepProfile,
-                                          bucketMiB: bucketMiB, sparsity: choice)
+                                          bucketMiB: bucketMiB, sparsity: choice, keptOnlyAllreduce: !denseAllreduce)
             defer { Communicator.world.finalize() }
             guard Communicator.world.isRoot else { return }
             if json {
@@ -68,8 +70,8 @@ struct Bench: ParsableCommand {
                              r.stepSecondsMin, r.imagesPerSecond, r.peakRssMb))
                 if let p = stepProfile { print(p.table(stepSeconds: r.stepSecondsMedian)); print(p.layerTable()) }
                 if r.ranks > 1 {
-                    print(String(format: "  %d ranks × batch %d: %.1f images/s in all; all-reduce %.3f s per step, exposed %.3f s (%.1f%% of the step)",
-                                 r.ranks, batch, r.imagesPerSecond, r.allreduceSecondsMedian, r.exposedSecondsMedian,
+                    print(String(format: "  %d ranks × batch %d: %.1f images/s in all; all-reduce %.1f MiB and %.3f s per step, exposed %.3f s (%.1f%% of the step)",
+                                 r.ranks, batch, r.imagesPerSecond, r.allreduceMiB, r.allreduceSecondsMedian, r.exposedSecondsMedian,
                                  100 * r.exposedSecondsMedian / r.stepSecondsMedian))
                 }
             }

@@ -17,12 +17,19 @@ public struct StepBenchmarkResult: Codable {
     public var ranks = 1
     public var allreduceSecondsMedian = 0.0
     public var exposedSecondsMedian = 0.0
+    /// MiB all-reduced per step (kept weights only, unless the dense all-reduce was asked for).
+    public var allreduceMiB = 0.0
+    /// Per-rank medians, fastest and slowest rank: compute (the step less its exposed communication),
+    /// all-reduce, exposed communication; data wait is 0 here (synthetic batches).
+    public var computeSeconds = [0.0, 0.0], allreduceSeconds = [0.0, 0.0], exposedSeconds = [0.0, 0.0]
 
     enum CodingKeys: String, CodingKey {
         case arch, conv, batch, size, threads, mode, steps, convAlgorithm = "conv_algorithm"
         case stepSecondsMedian = "step_s_median", stepSecondsMin = "step_s_min"
         case imagesPerSecond = "images_per_s", openblasCore = "openblas_core", peakRssMb = "peak_rss_mb"
         case ranks, allreduceSecondsMedian = "allreduce_s_median", exposedSecondsMedian = "exposed_s_median"
+        case allreduceMiB = "allreduce_mib", computeSeconds = "rank_compute_s", allreduceSeconds = "rank_allreduce_s"
+        case exposedSeconds = "rank_exposed_s"
     }
 }
 
@@ -46,7 +53,8 @@ public enum StepBenchmark {
     public static func run(arch: String, kind: SparseKind, batch: Int, size: Int, classes: Int = 1000, threads: Int,
                            steps: Int, eval: Bool, widthMultiplier: Double = 1, cifarStem: Bool = false,
                            stemStride: Int = 1, algorithm: ConvAlgorithm = .auto, profile: StepProfile? = nil,
-                           comm: Communicator = .world, bucketMiB: Double = 25, sparsity: SparsityChoice? = nil)
+                           comm: Communicator = .world, bucketMiB: Double = 25, sparsity: SparsityChoice? = nil,
+                           keptOnlyAllreduce: Bool = true)
         throws -> StepBenchmarkResult {
         var o = ModelOptions()
         o.arch = arch; o.numClasses = classes; o.convKind = kind
@@ -74,7 +82,7 @@ public enum StepBenchmark {
         if comm.size > 1 && !eval {
             Replicas.broadcast(net.store, comm)
             sync = GradientSync(comm: comm, parameters: model.layout.parameters, grads: net.store.grads.base,
-                                bucketMiB: bucketMiB, syncBatchNorm: false, stallTimeout: 300)
+                                bucketMiB: bucketMiB, syncBatchNorm: false, stallTimeout: 300, keptOnly: keptOnlyAllreduce)
             net.context.collectives = sync
         }
         func step() {
@@ -109,6 +117,10 @@ public enum StepBenchmark {
         r.convAlgorithm = algorithm.rawValue
         r.allreduceSecondsMedian = median(reduce)
         r.exposedSecondsMedian = median(exposed)
+        r.allreduceMiB = Double(sync?.floatsPerStep ?? 0) * 4 / 1_048_576
+        let mine = [m - median(exposed), median(reduce), median(exposed)]
+        let low = comm.allreduceMax(mine, minimum: true), high = comm.allreduceMax(mine)
+        r.computeSeconds = [low[0], high[0]]; r.allreduceSeconds = [low[1], high[1]]; r.exposedSeconds = [low[2], high[2]]
         return r
     }
 

@@ -67,13 +67,18 @@ public final class Communicator: @unchecked Sendable {
         var rank: Int32 = 0, size: Int32 = 1
         MPI_Comm_rank(cmpi_comm_world(), &rank)
         MPI_Comm_size(cmpi_comm_world(), &size)
-        let env = ProcessInfo.processInfo.environment
-        let localRank = Int(env["OMPI_COMM_WORLD_LOCAL_RANK"] ?? env["SLURM_LOCALID"] ?? env["MPI_LOCALRANKID"] ?? "") ?? 0
-        let localSize = Int(env["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? env["SLURM_NTASKS_PER_NODE"] ?? env["MPI_LOCALNRANKS"] ?? "") ?? 1
+        // Ranks on this machine, from MPI itself (a shared-memory split of the world), whatever launched us.
+        var local: MPI_Comm? = nil
+        var localRank: Int32 = 0, localSize: Int32 = 1
+        if MPI_Comm_split_type(cmpi_comm_world(), cmpi_comm_type_shared(), rank, cmpi_info_null(), &local) == cmpi_success() {
+            MPI_Comm_rank(local, &localRank)
+            MPI_Comm_size(local, &localSize)
+            MPI_Comm_free(&local)
+        }
         if provided < cmpi_thread_serialized() {
             FileHandle.standardError.write("strdist: warning: rank \(rank): MPI gives thread level \(provided), below SERIALIZED\n".data(using: .utf8)!)
         }
-        return Communicator(rank: Int(rank), size: Int(size), localRank: localRank, localSize: max(1, localSize), usesMPI: true)
+        return Communicator(rank: Int(rank), size: Int(size), localRank: Int(localRank), localSize: max(1, Int(localSize)), usesMPI: true)
     }()
 
     /// The process's communicator (MPI initialised on first use when launched by mpirun/srun).
@@ -108,6 +113,16 @@ public final class Communicator: @unchecked Sendable {
         var v = values
         guarded("all-reduce of \(v.count) metrics") {
             _ = MPI_Allreduce(cmpi_in_place(), &v, Int32(v.count), cmpi_double(), cmpi_sum(), cmpi_comm_world())
+        }
+        return v
+    }
+
+    /// Element-wise maximum (or minimum) over all ranks.
+    public func allreduceMax(_ values: [Double], minimum: Bool = false) -> [Double] {
+        guard usesMPI && size > 1 else { return values }
+        var v = values
+        guarded("all-reduce of \(v.count) maxima") {
+            _ = MPI_Allreduce(cmpi_in_place(), &v, Int32(v.count), cmpi_double(), minimum ? cmpi_min() : cmpi_max(), cmpi_comm_world())
         }
         return v
     }

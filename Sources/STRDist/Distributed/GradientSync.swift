@@ -8,6 +8,14 @@
 // aborts the job if one makes no progress for `stallTimeout` seconds.
 // Synchronized BN's small all-reduces go through the same queue, so MPI is
 // only ever called from one thread at a time.
+//
+// Kept weights only: an STR or GMP conv's weight gradient is exactly zero
+// outside its mask, and the mask is the same on every replica, so such a
+// tensor can travel as its kept positions alone. The communication thread
+// gathers a bucket's kept entries (and its other tensors whole) into a staging
+// buffer, all-reduces that, and scatters it back; the zeros stay zeros. With
+// two ranks every element's sum is a + b either way, so the result is
+// bit-identical to the dense all-reduce.
 
 import CMPI
 import Foundation
@@ -38,9 +46,24 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
     public private(set) var exposedSeconds = 0.0
     private var communicationAccumulator = 0.0   // written by the comm thread under `cond`
 
+    /// Whether kept-only tensors travel compacted (`allreduce_kept_only`).
+    public let wantsKeptPositions: Bool
+    /// Per tensor (registration order): offset and count; per step: its kept positions, when reported.
+    private let tensorOffset: [Int], tensorCount: [Int]
+    private let tensorOf: [Int: Int]
+    /// Written by the main thread before a bucket is queued, read by the communication thread after.
+    private let keptPositions: UnsafeMutablePointer<UnsafePointer<Int32>?>, keptCount: UnsafeMutablePointer<Int>
+    /// Each bucket's tensors, in offset order.
+    private let bucketTensors: [[Int]]
+    private let staging: UnsafeMutablePointer<Float>
+    /// Floats all-reduced in the last step (gradients and synchronized-BN sums).
+    public private(set) var floatsPerStep = 0
+    private var floatsAccumulator = 0
+
     public init(comm: Communicator, parameters: ParameterTable, grads: UnsafeMutablePointer<Float>,
-                bucketMiB: Double, syncBatchNorm: Bool, stallTimeout: Double) {
+                bucketMiB: Double, syncBatchNorm: Bool, stallTimeout: Double, keptOnly: Bool = true) {
         self.comm = comm; self.grads = grads; self.syncBatchNorm = syncBatchNorm; self.stallTimeout = stallTimeout
+        wantsKeptPositions = keptOnly && comm.size > 1
         let limit = max(1, Int(bucketMiB * 1_048_576 / 4))
         var list: [Bucket] = [], map: [Int: Int] = [:]
         var current: Bucket?
@@ -53,6 +76,18 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
         }
         if let c = current { list.append(c) }
         buckets = list; bucketOf = map
+        let entries = parameters.entries
+        tensorOffset = entries.map(\.offset); tensorCount = entries.map(\.count)
+        tensorOf = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.offset, $0) })
+        keptPositions = .allocate(capacity: max(1, entries.count))
+        keptPositions.initialize(repeating: nil, count: max(1, entries.count))
+        keptCount = .allocate(capacity: max(1, entries.count))
+        keptCount.initialize(repeating: 0, count: max(1, entries.count))
+        var members = Array(repeating: [Int](), count: list.count)
+        for (t, e) in entries.enumerated() { members[map[e.offset]!].append(t) }
+        bucketTensors = members.map { $0.sorted { entries[$0].offset < entries[$1].offset } }
+        let largest = list.map { $0.hi - $0.lo }.max() ?? 0
+        staging = .allocate(capacity: max(1, largest))
         pending = list.map(\.tensors); queued = Array(repeating: false, count: list.count)
         ops = Array(repeating: Op(p: grads, count: 0, bucket: -1), count: list.count + 4 * parameters.entries.count + 8)
         if comm.size > 1 {
@@ -62,19 +97,28 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
         }
     }
 
-    deinit { cond.lock(); stopping = true; cond.broadcast(); cond.unlock() }
+    deinit {
+        cond.lock(); stopping = true; cond.broadcast(); cond.unlock()
+        staging.deallocate(); keptPositions.deallocate(); keptCount.deallocate()
+    }
 
     /// Resets the per-step state; call before forward.
     public func beginStep() {
         step += 1
         for i in 0..<buckets.count { pending[i] = buckets[i].tensors; queued[i] = false }
-        cond.lock(); head = 0; tail = 0; completed = 0; communicationAccumulator = 0; cond.unlock()
+        keptPositions.update(repeating: nil, count: tensorOffset.count)
+        cond.lock(); head = 0; tail = 0; completed = 0; communicationAccumulator = 0; floatsAccumulator = 0; cond.unlock()
     }
 
     public func gradientReady(_ offset: Int) {
         guard let b = bucketOf[offset] else { return }
         pending[b] -= 1
         if pending[b] == 0 { enqueueBucket(b) }
+    }
+
+    public func gradientReady(_ offset: Int, kept: UnsafePointer<Int32>, count: Int) {
+        if wantsKeptPositions, let t = tensorOf[offset] { keptPositions[t] = kept; keptCount[t] = count }
+        gradientReady(offset)
     }
 
     private func enqueueBucket(_ b: Int) {
@@ -109,6 +153,7 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
         cond.lock()
         while completed < tail { cond.wait() }
         communicationSeconds = communicationAccumulator
+        floatsPerStep = floatsAccumulator
         cond.unlock()
         exposedSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
@@ -126,7 +171,9 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
             let step = self.step
             cond.unlock()
             let start = DispatchTime.now().uptimeNanoseconds
-            var request = comm.startAllreduce(op.p, count: op.count)
+            let compacted = op.bucket >= 0 ? gather(op.bucket) : nil
+            let p = compacted == nil ? op.p : staging, count = compacted ?? op.count
+            var request = comm.startAllreduce(p, count: count)
             var spins = 0
             while !comm.test(&request) {
                 spins += 1
@@ -134,19 +181,54 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
                 if spins & 1023 == 0 {
                     let waited = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                     if waited > stallTimeout {
-                        let what = op.bucket >= 0 ? "all-reduce of gradient bucket \(op.bucket + 1)/\(buckets.count) (\(op.count) floats)"
+                        let what = op.bucket >= 0 ? "all-reduce of gradient bucket \(op.bucket + 1)/\(buckets.count) (\(count) floats)"
                                                   : "synchronized-BN all-reduce (\(op.count) floats)"
                         comm.abort("\(what) at step \(step) made no progress for \(Int(waited)) s (stall_timeout): another rank is stuck or gone")
                     }
                 }
             }
-            if op.bucket >= 0 { for i in 0..<op.count { op.p[i] *= scale } }
+            if op.bucket >= 0 { for i in 0..<count { p[i] *= scale } }
+            if compacted != nil { scatter(op.bucket) }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             cond.lock()
             communicationAccumulator += seconds
+            floatsAccumulator += count
             completed += 1
             cond.broadcast()
         }
         cond.unlock()
+    }
+
+    /// Copies bucket b's kept entries and other tensors into `staging`; returns the count, or nil when
+    /// no tensor of the bucket reported kept positions (the bucket is then all-reduced in place).
+    private func gather(_ b: Int) -> Int? {
+        guard wantsKeptPositions, bucketTensors[b].contains(where: { keptPositions[$0] != nil }) else { return nil }
+        var n = 0
+        for t in bucketTensors[b] {
+            let g = grads + tensorOffset[t]
+            if let kept = keptPositions[t] {
+                for e in 0..<keptCount[t] { staging[n + e] = g[Int(kept[e])] }
+                n += keptCount[t]
+            } else {
+                (staging + n).update(from: g, count: tensorCount[t])
+                n += tensorCount[t]
+            }
+        }
+        return n
+    }
+
+    /// The inverse of gather: summed values back to their places (pruned positions keep their zeros).
+    private func scatter(_ b: Int) {
+        var n = 0
+        for t in bucketTensors[b] {
+            let g = grads + tensorOffset[t]
+            if let kept = keptPositions[t] {
+                for e in 0..<keptCount[t] { g[Int(kept[e])] = staging[n + e] }
+                n += keptCount[t]
+            } else {
+                g.update(from: staging + n, count: tensorCount[t])
+                n += tensorCount[t]
+            }
+        }
     }
 }

@@ -16,6 +16,9 @@ public struct TrainingState: Sendable, Equatable {
     public var seed = 0
     public var worldSize = 1
     public var settings = ""
+    /// Each conv's kernels (d dense, s sparse) when saved: the per-layer plan's hysteresis state,
+    /// restored so a resumed run picks the plans the uninterrupted one would.
+    public var plans = ""
 
     public init() {}
 }
@@ -59,6 +62,7 @@ public enum Checkpoint {
             "best_acc1": "\(state.bestTop1)", "best_acc5": "\(state.bestTop5)",
             "best_train_acc1": "\(state.bestTrainTop1)", "best_train_acc5": "\(state.bestTrainTop5)",
             "seed": "\(state.seed)", "world_size": "\(state.worldSize)", "settings": state.settings,
+            "plans": state.plans,
         ]
         meta["model_checksum"] = checksum(model)
         try AtomicFile.write(SafeTensors.encode(tensors, metadata: meta), to: statePath)
@@ -143,6 +147,7 @@ public enum Checkpoint {
         s.bestTrainTop1 = try number("best_train_acc1"); s.bestTrainTop5 = try number("best_train_acc5")
         s.seed = Int(try number("seed")); s.worldSize = Int(try number("world_size"))
         s.settings = meta["settings"] ?? ""
+        s.plans = meta["plans"] ?? ""
         optimizer.steps = s.optimizerSteps
         return s
     }

@@ -77,13 +77,16 @@ public struct Config: Sendable {
     /// Gradient bucket size for the all-reduce, MiB.
     public var bucketSizeMb = 25.0
     public var syncBn = false
+    /// STR and GMP weight gradients travel as their kept positions only (bit-identical on two ranks).
+    public var allreduceKeptOnly = true
     /// 3×3 stride-1 convs: `auto` (Winograd F(4×4, 3×3) from 16 channels up) or `im2col`.
     public var convAlgorithm = "auto"
     /// Seconds a collective may stall before the job is aborted.
     public var stallTimeout = 300.0
     /// Train on only the first N training samples (0: all); for quick checks.
     public var trainSubset = 0
-    /// Rank 0 writes every step's global loss here (and the final parameters to <step_log>.params); for checks.
+    /// Rank 0 writes every step's global loss and all-reduced floats here (and the final parameters to
+    /// <step_log>.params); for checks.
     public var stepLog: String?
 
     public init() {}

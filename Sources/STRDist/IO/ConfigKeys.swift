@@ -63,6 +63,7 @@ enum ConfigKey {
         "threads": .int(\.threads, 0...64), "cifar_stem": .bool(\.cifarStem), "stem_stride": .int(\.stemStride, 1...2),
         "image_size": .int(\.imageSize, 0...16_384), "val_resize": .int(\.valResize, 0...65_536),
         "bucket_size_mb": .double(\.bucketSizeMb, .init(above: 0, upTo: 4096)), "sync_bn": .bool(\.syncBn),
+        "allreduce_kept_only": .bool(\.allreduceKeptOnly),
         "stall_timeout": .double(\.stallTimeout, .init(above: 0, upTo: 1e7)),
         "conv_algorithm": .string(\.convAlgorithm), "train_subset": .int(\.trainSubset, 0...(1 << 40)),
         "step_log": .optionalString(\.stepLog), "strict_images": .bool(\.strictImages),

@@ -31,6 +31,11 @@ extension Conv2d {
         foldRegion = planner.region(2 * outChannels)
     }
 
+    /// A resumed run's plan (the hysteresis state of the run that saved it); only where it can run.
+    public func restorePlan(_ plan: ConvExecution) {
+        if compressed != nil && algorithm == .auto { execution = plan }
+    }
+
     /// Whether the BatchNorm reading this conv's output can be folded into it at inference.
     var canFold: Bool { compressed != nil }
 
@@ -52,18 +57,28 @@ extension Conv2d {
     /// the weight when the sparse ones run. STR compresses its stored weight with its threshold
     /// directly; ŵ is then not computed (the sparse kernels do not read it).
     func prepareWeight(_ ctx: StepContext) -> UnsafeMutablePointer<Float> {
+        keptListed = false
         guard let c = compressed else { return computeEffectiveWeight(ctx) }
+        // A kept-only kind lists its kept positions even on the dense plan when the all-reduce wants them.
+        let list = ctx.training && transform.gradientRule == .keptOnly && ctx.collectives?.wantsKeptPositions == true
         if let t = transform.compressionThreshold(ctx) {
-            let stored = ctx.param(weight)
-            if choose(c, kept: c.countKept(stored, mask: nil, threshold: t, ctx), ctx) == .sparse {
-                c.fill(stored, mask: nil, threshold: t, ctx)
-                return ctx.region(effective)
-            }
-            return computeEffectiveWeight(ctx)
+            let stored = ctx.param(weight), kept = c.countKept(stored, mask: nil, threshold: t, ctx)
+            let sparse = choose(c, kept: kept, ctx) == .sparse
+            if sparse || (list && kept <= c.capacity) { c.fill(stored, mask: nil, threshold: t, ctx); keptListed = true }
+            return sparse ? ctx.region(effective) : computeEffectiveWeight(ctx)
         }
-        let w = computeEffectiveWeight(ctx), mask = transform.keepMask(ctx)
-        if choose(c, kept: c.countKept(w, mask: mask, ctx), ctx) == .sparse { c.fill(w, mask: mask, ctx) }
+        let w = computeEffectiveWeight(ctx), mask = transform.keepMask(ctx), kept = c.countKept(w, mask: mask, ctx)
+        if choose(c, kept: kept, ctx) == .sparse || (list && kept <= c.capacity) { c.fill(w, mask: mask, ctx); keptListed = true }
         return w
+    }
+
+    /// After backward: the weight's gradient is final — with its kept positions when they were listed.
+    func announceWeightGradient(_ sync: any StepCollectives, _ ctx: StepContext) {
+        if keptListed && transform.gradientRule == .keptOnly && sync.wantsKeptPositions, let c = compressed {
+            sync.gradientReady(weight, kept: UnsafePointer(c.entryIndex(ctx)), count: c.count)
+        } else {
+            sync.gradientReady(weight)
+        }
     }
 
     /// The kernels for a weight keeping `kept` entries (SparsePolicy, or forced by conv_algorithm).

@@ -34,6 +34,8 @@ public final class Conv2d: Layer {
     weak var foldedNorm: BatchNorm2d?
     /// Planned floats for the fold: per output channel its scale, then its bias.
     var foldRegion = 0
+    /// Whether this step's compressed weight lists the kept positions (for the kept-only all-reduce).
+    var keptListed = false
 
     private var input: ActRef!
     private var output: ActRef!
@@ -160,7 +162,7 @@ public final class Conv2d: Layer {
             transform.backward(ctx.param(weight), grad: dw, count: weightCount, ctx)
         }
         if let sync = ctx.collectives {
-            sync.gradientReady(weight)
+            announceWeightGradient(sync, ctx)
             if let b = bias { sync.gradientReady(b) }
             for p in transform.parameters { sync.gradientReady(p) }
         }

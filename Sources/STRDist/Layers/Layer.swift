@@ -45,6 +45,11 @@ public final class StepContext {
 public protocol StepCollectives: AnyObject {
     /// The gradient of the parameter tensor at `offset` is final for this step.
     func gradientReady(_ offset: Int)
+    /// The same, for a tensor whose gradient is zero outside `count` kept positions (`kept`, relative to
+    /// the tensor; identical on every replica): only those need to travel.
+    func gradientReady(_ offset: Int, kept: UnsafePointer<Int32>, count: Int)
+    /// Whether layers should report kept positions (the all-reduce carries kept weights only).
+    var wantsKeptPositions: Bool { get }
     /// In-place float sum over all replicas, ordered with the gradient buckets (synchronized BN).
     func allreduceSum(_ p: UnsafeMutablePointer<Float>, count: Int)
     var world: Int { get }

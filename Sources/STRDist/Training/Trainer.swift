@@ -22,6 +22,8 @@ public final class Trainer {
     public private(set) var history: [EpochResult] = []
     /// Every training step's loss (global mean over ranks), all epochs.
     public private(set) var stepLosses: [Float] = []
+    /// Floats each step's all-reduce carried (0 on one process): fewer when only kept weights travel.
+    public private(set) var stepAllreduceFloats: [Int] = []
     /// Samples the last validation counted, over all ranks.
     public private(set) var validatedSamples = 0
     public var bestTop1 = 0.0, bestTop5 = 0.0, bestTrainTop1 = 0.0, bestTrainTop5 = 0.0
@@ -49,7 +51,8 @@ public final class Trainer {
         comm.stallTimeout = config.stallTimeout
         if comm.size > 1 {
             let s = GradientSync(comm: comm, parameters: model.layout.parameters, grads: model.network.store.grads.base,
-                                 bucketMiB: config.bucketSizeMb, syncBatchNorm: config.syncBn, stallTimeout: config.stallTimeout)
+                                 bucketMiB: config.bucketSizeMb, syncBatchNorm: config.syncBn, stallTimeout: config.stallTimeout,
+                                 keptOnly: config.allreduceKeptOnly)
             model.network.context.collectives = s
             sync = s
         } else {
@@ -93,6 +96,7 @@ public final class Trainer {
         var end = Date()
         var compute = 0.0, communication = 0.0, exposed = 0.0
         stepLosses.reserveCapacity(stepLosses.count + batches)
+        stepAllreduceFloats.reserveCapacity(stepAllreduceFloats.count + batches)
         for b in 0..<batches {
             _ = try train.next(into: net)
             data.update(Date().timeIntervalSince(end))
@@ -115,6 +119,7 @@ public final class Trainer {
                 if (b + 1) % 200 == 0 { Replicas.verifyIdentical(net.store, comm, step: sync.step) }
             }
             stepLosses.append(l)
+            stepAllreduceFloats.append(sync?.floatsPerStep ?? 0)
             if let f = fault, f.rank == comm.rank, f.step == (sync?.step ?? b + 1) {
                 if f.kind == "diverge" { net.store.values.base[0] += 1e-3 } else { try f.trigger() }
             }

@@ -51,6 +51,10 @@ extension TrainingJob {
             path = found.checkpoints + "/latest"
         }
         let state = try Checkpoint.resume(path, store: trainer.model.network.store, optimizer: trainer.optimizer)
+        let convs = trainer.model.convs
+        if state.plans.count == convs.count {
+            for (conv, plan) in zip(convs, state.plans) { conv.restorePlan(plan == "s" ? .sparse : .dense) }
+        }
         trainer.bestTop1 = state.bestTop1; trainer.bestTop5 = state.bestTop5
         trainer.bestTrainTop1 = state.bestTrainTop1; trainer.bestTrainTop5 = state.bestTrainTop5
         print("=> resumed from '\(Checkpoint.paths(path).model)' after epoch \(state.epoch - 1)")
@@ -70,6 +74,7 @@ extension TrainingJob {
         s.seed = config.seed ?? 0
         s.worldSize = comm.size
         s.settings = config.settingsText
+        s.plans = String(trainer.model.convs.map { $0.execution == .sparse ? "s" : "d" })
         try Checkpoint.save(base, store: trainer.model.network.store, optimizer: trainer.optimizer, state: s)
     }
 

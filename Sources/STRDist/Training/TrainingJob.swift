@@ -17,9 +17,10 @@ public struct TrainingJob {
         self.print = comm.isRoot ? print : { _ in }
     }
 
-    /// Engine threads per rank: the config's, or this machine's cores shared among its ranks.
+    /// Engine threads per rank: the config's, or this rank's share of the cores it may use
+    /// (its affinity mask, its cgroup quota, shared with the other ranks on this machine).
     public var threads: Int {
-        config.threads > 0 ? config.threads : max(1, ProcessInfo.processInfo.activeProcessorCount / comm.localSize)
+        config.threads > 0 ? config.threads : CoreBudget.share(localRanks: comm.localSize)
     }
     /// Images per rank per step: the global batch split evenly.
     public var rankBatch: Int { config.batchSize / comm.size }
@@ -59,7 +60,7 @@ public struct TrainingJob {
     }
 
     func run(on data: TrainingData) throws -> Trainer {
-        let workers = min(config.workers, max(1, ProcessInfo.processInfo.activeProcessorCount / comm.localSize))
+        let workers = min(config.workers, CoreBudget.share(localRanks: comm.localSize))
         let size = config.inputSize
         let input = ActShape(channels: 3, batch: rankBatch, height: size, width: size)
         try MemoryPlan.check(config.modelOptions, input: input, threads: threads,
@@ -103,7 +104,9 @@ public struct TrainingJob {
                                 model.sparsityReport())
         }
         if let path = config.stepLog, comm.isRoot {
-            let text = trainer.stepLosses.enumerated().map { "\($0.offset + 1) \($0.element)" }.joined(separator: "\n") + "\n"
+            // step, global loss, floats the step's all-reduce carried
+            let text = zip(trainer.stepLosses, trainer.stepAllreduceFloats).enumerated()
+                .map { "\($0.offset + 1) \($0.element.0) \($0.element.1)" }.joined(separator: "\n") + "\n"
             try AtomicFile.write(Data(text.utf8), to: path)
             let store = model.network.store
             try AtomicFile.write(Data(bytes: store.values.base, count: store.values.count * 4), to: path + ".params")
@@ -145,6 +148,13 @@ public struct TrainingJob {
               ", \(threads) thread(s)\(comm.size > 1 ? " per rank" : ""), \(workers) loader thread(s), OpenBLAS core \(BLASInfo.coreName)" +
               (ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { " (forced by OPENBLAS_CORETYPE=\($0))" } ?? ""))
         print("=> \(model.layout.parameters.scalarCount) parameters, workspace \(ws >> 20) MiB")
+        if comm.size > 1 { print("=> rank 0 of \(comm.size) on \(Self.hostname) writes the run outputs") }
+    }
+
+    /// This machine's name, as gethostname gives it (no DNS lookup).
+    static var hostname: String {
+        var name = [CChar](repeating: 0, count: 256)
+        return gethostname(&name, name.count) == 0 ? String(cString: name) : "?"
     }
 
     func summary(_ model: Model, _ trainer: Trainer) {

@@ -141,6 +141,28 @@ final class MultiRankTests: XCTestCase {
         XCTAssertEqual(try parameters(dir + "/full.txt.params"), try parameters(dir + "/part.txt.params"))
     }
 
+    /// STR's weight gradients travel as their kept positions only; with two ranks every element's sum
+    /// is a + b either way, so the result is the dense all-reduce's bit for bit — while masks move.
+    func testKeptOnlyAllreduceIsBitIdenticalToTheDenseOne() throws {
+        for algorithm in ["sparse", "auto"] {
+            let kept = try mpirun(2, ["--step_log", dir + "/kept.txt", "--conv_algorithm", algorithm, "--epochs", "2",
+                                      "--sInit_value", "-2"])
+            XCTAssertEqual(kept.status, 0, kept.output)
+            let dense = try mpirun(2, ["--step_log", dir + "/dense.txt", "--conv_algorithm", algorithm, "--epochs", "2", "--sInit_value", "-2",
+                                       "--allreduce_kept_only", "false"])
+            XCTAssertEqual(dense.status, 0, dense.output)
+            XCTAssertEqual(try parameters(dir + "/kept.txt.params"), try parameters(dir + "/dense.txt.params"), algorithm)
+            XCTAssertEqual(try losses(dir + "/kept.txt"), try losses(dir + "/dense.txt"), algorithm)
+            let floats = { (path: String) throws -> [Int] in
+                try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { Int($0.split(separator: " ")[2])! }
+            }
+            let k = try floats(dir + "/kept.txt"), d = try floats(dir + "/dense.txt")
+            XCTAssertEqual(Set(d).count, 1, "the dense all-reduce carries the same floats every step")
+            XCTAssertLessThan(k.max()!, d[0], "\(algorithm): kept positions only")
+            XCTAssertGreaterThan(Set(k).count, 1, "\(algorithm): the masks moved during the run (\(k))")
+        }
+    }
+
     func testDivergedReplicasAreCaught() throws {
         let r = try mpirun(2, [], env: ["STRDIST_FAULT": "1:2:diverge"])
         XCTAssertNotEqual(r.status, 0)

@@ -1,0 +1,100 @@
+// The batch scripts under a real SLURM (scripts/slurm/local-cluster.sh: slurmctld, munge and one
+// slurmd per namespace host): sbatch runs each to completion on two nodes, with srun and PMIx
+// starting the ranks; the test reads the job's state from scontrol and the run folder from disk.
+// Needs root; CI runs it (STRDIST_REQUIRE_CLUSTER=1 makes a missing cluster a failure).
+import XCTest
+@testable import STRDist
+
+final class SlurmTests: XCTestCase {
+    static let root = MultiRankTests.root
+    /// Shared by the nodes, outside /tmp (each node has its own /tmp).
+    static let base = "/var/tmp/strdist-slurm-\(getpid())"
+    static var ready = false
+
+    override class func setUp() {
+        guard getuid() == 0 else { return }
+        ready = MultiHostTests.shell("cd \(root) && bash scripts/slurm/local-cluster.sh up 2").status == 0
+        try? FileManager.default.removeItem(atPath: base)
+        _ = try? PrepareData.synthetic(to: base + "/data", split: "train", classes: 3, perClass: 8, width: 40, height: 40)
+        _ = try? PrepareData.synthetic(to: base + "/data", split: "val", classes: 3, perClass: 2, width: 40, height: 40)
+    }
+
+    override class func tearDown() {
+        if getuid() == 0 { MultiHostTests.shell("cd \(root) && bash scripts/slurm/local-cluster.sh down") }
+        try? FileManager.default.removeItem(atPath: base)
+    }
+
+    override func setUpWithError() throws {
+        guard Self.ready else {
+            if ProcessInfo.processInfo.environment["STRDIST_REQUIRE_CLUSTER"] == "1" {
+                XCTFail("SLURM could not be started (scripts/slurm/local-cluster.sh up, as root)"); return
+            }
+            throw XCTSkip("the local SLURM needs root (scripts/slurm/local-cluster.sh)")
+        }
+    }
+
+    /// sbatch from the repository root; waits for the job to end; returns its state and exit code.
+    func submit(_ script: String, options: [String], env: [String: String], limit: Double = 240) throws -> (state: String, exit: String, id: String) {
+        let exports = (["ALL", "STRDIST_BIN=\(MultiRankTests.binary)"] + env.map { "\($0)=\($1)" }).joined(separator: ",")
+        let sub = MultiHostTests.shell("cd \(Self.root) && sbatch --parsable --export='\(exports)' " + options.joined(separator: " ") + " \(script)")
+        let id = sub.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ";").first.map(String.init) ?? ""
+        XCTAssertEqual(sub.status, 0, sub.output)
+        let deadline = Date().addingTimeInterval(limit)
+        var state = "", exit = ""
+        while Date() < deadline {
+            let show = MultiHostTests.shell("scontrol show job \(id)").output
+            state = show.components(separatedBy: "JobState=").dropFirst().first?.split(separator: " ").first.map(String.init) ?? ""
+            exit = show.components(separatedBy: " ExitCode=").dropFirst().first?.split(separator: " ").first.map(String.init)?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            if ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"].contains(state) { break }
+            usleep(500_000)
+        }
+        return (state, exit, id)
+    }
+
+    func testTheTrainingScriptRunsToCompletionOnTwoNodes() throws {
+        try """
+            arch: ResNet18
+            cifar_stem: true
+            stem_stride: 2
+            width_mult: 0.25
+            set: ImageNet
+            image_size: 16
+            lr: 0.01
+            lr_policy: constant_lr
+            epochs: 2
+            batch_size: 8
+            conv_type: STRConv
+            sInit_value: -6
+            seed: 3
+            print_freq: 1
+            """.write(toFile: Self.base + "/tiny.yaml", atomically: true, encoding: .utf8)
+        let job = try submit("scripts/slurm/resnet50-str-16ranks.sbatch",
+                             options: ["--nodes=2", "--ntasks-per-node=1", "--cpus-per-task=1", "--time=5",
+                                       "--output=\(Self.base)/train-%j.out"],
+                             env: ["CONFIG": Self.base + "/tiny.yaml", "DATA": Self.base + "/data", "NAME": "slurm",
+                                   "LOG_DIR": Self.base + "/runs", "THREADS": "1", "WORKERS": "0"])
+        let log = (try? String(contentsOfFile: Self.base + "/train-\(job.id).out", encoding: .utf8)) ?? ""
+        XCTAssertEqual(job.state, "COMPLETED", log)
+        XCTAssertEqual(job.exit, "0:0", log)
+        XCTAssert(log.contains("2 ranks"), log)
+        XCTAssert(log.contains("rank 0 of 2 on h1 writes the run outputs"), log)
+        let rows = try String(contentsOfFile: Self.base + "/runs/results.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(rows.count, 2)
+        XCTAssert(rows[1].contains("tiny, slurm"), "\(rows)")
+    }
+
+    func testTheScalingStudyScriptRunsToCompletion() throws {
+        let out = Self.base + "/scaling.jsonl"
+        let job = try submit("scripts/slurm/scaling-study.sbatch",
+                             options: ["--nodes=2", "--ntasks-per-node=1", "--cpus-per-task=1", "--time=5",
+                                       "--output=\(Self.base)/scaling-%j.out"],
+                             env: ["ARCH": "ResNet18", "SIZE": "32", "BATCH": "4", "STEPS": "2", "OUT": out,
+                                   "EXTRA": "--width-mult 0.125 --cifar-stem"])
+        let log = (try? String(contentsOfFile: Self.base + "/scaling-\(job.id).out", encoding: .utf8)) ?? ""
+        XCTAssertEqual(job.state, "COMPLETED", log)
+        let rows = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(rows.count, 2, log)
+        XCTAssert(log.contains("2 ranks:") && log.contains("efficiency"), log)
+    }
+}
