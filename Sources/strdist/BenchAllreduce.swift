@@ -10,6 +10,7 @@ struct BenchAllreduce: ParsableCommand {
 
     @Option(help: "Message sizes in bytes, comma-separated (K, M suffixes allowed).") var sizes = "4K,64K,1M,8M,32M"
     @Option(help: "Timed repetitions per size.") var repeats = 10
+    @Option(help: "Threads spinning meanwhile on each rank (its compute, as during backward).") var busy = 0
     @Flag(help: "One JSON line per size.") var json = false
 
     func run() throws {
@@ -23,7 +24,7 @@ struct BenchAllreduce: ParsableCommand {
                 return v * unit
             }
             let comm = Communicator.world
-            let rows = AllreduceBenchmark.run(bytes: list, repeats: max(1, repeats), comm: comm)
+            let rows = AllreduceBenchmark.run(bytes: list, repeats: max(1, repeats), busy: max(0, busy), comm: comm)
             defer { comm.finalize() }
             guard comm.isRoot else { return }
             let enc = JSONEncoder()

@@ -27,8 +27,8 @@ for k in $(seq 1 "$hosts"); do
     ip -n "$ns" link set lo up
     if [ -n "$rate" ]; then
         # tbf on both ends: root→host leaves through the veth, host→root through the namespace's eth0.
-        tc qdisc replace dev "$veth" root tbf rate "$rate" burst 1mbit latency 100ms
-        tc -n "$ns" qdisc replace dev eth0 root tbf rate "$rate" burst 1mbit latency 100ms
+        tc qdisc replace dev "$veth" root tbf rate "$rate" burst 4mbit latency 500ms
+        tc -n "$ns" qdisc replace dev eth0 root tbf rate "$rate" burst 4mbit latency 500ms
     else
         tc qdisc del dev "$veth" root 2>/dev/null || true
         tc -n "$ns" qdisc del dev eth0 root 2>/dev/null || true

@@ -5,13 +5,15 @@ scaling.csv    ranks, hosts, link, mode, images/s, efficiency vs one rank, the s
                (compute / all-reduce / exposed communication / data wait, fastest and slowest rank)
 allreduce.csv  link, ranks, bytes, seconds (median)
 fit.json       per link the alpha-beta model of a ring all-reduce, t = 2(p-1)a + 2(p-1)/p n b, fitted by
-               least squares; its error on the measured multi-host steps; PROJECTIONS (labelled so) of
-               efficiency at 16 ... 1,024 ranks for the models in projection.json
+               least squares to all-reduces measured under compute load (per rank count, and the
+               2-rank fit as the link's constants); its error on the measured multi-host steps;
+               PROJECTIONS (labelled so) of efficiency at 16 ... 1,024 ranks for projection.json's models
 scaling.svg    images/s and efficiency against ranks, one line per link
 
-The step model: a rank computes for C seconds; its gradient buckets all-reduce in A(p) (the alpha-beta
-sum over buckets) on a thread that overlaps backward, about 2/3 of C; what does not fit is exposed:
-step(p) = C + max(0, A(p) - 2C/3).
+The step model: a rank computes for C seconds; gradient bucket i is ready at r_i * C (measured: the
+benchmark reports each bucket's readiness and size) and all-reduces, one bucket after another, in
+t_i = 2(p-1)a + 2(p-1)/p n_i b; the step ends when compute and the last all-reduce have:
+step(p) = max(C, end of the last bucket).
 """
 import csv
 import json
@@ -19,7 +21,6 @@ import math
 import os
 import sys
 
-BUCKET = 25 * 1 << 20   # bytes, the default bucket_size_mb
 
 
 def load(path):
@@ -29,34 +30,32 @@ def load(path):
 
 
 def fit_alpha_beta(points):
-    """points: (p, bytes, seconds) -> (alpha, beta) by least squares on relative error."""
-    rows = [(2 * (p - 1), 2 * (p - 1) / p * n, t) for p, n, t in points if p > 1 and t > 0]
+    """points: (p, bytes, seconds) -> (alpha, beta): alpha from the smallest messages (latency alone),
+    beta from the messages of 1 MiB and more by least squares on the time left after alpha (what the
+    gradient buckets, tens of MiB, see)."""
+    rows = [(p, n, t) for p, n, t in points if p > 1 and t > 0]
     if len(rows) < 2:
         return None
-    s11 = sum((a / t) ** 2 for a, b, t in rows)
-    s12 = sum(a * b / t ** 2 for a, b, t in rows)
-    s22 = sum((b / t) ** 2 for a, b, t in rows)
-    r1 = sum(a / t for a, b, t in rows)
-    r2 = sum(b / t for a, b, t in rows)
-    det = s11 * s22 - s12 * s12
-    if det == 0:
+    smallest = min(n for _, n, _ in rows)
+    tiny = sorted(t / (2 * (p - 1)) for p, n, t in rows if n == smallest)
+    alpha = tiny[len(tiny) // 2]
+    big = [(2 * (p - 1) / p * n, t - 2 * (p - 1) * alpha) for p, n, t in rows if n >= 1 << 20]
+    if not big:
         return None
-    alpha = (r1 * s22 - r2 * s12) / det
-    beta = (s11 * r2 - s12 * r1) / det
+    beta = sum(x * y for x, y in big) / sum(x * x for x, _ in big)
     return max(alpha, 0.0), max(beta, 1e-15)
 
 
-def allreduce_time(alpha, beta, p, total_bytes):
-    """The buckets of one step, each a ring all-reduce."""
-    if p < 2:
-        return 0.0
-    full, rest = divmod(total_bytes, BUCKET)
-    buckets = [BUCKET] * int(full) + ([rest] if rest else [])
-    return sum(2 * (p - 1) * alpha + 2 * (p - 1) / p * n * beta for n in buckets)
+def ring(alpha, beta, p, n):
+    return 2 * (p - 1) * alpha + 2 * (p - 1) / p * n * beta if p > 1 else 0.0
 
 
-def step_time(compute, allreduce):
-    return compute + max(0.0, allreduce - 2 * compute / 3)
+def step_time(alpha, beta, p, compute, buckets):
+    """buckets: [(ready fraction of compute, bytes)] in queue order, all-reduced one after another."""
+    t = 0.0
+    for ready, n in buckets:
+        t = max(t, ready * compute) + ring(alpha, beta, p, n)
+    return max(compute, t)
 
 
 def svg(rows, path):
@@ -135,24 +134,34 @@ def main(directory):
         wr.writerow(["link", "hosts", "ranks", "bytes", "seconds"])
         for r in reduces:
             wr.writerow([r["link"], r["hosts"], r["t"]["ranks"], r["t"]["bytes"], r["t"]["s_median"]])
-    fit = {"model": "ring all-reduce t = 2(p-1)*alpha + 2(p-1)/p * bytes * beta; step = C + max(0, A(p) - 2C/3)",
-           "links": {}}
+    fit = {"model": "ring all-reduce t = 2(p-1)*alpha + 2(p-1)/p * bytes * beta; buckets queued at their measured "
+                     "readiness, one after another; step = max(compute, end of the last bucket)", "links": {}}
+    # Per link: one fit per rank count (on this machine 4 ranks share 2 cores, so their effective constants
+    # differ) used to check the step model at that count, and the 2-rank fit (one core per rank, as on a
+    # cluster) used for the projection.
     for link in sorted({r["link"] for r in reduces}):
-        ab = fit_alpha_beta([(r["t"]["ranks"], r["t"]["bytes"], r["t"]["s_median"]) for r in reduces if r["link"] == link])
-        if not ab:
+        points = [(r["t"]["ranks"], r["t"]["bytes"], r["t"]["s_median"]) for r in reduces if r["link"] == link]
+        fits = {p: fit_alpha_beta([q for q in points if q[0] == p]) for p in sorted({q[0] for q in points})}
+        fits = {p: ab for p, ab in fits.items() if ab}
+        if not fits:
             continue
-        alpha, beta = ab
-        entry = {"alpha_s": alpha, "beta_s_per_byte": beta, "bandwidth_gbit_s": 8e-9 / beta, "checks": []}
-        for row in rows:
-            if row["link"] != link or row["ranks"] < 2:
+        alpha, beta = fits.get(2) or next(iter(fits.values()))
+        entry = {"alpha_s": alpha, "beta_s_per_byte": beta, "bandwidth_gbit_s": 8e-9 / beta,
+                 "per_ranks": {str(p): {"alpha_s": a, "beta_s_per_byte": b, "bandwidth_gbit_s": 8e-9 / b}
+                               for p, (a, b) in fits.items()}, "checks": []}
+        for r in runs:
+            b = r["run"]
+            if r["link"] != link or b["ranks"] < 2 or not b.get("bucket_mib") or b["ranks"] not in fits:
                 continue
-            compute = row["compute_s_slowest"]
-            predicted_ar = allreduce_time(alpha, beta, row["ranks"], row["allreduce_mib"] * (1 << 20))
-            predicted = step_time(compute, predicted_ar)
+            a_p, b_p = fits[b["ranks"]]
+            compute = b["rank_compute_s"][1]
+            buckets = [(f, m * (1 << 20)) for f, m in zip(b["bucket_ready"], b["bucket_mib"])]
+            predicted = step_time(a_p, b_p, b["ranks"], compute, buckets)
+            predicted_ar = sum(ring(a_p, b_p, b["ranks"], n) for _, n in buckets)
             entry["checks"].append({
-                "ranks": row["ranks"], "hosts": row["hosts"], "measured_step_s": row["step_s"],
-                "predicted_step_s": predicted, "step_error": abs(predicted - row["step_s"]) / row["step_s"],
-                "measured_allreduce_s": row["allreduce_s_slowest"], "predicted_allreduce_s": predicted_ar,
+                "ranks": b["ranks"], "hosts": r["hosts"], "measured_step_s": b["step_s_median"],
+                "predicted_step_s": predicted, "step_error": abs(predicted - b["step_s_median"]) / b["step_s_median"],
+                "measured_allreduce_s": b["rank_allreduce_s"][1], "predicted_allreduce_s": predicted_ar,
             })
         fit["links"][link] = entry
     projection = os.path.join(directory, "projection.json")
@@ -163,11 +172,11 @@ def main(directory):
         if ab:
             for name, m in spec["models"].items():
                 pts = {}
+                buckets = [(f, mib * (1 << 20)) for f, mib in zip(m["bucket_ready"], m["bucket_mib"])]
                 for p in [16, 32, 64, 128, 256, 512, 1024]:
-                    ar = allreduce_time(ab["alpha_s"], ab["beta_s_per_byte"], p, m["bytes"])
-                    pts[str(p)] = {"efficiency_percent": 100 * m["compute_s"] / step_time(m["compute_s"], ar),
-                                   "allreduce_s": ar}
-                fit["PROJECTION"]["models"][name] = {"compute_s": m["compute_s"], "bytes": m["bytes"], "ranks": pts}
+                    step = step_time(ab["alpha_s"], ab["beta_s_per_byte"], p, m["compute_s"], buckets)
+                    pts[str(p)] = {"efficiency_percent": 100 * m["compute_s"] / step, "step_s": step}
+                fit["PROJECTION"]["models"][name] = {"compute_s": m["compute_s"], "mib": sum(m["bucket_mib"]), "ranks": pts}
     json.dump(fit, open(os.path.join(directory, "fit.json"), "w"), indent=1)
     if rows:
         svg(rows, os.path.join(directory, "scaling.svg"))

@@ -22,6 +22,9 @@ public struct StepBenchmarkResult: Codable {
     /// Per-rank medians, fastest and slowest rank: compute (the step less its exposed communication),
     /// all-reduce, exposed communication; data wait is 0 here (synthetic batches).
     public var computeSeconds = [0.0, 0.0], allreduceSeconds = [0.0, 0.0], exposedSeconds = [0.0, 0.0]
+    /// The last step's gradient buckets in queue order: when each was ready (fraction of the step's
+    /// compute) and its MiB — what a scaling model overlaps with backward.
+    public var bucketReady: [Double] = [], bucketMiB: [Double] = []
 
     enum CodingKeys: String, CodingKey {
         case arch, conv, batch, size, threads, mode, steps, convAlgorithm = "conv_algorithm"
@@ -29,7 +32,7 @@ public struct StepBenchmarkResult: Codable {
         case imagesPerSecond = "images_per_s", openblasCore = "openblas_core", peakRssMb = "peak_rss_mb"
         case ranks, allreduceSecondsMedian = "allreduce_s_median", exposedSecondsMedian = "exposed_s_median"
         case allreduceMiB = "allreduce_mib", computeSeconds = "rank_compute_s", allreduceSeconds = "rank_allreduce_s"
-        case exposedSeconds = "rank_exposed_s"
+        case exposedSeconds = "rank_exposed_s", bucketReady = "bucket_ready", bucketMiB = "bucket_mib"
     }
 }
 
@@ -118,6 +121,8 @@ public enum StepBenchmark {
         r.allreduceSecondsMedian = median(reduce)
         r.exposedSecondsMedian = median(exposed)
         r.allreduceMiB = Double(sync?.floatsPerStep ?? 0) * 4 / 1_048_576
+        r.bucketReady = sync?.bucketTimeline.map(\.ready) ?? []
+        r.bucketMiB = sync?.bucketTimeline.map { Double($0.floats) * 4 / 1_048_576 } ?? []
         let mine = [m - median(exposed), median(reduce), median(exposed)]
         let low = comm.allreduceMax(mine, minimum: true), high = comm.allreduceMax(mine)
         r.computeSeconds = [low[0], high[0]]; r.allreduceSeconds = [low[1], high[1]]; r.exposedSeconds = [low[2], high[2]]

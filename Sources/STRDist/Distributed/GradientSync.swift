@@ -34,7 +34,7 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
     private var queued: [Bool]
 
     // Queue of operations, guarded by `cond`.
-    private struct Op { var p: UnsafeMutablePointer<Float>, count: Int, bucket: Int }
+    private struct Op { var p: UnsafeMutablePointer<Float>, count: Int, bucket: Int, order = 0 }
     private var ops: [Op]
     private var head = 0, tail = 0, completed = 0
     private var stopping = false
@@ -59,6 +59,12 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
     /// Floats all-reduced in the last step (gradients and synchronized-BN sums).
     public private(set) var floatsPerStep = 0
     private var floatsAccumulator = 0
+    /// The last step's timeline, for scaling models: when each bucket was queued, as a fraction of the
+    /// step's compute (from beginStep to the end of backward), and the floats it carried, in queue order.
+    public private(set) var bucketTimeline: [(ready: Double, floats: Int)] = []
+    private var stepStart: UInt64 = 0
+    private let queuedAt: UnsafeMutablePointer<UInt64>, queuedFloats: UnsafeMutablePointer<Int>
+    private var queuedCount = 0
 
     public init(comm: Communicator, parameters: ParameterTable, grads: UnsafeMutablePointer<Float>,
                 bucketMiB: Double, syncBatchNorm: Bool, stallTimeout: Double, keptOnly: Bool = true) {
@@ -88,6 +94,8 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
         bucketTensors = members.map { $0.sorted { entries[$0].offset < entries[$1].offset } }
         let largest = list.map { $0.hi - $0.lo }.max() ?? 0
         staging = .allocate(capacity: max(1, largest))
+        queuedAt = .allocate(capacity: max(1, list.count)); queuedFloats = .allocate(capacity: max(1, list.count))
+        bucketTimeline.reserveCapacity(list.count)
         pending = list.map(\.tensors); queued = Array(repeating: false, count: list.count)
         ops = Array(repeating: Op(p: grads, count: 0, bucket: -1), count: list.count + 4 * parameters.entries.count + 8)
         if comm.size > 1 {
@@ -100,11 +108,14 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
     deinit {
         cond.lock(); stopping = true; cond.broadcast(); cond.unlock()
         staging.deallocate(); keptPositions.deallocate(); keptCount.deallocate()
+        queuedAt.deallocate(); queuedFloats.deallocate()
     }
 
     /// Resets the per-step state; call before forward.
     public func beginStep() {
         step += 1
+        stepStart = DispatchTime.now().uptimeNanoseconds
+        queuedCount = 0
         for i in 0..<buckets.count { pending[i] = buckets[i].tensors; queued[i] = false }
         keptPositions.update(repeating: nil, count: tensorOffset.count)
         cond.lock(); head = 0; tail = 0; completed = 0; communicationAccumulator = 0; floatsAccumulator = 0; cond.unlock()
@@ -124,7 +135,8 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
     private func enqueueBucket(_ b: Int) {
         guard !queued[b] else { return }
         queued[b] = true
-        _ = enqueue(Op(p: grads + buckets[b].lo, count: buckets[b].hi - buckets[b].lo, bucket: b))
+        queuedAt[queuedCount] = DispatchTime.now().uptimeNanoseconds; queuedCount += 1
+        _ = enqueue(Op(p: grads + buckets[b].lo, count: buckets[b].hi - buckets[b].lo, bucket: b, order: queuedCount - 1))
     }
 
     @discardableResult private func enqueue(_ op: Op) -> Int {
@@ -150,11 +162,14 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
         guard world > 1 else { return }
         for b in 0..<buckets.count { enqueueBucket(b) }
         let start = DispatchTime.now().uptimeNanoseconds
+        let compute = Double(max(1, start - stepStart))
         cond.lock()
         while completed < tail { cond.wait() }
         communicationSeconds = communicationAccumulator
         floatsPerStep = floatsAccumulator
         cond.unlock()
+        bucketTimeline.removeAll(keepingCapacity: true)
+        for i in 0..<queuedCount { bucketTimeline.append((Double(queuedAt[i] - stepStart) / compute, queuedFloats[i])) }
         exposedSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
@@ -189,6 +204,7 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
             }
             if op.bucket >= 0 { for i in 0..<count { p[i] *= scale } }
             if compacted != nil { scatter(op.bucket) }
+            if op.bucket >= 0 { queuedFloats[op.order] = count }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             cond.lock()
             communicationAccumulator += seconds

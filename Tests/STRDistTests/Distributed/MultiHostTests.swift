@@ -103,6 +103,16 @@ final class MultiHostTests: XCTestCase {
         XCTAssertEqual(events.count, 2, "\(events)")
     }
 
+    /// threads: 0 takes the cores a rank may use: its machine's share on one host (MPI's shared-memory
+    /// split says 2 ranks there), the whole machine on each namespace host (one rank per "node").
+    func testThreadsZeroFollowsLocalRanksFromMPI() throws {
+        let cores = CoreBudget.online
+        let shm = Self.shell(launch(hosts: nil, ["--threads", "0", "--epochs", "0", "--name", "t0"]).replacingOccurrences(of: "mpirun", with: "mpirun --bind-to none"))
+        XCTAssert(shm.output.contains("\(max(1, cores / 2)) thread(s) per rank"), shm.output)
+        let tcp = Self.shell(launch(hosts: 2, ["--threads", "0", "--epochs", "0", "--name", "t1"]))
+        XCTAssert(tcp.output.contains("\(cores) thread(s) per rank"), tcp.output)
+    }
+
     func testAKilledRankOnOneHostEndsTheJobWithinAMinute() throws {
         let start = Date()
         let r = Self.shell(launch(hosts: 2, [], env: ["STRDIST_FAULT": "1:2:kill"], limit: 90))

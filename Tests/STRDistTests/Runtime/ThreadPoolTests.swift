@@ -32,3 +32,23 @@ final class ThreadPoolTests: XCTestCase {
         }
     }
 }
+
+final class CoreBudgetTests: XCTestCase {
+    func testCPUListsAndShares() {
+        XCTAssertEqual(CoreBudget.cpuCount("0-3,8,10-11"), 7)
+        XCTAssertEqual(CoreBudget.cpuCount(" 5 "), 1)
+        XCTAssertEqual(CoreBudget.cpuCount("0-1"), 2)
+        XCTAssertGreaterThanOrEqual(CoreBudget.affinity, 1)
+        XCTAssertLessThanOrEqual(CoreBudget.affinity, CoreBudget.online)
+        XCTAssertGreaterThanOrEqual(CoreBudget.share(localRanks: 64), 1)
+        if CoreBudget.affinity == CoreBudget.online && CoreBudget.quota == nil {
+            XCTAssertEqual(CoreBudget.share(localRanks: 2), max(1, CoreBudget.online / 2))
+        }
+    }
+
+    /// A process pinned to one core (taskset, as mpirun --bind-to core does) takes that one core.
+    func testAPinnedProcessTakesItsMask() throws {
+        let r = MultiHostTests.shell("taskset -c 0 \(MultiRankTests.binary) --arch ResNet18 --width_mult 0.125 --cifar_stem --epochs 0 --batch_size 8 --train_subset 64 --log_dir \(NSTemporaryDirectory())/strdist-pin-\(getpid()) 2>&1")
+        XCTAssert(r.output.contains(", 1 thread(s),"), r.output)
+    }
+}
