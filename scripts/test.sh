@@ -10,7 +10,10 @@ swift build --build-tests -c release -Xswiftc -enable-testing
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-swift test --skip-build -c release -Xswiftc -enable-testing --disable-swift-testing 2>&1 | tee "$log"
+# Line-buffered, so a log cut short shows the test that was running; a bound, so a hang fails
+# within CI's budget instead of eating it.
+timeout --kill-after=30 2700 stdbuf -oL -eL \
+    swift test --skip-build -c release -Xswiftc -enable-testing --disable-swift-testing 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One plain summary line from XCTest's own totals.
@@ -18,4 +21,5 @@ summary=$(grep -E "^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?" "
 total=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")
 failed=$(sed -E 's/.*with ([0-9]+) failures?.*/\1/' <<<"$summary")
 echo "tests: $((total - failed)) passed, $failed failed"
+[ "$status" -eq 124 ] && echo "tests: stopped after 2700 s (a hang; the last test started above is the one)"
 exit "$status"

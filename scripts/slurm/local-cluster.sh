@@ -43,7 +43,8 @@ chown munge:munge /etc/munge/munge.key 2>/dev/null || true
 chmod 400 /etc/munge/munge.key
 mkdir -p /run/munge && chown munge:munge /run/munge 2>/dev/null || true
 if ! munge -n >/dev/null 2>&1; then
-    su -s /bin/sh munge -c "/usr/sbin/munged" 2>/dev/null || /usr/sbin/munged --force
+    # Daemons never inherit the caller's stdout/stderr: a caller reading them to the end would wait forever.
+    su -s /bin/sh munge -c "/usr/sbin/munged" </dev/null >/dev/null 2>&1 || /usr/sbin/munged --force </dev/null >/dev/null 2>&1
     for _ in $(seq 1 20); do munge -n >/dev/null 2>&1 && break; sleep 0.5; done
 fi
 
@@ -87,7 +88,7 @@ else
     printf 'CgroupPlugin=autodetect\nCgroupMountpoint=/sys/fs/cgroup\n' > /etc/slurm/cgroup.conf
 fi
 
-pgrep -x slurmctld >/dev/null || slurmctld
+pgrep -x slurmctld >/dev/null || slurmctld </dev/null >/dev/null 2>&1
 for _ in $(seq 1 30); do scontrol ping 2>/dev/null | grep -q UP && break; sleep 0.5; done
 for k in $(seq 1 "$nodes"); do
     mkdir -p "$state/slurmd-h$k"
@@ -95,7 +96,7 @@ for k in $(seq 1 "$nodes"); do
         # Each node gets its own /tmp (as real nodes do; PMIx keeps per-node files there).
         mkdir -p "$state/tmp-h$k" && chmod 1777 "$state/tmp-h$k"
         ip netns exec "$(cluster_ns "$k")" unshare --uts --mount --propagation private \
-            sh -c "mount --bind $state/tmp-h$k /tmp && hostname h$k && exec slurmd -N h$k"
+            sh -c "mount --bind $state/tmp-h$k /tmp && hostname h$k && exec slurmd -N h$k" </dev/null >/dev/null 2>&1
     fi
 done
 for _ in $(seq 1 60); do

@@ -12,17 +12,11 @@ final class MultiHostTests: XCTestCase {
     static var ready = false
     var dir = ""
 
+    /// `bash -c command` through `ChildProcess` (a file, not a pipe; killed at `limit`).
     @discardableResult
-    static func shell(_ command: String) -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = ["-c", command]
-        let out = Pipe()
-        p.standardOutput = out; p.standardError = out
-        try? p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    static func shell(_ command: String, limit: Double = 300) -> (status: Int32, output: String) {
+        let r = ChildProcess.shell(command, limit: limit)
+        return (r.timedOut ? -1 : r.status, r.timedOut ? "timed out after \(Int(limit)) s: \(command)\n" + r.output : r.output)
     }
 
     override class func setUp() {

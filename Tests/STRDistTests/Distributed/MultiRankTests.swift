@@ -59,28 +59,15 @@ final class MultiRankTests: XCTestCase {
 
     struct Run { var status: Int32, output: String }
 
-    /// `mpirun -np ranks strdist --config tiny.yaml args…`; killed (and failed) if it outlives `limit` seconds.
+    /// `mpirun -np ranks strdist --config tiny.yaml args…` (ranks 0: `strdist` alone, no MPI); killed
+    /// (and failed) if it outlives `limit` seconds.
     func mpirun(_ ranks: Int, _ args: [String], env: [String: String] = [:], limit: Double = 240) throws -> Run {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         var a = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)"]
         for (k, v) in env { a += ["-x", "\(k)=\(v)"] }
-        p.arguments = a + [Self.binary, "--config", dir + "/tiny.yaml"] + args
-        let out = Pipe()
-        p.standardOutput = out; p.standardError = out
-        try p.run()
-        let collected = Locked<Data>(Data())
-        let reader = Thread { collected.set(out.fileHandleForReading.readDataToEndOfFile()) }
-        reader.start()
-        let deadline = Date().addingTimeInterval(limit)
-        while p.isRunning && Date() < deadline { usleep(50_000) }
-        if p.isRunning {
-            p.terminate(); p.waitUntilExit()
-            XCTFail("mpirun -np \(ranks) \(args) did not end within \(Int(limit)) s: a hang")
-        }
-        p.waitUntilExit()
-        while reader.isExecuting { usleep(10_000) }
-        return Run(status: p.terminationStatus, output: String(decoding: collected.value, as: UTF8.self))
+        if ranks == 0 { a = env.map { "\($0.key)=\($0.value)" } }
+        let r = ChildProcess.run("/usr/bin/env", a + [Self.binary, "--config", dir + "/tiny.yaml"] + args, limit: limit)
+        if r.timedOut { XCTFail("mpirun -np \(ranks) \(args) did not end within \(Int(limit)) s: a hang") }
+        return Run(status: r.status, output: r.output)
     }
 
     func losses(_ path: String) throws -> [Float] {
