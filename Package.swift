@@ -30,11 +30,13 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         // libjpeg reports errors by longjmp: this C target catches them.
         .target(name: "CJPEG", dependencies: ["CLibJPEG"]),
+        // Signal handlers that only record a stop request (preemption).
+        .target(name: "CSystem"),
         // Sparse × dense kernels (AVX-512 and AVX2 bodies, chosen at run time) and their operand's build.
         .target(name: "CSparse", exclude: ["sparse_body.inc"], cSettings: [.unsafeFlags(["-O3"])]),
         .target(
             name: "STRDist",
-            dependencies: ["CMPI", "CBLAS", "CJPEG", "CSparse", "CZlib", .product(name: "Yams", package: "Yams")],
+            dependencies: ["CMPI", "CBLAS", "CJPEG", "CSparse", "CSystem", "CZlib", .product(name: "Yams", package: "Yams")],
             swiftSettings: fast + [.swiftLanguageMode(.v5)]
         ),
         .executableTarget(

@@ -34,8 +34,10 @@ struct Train: ParsableCommand {
                 print(StrDist.helpMessage()); return
             }
             let config = try ConfigLoader.load(arguments: words)
-            try TrainingJob(config: config).run()
+            let trainer = try TrainingJob(config: config).run()
             Communicator.world.finalize()
+            // Stopped on SIGTERM/SIGUSR1 after checkpointing: a status the batch script requeues on.
+            if trainer.preempted { Foundation.exit(Preemption.exitStatus) }
         } catch { fail(error) }
     }
 }

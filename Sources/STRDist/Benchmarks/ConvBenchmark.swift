@@ -81,9 +81,9 @@ public enum ConvBenchmark {
     }
 
     /// Wall time of one run of `body`.
-    public static func seconds(_ body: () -> Void) -> Double {
+    public static func seconds(_ body: () throws -> Void) rethrows -> Double {
         let t0 = DispatchTime.now().uptimeNanoseconds
-        body()
+        try body()
         return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
     }
 }

@@ -81,32 +81,25 @@ public enum StepBenchmark {
         // At a chosen sparsity the updates are made with rate 0, so every timed step runs at that
         // density (a step's work does not depend on the rate; with 0.01 STR layers drift by points per step).
         let lr: Float = sparsity == nil ? 0.01 : 0
-        var sync: GradientSync?
-        if comm.size > 1 && !eval {
-            Replicas.broadcast(net.store, comm)
-            sync = GradientSync(comm: comm, parameters: model.layout.parameters, grads: net.store.grads.base,
-                                bucketMiB: bucketMiB, syncBatchNorm: false, stallTimeout: 300, keptOnly: keptOnlyAllreduce)
-            net.context.collectives = sync
-        }
-        func step() {
+        if comm.size > 1 && !eval { Replicas.broadcast(net.store, comm) }
+        var settings = TrainingStep.SyncSettings()
+        settings.bucketMiB = bucketMiB; settings.keptOnly = keptOnlyAllreduce
+        let training = eval ? nil : TrainingStep(network: net, optimizer: sgd, comm: comm, smoothing: 0.1, sync: settings)
+        let sync = training?.sync
+        func step() throws {
             if eval {
                 net.forward(training: false)
                 return
             }
-            sync?.beginStep()
-            net.forward(training: true)
-            _ = net.loss(smoothing: 0.1)
-            net.backward()
-            sync?.finishBackward()
-            sgd.step(values: net.store.values, grads: net.store.grads, lr: lr, pool: net.pool)
+            try training?.run(lr: lr)
         }
-        step(); step()
+        try step(); try step()
         net.context.profile = profile
         var times: [Double] = [], reduce: [Double] = [], exposed: [Double] = []
         for _ in 0..<steps {
             comm.barrier()
             sync?.resetTimes()
-            times.append(ConvBenchmark.seconds(step))
+            times.append(try ConvBenchmark.seconds(step))
             profile?.endStep()
             reduce.append(sync?.communicationSeconds ?? 0); exposed.append(sync?.exposedSeconds ?? 0)
         }

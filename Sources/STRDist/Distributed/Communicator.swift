@@ -17,41 +17,20 @@ public final class Communicator: @unchecked Sendable {
 
     private init(rank: Int, size: Int, localRank: Int, localSize: Int, usesMPI: Bool) {
         self.rank = rank; self.size = size; self.localRank = localRank; self.localSize = localSize; self.usesMPI = usesMPI
+        if usesMPI && size > 1 { MPI_Comm_dup(cmpi_comm_world(), &inspection) }
     }
 
     public var isRoot: Bool { rank == 0 }
 
-    /// Seconds a blocking collective may wait before the job is aborted (config `stall_timeout`).
+    /// Seconds a collective may wait before the stall inspector ends the job (config `stall_timeout`).
     public var stallTimeout = 300.0
     /// The training step, for stall messages.
     public var step = 0
-    private let watched = Locked<(what: String, step: Int, since: UInt64)?>(nil)
-    private var watchdogStarted = false
-
-    /// Runs a blocking collective under the stall watchdog: if it has not returned after
-    /// `stallTimeout` seconds, the job is aborted with a message naming it.
-    func guarded<T>(_ what: String, _ body: () -> T) -> T {
-        if !watchdogStarted {
-            watchdogStarted = true
-            let t = Thread { [self] in watchdog() }
-            t.name = "strdist-watchdog"
-            t.start()
-        }
-        watched.set((what, step, DispatchTime.now().uptimeNanoseconds))
-        defer { watched.set(nil) }
-        return body()
-    }
-
-    private func watchdog() {
-        while true {
-            sleep(1)
-            guard let w = watched.value else { continue }
-            let waited = Double(DispatchTime.now().uptimeNanoseconds - w.since) / 1e9
-            if waited > stallTimeout {
-                abort("\(w.what) at step \(w.step) made no progress for \(Int(waited)) s (stall_timeout): another rank is stuck or gone")
-            }
-        }
-    }
+    /// Collectives this rank has started: the same sequence on every rank (MPI requires the order), so
+    /// the stall inspector can tell which collective each rank is in.
+    private let started = Locked(0)
+    /// A duplicate of the world for the stall inspector's messages, apart from the training's traffic.
+    var inspection: MPI_Comm?
 
     /// True when an MPI launcher started this process.
     public static var launchedByMPI: Bool {
@@ -96,24 +75,59 @@ public final class Communicator: @unchecked Sendable {
         exit(code)
     }
 
-    // MARK: collectives (blocking, from one thread at a time)
+    // MARK: collectives (from one thread at a time)
+    //
+    // Each is started non-blocking and waited for by `complete`, the one place a stall is caught.
 
-    public func barrier() { if usesMPI && size > 1 { guarded("barrier") { _ = MPI_Barrier(cmpi_comm_world()) } } }
+    /// Starts a collective and waits for it; past `stallTimeout` the stall inspector names the ranks
+    /// that never arrived, and the job ends.
+    func collective(_ what: @autoclosure () -> String, step: Int? = nil, _ start: (UnsafeMutablePointer<MPI_Request?>) -> Void) {
+        var request: MPI_Request? = cmpi_request_null()
+        let sequence = started.update { $0 += 1; return $0 }
+        start(&request)
+        complete(&request, sequence: sequence, what(), step: step ?? self.step)
+    }
+
+    /// Polls a started collective to its end: a short spin, then gently (the compute threads need the
+    /// cores); every ~1,000 polls the clock is read against `stallTimeout`.
+    func complete(_ request: inout MPI_Request?, sequence: Int, _ what: @autoclosure () -> String, step: Int) {
+        let begin = DispatchTime.now().uptimeNanoseconds
+        var polls = 0
+        while !test(&request) {
+            polls += 1
+            if polls > 64 { usleep(50) }
+            if polls & 1023 == 0 {
+                let waited = Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9
+                if waited > stallTimeout { inspectStall(what(), sequence: sequence, step: step, waited: waited) }
+            }
+        }
+    }
+
+    public func barrier() {
+        guard usesMPI && size > 1 else { return }
+        collective("barrier") { _ = MPI_Ibarrier(cmpi_comm_world(), $0) }
+    }
 
     /// In-place float sum over all ranks.
     public func allreduceSum(_ p: UnsafeMutablePointer<Float>, count: Int) {
         guard usesMPI && size > 1 && count > 0 else { return }
-        guarded("all-reduce of \(count) floats") {
-            _ = MPI_Allreduce(cmpi_in_place(), p, Int32(count), cmpi_float(), cmpi_sum(), cmpi_comm_world())
+        collective("all-reduce of \(count) floats") {
+            _ = MPI_Iallreduce(cmpi_in_place(), p, Int32(count), cmpi_float(), cmpi_sum(), cmpi_comm_world(), $0)
+        }
+    }
+
+    /// In-place double sum over all ranks (the step's metrics: no allocation).
+    public func allreduceSum(_ p: UnsafeMutablePointer<Double>, count: Int, what: String = "metrics") {
+        guard usesMPI && size > 1 && count > 0 else { return }
+        collective("all-reduce of \(count) \(what)") {
+            _ = MPI_Iallreduce(cmpi_in_place(), p, Int32(count), cmpi_double(), cmpi_sum(), cmpi_comm_world(), $0)
         }
     }
 
     public func allreduceSum(_ values: [Double]) -> [Double] {
         guard usesMPI && size > 1 else { return values }
         var v = values
-        guarded("all-reduce of \(v.count) metrics") {
-            _ = MPI_Allreduce(cmpi_in_place(), &v, Int32(v.count), cmpi_double(), cmpi_sum(), cmpi_comm_world())
-        }
+        v.withUnsafeMutableBufferPointer { allreduceSum($0.baseAddress!, count: $0.count) }
         return v
     }
 
@@ -121,8 +135,10 @@ public final class Communicator: @unchecked Sendable {
     public func allreduceMax(_ values: [Double], minimum: Bool = false) -> [Double] {
         guard usesMPI && size > 1 else { return values }
         var v = values
-        guarded("all-reduce of \(v.count) maxima") {
-            _ = MPI_Allreduce(cmpi_in_place(), &v, Int32(v.count), cmpi_double(), minimum ? cmpi_min() : cmpi_max(), cmpi_comm_world())
+        v.withUnsafeMutableBufferPointer { b in
+            collective("all-reduce of \(b.count) \(minimum ? "minima" : "maxima")") {
+                _ = MPI_Iallreduce(cmpi_in_place(), b.baseAddress, Int32(b.count), cmpi_double(), minimum ? cmpi_min() : cmpi_max(), cmpi_comm_world(), $0)
+            }
         }
         return v
     }
@@ -130,10 +146,35 @@ public final class Communicator: @unchecked Sendable {
     public func allreduce(_ value: Int64, max: Bool) -> Int64 {
         guard usesMPI && size > 1 else { return value }
         var v = value
-        guarded("parameter checksum comparison") {
-            _ = MPI_Allreduce(cmpi_in_place(), &v, 1, cmpi_int64(), max ? cmpi_max() : cmpi_min(), cmpi_comm_world())
+        collective("parameter checksum comparison") {
+            _ = MPI_Iallreduce(cmpi_in_place(), &v, 1, cmpi_int64(), max ? cmpi_max() : cmpi_min(), cmpi_comm_world(), $0)
         }
         return v
+    }
+
+    /// Every rank's `count` floats, in rank order, on every rank.
+    public func allgather(_ p: UnsafeMutablePointer<Float>, count: Int) -> [Float] {
+        guard usesMPI && size > 1 && count > 0 else { return Array(UnsafeBufferPointer(start: p, count: count)) }
+        var all = [Float](repeating: 0, count: count * size)
+        all.withUnsafeMutableBufferPointer { b in
+            collective("all-gather of \(count) floats") {
+                _ = MPI_Iallgather(p, Int32(count), cmpi_float(), b.baseAddress, Int32(count), cmpi_float(), cmpi_comm_world(), $0)
+            }
+        }
+        return all
+    }
+
+    /// Every rank's value, in rank order, on every rank.
+    public func allgather(_ value: Int64) -> [Int64] {
+        guard usesMPI && size > 1 else { return [value] }
+        var mine = value
+        var all = [Int64](repeating: 0, count: size)
+        all.withUnsafeMutableBufferPointer { b in
+            collective("all-gather of set-up fingerprints") {
+                _ = MPI_Iallgather(&mine, 1, cmpi_int64(), b.baseAddress, 1, cmpi_int64(), cmpi_comm_world(), $0)
+            }
+        }
+        return all
     }
 
     /// Rank `root`'s floats to every rank.
@@ -142,7 +183,7 @@ public final class Communicator: @unchecked Sendable {
         var done = 0
         while done < count {   // MPI counts are Int32
             let n = min(count - done, 1 << 30)
-            guarded("broadcast from rank \(root)") { _ = MPI_Bcast(p + done, Int32(n), cmpi_float(), Int32(root), cmpi_comm_world()) }
+            collective("broadcast from rank \(root)") { _ = MPI_Ibcast(p + done, Int32(n), cmpi_float(), Int32(root), cmpi_comm_world(), $0) }
             done += n
         }
     }
@@ -151,19 +192,22 @@ public final class Communicator: @unchecked Sendable {
     public func broadcast(_ text: String) -> String {
         guard usesMPI && size > 1 else { return text }
         var length = Int64(text.utf8.count)
-        MPI_Bcast(&length, 1, cmpi_int64(), 0, cmpi_comm_world())
+        collective("broadcast of a message's length") { _ = MPI_Ibcast(&length, 1, cmpi_int64(), 0, cmpi_comm_world(), $0) }
         var bytes = rank == 0 ? Array(text.utf8) : [UInt8](repeating: 0, count: Int(length))
-        MPI_Bcast(&bytes, Int32(length), cmpi_uint8(), 0, cmpi_comm_world())
+        bytes.withUnsafeMutableBufferPointer { b in
+            collective("broadcast of a message") { _ = MPI_Ibcast(b.baseAddress, Int32(length), cmpi_uint8(), 0, cmpi_comm_world(), $0) }
+        }
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    // MARK: non-blocking all-reduce with a deadline (the communication thread's tool)
+    // MARK: the communication thread's all-reduce
 
-    /// Starts an in-place float sum; poll `test` until it returns true.
-    func startAllreduce(_ p: UnsafeMutablePointer<Float>, count: Int) -> MPI_Request? {
+    /// Starts an in-place float sum (the communication thread's); `complete` waits for it.
+    func startAllreduce(_ p: UnsafeMutablePointer<Float>, count: Int) -> (request: MPI_Request?, sequence: Int) {
         var request: MPI_Request? = cmpi_request_null()
+        let sequence = started.update { $0 += 1; return $0 }
         MPI_Iallreduce(cmpi_in_place(), p, Int32(count), cmpi_float(), cmpi_sum(), cmpi_comm_world(), &request)
-        return request
+        return (request, sequence)
     }
 
     func test(_ request: inout MPI_Request?) -> Bool {

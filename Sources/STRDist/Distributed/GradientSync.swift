@@ -4,8 +4,9 @@
 // communication thread the moment its last tensor's gradient is final. That
 // thread runs the collectives one after another, in the order the main thread
 // queued them (identical on every rank, so collectives match), as MPI
-// non-blocking all-reduces polled gently, scales each bucket by 1/world, and
-// aborts the job if one makes no progress for `stallTimeout` seconds.
+// non-blocking all-reduces that the communicator waits for (its stall
+// inspector ends the job if one makes no progress for `stall_timeout`), and
+// scales each bucket by 1/world.
 // Synchronized BN's small all-reduces go through the same queue, so MPI is
 // only ever called from one thread at a time.
 //
@@ -24,7 +25,6 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
     public let comm: Communicator
     public let syncBatchNorm: Bool
     public var world: Int { comm.size }
-    public let stallTimeout: Double
 
     struct Bucket { var lo: Int, hi: Int, tensors: Int }
     let buckets: [Bucket]
@@ -67,8 +67,8 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
     private var queuedCount = 0
 
     public init(comm: Communicator, parameters: ParameterTable, grads: UnsafeMutablePointer<Float>,
-                bucketMiB: Double, syncBatchNorm: Bool, stallTimeout: Double, keptOnly: Bool = true) {
-        self.comm = comm; self.grads = grads; self.syncBatchNorm = syncBatchNorm; self.stallTimeout = stallTimeout
+                bucketMiB: Double, syncBatchNorm: Bool, keptOnly: Bool = true) {
+        self.comm = comm; self.grads = grads; self.syncBatchNorm = syncBatchNorm
         wantsKeptPositions = keptOnly && comm.size > 1
         let limit = max(1, Int(bucketMiB * 1_048_576 / 4))
         var list: [Bucket] = [], map: [Int: Int] = [:]
@@ -188,20 +188,10 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
             let start = DispatchTime.now().uptimeNanoseconds
             let compacted = op.bucket >= 0 ? gather(op.bucket) : nil
             let p = compacted == nil ? op.p : staging, count = compacted ?? op.count
-            var request = comm.startAllreduce(p, count: count)
-            var spins = 0
-            while !comm.test(&request) {
-                spins += 1
-                if spins > 64 { usleep(50) }
-                if spins & 1023 == 0 {
-                    let waited = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                    if waited > stallTimeout {
-                        let what = op.bucket >= 0 ? "all-reduce of gradient bucket \(op.bucket + 1)/\(buckets.count) (\(count) floats)"
-                                                  : "synchronized-BN all-reduce (\(op.count) floats)"
-                        comm.abort("\(what) at step \(step) made no progress for \(Int(waited)) s (stall_timeout): another rank is stuck or gone")
-                    }
-                }
-            }
+            var (request, sequence) = comm.startAllreduce(p, count: count)
+            comm.complete(&request, sequence: sequence, op.bucket >= 0
+                              ? "all-reduce of gradient bucket \(op.bucket + 1)/\(buckets.count) (\(count) floats)"
+                              : "synchronized-BN all-reduce (\(op.count) floats)", step: step)
             if op.bucket >= 0 { for i in 0..<count { p[i] *= scale } }
             if compacted != nil { scatter(op.bucket) }
             if op.bucket >= 0 { queuedFloats[op.order] = count }

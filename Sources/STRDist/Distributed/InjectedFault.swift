@@ -1,7 +1,9 @@
 // Fault injection for the multi-rank tests: STRDIST_FAULT="rank:step:kind"
 // makes that rank, after that training step, throw an error (`throw`), die
-// by SIGKILL (`kill`), hang (`stall`) or nudge one weight (`diverge`, done by
-// the trainer), so tests can prove the job ends and divergence is caught.
+// by SIGKILL (`kill`), hang (`stall`), stop itself with SIGSTOP (`sigstop`),
+// signal itself SIGUSR1 as SLURM would before a preemption (`signal`) or
+// nudge one weight (`diverge`, done by the step), so tests can prove the job
+// ends, stops cleanly or catches divergence.
 
 import Foundation
 
@@ -19,6 +21,8 @@ struct InjectedFault {
         switch kind {
         case "kill": kill(getpid(), SIGKILL)
         case "stall": while true { sleep(1000) }
+        case "sigstop": kill(getpid(), SIGSTOP)
+        case "signal": Preemption.signalSelf()
         default:
             // Thrown like a data or I/O failure, through the normal error path.
             throw FaultError(description: "injected fault at step \(step)")

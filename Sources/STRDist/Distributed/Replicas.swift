@@ -18,6 +18,19 @@ public enum Replicas {
         for i in 0..<store.bufferValues.count { store.bufferValues.base[i] *= s }
     }
 
+    /// Every rank's buffers (rank-major): without synchronized BatchNorm each rank's running
+    /// statistics are its own until the epoch's average, so a checkpoint inside an epoch keeps them all.
+    public static func gatherBuffers(_ store: ParameterStore, _ comm: Communicator) -> [Float] {
+        comm.allgather(store.bufferValues.base, count: store.bufferValues.count)
+    }
+
+    /// This rank's row of `gatherBuffers`' result, back in place.
+    public static func restoreBuffers(_ all: [Float], _ store: ParameterStore, _ comm: Communicator) {
+        let n = store.bufferValues.count
+        guard all.count == n * comm.size else { return }
+        for i in 0..<n { store.bufferValues.base[i] = all[comm.rank * n + i] }
+    }
+
     /// FNV-1a over the parameters' bit patterns.
     public static func checksum(_ store: ParameterStore) -> Int64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325

@@ -19,6 +19,11 @@ public struct TrainingState: Sendable, Equatable {
     /// Each conv's kernels (d dense, s sparse) when saved: the per-layer plan's hysteresis state,
     /// restored so a resumed run picks the plans the uninterrupted one would.
     public var plans = ""
+    /// Saved inside an epoch (preemption): the next batch and the meters so far; nil at an epoch's end.
+    public var position: EpochPosition?
+    /// Saved inside an epoch on several ranks: every rank's buffers (rank-major), since each rank's
+    /// BatchNorm running statistics are its own until the epoch ends; empty otherwise.
+    public var rankBuffers: [Float] = []
 
     public init() {}
 }
@@ -57,6 +62,10 @@ public enum Checkpoint {
                 tensors.append(.float32("\(name).\(e.key)", shape: e.shape, buffer.base + e.offset, count: e.count))
             }
         }
+        if !state.rankBuffers.isEmpty {
+            tensors.append(SafeTensor(name: "rank_buffers", dtype: "F32", shape: [state.worldSize, state.rankBuffers.count / state.worldSize],
+                                      bytes: state.rankBuffers.withUnsafeBytes { Data($0) }))
+        }
         var meta = [
             "format": "strdist-state-1", "epoch": "\(state.epoch)", "optimizer_steps": "\(state.optimizerSteps)",
             "best_acc1": "\(state.bestTop1)", "best_acc5": "\(state.bestTop5)",
@@ -64,6 +73,11 @@ public enum Checkpoint {
             "seed": "\(state.seed)", "world_size": "\(state.worldSize)", "settings": state.settings,
             "plans": state.plans,
         ]
+        if let p = state.position {
+            meta["batch"] = "\(p.batch)"
+            meta["meters"] = [p.loss.sum, p.loss.count, p.top1.sum, p.top1.count, p.top5.sum, p.top5.count]
+                .map { "\($0)" }.joined(separator: " ")
+        }
         meta["model_checksum"] = checksum(model)
         try AtomicFile.write(SafeTensors.encode(tensors, metadata: meta), to: statePath)
     }
@@ -148,6 +162,21 @@ public enum Checkpoint {
         s.seed = Int(try number("seed")); s.worldSize = Int(try number("world_size"))
         s.settings = meta["settings"] ?? ""
         s.plans = meta["plans"] ?? ""
+        if let b = meta["batch"] {
+            let m = (meta["meters"] ?? "").split(separator: " ").compactMap { Double($0) }
+            guard let batch = Int(b), batch > 0, m.count == 6, m.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                throw SafeTensorsError("training state '\(statePath)' has a broken position inside its epoch (batch '\(b)')")
+            }
+            var p = EpochPosition(epoch: s.epoch, batch: batch)
+            p.loss = (m[0], m[1]); p.top1 = (m[2], m[3]); p.top5 = (m[4], m[5])
+            s.position = p
+        }
+        if let t = byName["rank_buffers"] {
+            guard t.dtype == "F32", t.shape == [s.worldSize, store.bufferValues.count] else {
+                throw SafeTensorsError("training state '\(statePath)' has rank_buffers of shape \(t.shape) \(t.dtype), not [\(s.worldSize), \(store.bufferValues.count)] F32")
+            }
+            s.rankBuffers = t.floats()
+        }
         optimizer.steps = s.optimizerSteps
         return s
     }

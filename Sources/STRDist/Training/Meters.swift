@@ -15,6 +15,9 @@ public struct AverageMeter {
         value = v; sum += v * Double(n); count += Double(n)
     }
 
+    /// Restores a saved meter (a resumed epoch): its sum and count.
+    public mutating func restore(sum: Double, count: Double) { self.sum = sum; self.count = count }
+
     /// Replaces the running average (e.g. by one summed over ranks).
     public mutating func set(average: Double, count n: Int) {
         value = average; sum = average * Double(n); count = Double(n)

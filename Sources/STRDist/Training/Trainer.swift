@@ -4,7 +4,19 @@
 
 import Foundation
 
-/// Where the trainer gets its batches: fills the planned input and labels.
+/// Where a stopped epoch was (preemption): the next batch, and its training meters' sums so far.
+public struct EpochPosition: Sendable, Equatable {
+    public var epoch: Int
+    public var batch: Int
+    public var loss = (sum: 0.0, count: 0.0), top1 = (sum: 0.0, count: 0.0), top5 = (sum: 0.0, count: 0.0)
+
+    public init(epoch: Int, batch: Int) { self.epoch = epoch; self.batch = batch }
+
+    public static func == (a: EpochPosition, b: EpochPosition) -> Bool {
+        a.epoch == b.epoch && a.batch == b.batch && a.loss == b.loss && a.top1 == b.top1 && a.top5 == b.top5
+    }
+}
+
 public struct EpochResult: Sendable {
     public var epoch: Int
     public var lr: Double
@@ -30,11 +42,20 @@ public final class Trainer {
 
     /// This replica's place among all (one process: rank 0 of 1).
     public let comm: Communicator
-    /// Gradient all-reduce (nil on one process).
-    public let sync: GradientSync?
+    /// The training step (and through it the gradient all-reduce).
+    public let step: TrainingStep
+    public var sync: GradientSync? { step.sync }
+    /// Set when an epoch stopped on a preemption request: where to resume.
+    public private(set) var stoppedAt: EpochPosition?
+    /// A stop was requested (on some rank) during an epoch's steps that ran to its end.
+    public private(set) var stopRequested = false
+    /// Set by the job when it stopped at an epoch's end on a request.
+    public internal(set) var stoppedBetweenEpochs = false
+    /// The run stopped early on a preemption request (SIGTERM, SIGUSR1), checkpointed, and should exit
+    /// with Preemption.exitStatus. (A request during the last step of the last epoch is just the end.)
+    public var preempted: Bool { stoppedAt != nil || stoppedBetweenEpochs }
     /// Mean per-step communication and exposed (not overlapped) communication of the last epoch, seconds.
     public private(set) var lastCommunication = (total: 0.0, exposed: 0.0, compute: 0.0)
-    let fault = InjectedFault.fromEnvironment()
     /// Called with the training meters each time a progress line is printed, with the
     /// reference's TensorBoard step (samples seen so far, over all ranks).
     public var onProgress: ((_ step: Int, _ loss: AverageMeter, _ top1: AverageMeter, _ top5: AverageMeter) -> Void)?
@@ -48,16 +69,12 @@ public final class Trainer {
         self.print = print
         self.comm = comm
         optimizer = config.makeOptimizer(model.layout.parameters)
-        comm.stallTimeout = config.stallTimeout
-        if comm.size > 1 {
-            let s = GradientSync(comm: comm, parameters: model.layout.parameters, grads: model.network.store.grads.base,
-                                 bucketMiB: config.bucketSizeMb, syncBatchNorm: config.syncBn, stallTimeout: config.stallTimeout,
-                                 keptOnly: config.allreduceKeptOnly)
-            model.network.context.collectives = s
-            sync = s
-        } else {
-            sync = nil
-        }
+        var settings = TrainingStep.SyncSettings()
+        settings.bucketMiB = config.bucketSizeMb; settings.syncBatchNorm = config.syncBn
+        settings.stallTimeout = config.stallTimeout; settings.keptOnly = config.allreduceKeptOnly
+        step = TrainingStep(network: model.network, optimizer: optimizer, comm: comm,
+                            smoothing: Float(config.labelSmoothing ?? 0), sync: settings)
+        Preemption.install()
     }
 
     /// Sums `values` over ranks.
@@ -66,12 +83,14 @@ public final class Trainer {
     var seed: Int { config.seed ?? 0 }
     var smoothing: Float { Float(config.labelSmoothing ?? 0) }
 
-    public func runEpoch(_ epoch: Int) throws -> EpochResult {
+    /// Trains and validates one epoch (from `resume`'s batch when given); nil when a preemption
+    /// request stopped it (`stoppedAt` then says where).
+    public func runEpoch(_ epoch: Int, resume: EpochPosition? = nil) throws -> EpochResult? {
         let start = Date()
         let lr = config.lrPolicyValue.rate(epoch: epoch)
         model.pruning.apply(epoch: epoch)
         model.network.parametersChanged()
-        let t = try trainEpoch(epoch, lr: Float(lr))
+        guard let t = try trainEpoch(epoch, lr: Float(lr), from: resume) else { return nil }
         let v = try validate(epoch)
         bestTop1 = max(bestTop1, v.top1); bestTop5 = max(bestTop5, v.top5)
         bestTrainTop1 = max(bestTrainTop1, t.top1); bestTrainTop5 = max(bestTrainTop5, t.top5)
@@ -82,50 +101,45 @@ public final class Trainer {
         return result
     }
 
-    /// One epoch of training; returns the average loss and top-1/top-5 accuracy (%).
-    public func trainEpoch(_ epoch: Int, lr: Float) throws -> (loss: Double, top1: Double, top5: Double) {
+    /// One epoch of training (from `position`'s batch); returns the average loss and top-1/top-5 accuracy
+    /// (%), or nil when every rank agreed to stop at a step boundary.
+    public func trainEpoch(_ epoch: Int, lr: Float, from position: EpochPosition? = nil) throws -> (loss: Double, top1: Double, top5: Double)? {
         let net = model.network
         let indices = DistributedSampler(count: train.source.count, rank: comm.rank, world: comm.size, seed: seed,
                                          shuffle: true).indices(epoch: epoch)
-        train.start(epoch: epoch, indices: indices, train: true, dropLast: true)
-        let batches = train.batchCount
+        let first = position?.batch ?? 0
+        // Samples are pure functions of (seed, epoch, index): skipping the batches done is resuming.
+        let batches = indices.count / train.batch
+        train.start(epoch: epoch, indices: Array(indices[min(indices.count, first * train.batch)...]), train: true, dropLast: true)
         var time = AverageMeter("Time", "%6.3f"), data = AverageMeter("Data", "%6.3f")
         var loss = AverageMeter("Loss", "%.3f"), top1 = AverageMeter("Acc@1", "%6.2f"), top5 = AverageMeter("Acc@5", "%6.2f")
+        if let p = position {
+            loss.restore(sum: p.loss.sum, count: p.loss.count); top1.restore(sum: p.top1.sum, count: p.top1.count)
+            top5.restore(sum: p.top5.sum, count: p.top5.count)
+        }
         let progress = ProgressMeter(batches: batches, prefix: "Epoch: [\(epoch)]")
         let bar = ProgressBar(total: batches, enabled: comm.isRoot && isatty(STDOUT_FILENO) == 1 && !Communicator.launchedByMPI)
         var end = Date()
         var compute = 0.0, communication = 0.0, exposed = 0.0
         stepLosses.reserveCapacity(stepLosses.count + batches)
         stepAllreduceFloats.reserveCapacity(stepAllreduceFloats.count + batches)
-        for b in 0..<batches {
+        stoppedAt = nil
+        for b in first..<batches {
             _ = try train.next(into: net)
             data.update(Date().timeIntervalSince(end))
             let computeStart = Date()
-            sync?.beginStep()
-            net.forward(training: true)
-            var l = net.loss(smoothing: smoothing)
-            var c = net.correct()
-            net.backward()
-            sync?.finishBackward()
-            comm.step = sync?.step ?? 0
-            optimizer.step(values: net.store.values, grads: net.store.grads, lr: lr, pool: net.pool)
-            var n = net.batch
+            let r = try step.run(lr: lr)
             if let sync {
-                compute += Date().timeIntervalSince(computeStart) - sync.exposedSeconds
-                communication += sync.communicationSeconds; exposed += sync.exposedSeconds
-                sync.resetTimes()
-                let g = global([Double(l) * Double(n), Double(c.top1), Double(c.top5), Double(n)])
-                n = Int(g[3]); l = Float(g[0] / g[3]); c = (Int(g[1]), Int(g[2]))
+                compute += Date().timeIntervalSince(computeStart) - step.communication.exposed
+                communication += step.communication.total; exposed += step.communication.exposed
                 if (b + 1) % 200 == 0 { Replicas.verifyIdentical(net.store, comm, step: sync.step) }
             }
-            stepLosses.append(l)
+            stopRequested = stopRequested || r.stop
+            stepLosses.append(r.loss)
             stepAllreduceFloats.append(sync?.floatsPerStep ?? 0)
-            if let f = fault, f.rank == comm.rank, f.step == (sync?.step ?? b + 1) {
-                if f.kind == "diverge" { net.store.values.base[0] += 1e-3 } else { try f.trigger() }
-            }
-            loss.update(Double(l), n: n)
-            top1.update(100 * Double(c.top1) / Double(n), n: n)
-            top5.update(100 * Double(c.top5) / Double(n), n: n)
+            loss.update(Double(r.loss), n: r.samples)
+            top1.update(100 * Double(r.top1) / Double(r.samples), n: r.samples)
+            top5.update(100 * Double(r.top5) / Double(r.samples), n: r.samples)
             time.update(Date().timeIntervalSince(end))
             end = Date()
             if b % config.printFreq == 0 || b == batches - 1 {
@@ -134,11 +148,19 @@ public final class Trainer {
                 onProgress?((batches * epoch + b) * config.batchSize, loss, top1, top5)
             }
             bar.draw(b + 1)
+            if r.stop && b + 1 < batches {
+                bar.clear()
+                var p = EpochPosition(epoch: epoch, batch: b + 1)
+                p.loss = (loss.sum, loss.count); p.top1 = (top1.sum, top1.count); p.top5 = (top5.sum, top5.count)
+                stoppedAt = p
+                train.start(epoch: epoch, indices: [], train: true, dropLast: true)   // let the loader's threads go idle
+                return nil
+            }
         }
         bar.clear()
         if let sync {
             Replicas.verifyIdentical(net.store, comm, step: sync.step)
-            let steps = Double(max(1, batches))
+            let steps = Double(max(1, batches - first))
             lastCommunication = (communication / steps, exposed / steps, compute / steps)
         }
         return (loss.average, top1.average, top5.average)

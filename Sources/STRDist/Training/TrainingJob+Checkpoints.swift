@@ -57,17 +57,23 @@ extension TrainingJob {
         }
         trainer.bestTop1 = state.bestTop1; trainer.bestTop5 = state.bestTop5
         trainer.bestTrainTop1 = state.bestTrainTop1; trainer.bestTrainTop5 = state.bestTrainTop5
-        print("=> resumed from '\(Checkpoint.paths(path).model)' after epoch \(state.epoch - 1)")
+        if let p = state.position {
+            print("=> resumed from '\(Checkpoint.paths(path).model)' inside epoch \(p.epoch), at batch \(p.batch)")
+        } else {
+            print("=> resumed from '\(Checkpoint.paths(path).model)' after epoch \(state.epoch - 1)")
+        }
         if state.worldSize != comm.size {
             print("=> note: the checkpoint was written by \(state.worldSize) rank(s), this run has \(comm.size): training goes on, but not bit-identical to an uninterrupted run")
         }
         return (state, dir)
     }
 
-    /// Rank 0: model and training state after `epoch` epochs.
-    func save(_ base: String, _ trainer: Trainer, epoch: Int) throws {
+    /// Rank 0: model and training state after `epoch` epochs (and `position`'s batches of the next).
+    func save(_ base: String, _ trainer: Trainer, epoch: Int, position: EpochPosition? = nil, rankBuffers: [Float] = []) throws {
         var s = TrainingState()
         s.epoch = epoch
+        s.position = position
+        s.rankBuffers = rankBuffers
         s.optimizerSteps = trainer.optimizer.steps
         s.bestTop1 = trainer.bestTop1; s.bestTop5 = trainer.bestTop5
         s.bestTrainTop1 = trainer.bestTrainTop1; s.bestTrainTop5 = trainer.bestTrainTop5

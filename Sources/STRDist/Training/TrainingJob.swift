@@ -28,6 +28,8 @@ public struct TrainingJob {
     /// Builds everything and trains; returns the trainer for its history.
     @discardableResult
     public func run() throws -> Trainer {
+        comm.stallTimeout = config.stallTimeout
+        try SetupFingerprint.verify(SetupFingerprint.of(config), "config", comm)
         if config.multigpu != nil { print("=> --multigpu has no meaning here: ranks come from mpirun; ignoring it") }
         for line in config.warnings { print("=> warning: " + line) }
         guard config.batchSize % comm.size == 0 else {
@@ -70,6 +72,7 @@ public struct TrainingJob {
         let model = try Model(config.modelOptions, threads: threads)
         model.network.plan(input)
         model.network.initialize(seed: UInt64(config.seed ?? 0))
+        try SetupFingerprint.verify(SetupFingerprint.of(model.network.store), "model (its tensors' names and shapes; the data's class count decides num_classes when unset)", comm)
         let trainer = Trainer(config: config, model: model,
                               train: BatchLoader(source: data.train, batch: rankBatch, workers: workers),
                               validation: BatchLoader(source: data.validation, batch: rankBatch, workers: workers),
@@ -79,7 +82,9 @@ public struct TrainingJob {
         try applyBudgetFile(model)
         let (resumed, resumeDir) = try resume(trainer)
         let start = resumed?.epoch ?? (config.startEpoch ?? 0)
+        let position = resumed.flatMap { $0.position }
         Replicas.broadcast(model.network.store, comm)
+        if let r = resumed, r.worldSize == comm.size { Replicas.restoreBuffers(r.rankBuffers, model.network.store, comm) }
         model.network.parametersChanged()
         banner(model, data.train.count, data.validation.count, workers: workers)
         for note in data.notes { print("=> " + note) }
@@ -95,7 +100,8 @@ public struct TrainingJob {
             return trainer
         }
         let reports = comm.isRoot ? try openReports(trainer, in: resumeDir, fresh: resumed == nil, start: start) : nil
-        try train(trainer, from: start, reports: reports)
+        try train(trainer, from: start, position: position, reports: reports)
+        if trainer.preempted { return trainer }
         summary(model, trainer)
         // A run resumed after its last epoch trained nothing: no second results row.
         if !trainer.history.isEmpty {
@@ -117,12 +123,17 @@ public struct TrainingJob {
         return trainer
     }
 
-    /// Epochs `start..<epochs`; rank 0 reports and checkpoints after each.
-    func train(_ trainer: Trainer, from start: Int, reports: RunReports?) throws {
+    /// Epochs `start..<epochs` (the first from `position` when a preempted epoch resumes); rank 0
+    /// reports and checkpoints after each. A preemption request ends the loop at the next step
+    /// boundary with a checkpoint of where it stopped (`trainer.preempted`).
+    func train(_ trainer: Trainer, from start: Int, position: EpochPosition?, reports: RunReports?) throws {
         if start >= config.epochs { print("=> nothing to train: start epoch \(start) ≥ epochs \(config.epochs)") }
         for epoch in start..<max(start, config.epochs) {
             let previousBest = trainer.bestTop1
-            let r = try trainer.runEpoch(epoch)
+            guard let r = try trainer.runEpoch(epoch, resume: epoch == start ? position : nil) else {
+                try checkpointPreempted(trainer, reports)
+                return
+            }
             let s = trainer.model.sparsityReport()
             print(String(format: "=> epoch %d: lr %.5f  train Acc@1 %.2f  val Acc@1 %.2f (best %.2f)  sparsity %.2f%%  %.1f s",
                          r.epoch, r.lr, r.trainTop1, r.valTop1, trainer.bestTop1, s.total, r.seconds))
@@ -132,13 +143,29 @@ public struct TrainingJob {
                              t.compute, t.total, t.exposed, 100 * t.exposed / max(1e-9, t.compute + t.exposed),
                              trainer.validatedSamples, comm.size))
             }
-            guard let reports else { continue }
-            try reports.epoch(r, s)
-            let ckpt = reports.dir.checkpoints
-            try save(ckpt + "/latest", trainer, epoch: epoch + 1)
-            if r.valTop1 > previousBest || epoch == 0 { try save(ckpt + "/model_best", trainer, epoch: epoch + 1) }
-            if config.saveEvery > 0 && epoch % config.saveEvery == 0 { try save(ckpt + "/epoch_\(epoch)", trainer, epoch: epoch + 1) }
+            if let reports {
+                try reports.epoch(r, s)
+                let ckpt = reports.dir.checkpoints
+                try save(ckpt + "/latest", trainer, epoch: epoch + 1)
+                if r.valTop1 > previousBest || epoch == 0 { try save(ckpt + "/model_best", trainer, epoch: epoch + 1) }
+                if config.saveEvery > 0 && epoch % config.saveEvery == 0 { try save(ckpt + "/epoch_\(epoch)", trainer, epoch: epoch + 1) }
+            }
+            if trainer.stopRequested && epoch + 1 < config.epochs {
+                trainer.stoppedBetweenEpochs = true
+                print("=> stopping on a preemption request (\(Preemption.origin)) after epoch \(epoch): checkpointed; --resume auto continues")
+                comm.barrier()
+                return
+            }
         }
+    }
+
+    /// Rank 0 saves `latest` with the position inside the epoch; every rank waits for it.
+    func checkpointPreempted(_ trainer: Trainer, _ reports: RunReports?) throws {
+        guard let p = trainer.stoppedAt else { return }
+        let buffers = comm.size > 1 ? Replicas.gatherBuffers(trainer.model.network.store, comm) : []
+        if let reports { try save(reports.dir.checkpoints + "/latest", trainer, epoch: p.epoch, position: p, rankBuffers: buffers) }
+        print("=> stopping on a preemption request (\(Preemption.origin)) at epoch \(p.epoch), batch \(p.batch): checkpointed; --resume auto continues")
+        comm.barrier()
     }
 
     func banner(_ model: Model, _ trainCount: Int, _ valCount: Int, workers: Int) {

@@ -167,17 +167,34 @@ final class MultiRankTests: XCTestCase {
         XCTAssertNotEqual(r.status, 0, r.output)
     }
 
-    func testAStalledCollectiveIsReportedAndAborted() throws {
+    /// A rank that hangs after step 2: the other waits in that step's metrics all-reduce, and the stall
+    /// inspector names the rank that never arrived, the collective and the step.
+    func testAStalledCollectiveNamesTheRankThatDidNotArrive() throws {
         let r = try mpirun(2, ["--stall_timeout", "3"], env: ["STRDIST_FAULT": "1:2:stall"])
         XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.output.contains("made no progress") && r.output.contains("step 3"), r.output)
+        XCTAssertTrue(r.output.contains("rank 1 did not arrive at the all-reduce of 5 step metrics") && r.output.contains("at step 2"), r.output)
+        XCTAssertTrue(r.output.contains("rank 0 waited there"), r.output)
     }
 
-    /// A rank stuck after the last step leaves the others in a blocking collective of the main thread.
-    func testAStallOutsideBackwardIsCaughtByTheWatchdog() throws {
+    /// A rank stuck after the epoch's last step leaves the others in a collective of the main thread.
+    func testAStallOutsideBackwardNamesTheRankThatDidNotArrive() throws {
         let r = try mpirun(2, ["--stall_timeout", "3"], env: ["STRDIST_FAULT": "1:5:stall"])
         XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.output.contains("made no progress") && r.output.contains("rank 0 of 2"), r.output)
+        XCTAssertTrue(r.output.contains("rank 1 did not arrive at the"), r.output)
+    }
+
+    /// SIGSTOP (a frozen process, not a dead one: MPI sees nothing wrong): the job still ends within a
+    /// minute, and the line names the stopped rank — whichever it is, rank 0 included.
+    func testAStoppedRankIsNamedAndTheJobEnds() throws {
+        for stopped in [1, 0] {
+            let start = Date()
+            let r = try mpirun(3, ["--stall_timeout", "3", "--batch_size", "12"], env: ["STRDIST_FAULT": "\(stopped):3:sigstop"], limit: 90)
+            XCTAssertNotEqual(r.status, 0, r.output)
+            XCTAssertLessThan(Date().timeIntervalSince(start), 60, r.output)
+            XCTAssertTrue(r.output.contains("rank \(stopped) did not arrive at the") && r.output.contains("at step 3"), r.output)
+            let waited = stopped == 0 ? "ranks 1 and 2 waited there" : "ranks 0 and 2 waited there"
+            XCTAssertTrue(r.output.contains(waited), r.output)
+        }
     }
 
     func testGlobalBatchMustDivideOverRanks() throws {

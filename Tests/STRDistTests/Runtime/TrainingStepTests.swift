@@ -22,12 +22,9 @@ func tinyNetwork(classes: Int = 4, threads: Int) -> (Network, ParameterLayout) {
     return (Network(root: root, layout: layout, threads: threads), layout)
 }
 
-/// Forward, loss (label smoothing 0.1), backward and one SGD step at lr 0.01.
-func sgdStep(_ net: Network, _ sgd: SGD) {
-    net.forward(training: true)
-    _ = net.loss(smoothing: 0.1)
-    net.backward()
-    sgd.step(values: net.store.values, grads: net.store.grads, lr: 0.01, pool: net.pool)
+/// The trainer's step (forward, loss with label smoothing 0.1, backward, SGD) on `net`.
+func sgdStep(_ net: Network, _ sgd: SGD) -> TrainingStep {
+    TrainingStep(network: net, optimizer: sgd, smoothing: 0.1)
 }
 
 /// A learnable toy task: the class is which quadrant holds a bright blob.
@@ -57,12 +54,10 @@ final class TrainingStepTests: XCTestCase {
         settings.weightDecay = 1e-4
         let sgd = SGD(settings, table: layout.parameters)
         var losses: [Float] = []
+        let run = sgdStep(net, sgd)
         for step in 0..<steps {
             fillToyBatch(net, step: step)
-            net.forward(training: true)
-            losses.append(net.loss(smoothing: 0.1))
-            net.backward()
-            sgd.step(values: net.store.values, grads: net.store.grads, lr: 0.1, pool: net.pool)
+            losses.append(try! run.run(lr: 0.1).loss)
         }
         return (losses, net, sgd)
     }
@@ -85,21 +80,22 @@ final class TrainingStepTests: XCTestCase {
         assertClose(a, b, rtol: 1e-3, atol: 1e-4)
     }
 
-    func testStepAllocatesNothing() {
+    func testStepAllocatesNothing() throws {
         let (net, layout) = tinyNetwork(threads: 2)
         net.plan(ActShape(channels: 3, batch: 8, height: 16, width: 16))
         net.initialize(seed: 1)
         let sgd = SGD(SGDSettings(), table: layout.parameters)
         fillToyBatch(net, step: 0)
-        func step() { sgdStep(net, sgd) }
+        let run = sgdStep(net, sgd)
+        func step() throws { try run.run(lr: 0.01) }
         func evaluate() {
             net.forward(training: false)
             _ = net.correct()
         }
-        step()      // warm-up: BLAS buffers and type metadata are made once, on first use
+        try step()      // warm-up: BLAS buffers and type metadata are made once, on first use
         evaluate()
         alloc_counter_start()
-        for _ in 0..<3 { step() }
+        for _ in 0..<3 { try step() }
         evaluate()
         let count = alloc_counter_stop()
         XCTAssertEqual(count, 0, "a training step made \(count) heap allocations")
@@ -120,11 +116,12 @@ final class TrainingStepTests: XCTestCase {
         XCTAssert(plans.contains { $0.splitsPoints } && plans.contains { !$0.splitsPoints })
         let sgd = SGD(SGDSettings(), table: model.layout.parameters)
         fillToyBatch(net, step: 0)
-        func step() { sgdStep(net, sgd) }
-        step()
+        let run = sgdStep(net, sgd)
+        func step() throws { try run.run(lr: 0.01) }
+        try step()
         net.forward(training: false)
         alloc_counter_start()
-        for _ in 0..<2 { step() }
+        for _ in 0..<2 { try step() }
         net.forward(training: false)
         let count = alloc_counter_stop()
         XCTAssertEqual(count, 0, "a Winograd training step made \(count) heap allocations")

@@ -47,13 +47,8 @@ final class SparsePlanTests: XCTestCase {
         var rng = RNG(seed: 21)
         rng.fillNormal(net.input, count: net.inputRef.shape.count, std: 1)
         for i in 0..<net.batch { net.labels[i] = Int32(rng.below(4)) }
-        return (0..<steps).map { _ in
-            net.forward(training: true)
-            let l = net.loss(smoothing: 0.1)
-            net.backward()
-            sgd.step(values: net.store.values, grads: net.store.grads, lr: rate, pool: net.pool)
-            return l
-        }
+        let step = sgdStep(net, sgd)
+        return (0..<steps).map { _ in try! step.run(lr: rate).loss }
     }
 
     func testForcedSparseTracksForcedDenseFor20Steps() throws {
@@ -124,10 +119,11 @@ final class SparsePlanTests: XCTestCase {
             for (i, c) in m.convs.enumerated() { mixed[c.name] = i % 2 == 0 ? 0.98 : 0 }
             m.setSparsity(mixed)
             fillToyBatch(net, step: 0)
-            sgdStep(net, sgd)
+            let step = sgdStep(net, sgd)
+            try step.run(lr: 0.01)
             net.forward(training: false)
             alloc_counter_start()
-            for _ in 0..<2 { sgdStep(net, sgd) }
+            for _ in 0..<2 { try step.run(lr: 0.01) }
             net.forward(training: false)
             var count = alloc_counter_stop()
             XCTAssertEqual(count, 0, "\(kind) \(algorithm): a step made \(count) heap allocations")
@@ -138,7 +134,7 @@ final class SparsePlanTests: XCTestCase {
             for (i, c) in m.convs.enumerated() { mixed[c.name] = i % 2 == 0 ? 0 : 0.98 }
             m.setSparsity(mixed)
             alloc_counter_start()
-            for _ in 0..<2 { sgdStep(net, sgd) }
+            for _ in 0..<2 { try step.run(lr: 0.01) }
             net.forward(training: false)
             count = alloc_counter_stop()
             XCTAssertEqual(count, 0, "a plan switch made \(count) heap allocations")

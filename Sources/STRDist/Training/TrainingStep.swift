@@ -1,0 +1,94 @@
+// One training step, written once: forward, loss, backward with the
+// gradient all-reduce overlapped, optimizer update, and then the step's
+// global metrics — one small all-reduce that also carries every rank's stop
+// request (SIGTERM/SIGUSR1, Preemption), so all ranks agree at the same step
+// boundary. The trainer, the step benchmark and the tests all run this; the
+// gradient sync is wired here, test fault injection fires here.
+
+import Foundation
+
+/// What one step gave, summed over all ranks.
+public struct StepResult: Sendable {
+    /// Mean loss over the global batch.
+    public var loss: Float
+    public var top1: Int, top5: Int, samples: Int
+    /// Some rank was asked to stop (preemption): every rank sees the same answer.
+    public var stop: Bool
+}
+
+/// Per-step communication timings (seconds), zero on one process.
+public struct StepCommunication: Sendable {
+    public var total = 0.0, exposed = 0.0
+}
+
+public final class TrainingStep {
+    public let network: Network
+    public let optimizer: any Optimizer
+    public let comm: Communicator
+    /// The gradient all-reduce (nil on one process).
+    public let sync: GradientSync?
+    public var smoothing: Float
+    /// Steps run by this object (the sync's count on several ranks).
+    public private(set) var count = 0
+    /// The last step's communication.
+    public private(set) var communication = StepCommunication()
+    let fault = InjectedFault.fromEnvironment()
+    /// Loss·n, top-1, top-5, n, stop: summed over ranks after each step.
+    private let metrics = UnsafeMutablePointer<Double>.allocate(capacity: 5)
+
+    public struct SyncSettings: Sendable {
+        public var bucketMiB = 25.0, syncBatchNorm = false, stallTimeout = 300.0, keptOnly = true
+        public init() {}
+    }
+
+    public init(network: Network, optimizer: any Optimizer, comm: Communicator = .world, smoothing: Float = 0,
+                sync settings: SyncSettings = SyncSettings()) {
+        self.network = network
+        self.optimizer = optimizer
+        self.comm = comm
+        self.smoothing = smoothing
+        comm.stallTimeout = settings.stallTimeout
+        if comm.size > 1 {
+            let s = GradientSync(comm: comm, parameters: network.store.parameters, grads: network.store.grads.base,
+                                 bucketMiB: settings.bucketMiB, syncBatchNorm: settings.syncBatchNorm, keptOnly: settings.keptOnly)
+            network.context.collectives = s
+            sync = s
+        } else {
+            sync = nil
+        }
+    }
+
+    deinit { metrics.deallocate() }
+
+    /// Forward, loss, backward, all-reduce, update at `lr` on the batch already in the network's input;
+    /// then the global metrics (over the first `samples` of the batch: all by default).
+    @discardableResult
+    public func run(lr: Float) throws -> StepResult {
+        let net = network
+        sync?.beginStep()
+        net.forward(training: true)
+        let loss = net.loss(smoothing: smoothing)
+        let c = net.correct()
+        net.backward()
+        sync?.finishBackward()
+        count += 1
+        comm.step = sync?.step ?? count
+        optimizer.step(values: net.store.values, grads: net.store.grads, lr: lr, pool: net.pool)
+        if let sync {
+            communication = StepCommunication(total: sync.communicationSeconds, exposed: sync.exposedSeconds)
+            sync.resetTimes()
+        }
+        if let f = fault, f.rank == comm.rank, f.step == count {
+            if f.kind == "diverge" { net.store.values.base[0] += 1e-3 } else { try f.trigger() }
+        }
+        let n = net.batch
+        guard comm.size > 1 else {
+            return StepResult(loss: loss, top1: c.top1, top5: c.top5, samples: n, stop: Preemption.requested)
+        }
+        let g = metrics
+        g[0] = Double(loss) * Double(n); g[1] = Double(c.top1); g[2] = Double(c.top5); g[3] = Double(n)
+        g[4] = Preemption.requested ? 1 : 0
+        comm.allreduceSum(g, count: 5, what: "step metrics")
+        return StepResult(loss: Float(g[0] / g[3]), top1: Int(g[1]), top5: Int(g[2]), samples: Int(g[3]), stop: g[4] > 0)
+    }
+}
