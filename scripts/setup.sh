@@ -19,5 +19,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 command -v swift >/dev/null || { echo "setup: swift is not on PATH (Swift 6 toolchain needed)" >&2; exit 1; }
+# scripts/test.sh builds with -enable-testing itself (one build, not two).
+[ "${1:-}" = "--packages-only" ] && exit 0
 swift build -c release
 echo "setup: built $(swift build -c release --show-bin-path)/strdist"

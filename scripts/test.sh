@@ -3,7 +3,8 @@
 # (with -enable-testing for @testable imports) so the suite stays fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --packages-only
+# The release strdist the multi-rank tests run is built here too (with the tests' flags).
 swift build --build-tests -c release -Xswiftc -enable-testing
 # As root (CI) the multi-host and SLURM tests must run: they make namespace hosts and a local SLURM.
 [ "$(id -u)" -eq 0 ] && export STRDIST_REQUIRE_CLUSTER=1

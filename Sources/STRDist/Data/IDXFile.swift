@@ -21,29 +21,51 @@ public struct IDXFile {
         }
         guard let file = gzopen(path, "rb") else { throw DataError("cannot open '\(path)'") }
         defer { gzclose(file) }
-        var data = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
-            if n < 0 { throw DataError("'\(path)' is not a readable gzip/IDX file (corrupt or truncated)") }
-            if n == 0 { break }
-            data.append(contentsOf: chunk[0..<Int(n)])
+        // Read only what the header promises: a gzip that inflates past it (a "zip bomb") is refused
+        // without inflating the rest, and a promise larger than the machine's memory before allocating.
+        func read(_ count: Int, into p: UnsafeMutableRawPointer) throws -> Int {
+            var done = 0
+            while done < count {
+                let n = gzread(file, p + done, UInt32(min(count - done, 1 << 30)))
+                if n < 0 { throw DataError("'\(path)' is not a readable gzip/IDX file (corrupt or truncated)") }
+                if n == 0 { break }
+                done += Int(n)
+            }
+            return done
         }
-        guard data.count >= 4, data[0] == 0, data[1] == 0, data[2] == 0x08, Int(data[3]) == expectedDimensions else {
+        var magic = [UInt8](repeating: 0, count: 4 + 4 * expectedDimensions)
+        let got = try magic.withUnsafeMutableBytes { try read($0.count, into: $0.baseAddress!) }
+        guard got >= 4, magic[0] == 0, magic[1] == 0, magic[2] == 0x08, Int(magic[3]) == expectedDimensions else {
             throw DataError("'\(path)' is not an IDX file of unsigned bytes with \(expectedDimensions) dimensions (bad magic number)")
         }
-        let header = 4 + 4 * expectedDimensions
-        guard data.count >= header else { throw DataError("'\(path)' is truncated inside its header") }
+        guard got == magic.count else { throw DataError("'\(path)' is truncated inside its header") }
         var dims: [Int] = []
         for d in 0..<expectedDimensions {
             let o = 4 + 4 * d
-            dims.append(Int(data[o]) << 24 | Int(data[o + 1]) << 16 | Int(data[o + 2]) << 8 | Int(data[o + 3]))
+            dims.append(Int(magic[o]) << 24 | Int(magic[o + 1]) << 16 | Int(magic[o + 2]) << 8 | Int(magic[o + 3]))
         }
-        let expected = dims.reduce(1, *)
-        guard data.count - header == expected else {
-            throw DataError("'\(path)' holds \(data.count - header) bytes of data but its header promises \(expected) (\(dims.map(String.init).joined(separator: "×")))")
+        let shape = dims.map(String.init).joined(separator: "×")
+        guard let expected = SafeTensors.elementCount(dims), expected <= MachineMemory.bytes / 2 else {
+            throw DataError("'\(path)' promises \(shape) bytes of data, more than half this machine's \(MachineMemory.text(MachineMemory.bytes)) of memory (a damaged or hostile file?)")
+        }
+        // Grown as the data actually inflates (a header's promise alone allocates nothing), one byte
+        // past the promise to tell a longer file.
+        var data = [UInt8]()
+        data.reserveCapacity(min(expected + 1, 64 << 20))
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while data.count <= expected {
+            let want = min(chunk.count, expected + 1 - data.count)
+            let k = try chunk.withUnsafeMutableBytes { try read(want, into: $0.baseAddress!) }
+            if k == 0 { break }
+            data.append(contentsOf: chunk[0..<k])
+        }
+        let n = data.count
+        guard n == expected else {
+            throw DataError(n > expected
+                ? "'\(path)' holds more data than its header promises (\(shape) = \(expected) bytes): a damaged or hostile file"
+                : "'\(path)' holds \(n) bytes of data but its header promises \(expected) (\(shape))")
         }
         dimensions = dims
-        bytes = Array(data[header...])
+        bytes = data
     }
 }

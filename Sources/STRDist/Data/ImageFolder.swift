@@ -91,11 +91,30 @@ public struct ImageFolder: Sendable {
     }
 
     /// Calls `visit` with every file under `dir` (path relative to the split), in os.walk + sorted order.
-    private static func walk(_ dir: String, relative: String, _ visit: (String) -> Void) throws {
+    /// Symbolic links to folders are followed, except one back to a folder above it (a loop).
+    private static func walk(_ dir: String, relative: String, above: [FolderID] = [], _ visit: (String) -> Void) throws {
+        let here = try FolderID.checked(dir, above: above)
         let list = try entries(dir)
         for f in list.filter({ !$0.isDirectory }).map(\.name).sorted(by: codePointOrder) { visit(relative + "/" + f) }
         for d in list.filter(\.isDirectory).map(\.name).sorted(by: codePointOrder) {
-            try walk(dir + "/" + d, relative: relative + "/" + d, visit)
+            try walk(dir + "/" + d, relative: relative + "/" + d, above: above + [here], visit)
+        }
+    }
+
+    /// A folder's device and inode: the same folder whatever path (or link) leads to it.
+    struct FolderID: Equatable {
+        let device: UInt64, inode: UInt64
+
+        /// The folder's ID, or a DataError when it is one of the folders above it.
+        static func checked(_ dir: String, above: [FolderID]) throws -> FolderID {
+            var st = stat()
+            guard stat(dir, &st) == 0 else { throw DataError("cannot read folder '\(dir)': \(String(cString: strerror(errno)))") }
+            let id = FolderID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+            if above.contains(id) {
+                throw DataError("'\(dir)' leads back to a folder above it (a symbolic-link loop): remove the link or point it outside the tree")
+            }
+            guard above.count < 256 else { throw DataError("'\(dir)' is more than 256 folders deep (a symbolic-link chain?)") }
+            return id
         }
     }
 
@@ -103,13 +122,14 @@ public struct ImageFolder: Sendable {
     static func treeSignature(_ root: String, _ classes: [String]) throws -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         func mix(_ s: String) { for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 } }
-        func visit(_ dir: String) throws {
+        func visit(_ dir: String, above: [FolderID]) throws {
+            let here = try FolderID.checked(dir, above: above)
             var st = stat()
             guard stat(dir, &st) == 0 else { throw DataError("cannot read folder '\(dir)': \(String(cString: strerror(errno)))") }
             mix(dir); mix("\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)")
-            for d in try entries(dir).filter(\.isDirectory).map(\.name).sorted(by: codePointOrder) { try visit(dir + "/" + d) }
+            for d in try entries(dir).filter(\.isDirectory).map(\.name).sorted(by: codePointOrder) { try visit(dir + "/" + d, above: above + [here]) }
         }
-        try visit(root)
+        try visit(root, above: [])
         return h
     }
 
@@ -132,7 +152,7 @@ public struct ImageFolder: Sendable {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)[...]
         func next() -> Substring? { lines.popFirst() }
         guard next() == Substring(cacheMagic), next() == Substring("signature \(String(signature, radix: 16))"),
-              let c = next(), c.hasPrefix("classes "), let nc = Int(c.dropFirst(8)) else { return nil }
+              let c = next(), c.hasPrefix("classes "), let nc = Int(c.dropFirst(8)), (0...lines.count).contains(nc) else { return nil }
         var classes: [String] = []
         for _ in 0..<nc { guard let l = next() else { return nil }; classes.append(String(l)) }
         guard let s = next(), s.hasPrefix("skipped ") else { return nil }
@@ -140,7 +160,8 @@ public struct ImageFolder: Sendable {
         for part in s.dropFirst(8).split(separator: " ") {
             let kv = part.split(separator: "="); if kv.count == 2, let n = Int(kv[1]) { skipped[String(kv[0])] = n }
         }
-        guard let f = next(), f.hasPrefix("files "), let nf = Int(f.dropFirst(6)) else { return nil }
+        // A count the file's own lines cannot hold (10^15 files) marks a broken index: rescan.
+        guard let f = next(), f.hasPrefix("files "), let nf = Int(f.dropFirst(6)), (0...lines.count).contains(nf) else { return nil }
         var files: [String] = [], labels: [Int32] = []
         files.reserveCapacity(nf); labels.reserveCapacity(nf)
         for _ in 0..<nf {

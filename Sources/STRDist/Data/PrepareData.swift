@@ -43,6 +43,7 @@ public enum PrepareData {
     @discardableResult
     public static func synthetic(to out: String, split: String = "train", classes: Int, perClass: Int,
                                  width: Int = 500, height: Int = 375, quality: Int = 90, seed: UInt64 = 1) throws -> Int {
+        try checkSynthetic(out, classes: classes, perClass: perClass, width: width, height: height)
         let names = folderNames((0..<classes).map { "class\($0)" })
         var pixels = [UInt8](repeating: 0, count: width * height * 3)
         var written = 0
@@ -57,6 +58,35 @@ public enum PrepareData {
             }
         }
         return written
+    }
+
+    /// Refuses, before writing anything, a size that does not fit: the image in memory, the tree on disk
+    /// (JPEGs of these fields take about a fifth of their raw RGB bytes at quality 90).
+    static func checkSynthetic(_ out: String, classes: Int, perClass: Int, width: Int, height: Int) throws {
+        guard classes > 0, perClass >= 0, (1...65_500).contains(width), (1...65_500).contains(height) else {
+            throw DataError("prepare-data synthetic needs classes ≥ 1, per-class ≥ 0 and width and height in 1…65500 (JPEG's limit), got \(classes), \(perClass), \(width)×\(height)")
+        }
+        let raw = width * height * 3
+        guard raw * 4 <= MachineMemory.bytes else {
+            throw DataError("prepare-data synthetic at \(width)×\(height) needs about \(MachineMemory.text(raw * 4)) of memory per image but this machine has \(MachineMemory.text(MachineMemory.bytes)): lower --width/--height")
+        }
+        guard let files = SafeTensors.elementCount([classes, perClass]), let disk = SafeTensors.elementCount([files, raw / 5 + 1024]) else {
+            throw DataError("prepare-data synthetic: \(classes) classes × \(perClass) images is too many to count")
+        }
+        let free = freeBytes(near: out)
+        guard disk <= free else {
+            throw DataError("prepare-data synthetic would write about \(MachineMemory.text(disk)) (\(files) JPEGs of \(width)×\(height)) under '\(out)' but its disk has \(MachineMemory.text(free)) free: lower --classes, --per-class or the size")
+        }
+    }
+
+    /// Free bytes on the file system that holds `path` (or the nearest folder above it that exists).
+    static func freeBytes(near path: String) -> Int {
+        var dir = URL(fileURLWithPath: path).standardizedFileURL.path
+        while !FileManager.default.fileExists(atPath: dir) && dir != "/" { dir = (dir as NSString).deletingLastPathComponent }
+        var st = statvfs()
+        guard statvfs(dir, &st) == 0 else { return Int.max }
+        let (bytes, overflow) = Int(st.f_bavail).multipliedReportingOverflow(by: Int(st.f_frsize))
+        return overflow ? Int.max : bytes
     }
 
     /// A smooth two-colour field, a few discs and boxes, and grain: JPEG sizes and decode

@@ -51,11 +51,10 @@ public enum Checkpoint {
         return out
     }
 
-    /// Writes the model file, then the state that names it.
+    /// Writes the model file and the state that names it (both staged first: a failure replaces neither).
     public static func save(_ base: String, store: ParameterStore, optimizer: any Optimizer, state: TrainingState) throws {
         let (modelPath, statePath) = paths(base)
         let model = SafeTensors.encode(modelTensors(store), metadata: ["format": "pt"])
-        try AtomicFile.write(model, to: modelPath)
         var tensors: [SafeTensor] = []
         for (name, buffer) in optimizer.stateBuffers {
             for e in store.parameters.entries {
@@ -79,7 +78,15 @@ public enum Checkpoint {
                 .map { "\($0)" }.joined(separator: " ")
         }
         meta["model_checksum"] = checksum(model)
-        try AtomicFile.write(SafeTensors.encode(tensors, metadata: meta), to: statePath)
+        // Both files are written out before either replaces the previous save's.
+        let stagedModel = try AtomicFile.stage(model, to: modelPath)
+        let stagedState: AtomicFile.Staged
+        do { stagedState = try AtomicFile.stage(SafeTensors.encode(tensors, metadata: meta), to: statePath) } catch {
+            stagedModel.discard()
+            throw error
+        }
+        try stagedModel.commit()
+        try stagedState.commit()
     }
 
     /// Reads a safetensors model file, with a hint when it is missing.
@@ -113,7 +120,14 @@ public enum Checkpoint {
         func list(_ what: String, _ keys: [String]) {
             if !keys.isEmpty { problems.append("\(keys.count) \(what): " + keys.prefix(4).joined(separator: ", ") + (keys.count > 4 ? ", …" : "")) }
         }
+        // Values convert by dtype (F64, F16, BF16 to float); an integer tensor where a float belongs
+        // (a parameter or running statistic) is not a checkpoint of this model.
+        let integral = entries.compactMap { e -> String? in
+            guard let t = byName[e.key], !t.isFloatingPoint, e.storedType != .int64 else { return nil }
+            return "\(e.key) (\(t.dtype))"
+        }
         list("missing", missing); list("unexpected", extra); list("mis-shaped", misShaped)
+        list("stored as integers where floats belong", integral)
         if !problems.isEmpty {
             throw SafeTensorsError("checkpoint '\(what)' does not fit this model — " + problems.joined(separator: "; ") +
                                    " (same arch, width_mult, num_classes, conv_type and bn_type as the run that wrote it?)")
@@ -148,23 +162,34 @@ public enum Checkpoint {
                 guard let t = byName["\(name).\(e.key)"], t.shape == e.shape else {
                     throw SafeTensorsError("training state '\(statePath)' lacks \(name).\(e.key) (written by another optimizer?)")
                 }
+                guard t.isFloatingPoint else {
+                    throw SafeTensorsError("training state '\(statePath)' stores \(name).\(e.key) as \(t.dtype), not floats (not a strdist state?)")
+                }
                 copy(t, to: buffer.base + e.offset)
             }
         }
         var s = TrainingState()
-        func number(_ key: String) throws -> Double {
+        func number(_ key: String, _ range: ClosedRange<Double>) throws -> Double {
             guard let v = meta[key].flatMap(Double.init) else { throw SafeTensorsError("training state '\(statePath)' lacks '\(key)'") }
+            guard v.isFinite, range.contains(v) else {
+                throw SafeTensorsError("training state '\(statePath)' has \(key) \(meta[key]!), outside \(Int(range.lowerBound))…\(Int(range.upperBound)) (a damaged or hand-edited file: resume from another checkpoint)")
+            }
             return v
         }
-        s.epoch = Int(try number("epoch")); s.optimizerSteps = Int(try number("optimizer_steps"))
-        s.bestTop1 = try number("best_acc1"); s.bestTop5 = try number("best_acc5")
-        s.bestTrainTop1 = try number("best_train_acc1"); s.bestTrainTop5 = try number("best_train_acc5")
-        s.seed = Int(try number("seed")); s.worldSize = Int(try number("world_size"))
+        func integer(_ key: String, _ range: ClosedRange<Double>) throws -> Int {
+            let v = try number(key, range)
+            guard v == v.rounded() else { throw SafeTensorsError("training state '\(statePath)' has \(key) \(meta[key]!), not a whole number (a damaged or hand-edited file)") }
+            return Int(v)
+        }
+        s.epoch = try integer("epoch", 0...1e9); s.optimizerSteps = try integer("optimizer_steps", 0...1e15)
+        s.bestTop1 = try number("best_acc1", 0...100); s.bestTop5 = try number("best_acc5", 0...100)
+        s.bestTrainTop1 = try number("best_train_acc1", 0...100); s.bestTrainTop5 = try number("best_train_acc5", 0...100)
+        s.seed = try integer("seed", -9.2e18...9.2e18); s.worldSize = try integer("world_size", 1...1e7)
         s.settings = meta["settings"] ?? ""
         s.plans = meta["plans"] ?? ""
         if let b = meta["batch"] {
             let m = (meta["meters"] ?? "").split(separator: " ").compactMap { Double($0) }
-            guard let batch = Int(b), batch > 0, m.count == 6, m.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+            guard let batch = Int(b), batch > 0, batch < 1 << 40, m.count == 6, m.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
                 throw SafeTensorsError("training state '\(statePath)' has a broken position inside its epoch (batch '\(b)')")
             }
             var p = EpochPosition(epoch: s.epoch, batch: batch)

@@ -34,6 +34,9 @@ extension ConfigLoader {
         if ConvAlgorithm(rawValue: c.convAlgorithm) == nil {
             throw ConfigError("config key 'conv_algorithm' has unknown value '\(c.convAlgorithm)' (use \(ConvAlgorithm.allCases.map { "'\($0.rawValue)'" }.joined(separator: " or ")))")
         }
+        if let name = c.name, name.isEmpty || name.contains("/") || name == "." || name == ".." || name.contains("\0") {
+            throw ConfigError("config key 'name' ('\(name)') must be a plain folder name — no '/', not '.' or '..' — since it names the run's folder under log_dir (use log_dir to choose where runs go)")
+        }
         func require(_ ok: Bool, _ key: String, _ rule: String, _ value: Any) throws {
             if !ok { throw ConfigError("config key '\(key)' must be \(rule), got \(value)") }
         }

@@ -1,8 +1,10 @@
 // Where a run writes, as the reference lays it out:
 //   <log_dir or runs>/<config stem>/<name>/prune_rate=<p>/[width_mult=<w>/][<n>/]
 // with settings.txt, logs/ (TensorBoard) and checkpoints/. A folder that
-// already holds a settings.txt belongs to an earlier run, so the next run of
-// the same config and name goes to the first free <n>/ below it.
+// already exists belongs to an earlier run, so the next run of the same
+// config and name goes to the first free <n>/ below it. A run claims its
+// folder with mkdir(2), which exactly one of several runs started together
+// can win; the others take the next <n>.
 
 import Foundation
 
@@ -24,20 +26,37 @@ public struct RunDirectory {
 
     static func taken(_ dir: String) -> Bool { FileManager.default.fileExists(atPath: dir + "/settings.txt") }
 
-    /// The runs of this config and name so far, oldest first.
+    static func isFolder(_ dir: String) -> Bool {
+        var isDir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) && isDir.boolValue
+    }
+
+    /// The runs of this config and name so far (folders with a settings.txt), oldest first.
     static func existing(_ c: Config) -> [String] {
         let (_, base) = base(c)
-        guard taken(base) else { return [] }
-        var out = [base], n = 0
-        while taken("\(base)/\(n)") { out.append("\(base)/\(n)"); n += 1 }
+        var out = taken(base) ? [base] : [], n = 0
+        while isFolder("\(base)/\(n)") {
+            if taken("\(base)/\(n)") { out.append("\(base)/\(n)") }
+            n += 1
+        }
         return out
     }
 
-    /// A new run's folder (created, with logs/ and checkpoints/).
+    /// A new run's folder, claimed by mkdir (created, with logs/ and checkpoints/).
     public static func create(_ c: Config) throws -> RunDirectory {
         let (root, base) = base(c)
-        let existing = existing(c)
-        let path = existing.isEmpty ? base : "\(base)/\(existing.count - 1)"
+        let parent = (base as NSString).deletingLastPathComponent
+        do { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) } catch {
+            throw ConfigError("cannot create run folder '\(parent)': \(error.localizedDescription) (check log_dir and permissions)")
+        }
+        var path = base, n = 0
+        while mkdir(path, 0o755) != 0 {
+            guard errno == EEXIST else {
+                throw ConfigError("cannot create run folder '\(path)': \(String(cString: strerror(errno))) (check log_dir and permissions)")
+            }
+            guard n < 100_000 else { throw ConfigError("'\(base)' already holds 100,000 runs: choose another name or log_dir") }
+            path = "\(base)/\(n)"; n += 1
+        }
         let dir = RunDirectory(root: root, path: path)
         try dir.makeFolders()
         return dir

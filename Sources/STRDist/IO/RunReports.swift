@@ -10,15 +10,17 @@ public final class RunReports {
     public let events: EventWriter
     let config: Config
     let layerCSV: String
+    /// Logs that cannot be written (a full disk) are warned about and skipped; the run goes on.
+    let warn: (String) -> Void
+    static let layerHeader = "epoch,layer,kind,params,nonzero,sparsity,threshold\n"
+    static let resultsHeader = "Date Finished, Base Config, Name, Prune Rate, Current Val Top 1, Current Val Top 5, Best Val Top 1, Best Val Top 5, Best Train Top 1, Best Train Top 5\n"
 
-    public init(_ dir: RunDirectory, config: Config) throws {
+    public init(_ dir: RunDirectory, config: Config, warn: @escaping (String) -> Void = EventWriter.standardError) throws {
         self.dir = dir
         self.config = config
-        events = try EventWriter(directory: dir.logs)
+        self.warn = warn
+        events = try EventWriter(directory: dir.logs, warn: warn)
         layerCSV = dir.path + "/sparsity_per_layer.csv"
-        if !FileManager.default.fileExists(atPath: layerCSV) {
-            try append("epoch,layer,kind,params,nonzero,sparsity,threshold\n", to: layerCSV)
-        }
     }
 
     /// Scalars named as the reference names them.
@@ -36,7 +38,7 @@ public final class RunReports {
         }
         events.scalars(scalars, step: r.epoch)
         events.flush()
-        try append(rows, to: layerCSV)
+        log(rows, to: layerCSV, header: Self.layerHeader)
     }
 
     /// The training meters' current and running values at the reference's global step (samples seen).
@@ -50,22 +52,21 @@ public final class RunReports {
     public func finish(last: EpochResult?, best: (top1: Double, top5: Double, train1: Double, train5: Double),
                        _ s: SparsityReport) throws {
         let results = dir.root + "/results.csv"
-        if !FileManager.default.fileExists(atPath: results) {
-            try append("Date Finished, Base Config, Name, Prune Rate, Current Val Top 1, Current Val Top 5, Best Val Top 1, Best Val Top 5, Best Train Top 1, Best Train Top 5\n", to: results)
-        }
         let f = DateFormatter()
         f.dateFormat = "MM-dd-yy_HH:mm:ss"
         let row = [f.string(from: Date()), config.configStem, config.runName, "\(config.pruneRate)",
                    String(format: "%.02f", last?.valTop1 ?? 0), String(format: "%.02f", last?.valTop5 ?? 0),
                    String(format: "%.02f", best.top1), String(format: "%.02f", best.top5),
                    String(format: "%.02f", best.train1), String(format: "%.02f", best.train5)]
-        try append(row.joined(separator: ", ") + "\n", to: results)
+        log(row.joined(separator: ", ") + "\n", to: results, header: Self.resultsHeader)
         guard s.layers.contains(where: { $0.threshold != nil }) else { return }   // STR's reports
         var sparsity = s.layers.map { ($0.name, $0.sparsity) }
         sparsity.append(("total", s.total))
         let thresholds = s.layers.compactMap { l in l.threshold.map { (l.name, $0) } }
-        try writeJSON(sparsity, to: dir.root + "/layerwise_sparsity/\(config.runName).json")
-        try writeJSON(thresholds, to: dir.root + "/layerwise_threshold/\(config.runName).json")
+        do {
+            try writeJSON(sparsity, to: dir.root + "/layerwise_sparsity/\(config.runName).json")
+            try writeJSON(thresholds, to: dir.root + "/layerwise_threshold/\(config.runName).json")
+        } catch { warn("\(error); the layerwise JSON reports are missing (the checkpoints hold the same numbers)") }
     }
 
     func writeJSON(_ pairs: [(String, Double)], to path: String) throws {
@@ -75,15 +76,10 @@ public final class RunReports {
         try AtomicFile.write(Data(("{" + body + "}\n").utf8), to: path)
     }
 
-    func append(_ text: String, to path: String) throws {
-        if !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw AtomicFile.WriteError(description: "cannot create '\(path)'")
-            }
+    /// Appends whole rows (the file created with its header when missing), or warns and goes on.
+    func log(_ text: String, to path: String, header: String) {
+        do { try AppendFile.append(text, to: path, header: header) } catch {
+            warn("\(error); these rows are skipped (earlier rows are intact; training goes on)")
         }
-        guard let h = FileHandle(forWritingAtPath: path) else { throw AtomicFile.WriteError(description: "cannot write '\(path)'") }
-        defer { try? h.close() }
-        h.seekToEndOfFile()
-        h.write(Data(text.utf8))
     }
 }

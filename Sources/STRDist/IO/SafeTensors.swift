@@ -27,15 +27,30 @@ public struct SafeTensor {
         SafeTensor(name: name, dtype: "F32", shape: shape, bytes: Data(bytes: values, count: count * 4))
     }
 
-    /// Float values (F32 as is; I64 converted).
+    /// The values as floats, converted by value from any dtype the format has (as PyTorch's
+    /// `copy_` does when a state_dict of another dtype is loaded), never reinterpreted.
     public func floats() -> [Float] {
-        switch dtype {
-        case "I64":
-            return bytes.withUnsafeBytes { raw in (0..<bytes.count / 8).map { Float(raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) } }
-        default:
-            return bytes.withUnsafeBytes { raw in (0..<bytes.count / 4).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) } }
+        bytes.withUnsafeBytes { raw -> [Float] in
+            func each<T>(_ type: T.Type, _ convert: (T) -> Float) -> [Float] {
+                let size = MemoryLayout<T>.size
+                return (0..<raw.count / size).map { convert(raw.loadUnaligned(fromByteOffset: $0 * size, as: T.self)) }
+            }
+            switch dtype {
+            case "F64": return each(Double.self) { Float($0) }
+            case "F16": return each(UInt16.self) { Float(Float16(bitPattern: $0)) }
+            case "BF16": return each(UInt16.self) { Float(bitPattern: UInt32($0) << 16) }
+            case "I64": return each(Int64.self) { Float($0) }
+            case "I32": return each(Int32.self) { Float($0) }
+            case "I16": return each(Int16.self) { Float($0) }
+            case "I8": return each(Int8.self) { Float($0) }
+            case "U8", "BOOL": return each(UInt8.self) { Float($0) }
+            default: return each(Float.self) { $0 }
+            }
         }
     }
+
+    /// Whether the dtype holds real numbers (what a parameter or optimizer buffer needs).
+    public var isFloatingPoint: Bool { ["F64", "F32", "F16", "BF16"].contains(dtype) }
 
     static let itemSize: [String: Int] = ["F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2,
                                           "I8": 1, "U8": 1, "BOOL": 1]
@@ -93,10 +108,11 @@ public enum SafeTensors {
                 throw bad("tensor '\(name)' has a malformed entry")
             }
             let (begin, end) = (offsets[0], offsets[1])
-            guard begin >= 0, end >= begin, base + end <= data.count else {
-                throw bad("tensor '\(name)' lies past the end of the file")
+            guard begin >= 0, end >= begin, end <= data.count - base else {
+                throw bad("tensor '\(name)' lies past the end of the file (data_offsets [\(begin), \(end)], \(data.count - base) bytes of data)")
             }
-            guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) * item == end - begin else {
+            guard let count = elementCount(shape), case let (size, false) = count.multipliedReportingOverflow(by: item),
+                  size == end - begin else {
                 throw bad("tensor '\(name)' has \(end - begin) bytes for shape \(shape) of \(dtype)")
             }
             tensors.append((begin, SafeTensor(name: name, dtype: dtype, shape: shape,
@@ -112,6 +128,18 @@ public enum SafeTensors {
             throw bad("\(data.count - base - expected) bytes after the last tensor")
         }
         return (tensors.map(\.tensor), metadata)
+    }
+
+    /// The product of `shape`, or nil when a dimension is negative or the product overflows.
+    public static func elementCount(_ shape: [Int]) -> Int? {
+        var n = 1
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            if overflow { return nil }
+            n = p
+        }
+        return n
     }
 
     static func jsonString(_ s: String) -> String {

@@ -9,29 +9,37 @@ import Foundation
 
 public final class EventWriter {
     public let path: String
-    private let handle: FileHandle
+    private let fd: Int32
+    /// Told once when a record cannot be written (a full disk), and once when writing works again:
+    /// events are logs, so the run goes on without them.
+    private let warn: (String) -> Void
+    private var failing = false
 
     private static let serial = Locked(0)
 
     /// Creates `<dir>/events.out.tfevents.<seconds>.<host>.<pid>.<n>` with its version record
     /// (a resumed run adds a file beside the earlier one; TensorBoard reads them all).
-    public init(directory dir: String) throws {
+    public init(directory dir: String, warn: @escaping (String) -> Void = EventWriter.standardError) throws {
+        self.warn = warn
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
         let n = Self.serial.update { $0 += 1; return $0 }
         path = dir + "/events.out.tfevents.\(Int(Date().timeIntervalSince1970)).\(host).\(getpid()).\(n)"
-        guard FileManager.default.createFile(atPath: path, contents: nil),
-              let h = FileHandle(forWritingAtPath: path) else {
-            throw AtomicFile.WriteError(description: "cannot create TensorBoard file '\(path)'")
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        guard fd >= 0 else {
+            throw AtomicFile.WriteError(description: "cannot create TensorBoard file '\(path)': \(String(cString: strerror(errno)))")
         }
-        handle = h
         var event = Proto()
         event.double(1, Date().timeIntervalSince1970)
         event.bytes(3, Data("brain.Event:2".utf8))
         write(event.data)
     }
 
-    deinit { try? handle.close() }
+    deinit { close(fd) }
+
+    public static func standardError(_ line: String) {
+        FileHandle.standardError.write(Data(("strdist: warning: " + line + "\n").utf8))
+    }
 
     /// One scalar per tag at `step`, in one event.
     public func scalars(_ values: [(tag: String, value: Double)], step: Int) {
@@ -49,7 +57,7 @@ public final class EventWriter {
         write(event.data)
     }
 
-    public func flush() { try? handle.synchronize() }
+    public func flush() { _ = fsync(fd) }
 
     private func write(_ record: Data) {
         var out = Data()
@@ -59,7 +67,13 @@ public final class EventWriter {
         appendLE(&out, CRC32C.masked(lengthBytes))
         out.append(record)
         appendLE(&out, CRC32C.masked(record))
-        handle.write(out)
+        // Whole records or none: a failed write is cut back, so the file stays readable.
+        do {
+            try AppendFile.write(out, fd: fd, path: path)
+            if failing { failing = false; warn("TensorBoard events are written again to '\(path)'") }
+        } catch {
+            if !failing { failing = true; warn("\(error); TensorBoard events are skipped until writing works again (training goes on)") }
+        }
     }
 }
 

@@ -8,7 +8,7 @@ public enum Inference {
     ///   - input: NCHW floats, `shape` [N, 3, H, W] (H == W).
     /// - Returns: logits, [N, num_classes] row-major.
     public static func logits(config: Config, checkpoint: String, input pixels: [Float], shape: [Int]) throws -> [Float] {
-        guard shape.count == 4, shape[1] == 3, shape[2] == shape[3], shape.reduce(1, *) == pixels.count, shape[0] > 0 else {
+        guard shape.count == 4, shape[1] == 3, shape[2] == shape[3], SafeTensors.elementCount(shape) == pixels.count, shape[0] > 0 else {
             throw ConfigError("the input must be an [N, 3, S, S] float tensor, got shape \(shape)")
         }
         let (tensors, _) = try Checkpoint.readModel(checkpoint)

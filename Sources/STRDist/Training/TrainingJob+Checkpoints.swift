@@ -81,7 +81,9 @@ extension TrainingJob {
         s.worldSize = comm.size
         s.settings = config.settingsText
         s.plans = String(trainer.model.convs.map { $0.execution == .sparse ? "s" : "d" })
-        try Checkpoint.save(base, store: trainer.model.network.store, optimizer: trainer.optimizer, state: s)
+        do { try Checkpoint.save(base, store: trainer.model.network.store, optimizer: trainer.optimizer, state: s) } catch {
+            throw AtomicFile.WriteError(description: "checkpoint not saved, training stops: \(error) (the previous checkpoint in '\((base as NSString).deletingLastPathComponent)' is intact: free space or fix the folder, then --resume auto continues from it)")
+        }
     }
 
     /// Rank 0: the run folder's settings and reports, the training meters into TensorBoard, and the
@@ -89,7 +91,7 @@ extension TrainingJob {
     func openReports(_ trainer: Trainer, in resumeDir: RunDirectory?, fresh: Bool, start: Int) throws -> RunReports {
         let dir = try resumeDir ?? RunDirectory.create(config)
         try AtomicFile.write(Data(config.settingsText.utf8), to: dir.settings)
-        let r = try RunReports(dir, config: config)
+        let r = try RunReports(dir, config: config, warn: { print("=> warning: " + $0) })
         trainer.onProgress = { step, loss, top1, top5 in
             r.trainProgress(step: step, loss: (loss.value, loss.average), top1: (top1.value, top1.average),
                             top5: (top5.value, top5.average))

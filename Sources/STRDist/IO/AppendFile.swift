@@ -1,0 +1,38 @@
+// Appends that leave a file as it was when they fail (a full disk, a folder gone read-only): a row
+// or a record goes in whole or not at all, and a file that did not exist is created with its header
+// and first row in one atomic write, so it never exists header-less.
+
+import Foundation
+
+public enum AppendFile {
+    /// Appends `text` to `path`; a missing file is created holding `header` then `text`.
+    public static func append(_ text: String, to path: String, header: String = "") throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            try AtomicFile.write(Data((header + text).utf8), to: path)
+            return
+        }
+        let fd = open(path, O_WRONLY | O_APPEND)
+        guard fd >= 0 else { throw AtomicFile.WriteError(description: "cannot append to '\(path)': \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        try write(Data(text.utf8), fd: fd, path: path)
+    }
+
+    /// Writes all of `data` at the end of `fd`, or truncates back to where it started and throws.
+    static func write(_ data: Data, fd: Int32, path: String) throws {
+        let start = lseek(fd, 0, SEEK_END)
+        var failure: String?
+        data.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = Foundation.write(fd, raw.baseAddress! + done, raw.count - done)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { failure = String(cString: strerror(n < 0 ? errno : ENOSPC)); return }
+                done += n
+            }
+        }
+        if let failure {
+            if start >= 0 { _ = ftruncate(fd, start) }
+            throw AtomicFile.WriteError(description: "cannot append to '\(path)': \(failure)")
+        }
+    }
+}
