@@ -17,7 +17,7 @@ ip addr replace "$cluster_root_ip/24" dev "$cluster_bridge"
 ip link set "$cluster_bridge" up
 for k in $(seq 1 "$hosts"); do
     ns=$(cluster_ns "$k") veth=$(cluster_veth "$k")
-    ip netns list | grep -qw "$ns" || ip netns add "$ns"
+    grep -qw "$ns" <<<"$(ip netns list)" || ip netns add "$ns"
     if ! ip link show "$veth" >/dev/null 2>&1; then
         ip link add "$veth" type veth peer name eth0 netns "$ns"
     fi

@@ -92,7 +92,7 @@ pgrep -x slurmctld >/dev/null || slurmctld </dev/null >/dev/null 2>&1
 for _ in $(seq 1 30); do scontrol ping 2>/dev/null | grep -q UP && break; sleep 0.5; done
 for k in $(seq 1 "$nodes"); do
     mkdir -p "$state/slurmd-h$k"
-    if ! ip netns pids "$(cluster_ns "$k")" 2>/dev/null | xargs -r ps -o comm= -p 2>/dev/null | grep -qx slurmd; then
+    if ! grep -qx slurmd <<<"$(ip netns pids "$(cluster_ns "$k")" 2>/dev/null | xargs -r ps -o comm= -p 2>/dev/null)"; then
         # Each node gets its own /tmp (as real nodes do; PMIx keeps per-node files there).
         mkdir -p "$state/tmp-h$k" && chmod 1777 "$state/tmp-h$k"
         ip netns exec "$(cluster_ns "$k")" unshare --uts --mount --propagation private \

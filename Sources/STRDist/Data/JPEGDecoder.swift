@@ -25,6 +25,9 @@ public final class JPEGDecoder {
     private var fileBytes = 0
     private var pixels = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 18, alignment: 64)
 
+    /// The most pixel bytes one decode may need (3 bytes a pixel).
+    public static let maximumBytes = 3 * 179_000_000
+
     public init() {}
     deinit { file.deallocate(); pixels.deallocate() }
 
@@ -80,6 +83,10 @@ public final class JPEGDecoder {
             if rc == 2 {
                 let need = Int(info.width) * Int(info.height) * 3
                 guard need > pixels.count else { throw JPEGError(message(&info, "bad region")) }
+                // PIL refuses past ~179 M pixels as a decompression bomb; so does this, before allocating.
+                guard need <= Self.maximumBytes else {
+                    throw JPEGError("\(info.width)×\(info.height) pixels to decode, more than \(Self.maximumBytes / 3 / 1_000_000) M (a decompression bomb?)")
+                }
                 pixels.deallocate()
                 pixels = .allocate(byteCount: need + 64, alignment: 64)
             }

@@ -20,16 +20,7 @@ public enum AppendFile {
     /// Writes all of `data` at the end of `fd`, or truncates back to where it started and throws.
     static func write(_ data: Data, fd: Int32, path: String) throws {
         let start = lseek(fd, 0, SEEK_END)
-        var failure: String?
-        data.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + done, raw.count - done)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { failure = String(cString: strerror(n < 0 ? errno : ENOSPC)); return }
-                done += n
-            }
-        }
+        let failure = AtomicFile.writeAll(data, fd: fd)
         if let failure {
             if start >= 0 { _ = ftruncate(fd, start) }
             throw AtomicFile.WriteError(description: "cannot append to '\(path)': \(failure)")

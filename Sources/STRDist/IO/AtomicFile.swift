@@ -36,22 +36,27 @@ public enum AtomicFile {
         try stage(data, to: path).commit()
     }
 
+    /// Writes all of `data` to `fd` (retrying short writes); the reason when it cannot.
+    static func writeAll(_ data: Data, fd: Int32) -> String? {
+        data.withUnsafeBytes { raw -> String? in
+            var done = 0
+            while done < raw.count {
+                let n = Foundation.write(fd, raw.baseAddress! + done, raw.count - done)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return String(cString: strerror(n < 0 ? errno : ENOSPC)) }
+                done += n
+            }
+            return nil
+        }
+    }
+
     /// Writes `data` to a temporary file beside `path`; nothing is replaced until `commit`.
     public static func stage(_ data: Data, to path: String) throws -> Staged {
         let dir = (path as NSString).deletingLastPathComponent
         let temp = (dir.isEmpty ? "." : dir) + "/." + (path as NSString).lastPathComponent + ".tmp-\(getpid())"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw WriteError(description: "cannot write '\(path)': \(String(cString: strerror(errno)))") }
-        var failure: String?
-        data.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + done, raw.count - done)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { failure = String(cString: strerror(n < 0 ? errno : ENOSPC)); return }
-                done += n
-            }
-        }
+        var failure = writeAll(data, fd: fd)
         if failure == nil && fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
         if close(fd) != 0 && failure == nil { failure = String(cString: strerror(errno)) }
         if let failure {

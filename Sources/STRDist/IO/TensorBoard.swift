@@ -88,8 +88,9 @@ public enum EventReader {
         while at < data.count {
             guard at + 12 <= data.count else { throw bad(path, "truncated record header at byte \(at)") }
             let lengthBytes = data.subdata(in: at..<(at + 8))
-            let n = Int(lengthBytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) })
-            guard readLE(data, at + 8) == CRC32C.masked(lengthBytes), at + 16 + n <= data.count else {
+            // A length past Int's range (found by fuzzing) is as wrong as one past the file's end.
+            let n = Int(clamping: lengthBytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) })
+            guard readLE(data, at + 8) == CRC32C.masked(lengthBytes), n <= data.count - at - 16 else {
                 throw bad(path, "bad length record at byte \(at)")
             }
             let record = data.subdata(in: (at + 12)..<(at + 12 + n))
@@ -153,7 +154,7 @@ struct Proto {
             }
         }
         func take(_ n: Int) throws -> [UInt8] {
-            guard n >= 0, i + n <= b.count else { throw AtomicFile.WriteError(description: "malformed protocol buffer") }
+            guard n >= 0, n <= b.count - i else { throw AtomicFile.WriteError(description: "malformed protocol buffer") }
             defer { i += n }
             return Array(b[i..<(i + n)])
         }
@@ -164,7 +165,7 @@ struct Proto {
             case 0: out.append((field, .varint(try varint())))
             case 1: out.append((field, .fixed64(try take(8).reversed().reduce(0) { $0 << 8 | UInt64($1) })))
             case 5: out.append((field, .fixed32(try take(4).reversed().reduce(0) { $0 << 8 | UInt32($1) })))
-            case 2: out.append((field, .bytes(Data(try take(Int(try varint()))))))
+            case 2: out.append((field, .bytes(Data(try take(Int(clamping: try varint()))))))
             default: throw AtomicFile.WriteError(description: "unsupported protocol buffer wire type \(k & 7)")
             }
         }

@@ -18,8 +18,11 @@ extension Conv2d {
 
     /// Reserves the compressed weight and the sparse kernels' scratch (called from `plan`).
     func planSparse(_ g: ConvGeometry, _ planner: WorkspacePlanner) {
-        guard sparseCapable else { compressed = nil; execution = .dense; return }
-        let c = CompressedWeight(rows: outChannels, cols: g.colRows, layout: SparseConvKernels.layout(g))
+        let layout = SparseConvKernels.layout(g)
+        guard sparseCapable, CompressedWeight.fits(rows: outChannels, cols: g.colRows, layout: layout) else {
+            compressed = nil; execution = .dense; return
+        }
+        let c = CompressedWeight(rows: outChannels, cols: g.colRows, layout: layout)
         let capacity = algorithm == .sparse ? g.weightCount
             : Int((Double(g.weightCount) * SparsePolicy.maxDensity).rounded(.up))
         c.plan(planner, capacity: capacity, transposed: true)

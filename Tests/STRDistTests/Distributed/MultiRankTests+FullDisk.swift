@@ -6,11 +6,18 @@ import XCTest
 @testable import STRDist
 
 extension MultiRankTests {
-    func testAFullDiskStopsAtTheCheckpointWarnsForLogsAndLosesNothing() throws {
+    /// A tmpfs of `size` at `<dir>/<name>` (unmount it when done); skipped without root.
+    func mountTmpfs(_ name: String, size: String) throws -> String {
         guard getuid() == 0 else { throw XCTSkip("mounting a tmpfs needs root") }
-        let disk = dir + "/disk"
+        let disk = dir + "/" + name
         try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
-        XCTAssertEqual(ChildProcess.shell("mount -t tmpfs -o size=40m strdist-test \(disk)").status, 0)
+        let r = ChildProcess.shell("mount -t tmpfs -o size=\(size) strdist-test \(disk)")
+        guard r.status == 0 else { throw XCTSkip("cannot mount a tmpfs here: \(r.output)") }
+        return disk
+    }
+
+    func testAFullDiskStopsAtTheCheckpointWarnsForLogsAndLosesNothing() throws {
+        let disk = try mountTmpfs("disk", size: "40m")
         defer { _ = ChildProcess.shell("umount -l \(disk)") }
         let runs = disk + "/runs"
         let full = try mpirun(0, ["--epochs", "2", "--name", "full", "--step_log", dir + "/full.txt"])
@@ -54,10 +61,7 @@ extension MultiRankTests {
 
     /// A full disk under results.csv: the row is not written, the header and earlier rows stay.
     func testAppendsOnAFullDiskLeaveTheFileAsItWas() throws {
-        guard getuid() == 0 else { throw XCTSkip("mounting a tmpfs needs root") }
-        let disk = dir + "/small"
-        try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
-        XCTAssertEqual(ChildProcess.shell("mount -t tmpfs -o size=1m strdist-test \(disk)").status, 0)
+        let disk = try mountTmpfs("small", size: "1m")
         defer { _ = ChildProcess.shell("umount -l \(disk)") }
         let path = disk + "/results.csv"
         try AppendFile.append("row 1\n", to: path, header: "header\n")

@@ -34,6 +34,19 @@ final class HostileInputTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(SafeTensors.elementCount([2, 3, 0]), 0)
     }
 
+    /// Found by fuzzing (scripts/fuzz.sh tfrecord): a record length past Int's range, with a valid CRC.
+    func testAnEventRecordLengthPastIntsRangeIsAnError() throws {
+        let length = Data(repeating: 0xFF, count: 8)
+        var file = length
+        appendLE(&file, CRC32C.masked(length))
+        file.append(Data(count: 8))
+        let path = dir + "/events.out.tfevents.1"
+        try file.write(to: URL(fileURLWithPath: path))
+        let m = message { _ = try EventReader.scalars(path) }
+        XCTAssertTrue(m.contains("'\(path)' is not a valid TensorBoard event file: bad length record at byte 0"), m)
+        XCTAssertThrowsError(try Proto.fields(Data([0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01])))
+    }
+
     func testPredictInputWhoseShapeOverflowsIsRefused() throws {
         var config = Config()
         config.arch = "ResNet18"

@@ -36,6 +36,18 @@ public final class CompressedWeight {
     private let columnOffset: [Int32], transposedRow: [Int32], transposedShift: [Int32]
     private let transposedStride: Int32, transposedRows: Int
 
+    /// Whether a weight of this size and layout fits the 32-bit offsets (a layer that does not stays dense).
+    public static func fits(rows: Int, cols: Int, layout: Layout) -> Bool {
+        let (entries, overflow) = rows.multipliedReportingOverflow(by: cols)
+        guard !overflow, entries < Int(Int32.max) else { return false }
+        if case .shifted(let channels, _, _, let planes, let gradRows, _) = layout {
+            let (a, o1) = channels.multipliedReportingOverflow(by: planes)
+            let (b, o2) = rows.multipliedReportingOverflow(by: gradRows)
+            return !o1 && !o2 && max(a, b) < Int(Int32.max)
+        }
+        return true
+    }
+
     public init(rows: Int, cols: Int, layout: Layout = .columns) {
         precondition(rows * cols < Int(Int32.max), "a \(rows)×\(cols) weight is too large to compress (2^31 entries)")
         self.rows = rows; self.cols = cols; self.layout = layout

@@ -19,7 +19,7 @@ public struct ConvScratch {
         self.base = base; self.stride = stride; self.partials = partials
     }
 
-    @inline(__always) func perThread(_ t: Int) -> UnsafeMutablePointer<Float> { base + t * stride }
+    @inline(__always) public func perThread(_ t: Int) -> UnsafeMutablePointer<Float> { base + t * stride }
 }
 
 public enum ConvKernels {
@@ -154,7 +154,7 @@ public enum ConvKernels {
     }
 
     /// dw += Σ partials, split over threads by element (fixed order per element).
-    static func reducePartials(_ dw: UnsafeMutablePointer<Float>, _ partials: UnsafePointer<Float>,
+    public static func reducePartials(_ dw: UnsafeMutablePointer<Float>, _ partials: UnsafePointer<Float>,
                                _ count: Int, _ pool: ThreadPool) {
         pool.parallelRanges(count, (dw: dw, partials: partials, count: count, extra: pool.threads - 1)) { a, range, _ in
             for p in 0..<a.extra {

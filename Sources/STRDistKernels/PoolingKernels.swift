@@ -27,7 +27,7 @@ public enum PoolingKernels {
         }
     }
 
-    static func maxPlanes(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+    public static func maxPlanes(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                           _ argmax: UnsafeMutablePointer<Float>, _ g: PoolGeometry, _ planes: Range<Int>) {
         let inPlane = g.inH * g.inW, outPlane = g.outH * g.outW
         for p in planes {
@@ -99,7 +99,7 @@ public enum PoolingKernels {
 
     /// Calls body(output index, h0, h1, w0, w1) with each window clipped to the image.
     @inline(__always)
-    static func forEachWindow(_ g: PoolGeometry, _ body: (Int, Int, Int, Int, Int) -> Void) {
+    public static func forEachWindow(_ g: PoolGeometry, _ body: (Int, Int, Int, Int, Int) -> Void) {
         for oh in 0..<g.outH {
             let h0 = max(0, oh * g.stride - g.padding), h1 = min(g.inH, oh * g.stride - g.padding + g.kernel)
             for ow in 0..<g.outW {

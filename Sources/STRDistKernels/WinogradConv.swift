@@ -25,18 +25,18 @@ public struct WinogradPlan {
     nonisolated(unsafe) public static var pointSplitTiles = 1024
     /// Fewest tiles per chunk when splitting images: fewer make the 36 GEMMs too thin.
     nonisolated(unsafe) public static var minChunkTiles = 256
-    let g: ConvGeometry
-    let tilesH: Int, tilesW: Int
+    public let g: ConvGeometry
+    public let tilesH: Int, tilesW: Int
     /// Length of one phase of a phase-major row (tilesW + 1, rounded up to 8 lanes): padded
     /// column 4·j + k is stored at [k·phase + j], so tile tw's columns are at j = tw (+1).
-    let phase: Int
+    public let phase: Int
     /// Tile rows per chunk.
-    let rowsPerChunk: Int
+    public let rowsPerChunk: Int
     /// Small planes: the whole batch is one chunk and threads split the 36 GEMMs (and the
     /// transforms by channel); else threads split the images.
-    let splitsPoints: Bool
+    public let splitsPoints: Bool
 
-    init(_ g: ConvGeometry) {
+    public init(_ g: ConvGeometry) {
         precondition(g.winogradApplies, "Winograd F(4×4, 3×3) needs a 3×3 stride-1 conv with one group")
         self.g = g
         tilesH = (g.outH + 3) / 4
@@ -53,41 +53,41 @@ public struct WinogradPlan {
         }
     }
 
-    var maxTiles: Int { rowsPerChunk * tilesW }
+    public var maxTiles: Int { rowsPerChunk * tilesW }
     /// Tile rows of the whole batch (the one chunk when threads split the points).
-    var batchRows: Int { g.batch * tilesH }
+    public var batchRows: Int { g.batch * tilesH }
     /// The GEMMs' column count and row stride for a chunk of `tiles`: a multiple of 16 (OpenBLAS
     /// mallocs on every call for some small column counts that are not); the extra columns are zero.
-    static func ld(_ tiles: Int) -> Int { (tiles + 15) / 16 * 16 }
+    public static func ld(_ tiles: Int) -> Int { (tiles + 15) / 16 * 16 }
     /// Rows of the padded plane one image segment of a chunk needs.
-    var paddedRows: Int { 4 * min(rowsPerChunk, tilesH) + 2 }
+    public var paddedRows: Int { 4 * min(rowsPerChunk, tilesH) + 2 }
     /// Floats between U[ξ] and U[ξ + 1]: O·C plus a cache line, so the 36 rows a weight
     /// transform writes at once do not all fall into the same cache sets.
-    var pointStride: Int { g.outChannels * g.inChannels + 16 }
+    public var pointStride: Int { g.outChannels * g.inChannels + 16 }
     /// Floats of U (or ∂U).
-    var transformedWeights: Int { Self.points * pointStride }
+    public var transformedWeights: Int { Self.points * pointStride }
     /// Floats of V and M for one chunk.
     /// (Reads of 8 lanes run up to 7 floats past the last tile.)
-    var tileFloats: Int { Self.points * (g.inChannels + g.outChannels) * Self.ld(maxTiles) + 16 }
+    public var tileFloats: Int { Self.points * (g.inChannels + g.outChannels) * Self.ld(maxTiles) + 16 }
     /// Floats of one phase-major row: 4 phases.
-    var rowFloats: Int { 4 * phase }
-    var planeFloats: Int { paddedRows * rowFloats + 48 * phase + 16 }
+    public var rowFloats: Int { 4 * phase }
+    public var planeFloats: Int { paddedRows * rowFloats + 48 * phase + 16 }
 
-    var scratchPerThread: Int { planeFloats + (splitsPoints ? 0 : tileFloats) }
+    public var scratchPerThread: Int { planeFloats + (splitsPoints ? 0 : tileFloats) }
 
     /// U, then ∂U (one per thread when threads split the images), then V and M when they split the points.
-    func sharedScratch(threads: Int) -> Int {
+    public func sharedScratch(threads: Int) -> Int {
         splitsPoints ? 2 * transformedWeights + tileFloats : (1 + threads) * transformedWeights
     }
 }
 
 /// Where a chunk's transformed tiles and a thread's padded plane live.
-struct TileBuffers {
-    let v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>
-    let padded: UnsafeMutablePointer<Float>, temp: UnsafeMutablePointer<Float>
+public struct TileBuffers {
+    public let v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>
+    public let padded: UnsafeMutablePointer<Float>, temp: UnsafeMutablePointer<Float>
 
     /// Thread t's buffers: V and M in its own scratch, or shared ones at `shared` (point split).
-    init(_ p: WinogradPlan, _ scratch: ConvScratch, thread t: Int) {
+    public init(_ p: WinogradPlan, _ scratch: ConvScratch, thread t: Int) {
         let own = scratch.perThread(t)
         padded = own
         temp = own + p.paddedRows * p.rowFloats
@@ -97,12 +97,12 @@ struct TileBuffers {
 }
 
 /// The tile rows [th0, th1) of image n inside a chunk; its first tile is `tile` (chunk-local).
-struct Segment {
-    let n: Int, th0: Int, th1: Int, tile: Int
+public struct Segment {
+    public let n: Int, th0: Int, th1: Int, tile: Int
 }
 
 public enum WinogradConv {
-    typealias T = WinogradTransforms
+    public typealias T = WinogradTransforms
 
     /// y = conv(x, w) + bias. Uses `scratch.partials` for U (and the shared tiles).
     public static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
@@ -267,7 +267,7 @@ public enum WinogradConv {
 
     /// Calls `body` for each image's part of the tile rows [r0, r1).
     @inline(__always)
-    static func forEachSegment(_ p: WinogradPlan, _ r0: Int, _ r1: Int, _ body: (Segment) -> Void) {
+    public static func forEachSegment(_ p: WinogradPlan, _ r0: Int, _ r1: Int, _ body: (Segment) -> Void) {
         var r = r0
         while r < r1 {
             let n = r / p.tilesH, th0 = r % p.tilesH

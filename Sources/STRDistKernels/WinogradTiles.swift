@@ -13,23 +13,23 @@
 // (or zeroed, where they would be summed).
 
 extension WinogradConv {
-    typealias L8 = Lanes8
+    public typealias L8 = Lanes8
 
-    @inline(__always) static func load8(_ p: UnsafePointer<Float>) -> L8 {
+    @inline(__always) public static func load8(_ p: UnsafePointer<Float>) -> L8 {
         UnsafeRawPointer(p).loadUnaligned(as: L8.self)
     }
 
-    @inline(__always) static func load8(_ p: UnsafeMutablePointer<Float>) -> L8 { load8(UnsafePointer(p)) }
+    @inline(__always) public static func load8(_ p: UnsafeMutablePointer<Float>) -> L8 { load8(UnsafePointer(p)) }
 
     /// Stores the first `n` lanes (all 8 when n ≥ 8).
-    @inline(__always) static func store8(_ v: L8, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    @inline(__always) public static func store8(_ v: L8, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
         if n >= 8 { UnsafeMutableRawPointer(p).storeBytes(of: v, as: L8.self); return }
         for l in 0..<n { p[l] = v[l] }
     }
 
     /// V[ξ][c][tiles of the chunk] = Bᵀ d B for every input tile d of channel c.
     @inline(__always)
-    static func transformInput(_ x: UnsafePointer<Float>, channel c: Int, _ p: WinogradPlan, _ r0: Int, _ r1: Int,
+    public static func transformInput(_ x: UnsafePointer<Float>, channel c: Int, _ p: WinogradPlan, _ r0: Int, _ r1: Int,
                                _ b: TileBuffers, _ tiles: Int) {
         let g = p.g, ph = p.phase, row = p.rowFloats, stride = g.inChannels * tiles
         let e = b.temp   // Bᵀ down the columns: e[i·row + phase-major column]
@@ -63,7 +63,7 @@ extension WinogradConv {
 
     /// y[o] = Aᵀ M A + bias for every output tile of channel o, cropped to the output.
     @inline(__always)
-    static func transformOutput(_ y: UnsafeMutablePointer<Float>, channel o: Int, bias: Float, _ p: WinogradPlan,
+    public static func transformOutput(_ y: UnsafeMutablePointer<Float>, channel o: Int, bias: Float, _ p: WinogradPlan,
                                 _ r0: Int, _ r1: Int, _ b: TileBuffers, _ tiles: Int) {
         let g = p.g, ph = p.phase, w4 = 4 * p.tilesW, stride = g.outChannels * tiles
         let h = b.temp, rows = b.temp + 24 * ph   // h[(i·4 + k)·phase + tw]; rows: 4 output rows of w4
@@ -101,7 +101,7 @@ extension WinogradConv {
 
     /// ∂M[ξ][o][tiles] = A ∂Y Aᵀ for every output tile of channel o (zero beyond the output).
     @inline(__always)
-    static func transformOutputGradient(_ dy: UnsafePointer<Float>, channel o: Int, _ p: WinogradPlan,
+    public static func transformOutputGradient(_ dy: UnsafePointer<Float>, channel o: Int, _ p: WinogradPlan,
                                         _ r0: Int, _ r1: Int, _ b: TileBuffers, _ tiles: Int) {
         let g = p.g, ph = p.phase, row = p.rowFloats, stride = g.outChannels * tiles
         let e = b.temp
@@ -134,7 +134,7 @@ extension WinogradConv {
 
     /// dx[c] += B ∂V Bᵀ for every input tile of channel c (∂V in the V buffer), overlaps summed.
     @inline(__always)
-    static func transformInputGradient(_ dx: UnsafeMutablePointer<Float>, channel c: Int, _ p: WinogradPlan,
+    public static func transformInputGradient(_ dx: UnsafeMutablePointer<Float>, channel c: Int, _ p: WinogradPlan,
                                        _ r0: Int, _ r1: Int, _ b: TileBuffers, _ tiles: Int) {
         let g = p.g, ph = p.phase, row = p.rowFloats, stride = g.inChannels * tiles
         let h = b.temp   // h[(i·6 + col)·phase + tw]
@@ -184,17 +184,17 @@ extension WinogradConv {
     }
 
     /// Stores six vectors `stride` floats apart, `n` lanes each.
-    @inline(__always) static func store6(_ r: Six, _ p: UnsafeMutablePointer<Float>, stride: Int, _ n: Int) {
+    @inline(__always) public static func store6(_ r: Six, _ p: UnsafeMutablePointer<Float>, stride: Int, _ n: Int) {
         store8(r.0, p, n); store8(r.1, p + stride, n); store8(r.2, p + 2 * stride, n)
         store8(r.3, p + 3 * stride, n); store8(r.4, p + 4 * stride, n); store8(r.5, p + 5 * stride, n)
     }
 
-    @inline(__always) static func add8(_ v: L8, _ p: UnsafeMutablePointer<Float>) { store8(load8(p) + v, p, 8) }
+    @inline(__always) public static func add8(_ v: L8, _ p: UnsafeMutablePointer<Float>) { store8(load8(p) + v, p, 8) }
 
     /// Copies rows [top, top + rows) of an h×w plane, columns from `left` on, into phase-major
     /// rows of p.rowFloats (zero outside the plane).
     @inline(__always)
-    static func padPhased(_ plane: UnsafePointer<Float>, height: Int, width: Int, top: Int, left: Int, rows: Int,
+    public static func padPhased(_ plane: UnsafePointer<Float>, height: Int, width: Int, top: Int, left: Int, rows: Int,
                           _ p: WinogradPlan, _ out: UnsafeMutablePointer<Float>) {
         let ph = p.phase, row = p.rowFloats
         for r in 0..<rows {

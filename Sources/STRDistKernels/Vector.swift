@@ -5,11 +5,11 @@
 public enum Vec {
     public typealias V = SIMD16<Float>
 
-    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> V {
+    @inline(__always) public static func load(_ p: UnsafePointer<Float>) -> V {
         UnsafeRawPointer(p).loadUnaligned(as: V.self)
     }
 
-    @inline(__always) static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
+    @inline(__always) public static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
     }
 

@@ -60,19 +60,19 @@ public final class ThreadPool {
     }
 
     private struct Job<Args> {
-        let args: Args
-        let body: (Args, Int) -> Void
-        static func entry(_ raw: UnsafeRawPointer, _ t: Int) {
+        public let args: Args
+        public let body: (Args, Int) -> Void
+        public static func entry(_ raw: UnsafeRawPointer, _ t: Int) {
             let job = raw.assumingMemoryBound(to: Job<Args>.self)
             job.pointee.body(job.pointee.args, t)
         }
     }
 
     private struct RangeJob<Args> {
-        let count: Int, parts: Int
-        let args: Args
-        let body: (Args, Range<Int>, Int) -> Void
-        static func entry(_ raw: UnsafeRawPointer, _ t: Int) {
+        public let count: Int, parts: Int
+        public let args: Args
+        public let body: (Args, Range<Int>, Int) -> Void
+        public static func entry(_ raw: UnsafeRawPointer, _ t: Int) {
             let job = raw.assumingMemoryBound(to: RangeJob<Args>.self)
             let r = ThreadPool.split(job.pointee.count, parts: job.pointee.parts, index: t)
             if !r.isEmpty { job.pointee.body(job.pointee.args, r, t) }
@@ -81,17 +81,17 @@ public final class ThreadPool {
 
     /// The state the caller and the workers share, guarded by one mutex.
     private final class Shared {
-        let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-        let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-        var generation = 0
-        var pending = 0
-        var stopping = false
+        public let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        public let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        public let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        public var generation = 0
+        public var pending = 0
+        public var stopping = false
         /// The current job (on the caller's stack) and how to call it, during one dispatch.
-        var job: UnsafeRawPointer?
-        var entry: ((UnsafeRawPointer, Int) -> Void)?
+        public var job: UnsafeRawPointer?
+        public var entry: ((UnsafeRawPointer, Int) -> Void)?
 
-        init() {
+        public init() {
             pthread_mutex_init(mutex, nil)
             pthread_cond_init(wake, nil)
             pthread_cond_init(done, nil)
@@ -102,14 +102,14 @@ public final class ThreadPool {
             mutex.deallocate(); wake.deallocate(); done.deallocate()
         }
 
-        func stop() {
+        public func stop() {
             pthread_mutex_lock(mutex)
             stopping = true
             pthread_cond_broadcast(wake)
             pthread_mutex_unlock(mutex)
         }
 
-        func dispatch(_ job: UnsafeRawPointer, _ entry: @escaping (UnsafeRawPointer, Int) -> Void, workers: Int) {
+        public func dispatch(_ job: UnsafeRawPointer, _ entry: @escaping (UnsafeRawPointer, Int) -> Void, workers: Int) {
             pthread_mutex_lock(mutex)
             self.job = job
             self.entry = entry
@@ -125,7 +125,7 @@ public final class ThreadPool {
             pthread_mutex_unlock(mutex)
         }
 
-        func workerLoop(_ t: Int) {
+        public func workerLoop(_ t: Int) {
             var seen = 0
             pthread_mutex_lock(mutex)
             while true {

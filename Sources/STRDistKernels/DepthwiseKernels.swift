@@ -13,7 +13,7 @@ public enum DepthwiseKernels {
         }
     }
 
-    static func forwardChannels(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+    public static func forwardChannels(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                                 _ y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ channels: Range<Int>) {
         for c in channels {
             let wc = w + c * g.kernelH * g.kernelW
@@ -50,7 +50,7 @@ public enum DepthwiseKernels {
         }
     }
 
-    static func backwardChannels(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+    public static func backwardChannels(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                  _ dx: UnsafeMutablePointer<Float>?, _ accumulate: Bool, _ dw: UnsafeMutablePointer<Float>,
                                  _ dbias: UnsafeMutablePointer<Float>?, _ g: ConvGeometry, _ channels: Range<Int>) {
         let taps = g.kernelH * g.kernelW
@@ -91,7 +91,7 @@ public enum DepthwiseKernels {
 
     /// Calls body(ki, kj, lo, hi) for each tap with its valid output-column range.
     @inline(__always)
-    static func forEachTap(_ g: ConvGeometry, _ body: (Int, Int, Int, Int) -> Void) {
+    public static func forEachTap(_ g: ConvGeometry, _ body: (Int, Int, Int, Int) -> Void) {
         for ki in 0..<g.kernelH {
             for kj in 0..<g.kernelW {
                 let (lo, hi) = Im2col.validColumns(g, kj)
@@ -102,7 +102,7 @@ public enum DepthwiseKernels {
 
     /// Calls body(oh, ih) for each output row whose input row for tap row ki is inside the image.
     @inline(__always)
-    static func forEachRow(_ g: ConvGeometry, _ ki: Int, _ body: (Int, Int) -> Void) {
+    public static func forEachRow(_ g: ConvGeometry, _ ki: Int, _ body: (Int, Int) -> Void) {
         for oh in 0..<g.outH {
             let ih = oh * g.strideH - g.padH + ki * g.dilationH
             if ih >= 0 && ih < g.inH { body(oh, ih) }

@@ -113,7 +113,7 @@ public enum BatchNormKernels {
     }
 
     @inline(__always)
-    static func affine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ m: Int,
+    public static func affine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ m: Int,
                        _ scale: Float, _ shift: Float, _ relu: Bool) {
         let s = Vec.V(repeating: scale), b = Vec.V(repeating: shift), zero = Vec.V(repeating: 0)
         var i = 0
@@ -143,7 +143,7 @@ public enum BatchNormKernels {
 
     /// (Σ dy', Σ dy'·(x − mean)) over one channel.
     @inline(__always)
-    static func channelSums(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+    public static func channelSums(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                             _ m: Int, _ mean: Float, _ relu: Bool) -> (Float, Float) {
         let mu = Vec.V(repeating: mean), zero = Vec.V(repeating: 0)
         var s1 = Vec.V(repeating: 0), s2 = Vec.V(repeating: 0)
@@ -184,7 +184,7 @@ public enum BatchNormKernels {
     /// (a, b, s) of dx = a·dy' + b + s·x: with k = γ·invstd, a = k, b = −k·meanDy + k·meanDyX̂·invstd·mean,
     /// s = −k·meanDyX̂·invstd, the means over `count` values.
     @inline(__always)
-    static func inputGradientCoefficients(gamma: Float, invstd inv: Float, mean: Float, sumDy: Float, sumDyXhat: Float,
+    public static func inputGradientCoefficients(gamma: Float, invstd inv: Float, mean: Float, sumDy: Float, sumDyXhat: Float,
                                           count: Float) -> (Float, Float, Float) {
         let k = gamma * inv, meanDy = sumDy / count, meanDyXhat = sumDyXhat / count
         return (k, -k * meanDy + k * meanDyXhat * inv * mean, -k * meanDyXhat * inv)
@@ -192,7 +192,7 @@ public enum BatchNormKernels {
 
     /// dx = a·dy' + b + s·x over one channel.
     @inline(__always)
-    static func channelInputGradient(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+    public static func channelInputGradient(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                      _ dx: UnsafeMutablePointer<Float>, _ m: Int, _ k: (Float, Float, Float),
                                      _ relu: Bool, _ accumulate: Bool) {
         let a = Vec.V(repeating: k.0), b = Vec.V(repeating: k.1), sx = Vec.V(repeating: k.2)

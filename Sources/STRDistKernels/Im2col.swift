@@ -60,7 +60,7 @@ public enum Im2col {
 
     /// Output columns [lo, hi) whose input column for tap kj lies inside the image.
     @inline(__always)
-    static func validColumns(_ g: ConvGeometry, _ kj: Int) -> (Int, Int) {
+    public static func validColumns(_ g: ConvGeometry, _ kj: Int) -> (Int, Int) {
         let offset = kj * g.dilationW - g.padW          // iw = ow·s + offset
         let lo = offset >= 0 ? 0 : (-offset + g.strideW - 1) / g.strideW
         let last = g.inW - 1 - offset                    // largest ow·s allowed
@@ -112,7 +112,7 @@ public enum Im2col {
     /// The same-convolution shift of tap (ki, kj): output flat index p reads input p + shift;
     /// output rows outside [rowLo, rowHi) read outside the image, and `dx` columns wrap around.
     @inline(__always)
-    static func sameShift(_ g: ConvGeometry, _ ki: Int, _ kj: Int) -> (shift: Int, rowLo: Int, rowHi: Int, dx: Int) {
+    public static func sameShift(_ g: ConvGeometry, _ ki: Int, _ kj: Int) -> (shift: Int, rowLo: Int, rowHi: Int, dx: Int) {
         let dy = ki - g.padH, dx = kj - g.padW
         return (dy * g.inW + dx, max(0, -dy), max(0, min(g.inH, g.inH - dy)), dx)
     }
@@ -120,7 +120,7 @@ public enum Im2col {
     /// Zeroes, in each of `images` consecutive planes, the entries whose shifted source lies
     /// outside their own image: rows outside [rowLo, rowHi) and wrapped columns.
     @inline(__always)
-    static func zeroOutside(_ planes: UnsafeMutablePointer<Float>, _ g: ConvGeometry, images: Int,
+    public static func zeroOutside(_ planes: UnsafeMutablePointer<Float>, _ g: ConvGeometry, images: Int,
                             _ s: (shift: Int, rowLo: Int, rowHi: Int, dx: Int)) {
         let w = g.inW, h = g.inH
         let lo = s.dx < 0 ? 0 : w - s.dx, hi = s.dx < 0 ? min(w, -s.dx) : w
