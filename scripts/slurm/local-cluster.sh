@@ -93,10 +93,14 @@ for _ in $(seq 1 30); do scontrol ping 2>/dev/null | grep -q UP && break; sleep 
 for k in $(seq 1 "$nodes"); do
     mkdir -p "$state/slurmd-h$k"
     if ! grep -qx slurmd <<<"$(ip netns pids "$(cluster_ns "$k")" 2>/dev/null | xargs -r ps -o comm= -p 2>/dev/null)"; then
-        # Each node gets its own /tmp (as real nodes do; PMIx keeps per-node files there).
-        mkdir -p "$state/tmp-h$k" && chmod 1777 "$state/tmp-h$k"
+        # Each node gets its own /tmp (as real nodes do; PMIx keeps per-node files there). A checkout
+        # that itself lives under /tmp (a CI clone) stays visible at its path, as a shared file system
+        # would make it on a cluster.
+        mkdir -p "$state/tmp-h$k" "$state/realtmp-h$k" && chmod 1777 "$state/tmp-h$k"
+        keep=":"
+        case "$root" in /tmp/*) keep="mkdir -p '$root' && mount --bind '$state/realtmp-h$k/${root#/tmp/}' '$root'" ;; esac
         ip netns exec "$(cluster_ns "$k")" unshare --uts --mount --propagation private \
-            sh -c "mount --bind $state/tmp-h$k /tmp && hostname h$k && exec slurmd -N h$k" </dev/null >/dev/null 2>&1
+            sh -c "mount --bind /tmp '$state/realtmp-h$k' && mount --bind '$state/tmp-h$k' /tmp && $keep && hostname h$k && exec slurmd -N h$k" </dev/null >/dev/null 2>&1
     fi
 done
 for _ in $(seq 1 60); do
