@@ -8,7 +8,7 @@ struct StrDist: ParsableCommand {
         commandName: "strdist",
         abstract: "Train sparse CNNs (STR, DNW, GMP) data-parallel over MPI.",
         discussion: "strdist --config FILE [--key value ...] trains; every config key can be given as --key value.",
-        subcommands: [Train.self, Info.self, Predict.self, Bench.self, BenchSparse.self, BenchAllreduce.self, BenchConv.self, BenchData.self, PrepareDataCommand.self, Version.self],
+        subcommands: [Train.self, Info.self, Predict.self, Report.self, Bench.self, BenchSparse.self, BenchAllreduce.self, BenchConv.self, BenchData.self, PrepareDataCommand.self, Version.self],
         defaultSubcommand: Train.self
     )
 }

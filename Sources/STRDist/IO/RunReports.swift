@@ -59,6 +59,7 @@ public final class RunReports {
                    String(format: "%.02f", best.top1), String(format: "%.02f", best.top5),
                    String(format: "%.02f", best.train1), String(format: "%.02f", best.train5)]
         log(row.joined(separator: ", ") + "\n", to: results, header: Self.resultsHeader)
+        writeSummary(last: last, best: best.top1, s)
         guard s.layers.contains(where: { $0.threshold != nil }) else { return }   // STR's reports
         var sparsity = s.layers.map { ($0.name, $0.sparsity) }
         sparsity.append(("total", s.total))
@@ -67,6 +68,23 @@ public final class RunReports {
             try writeJSON(sparsity, to: dir.root + "/layerwise_sparsity/\(config.runName).json")
             try writeJSON(thresholds, to: dir.root + "/layerwise_threshold/\(config.runName).json")
         } catch { warn("\(error); the layerwise JSON reports are missing (the checkpoints hold the same numbers)") }
+    }
+
+    /// `summary.json` in the run folder: the final numbers and per-layer budget that `strdist report`
+    /// reads (FLOPs are counted by the model, which the report does not rebuild).
+    func writeSummary(last: EpochResult?, best: Double, _ s: SparsityReport) {
+        let layers = s.layers.map { l in
+            "{\"name\": \(SafeTensors.jsonString(l.name)), \"params\": \(l.numel), \"sparsity\": \(l.sparsity)" +
+            (l.threshold.map { ", \"threshold\": \($0)" } ?? "") + "}"
+        }
+        let body = "{\"name\": \(SafeTensors.jsonString(config.runName)), \"config\": \(SafeTensors.jsonString(config.configStem)), " +
+            "\"conv_type\": \(SafeTensors.jsonString(config.convType)), \"epochs\": \(last.map { $0.epoch + 1 } ?? 0), " +
+            "\"val_top1\": \(last?.valTop1 ?? 0), \"best_val_top1\": \(best), \"sparsity\": \(s.total), " +
+            "\"params\": \(s.params), \"flops\": \(s.flops), \"dense_flops\": \(s.denseFlops),\n \"layers\": [" +
+            layers.joined(separator: ",\n  ") + "]}\n"
+        do { try AtomicFile.write(Data(body.utf8), to: dir.path + "/summary.json") } catch {
+            warn("\(error); the run's summary.json is missing (strdist report falls back to the CSV)")
+        }
     }
 
     func writeJSON(_ pairs: [(String, Double)], to path: String) throws {
