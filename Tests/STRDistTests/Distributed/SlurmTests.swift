@@ -33,26 +33,68 @@ final class SlurmTests: XCTestCase {
         }
     }
 
-    /// sbatch from the repository root; waits for the job to end; returns its state and exit code.
-    func submit(_ script: String, options: [String], env: [String: String], limit: Double = 240) throws -> (state: String, exit: String, id: String) {
+    /// sbatch from the repository root; the job's id.
+    func sbatch(_ script: String, options: [String], env: [String: String]) -> String {
         let exports = (["ALL", "STRDIST_BIN=\(MultiRankTests.binary)"] + env.map { "\($0)=\($1)" }).joined(separator: ",")
         let sub = MultiHostTests.shell("cd \(Self.root) && sbatch --parsable --export='\(exports)' " + options.joined(separator: " ") + " \(script)")
-        let id = sub.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ";").first.map(String.init) ?? ""
         XCTAssertEqual(sub.status, 0, sub.output)
+        return sub.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ";").first.map(String.init) ?? ""
+    }
+
+    /// The job's state and exit code once it is in one of `states` (or when `limit` runs out).
+    func wait(_ id: String, for states: Set<String> = ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"],
+              limit: Double = 240) -> (state: String, exit: String, show: String) {
         let deadline = Date().addingTimeInterval(limit)
-        var state = "", exit = ""
+        var state = "", exit = "", show = ""
         while Date() < deadline {
-            let show = MultiHostTests.shell("scontrol show job \(id)").output
+            show = MultiHostTests.shell("scontrol show job \(id)").output
             state = show.components(separatedBy: "JobState=").dropFirst().first?.split(separator: " ").first.map(String.init) ?? ""
             exit = show.components(separatedBy: " ExitCode=").dropFirst().first?.split(separator: " ").first.map(String.init)?
                 .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            if ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"].contains(state) { break }
+            if states.contains(state) { break }
             usleep(500_000)
         }
-        return (state, exit, id)
+        return (state, exit, show)
     }
 
-    func testTheTrainingScriptRunsToCompletionOnTwoNodes() throws {
+    /// sbatch, then waits for the job to end; its state and exit code.
+    func submit(_ script: String, options: [String], env: [String: String], limit: Double = 240) throws -> (state: String, exit: String, id: String) {
+        let id = sbatch(script, options: options, env: env)
+        let end = wait(id, limit: limit)
+        return (end.state, end.exit, id)
+    }
+
+    /// Preempted with SIGUSR1 (what --signal sends): strdist checkpoints and exits 75, the batch script
+    /// requeues itself, and the job comes back, resumes inside its epoch and completes.
+    func testAPreemptedJobRequeuesItselfAndCompletes() throws {
+        try tinyConfig(epochs: 12)
+        let log = Self.base + "/preempt.out"
+        let id = sbatch("scripts/slurm/resnet50-str-16ranks.sbatch",
+                        options: ["--nodes=2", "--ntasks-per-node=1", "--cpus-per-task=1", "--time=5", "--open-mode=append", "--output=\(log)"],
+                        env: ["CONFIG": Self.base + "/tiny.yaml", "DATA": Self.base + "/data", "NAME": "preempt",
+                              "LOG_DIR": Self.base + "/preempt-runs", "THREADS": "1", "WORKERS": "0"])
+        var training = false
+        for _ in 0..<240 where !training {
+            usleep(250_000)
+            training = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("Epoch: [2][")
+        }
+        XCTAssertTrue(training, "the job never reached epoch 2")
+        XCTAssertEqual(MultiHostTests.shell("scancel --signal=USR1 \(id)").status, 0)
+        let requeued = wait(id, for: ["PENDING", "COMPLETED", "FAILED", "CANCELLED"], limit: 60)
+        XCTAssertEqual(requeued.state, "PENDING", requeued.show)
+        // SLURM holds a requeued job for two minutes before it is eligible again; the test does not wait.
+        MultiHostTests.shell("scontrol update JobId=\(id) StartTime=now")
+        let end = wait(id)
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        XCTAssertEqual(end.state, "COMPLETED", text)
+        XCTAssertTrue(end.show.contains("Restarts=1"), end.show)
+        XCTAssertTrue(text.contains("stopping on a preemption request") && text.contains("requeueing job \(id)"), text)
+        XCTAssertTrue(text.contains("=> resumed from"), text)
+        let rows = try String(contentsOfFile: Self.base + "/preempt-runs/results.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(rows.count, 2, "one results row for the whole job: \(rows)")
+    }
+
+    func tinyConfig(epochs: Int) throws {
         try """
             arch: ResNet18
             cifar_stem: true
@@ -62,13 +104,17 @@ final class SlurmTests: XCTestCase {
             image_size: 16
             lr: 0.01
             lr_policy: constant_lr
-            epochs: 2
+            epochs: \(epochs)
             batch_size: 8
             conv_type: STRConv
             sInit_value: -6
             seed: 3
             print_freq: 1
             """.write(toFile: Self.base + "/tiny.yaml", atomically: true, encoding: .utf8)
+    }
+
+    func testTheTrainingScriptRunsToCompletionOnTwoNodes() throws {
+        try tinyConfig(epochs: 2)
         let job = try submit("scripts/slurm/resnet50-str-16ranks.sbatch",
                              options: ["--nodes=2", "--ntasks-per-node=1", "--cpus-per-task=1", "--time=5",
                                        "--output=\(Self.base)/train-%j.out"],
