@@ -146,8 +146,11 @@ public final class Communicator: @unchecked Sendable {
     public func allreduce(_ value: Int64, max: Bool) -> Int64 {
         guard usesMPI && size > 1 else { return value }
         var v = value
-        collective("parameter checksum comparison") {
-            _ = MPI_Iallreduce(cmpi_in_place(), &v, 1, cmpi_int64(), max ? cmpi_max() : cmpi_min(), cmpi_comm_world(), $0)
+        // The buffer must stay put until the non-blocking collective completes: one pointer throughout.
+        withUnsafeMutablePointer(to: &v) { p in
+            collective("parameter checksum comparison") {
+                _ = MPI_Iallreduce(cmpi_in_place(), p, 1, cmpi_int64(), max ? cmpi_max() : cmpi_min(), cmpi_comm_world(), $0)
+            }
         }
         return v
     }
@@ -170,8 +173,10 @@ public final class Communicator: @unchecked Sendable {
         var mine = value
         var all = [Int64](repeating: 0, count: size)
         all.withUnsafeMutableBufferPointer { b in
-            collective("all-gather of set-up fingerprints") {
-                _ = MPI_Iallgather(&mine, 1, cmpi_int64(), b.baseAddress, 1, cmpi_int64(), cmpi_comm_world(), $0)
+            withUnsafeMutablePointer(to: &mine) { p in
+                collective("all-gather of set-up fingerprints") {
+                    _ = MPI_Iallgather(p, 1, cmpi_int64(), b.baseAddress, 1, cmpi_int64(), cmpi_comm_world(), $0)
+                }
             }
         }
         return all
@@ -192,7 +197,9 @@ public final class Communicator: @unchecked Sendable {
     public func broadcast(_ text: String) -> String {
         guard usesMPI && size > 1 else { return text }
         var length = Int64(text.utf8.count)
-        collective("broadcast of a message's length") { _ = MPI_Ibcast(&length, 1, cmpi_int64(), 0, cmpi_comm_world(), $0) }
+        withUnsafeMutablePointer(to: &length) { p in
+            collective("broadcast of a message's length") { _ = MPI_Ibcast(p, 1, cmpi_int64(), 0, cmpi_comm_world(), $0) }
+        }
         var bytes = rank == 0 ? Array(text.utf8) : [UInt8](repeating: 0, count: Int(length))
         bytes.withUnsafeMutableBufferPointer { b in
             collective("broadcast of a message") { _ = MPI_Ibcast(b.baseAddress, Int32(length), cmpi_uint8(), 0, cmpi_comm_world(), $0) }

@@ -21,14 +21,16 @@ extension Communicator {
             abort("\(what) at step \(step) made no progress for \(Int(waited)) s (stall_timeout)")
         }
         // Out: [sequence, step] to every other rank. In: one such pair from each.
-        var mine: [Int64] = [Int64(sequence), Int64(step)]
+        // Buffers that outlive the non-blocking calls (the job ends before they would be freed).
+        let mine = UnsafeMutablePointer<Int64>.allocate(capacity: 2)
+        mine[0] = Int64(sequence); mine[1] = Int64(step)
         let heard = UnsafeMutablePointer<Int64>.allocate(capacity: 2 * size)
         heard.initialize(repeating: -1, count: 2 * size)
         var sends = [MPI_Request?](repeating: cmpi_request_null(), count: size)
         var receives = [MPI_Request?](repeating: cmpi_request_null(), count: size)
         let tag: Int32 = 0x57a1
         for k in 0..<size where k != rank {
-            MPI_Isend(&mine, 2, cmpi_int64(), Int32(k), tag, inspection, &sends[k])
+            MPI_Isend(mine, 2, cmpi_int64(), Int32(k), tag, inspection, &sends[k])
             MPI_Irecv(heard + 2 * k, 2, cmpi_int64(), Int32(k), tag, inspection, &receives[k])
         }
         var arrived = Array(repeating: false, count: size)
