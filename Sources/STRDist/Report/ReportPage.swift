@@ -77,7 +77,7 @@ public enum ReportPage {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ConfigError("scaling CSV '\(path)' cannot be read (scripts/scaling-study.sh writes one)")
         }
-        var lines = text.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        var lines = text.split(whereSeparator: \.isNewline).map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         guard let header = lines.first, let r = header.firstIndex(of: "ranks"), let l = header.firstIndex(of: "link"),
               let m = header.firstIndex(of: "mode"), let i = header.firstIndex(of: "images_per_s"), let e = header.firstIndex(of: "efficiency") else {
             throw ConfigError("'\(path)' is not a scaling-study CSV (needs ranks, link, mode, images_per_s, efficiency columns)")

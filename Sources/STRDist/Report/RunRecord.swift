@@ -25,7 +25,7 @@ public struct RunRecord {
             throw ConfigError("'\(folder)' is not a run folder: it has no settings.txt (give the folder that holds settings.txt, logs/ and checkpoints/)")
         }
         var keys: [String: String] = [:]
-        for line in settings.split(separator: "\n") {
+        for line in settings.split(whereSeparator: \.isNewline) {
             guard let colon = line.firstIndex(of: ":") else { continue }
             keys[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
                 .trimmingCharacters(in: CharacterSet(charactersIn: "\""))
@@ -67,7 +67,7 @@ public struct RunRecord {
 
     mutating func readLayerCSV() {
         guard let text = try? String(contentsOfFile: folder + "/sparsity_per_layer.csv", encoding: .utf8) else { return }
-        let rows = text.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        let rows = text.split(whereSeparator: \.isNewline).dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
         guard let last = rows.compactMap({ Int($0.first ?? "") }).max() else { return }
         layers = rows.filter { $0.count >= 6 && Int($0[0]) == last }.compactMap { r in
             guard let p = Int(r[3]), let s = Double(r[5]) else { return nil }

@@ -23,7 +23,8 @@ final class ReportTests: TemporaryDirectoryTestCase {
         let gmp = try run("gmp", ["--conv_type", "GMPConv", "--prune_rate", "0.8", "--init_prune_epoch", "0", "--final_prune_epoch", "1"])
         let runs = try [str, gmp].map { try RunRecord(folder: $0) }
         let scaling = dir + "/scaling.csv"
-        try "ranks,hosts,link,mode,batch_per_rank,images_per_s,efficiency\n1,1,shm,weak,16,50,100\n2,1,shm,weak,16,95,95\n"
+        // CRLF, as a spreadsheet saves it ("\r\n" is one Character in Swift: split on newlines, not "\n").
+        try "ranks,hosts,link,mode,batch_per_rank,images_per_s,efficiency\r\n1,1,shm,weak,16,50,100\r\n2,1,shm,weak,16,95,95\r\n"
             .write(toFile: scaling, atomically: true, encoding: .utf8)
         let html = try ReportPage.html(runs, scalingCSV: scaling)
         for id in ["summary", "curves", "budget", "thresholds", "comparison", "scaling"] {
@@ -38,6 +39,8 @@ final class ReportTests: TemporaryDirectoryTestCase {
             XCTAssertEqual(r.layers.count, 21)
         }
         XCTAssertTrue(html.contains("str (STRConv): threshold"), "STR thresholds plotted")
+        let scalingPart = html[html.range(of: "<section id=\"scaling\">")!.lowerBound...]
+        XCTAssertEqual(scalingPart.components(separatedBy: "<path d=\"M").count - 1, 2, "a throughput and an efficiency line")
         XCTAssertTrue(html.contains("inference multiply-adds per image (millions)") && html.contains("epoch"), "axes labelled with units")
 
         let page = dir + "/report.html"
