@@ -120,8 +120,8 @@ public struct ImageFolder: Sendable {
 
     /// Hash of every folder's path and modification time: adding, removing or renaming a file changes it.
     static func treeSignature(_ root: String, _ classes: [String]) throws -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ s: String) { for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 } }
+        var h = FNV1a()
+        func mix(_ s: String) { h.add(s) }
         func visit(_ dir: String, above: [FolderID]) throws {
             let here = try FolderID.checked(dir, above: above)
             var st = stat()
@@ -130,7 +130,7 @@ public struct ImageFolder: Sendable {
             for d in try entries(dir).filter(\.isDirectory).map(\.name).sorted(by: codePointOrder) { try visit(dir + "/" + d, above: above + [here]) }
         }
         try visit(root, above: [])
-        return h
+        return h.value
     }
 
     static func cacheLocations(_ root: String) -> [String] {
@@ -139,9 +139,7 @@ public struct ImageFolder: Sendable {
         var out = [parent + "/.strdist-index-" + split + ".txt"]
         let home = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"]
             ?? (ProcessInfo.processInfo.environment["HOME"].map { $0 + "/.cache" } ?? "/tmp")
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in url.path.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        out.append(home + "/strdist/index-" + String(h, radix: 16) + ".txt")
+        out.append(home + "/strdist/index-" + String(FNV1a.of(url.path), radix: 16) + ".txt")
         return out
     }
 

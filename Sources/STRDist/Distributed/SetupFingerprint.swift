@@ -33,9 +33,5 @@ public enum SetupFingerprint {
         }
     }
 
-    static func hash(_ text: String) -> Int64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return Int64(bitPattern: h)
-    }
+    static func hash(_ text: String) -> Int64 { Int64(bitPattern: FNV1a.of(text)) }
 }

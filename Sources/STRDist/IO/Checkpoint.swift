@@ -208,8 +208,6 @@ public enum Checkpoint {
 
     /// FNV-1a of the bytes, as hex.
     static func checksum(_ data: Data) -> String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        data.withUnsafeBytes { for b in $0 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 } }
-        return String(h, radix: 16)
+        String(data.withUnsafeBytes { FNV1a.of($0) }, radix: 16)
     }
 }

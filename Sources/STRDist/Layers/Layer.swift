@@ -96,7 +96,5 @@ public final class Sequential: Layer {
 /// A stable 64-bit hash of a key (FNV-1a), used as the RNG stream of that key's
 /// initialisation so values do not depend on construction order.
 public func streamID(_ key: String) -> UInt64 {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in key.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-    return h
+    FNV1a.of(key)
 }
