@@ -1,15 +1,22 @@
 // Appends that leave a file as it was when they fail (a full disk, a folder gone read-only): a row
 // or a record goes in whole or not at all, and a file that did not exist is created with its header
-// and first row in one atomic write, so it never exists header-less.
+// and first row in one atomic step, so it never exists header-less. Two runs ending together into
+// one results.csv each keep their row: the file is created by link(2), which only one can win (the
+// other appends), and appends are O_APPEND.
 
 import Foundation
 
 public enum AppendFile {
     /// Appends `text` to `path`; a missing file is created holding `header` then `text`.
     public static func append(_ text: String, to path: String, header: String = "") throws {
-        guard FileManager.default.fileExists(atPath: path) else {
-            try AtomicFile.write(Data((header + text).utf8), to: path)
-            return
+        if !FileManager.default.fileExists(atPath: path) {
+            let staged = try AtomicFile.stage(Data((header + text).utf8), to: path)
+            defer { staged.discard() }
+            if link(staged.temp, path) == 0 { return }
+            guard errno == EEXIST else {
+                throw AtomicFile.WriteError(description: "cannot create '\(path)': \(String(cString: strerror(errno)))")
+            }
+            // Another run created it first: append after its rows.
         }
         let fd = open(path, O_WRONLY | O_APPEND)
         guard fd >= 0 else { throw AtomicFile.WriteError(description: "cannot append to '\(path)': \(String(cString: strerror(errno)))") }

@@ -32,6 +32,8 @@ public enum AtomicFile {
         public func discard() { unlink(temp) }
     }
 
+    private static let serial = Locked(0)
+
     public static func write(_ data: Data, to path: String) throws {
         try stage(data, to: path).commit()
     }
@@ -53,7 +55,9 @@ public enum AtomicFile {
     /// Writes `data` to a temporary file beside `path`; nothing is replaced until `commit`.
     public static func stage(_ data: Data, to path: String) throws -> Staged {
         let dir = (path as NSString).deletingLastPathComponent
-        let temp = (dir.isEmpty ? "." : dir) + "/." + (path as NSString).lastPathComponent + ".tmp-\(getpid())"
+        // Unique per process and call: writers in one process (threads) never share a temporary file.
+        let n = serial.update { $0 += 1; return $0 }
+        let temp = (dir.isEmpty ? "." : dir) + "/." + (path as NSString).lastPathComponent + ".tmp-\(getpid())-\(n)"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw WriteError(description: "cannot write '\(path)': \(String(cString: strerror(errno)))") }
         var failure = writeAll(data, fd: fd)

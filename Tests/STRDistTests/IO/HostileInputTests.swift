@@ -189,6 +189,18 @@ final class HostileInputTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(RunDirectory.existing(c).count, 16)
     }
 
+    /// Runs ending together into one results.csv: one header, every row.
+    func testRowsAppendedTogetherToANewFileAreAllKept() {
+        let path = dir + "/results.csv"
+        DispatchQueue.concurrentPerform(iterations: 16) { k in
+            try? AppendFile.append("row \(k)\n", to: path, header: "header\n")
+        }
+        let lines = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n")
+        XCTAssertEqual(lines.first, "header")
+        XCTAssertEqual(lines.filter { $0 == "header" }.count, 1)
+        XCTAssertEqual(Set(lines.dropFirst()), Set((0..<16).map { "row \($0)" }[...].map { Substring($0) }))
+    }
+
     func testANameThatLeavesTheLogDirIsRefused() {
         for name in ["../../etc", "a/b", "..", ""] {
             let m = message { _ = try ConfigLoader.load(arguments: ["--name", name]) }
