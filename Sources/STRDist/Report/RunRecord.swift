@@ -1,5 +1,4 @@
-// One run folder as the report reads it, from the run's own files: settings.txt (name, config,
-// conv_type), every TensorBoard event file under logs/ (a resumed run has several; later values of
+// One run folder as the report reads it, from the run's own files: settings.txt (name, conv_type), every TensorBoard event file under logs/ (a resumed run has several; later values of
 // an epoch win), summary.json (final numbers, FLOPs, per-layer budget) and, for a run without one,
 // the last epoch of sparsity_per_layer.csv.
 
@@ -9,7 +8,7 @@ public struct RunRecord {
     public struct Layer { public var name: String, params: Int, sparsity: Double }
 
     public let folder: String
-    public var name = "", config = "", convType = ""
+    public var name = "", convType = ""
     /// Tag → (epoch, value), sorted by epoch.
     public var scalars: [String: [(x: Double, y: Double)]] = [:]
     public var layers: [Layer] = []
@@ -32,7 +31,6 @@ public struct RunRecord {
         }
         name = keys["name"].flatMap { $0 == "null" ? nil : $0 } ?? (folder as NSString).lastPathComponent
         convType = keys["conv_type"] ?? "?"
-        config = keys["config"].map { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension } ?? ""
         try readEvents()
         readSummary()
         if layers.isEmpty { readLayerCSV() }
