@@ -19,14 +19,19 @@ public final class SGD {
     public let settings: SGDSettings
     public let momentumBuffer: FloatBuffer
     public var steps = 0
-    /// (offset, count, weight decay, frozen) runs over the parameter arena.
-    private let segments: [(offset: Int, count: Int, decay: Float, frozen: Bool)]
+    /// The decay STR's thresholds get now: `st_decay` (else `weight_decay`) until a
+    /// SparsityController steers it (`target_sparsity`).
+    public var thresholdDecay: Float
+    /// (offset, count, weight decay, frozen, thresholds) runs over the parameter arena; a threshold
+    /// run takes `thresholdDecay` at each step.
+    private let segments: [(offset: Int, count: Int, decay: Float, frozen: Bool, threshold: Bool)]
 
     /// - Parameter frozen: keys whose values must not change (`freeze_weights`).
     public init(_ settings: SGDSettings, table: ParameterTable, frozen: Set<String> = []) {
         self.settings = settings
         momentumBuffer = FloatBuffer(count: table.count)
-        var runs: [(offset: Int, count: Int, decay: Float, frozen: Bool)] = []
+        thresholdDecay = settings.thresholdDecay ?? settings.weightDecay
+        var runs: [(offset: Int, count: Int, decay: Float, frozen: Bool, threshold: Bool)] = []
         for e in table.entries {
             let decay: Float
             switch e.group {
@@ -34,12 +39,13 @@ public final class SGD {
             case .batchNorm: decay = settings.batchNormDecay ?? settings.weightDecay
             case .threshold: decay = settings.thresholdDecay ?? settings.weightDecay
             }
-            let isFrozen = frozen.contains(e.key)
+            let isFrozen = frozen.contains(e.key), isThreshold = e.group == .threshold
             let padded = (e.count + 15) / 16 * 16
-            if let last = runs.last, last.decay == decay, last.frozen == isFrozen, last.offset + last.count == e.offset {
+            if let last = runs.last, last.decay == decay, last.frozen == isFrozen, last.threshold == isThreshold,
+               last.offset + last.count == e.offset {
                 runs[runs.count - 1].count += padded
             } else {
-                runs.append((e.offset, padded, decay, isFrozen))
+                runs.append((e.offset, padded, decay, isFrozen, isThreshold))
             }
         }
         segments = runs
@@ -49,7 +55,8 @@ public final class SGD {
         let first = steps == 0, m = settings.momentum, nesterov = settings.nesterov
         let p = values.base, g = grads.base, buf = momentumBuffer.base
         for s in segments where !s.frozen {
-            let args = (p: p + s.offset, g: g + s.offset, buf: buf + s.offset, wd: s.decay, m: m, lr: lr,
+            let wd = s.threshold ? thresholdDecay : s.decay
+            let args = (p: p + s.offset, g: g + s.offset, buf: buf + s.offset, wd: wd, m: m, lr: lr,
                         first: first, nesterov: nesterov)
             pool.parallelRanges(s.count, args) { a, range, _ in
                 let (p, g, buf, wd, m, lr) = (a.p, a.g, a.buf, a.wd, a.m, a.lr)

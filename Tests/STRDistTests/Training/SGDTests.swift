@@ -44,4 +44,27 @@ final class SGDTests: XCTestCase {
             }
         }
     }
+
+    /// The sparsity controller sets the thresholds' decay between steps; nothing else changes.
+    func testThresholdDecaySetBetweenStepsAppliesToThresholdsAlone() {
+        let table = ParameterTable()
+        table.add("a.weight", shape: [3], group: .weight)
+        table.add("a.sparseThreshold", shape: [1, 1], group: .threshold)
+        table.add("b.weight", shape: [2], group: .weight)
+        table.add("b.sparseThreshold", shape: [1, 1], group: .threshold)
+        var s = SGDSettings()
+        s.momentum = 0; s.weightDecay = 0.01
+        let sgd = SGD(s, table: table)
+        XCTAssertEqual(sgd.thresholdDecay, 0.01, "st_decay unset: weight_decay")
+        let values = FloatBuffer(count: table.count), grads = FloatBuffer(count: table.count)
+        for e in table.entries { values[e.offset] = -2 }
+        let pool = ThreadPool(threads: 2)
+        sgd.step(values: values, grads: grads, lr: 0.5, pool: pool)
+        sgd.thresholdDecay = -0.3
+        sgd.step(values: values, grads: grads, lr: 0.5, pool: pool)
+        for e in table.entries {
+            let want: Float = e.group == .threshold ? -2 * (1 - 0.5 * 0.01) * (1 + 0.5 * 0.3) : -2 * (1 - 0.5 * 0.01) * (1 - 0.5 * 0.01)
+            assertClose(values[e.offset], want, rtol: 1e-6, e.key)
+        }
+    }
 }
