@@ -24,6 +24,8 @@ public struct TrainingState: Sendable, Equatable {
     /// Saved inside an epoch on several ranks: every rank's buffers (rank-major), since each rank's
     /// BatchNorm running statistics are its own until the epoch ends; empty otherwise.
     public var rankBuffers: [Float] = []
+    /// `target_sparsity`'s controller when the run has one.
+    public var controller: SparsityController.State?
 
     public init() {}
 }
@@ -77,6 +79,7 @@ public enum Checkpoint {
             meta["meters"] = [p.loss.sum, p.loss.count, p.top1.sum, p.top1.count, p.top5.sum, p.top5.count]
                 .map { "\($0)" }.joined(separator: " ")
         }
+        if let c = state.controller { meta["sparsity_controller"] = c.text }
         meta["model_checksum"] = checksum(model)
         // Both files are written out before either replaces the previous save's.
         let stagedModel = try AtomicFile.stage(model, to: modelPath)
@@ -195,6 +198,12 @@ public enum Checkpoint {
             var p = EpochPosition(epoch: s.epoch, batch: batch)
             p.loss = (m[0], m[1]); p.top1 = (m[2], m[3]); p.top5 = (m[4], m[5])
             s.position = p
+        }
+        if let text = meta["sparsity_controller"] {
+            guard let c = SparsityController.State(text: text) else {
+                throw SafeTensorsError("training state '\(statePath)' has a broken sparsity controller state ('\(text)'): resume from another checkpoint")
+            }
+            s.controller = c
         }
         if let t = byName["rank_buffers"] {
             guard t.dtype == "F32", t.shape == [s.worldSize, store.bufferValues.count] else {

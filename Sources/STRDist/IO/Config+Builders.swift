@@ -41,6 +41,14 @@ extension Config {
         return s
     }
 
+    /// `target_sparsity`'s controller of the thresholds' decay, or nil when the key is unset.
+    public var sparsityController: SparsityController? {
+        guard let p = targetSparsity else { return nil }
+        let setPoint = SparsitySetPoint(target: p, schedule: SetPointSchedule(rawValue: targetSchedule) ?? .cubic,
+                                        initEpoch: initPruneEpoch, finalEpoch: finalPruneEpoch)
+        return SparsityController(setPoint: setPoint, base: Double(sgdSettings.thresholdDecay ?? sgdSettings.weightDecay))
+    }
+
     public var lrPolicyValue: LRPolicy {
         var p = LRPolicy(name: lrPolicy, lr: lr, warmup: warmupLength, epochs: epochs)
         p.multistepAdjust = multistepLrAdjust

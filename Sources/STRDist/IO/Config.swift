@@ -37,6 +37,11 @@ public struct Config: Sendable {
     public var sInitType = "constant"
     public var sInitValue = 100.0
     public var stDecay: Double?
+    /// STR at a chosen sparsity: the total sparsity (a fraction) a SparsityController steers the
+    /// thresholds' decay toward, along `target_schedule`; nil: off (the reference's behaviour).
+    public var targetSparsity: Double?
+    /// The set point's ramp from `init_prune_epoch` to the end of `final_prune_epoch`: cubic (GMP's) or linear.
+    public var targetSchedule = "cubic"
     public var pruneRate = 0.0
     public var initPruneEpoch = 0
     public var finalPruneEpoch = 100

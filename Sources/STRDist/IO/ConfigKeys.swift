@@ -46,6 +46,7 @@ enum ConfigKey {
         "mode": .string(\.mode), "nonlinearity": .string(\.nonlinearity), "scale_fan": .bool(\.scaleFan),
         "sparse_function": .string(\.sparseFunction), "sInit_type": .string(\.sInitType),
         "sInit_value": .double(\.sInitValue, .finite), "st_decay": .optionalDouble(\.stDecay, .nonNegative),
+        "target_sparsity": .optionalDouble(\.targetSparsity, .unitOpen), "target_schedule": .string(\.targetSchedule),
         "prune_rate": .double(\.pruneRate, .unitOpen), "init_prune_epoch": .int(\.initPruneEpoch, epochRange),
         "final_prune_epoch": .int(\.finalPruneEpoch, epochRange), "first_layer_dense": .bool(\.firstLayerDense),
         "first_layer_type": .optionalString(\.firstLayerType), "last_layer_dense": .bool(\.lastLayerDense),

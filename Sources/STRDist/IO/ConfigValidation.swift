@@ -12,6 +12,7 @@ extension ConfigLoader {
         "nonlinearity": ["relu", "linear"],
         "sparse_function": ["sigmoid"],
         "sInit_type": ["constant"],
+        "target_schedule": SetPointSchedule.allCases.map(\.rawValue),
         "set": ["FashionMNIST", "ImageNet"],
         "arch": ModelOptions.architectures,
     ]
@@ -21,6 +22,7 @@ extension ConfigLoader {
             "optimizer": c.optimizer, "lr_policy": c.lrPolicy, "conv_type": c.convType, "bn_type": c.bnType,
             "init": c.initialization, "mode": c.mode, "nonlinearity": c.nonlinearity,
             "sparse_function": c.sparseFunction, "sInit_type": c.sInitType, "set": c.set, "arch": c.arch,
+            "target_schedule": c.targetSchedule,
         ]
         for (key, value) in values.sorted(by: { $0.key < $1.key }) {
             let allowed = choices[key]!
@@ -45,6 +47,14 @@ extension ConfigLoader {
         try require(c.valResize == 0 || c.valResize >= c.inputSize, "val_resize", "0 (image_size × 256/224) or at least image_size", c.valResize)
         try require(c.finalPruneEpoch >= c.initPruneEpoch, "final_prune_epoch", "≥ init_prune_epoch (\(c.initPruneEpoch))",
                     c.finalPruneEpoch)
+        if let p = c.targetSparsity {
+            try require(c.convType == SparseKind.str.rawValue, "conv_type", "STRConv with target_sparsity (it steers STR's threshold decay; GMP and DNW take prune_rate)", c.convType)
+            try require(c.optimizer == "sgd", "optimizer", "sgd with target_sparsity (the threshold decay it steers is SGD's)", c.optimizer)
+            try require((c.stDecay ?? c.weightDecay) > 0, "st_decay", "positive with target_sparsity (the controller scales it; unset, weight_decay is used)", c.stDecay ?? c.weightDecay)
+            try require(c.epochs == 0 || c.finalPruneEpoch < c.epochs, "final_prune_epoch",
+                        "below epochs (\(c.epochs)) with target_sparsity: the set point reaches \(p) at the end of epoch final_prune_epoch (try \(max(c.initPruneEpoch, c.epochs * 6 / 10)))",
+                        c.finalPruneEpoch)
+        }
     }
 }
 

@@ -23,13 +23,17 @@ public final class RunReports {
         layerCSV = dir.path + "/sparsity_per_layer.csv"
     }
 
-    /// Scalars named as the reference names them.
-    public func epoch(_ r: EpochResult, _ s: SparsityReport) throws {
+    /// Scalars named as the reference names them; with `target_sparsity`, also the controller's
+    /// set point and st_decay at the epoch's end (`sparsity/target`, `sparsity/st_decay`).
+    public func epoch(_ r: EpochResult, _ s: SparsityReport, controller: SparsityController? = nil) throws {
         var scalars: [(tag: String, value: Double)] = [
             ("test/acc1", r.valTop1), ("test/acc5", r.valTop5), ("test/loss", r.valLoss),
             ("train/acc1", r.trainTop1), ("train/acc5", r.trainTop5), ("train/loss", r.trainLoss),
             ("lr", r.lr), ("diagnostics/epoch_time", r.seconds), ("sparsity/total", s.total),
         ]
+        if let c = controller {
+            scalars += [("sparsity/target", 100 * c.last.setPoint), ("sparsity/st_decay", Double(c.decay))]
+        }
         var rows = ""
         for l in s.layers {
             scalars.append(("sparsity/\(l.name)", l.sparsity))

@@ -94,6 +94,19 @@ public final class Conv2d: Layer {
         return ctx.region(effective)
     }
 
+    /// Non-zeros of the effective weight now (STR: |w| > sigmoid(s) on the stored weight, nothing written).
+    public func nonzeroWeights(_ ctx: StepContext) -> Int {
+        let w: UnsafePointer<Float>, t: Float
+        if let threshold = transform.compressionThreshold(ctx) {
+            (w, t) = (UnsafePointer(ctx.param(weight)), threshold)
+        } else {
+            (w, t) = (UnsafePointer(computeEffectiveWeight(ctx)), 0)
+        }
+        var nonzero = 0
+        for i in 0..<weightCount where abs(w[i]) > t { nonzero += 1 }
+        return nonzero
+    }
+
     /// The kernels this conv runs now: sparse, depthwise, winograd, gemm (pointwise) or im2col.
     public var planName: String {
         let g = geometry!

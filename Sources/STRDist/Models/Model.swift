@@ -44,16 +44,25 @@ public final class Model {
     public func sparsityReport() -> SparsityReport {
         let ctx = network.context!
         let layers = convs.map { conv -> LayerSparsity in
-            let w = conv.computeEffectiveWeight(ctx)
-            var nonzero = 0
-            for i in 0..<conv.weightCount where w[i] != 0 { nonzero += 1 }
             let g = conv.geometry!
-            return LayerSparsity(name: conv.name, kind: conv.kind, numel: conv.weightCount, nonzero: nonzero,
+            return LayerSparsity(name: conv.name, kind: conv.kind, numel: conv.weightCount, nonzero: conv.nonzeroWeights(ctx),
                                  positions: g.outPlane,
                                  threshold: conv.transform.reportedThreshold(ctx))
         }
         let s = pool.inputShape!
         return SparsityReport(layers: layers, poolFlops: s.channels * s.plane)
+    }
+
+    /// `sparsityReport().total` as a fraction, without allocating (the sparsity controller's measurement).
+    public func totalSparsity() -> Double {
+        let ctx = network.context!
+        let anySparse = convs.contains { $0.kind != .dense }
+        var numel = 0, nonzero = 0
+        for conv in convs where !anySparse || conv.kind != .dense {
+            numel += conv.weightCount
+            nonzero += conv.nonzeroWeights(ctx)
+        }
+        return numel == 0 ? 0 : 1 - Double(nonzero) / Double(numel)
     }
 
 }

@@ -44,6 +44,8 @@ public final class Trainer {
     public let comm: Communicator
     /// The training step (and through it the gradient all-reduce).
     public let step: TrainingStep
+    /// `target_sparsity`: steers SGD's threshold decay every few steps (nil when off).
+    public let sparsityController: SparsityController?
     public var sync: GradientSync? { step.sync }
     /// Set when an epoch stopped on a preemption request: where to resume.
     public private(set) var stoppedAt: EpochPosition?
@@ -74,7 +76,13 @@ public final class Trainer {
         settings.stallTimeout = config.stallTimeout; settings.keptOnly = config.allreduceKeptOnly
         step = TrainingStep(network: model.network, optimizer: optimizer, comm: comm,
                             smoothing: Float(config.labelSmoothing ?? 0), sync: settings)
+        sparsityController = config.sparsityController
         Preemption.install()
+    }
+
+    /// Gives SGD the controller's decay (after a restore, and after each update).
+    public func applyControllerDecay() {
+        if let c = sparsityController, let sgd = optimizer as? SGD { sgd.thresholdDecay = c.decay }
     }
 
     /// Sums `values` over ranks.
@@ -133,6 +141,10 @@ public final class Trainer {
                 compute += Date().timeIntervalSince(computeStart) - step.communication.exposed
                 communication += step.communication.total; exposed += step.communication.exposed
                 if (b + 1) % 200 == 0 { Replicas.verifyIdentical(net.store, comm, step: sync.step) }
+            }
+            if let c = sparsityController, SparsityController.acts(after: b, of: batches) {
+                c.update(time: Double(epoch) + Double(b + 1) / Double(batches), sparsity: model.totalSparsity())
+                applyControllerDecay()
             }
             stopRequested = stopRequested || r.stop
             stepLosses.append(r.loss)

@@ -55,6 +55,11 @@ extension TrainingJob {
         if state.plans.count == convs.count {
             for (conv, plan) in zip(convs, state.plans) { conv.restorePlan(plan == "s" ? .sparse : .dense) }
         }
+        if let c = trainer.sparsityController {
+            if let saved = state.controller { c.restore(saved) } else {
+                print("=> note: '\(path)' holds no sparsity controller state (saved without target_sparsity): the controller starts afresh")
+            }
+        }
         trainer.bestTop1 = state.bestTop1; trainer.bestTop5 = state.bestTop5
         trainer.bestTrainTop1 = state.bestTrainTop1; trainer.bestTrainTop5 = state.bestTrainTop5
         if let p = state.position {
@@ -81,6 +86,7 @@ extension TrainingJob {
         s.worldSize = comm.size
         s.settings = config.settingsText
         s.plans = String(trainer.model.convs.map { $0.execution == .sparse ? "s" : "d" })
+        s.controller = trainer.sparsityController?.state
         do { try Checkpoint.save(base, store: trainer.model.network.store, optimizer: trainer.optimizer, state: s) } catch {
             throw AtomicFile.WriteError(description: "checkpoint not saved, training stops: \(error) (the previous checkpoint in '\((base as NSString).deletingLastPathComponent)' is intact: free space or fix the folder, then --resume auto continues from it)")
         }

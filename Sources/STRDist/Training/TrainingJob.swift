@@ -81,6 +81,7 @@ public struct TrainingJob {
         try applyPretrained(model)
         try applyBudgetFile(model)
         let (resumed, resumeDir) = try resume(trainer)
+        trainer.applyControllerDecay()
         let start = resumed?.epoch ?? (config.startEpoch ?? 0)
         let position = resumed.flatMap { $0.position }
         Replicas.broadcast(model.network.store, comm)
@@ -137,6 +138,10 @@ public struct TrainingJob {
             let s = trainer.model.sparsityReport()
             print(String(format: "=> epoch %d: lr %.5f  train Acc@1 %.2f  val Acc@1 %.2f (best %.2f)  sparsity %.2f%%  %.1f s",
                          r.epoch, r.lr, r.trainTop1, r.valTop1, trainer.bestTop1, s.total, r.seconds))
+            if let c = trainer.sparsityController {
+                print(String(format: "=> target sparsity: set point %.2f%%, sparsity %.2f%%, st_decay %.4g",
+                             100 * c.last.setPoint, 100 * c.last.sparsity, Double(c.decay)))
+            }
             if comm.size > 1 {
                 let t = trainer.lastCommunication
                 print(String(format: "=> per step: compute %.3f s, all-reduce %.3f s, exposed %.3f s (%.1f%% of the step); %d validation samples over %d ranks",
@@ -144,7 +149,7 @@ public struct TrainingJob {
                              trainer.validatedSamples, comm.size))
             }
             if let reports {
-                try reports.epoch(r, s)
+                try reports.epoch(r, s, controller: trainer.sparsityController)
                 let ckpt = reports.dir.checkpoints
                 try save(ckpt + "/latest", trainer, epoch: epoch + 1)
                 if r.valTop1 > previousBest || epoch == 0 { try save(ckpt + "/model_best", trainer, epoch: epoch + 1) }

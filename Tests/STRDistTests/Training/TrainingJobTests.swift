@@ -26,6 +26,38 @@ final class TrainingJobTests: XCTestCase {
     }
 }
 
+extension TrainingJobTests {
+    /// target_sparsity on a short run: the total sparsity ends within half a point of the target, each
+    /// layer's share is still its own, and the controller's set point and decay are in TensorBoard.
+    func testShortRunWithTargetSparsityEndsWithinHalfAPoint() throws {
+        let dir = "/usr/share/datasets/fashion-mnist"
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: dir), "dataset-fashion-mnist not installed")
+        let logs = NSTemporaryDirectory() + "strdist-target-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: logs) }
+        let config = try ConfigLoader.load(path: nil, overrides: [
+            "--arch", "ResNet18", "--cifar_stem", "--stem_stride", "2", "--width_mult", "0.25", "--data", dir,
+            "--epochs", "4", "--batch_size", "64", "--train_subset", "6400", "--lr", "0.1", "--lr_policy", "cosine_lr",
+            "--conv_type", "STRConv", "--sInit_value", "-6", "--weight_decay", "0.00085", "--nesterov",
+            "--target_sparsity", "0.8", "--init_prune_epoch", "0", "--final_prune_epoch", "1",
+            "--threads", "2", "--seed", "3", "--print_freq", "1000", "--log_dir", logs, "--name", "target",
+        ])
+        var lines: [String] = []
+        let trainer = try TrainingJob(config: config, print: { lines.append($0) }).run()
+        let sparsity = trainer.model.totalSparsity()
+        XCTAssertEqual(sparsity, 0.8, accuracy: 0.005, lines.filter { $0.hasPrefix("=> target") }.joined(separator: "\n"))
+        XCTAssertEqual(100 * sparsity, trainer.model.sparsityReport().total, accuracy: 1e-9, "the controller measures what reports say")
+        let layers = trainer.model.sparsityReport().layers.map(\.sparsity)
+        XCTAssertGreaterThan(layers.max()! - layers.min()!, 10, "per-layer shares still learned: \(layers)")
+        XCTAssert(lines.contains { $0.hasPrefix("=> target sparsity: set point 80.00%, sparsity ") }, lines.joined(separator: "\n"))
+        let run = logs + "/default/target/prune_rate=0.0/width_mult=0.25/logs"
+        let events = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: run).first)
+        let s = try EventReader.scalars(run + "/" + events)
+        XCTAssertEqual(s["sparsity/st_decay"]?.map(\.step), [0, 1, 2, 3])
+        XCTAssertEqual(s["sparsity/target"]?.map(\.value).last ?? 0, 80, accuracy: 1e-4)
+        XCTAssertNotEqual(Set(s["sparsity/st_decay"]?.map(\.value) ?? []).count, 1, "the decay is steered")
+    }
+}
+
 final class MetersTests: XCTestCase {
     func testReferenceProgressLineFormat() {
         var time = AverageMeter("Time", "%6.3f"), loss = AverageMeter("Loss", "%.3f")
