@@ -25,6 +25,9 @@ down() {
 }
 
 if [ "$action" = down ]; then down; exit 0; fi
+# The daemons started below must not inherit the caller's open files (a lock it holds, a pipe a harness
+# waits on to end): only stdin, stdout and stderr, which they get as /dev/null. (255: bash's script.)
+for fd in /proc/$$/fd/*; do fd=${fd##*/}; if [ "$fd" -gt 2 ] && [ "$fd" -lt 255 ]; then eval "exec $fd>&-"; fi; done
 [ "$action" = up ] || { echo "usage: local-cluster.sh up [NODES] | down" >&2; exit 2; }
 
 missing=()

@@ -40,10 +40,14 @@ public enum SVGChart {
         return out
     }
 
-    /// A marker of shape `k` at (x, y).
+    /// Series k's dash pattern: from the ninth series on (colours come round again) another pattern
+    /// than the series of the same colour.
+    static func dash(_ k: Int) -> String { dashes[(k + 3 * (k / palette.count)) % dashes.count] }
+
+    /// A marker of series `k`'s shape at (x, y) (shifted like its dash from the ninth series on).
     static func marker(_ k: Int, _ x: Double, _ y: Double, _ colour: String) -> String {
         let p = String(format: "%.1f", x), q = String(format: "%.1f", y)
-        switch k % 4 {
+        switch (k + k / palette.count) % 4 {
         case 0: return "<circle cx=\"\(p)\" cy=\"\(q)\" r=\"3.5\" fill=\"\(colour)\"/>"
         case 1: return "<rect x=\"\(String(format: "%.1f", x - 3.5))\" y=\"\(String(format: "%.1f", y - 3.5))\" width=\"7\" height=\"7\" fill=\"\(colour)\"/>"
         case 2: return "<path d=\"M\(p) \(String(format: "%.1f", y - 4.5))L\(String(format: "%.1f", x + 4)) \(String(format: "%.1f", y + 3))L\(String(format: "%.1f", x - 4)) \(String(format: "%.1f", y + 3))Z\" fill=\"\(colour)\"/>"
@@ -80,7 +84,7 @@ public enum SVGChart {
         for (k, name) in legend.enumerated() {
             let lx = left + Double(k % 3) * 165, ly = height + 8 + 18 * Double(k / 3)
             let c = palette[k % palette.count]
-            if lines { svg += String(format: "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%@\" stroke-width=\"2\" stroke-dasharray=\"%@\"/>", lx, lx + 26, ly, ly, c, dashes[k % dashes.count]) }
+            if lines { svg += String(format: "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%@\" stroke-width=\"2\" stroke-dasharray=\"%@\"/>", lx, lx + 26, ly, ly, c, dash(k)) }
             svg += marker(k, lx + 13, ly, c)
             svg += "<text x=\"\(Int(lx + 32))\" y=\"\(Int(ly + 4))\">\(escape(name))</text>"
         }
@@ -102,7 +106,7 @@ public enum SVGChart {
             for (k, s) in series.enumerated() where !s.points.isEmpty {
                 let c = palette[k % palette.count]
                 let d = s.points.enumerated().map { String(format: "%@%.1f %.1f", $0.offset == 0 ? "M" : "L", sx($0.element.x), sy($0.element.y)) }.joined()
-                out += "<path d=\"\(d)\" fill=\"none\" stroke=\"\(c)\" stroke-width=\"2\" stroke-dasharray=\"\(dashes[k % dashes.count])\"/>"
+                out += "<path d=\"\(d)\" fill=\"none\" stroke=\"\(c)\" stroke-width=\"2\" stroke-dasharray=\"\(dash(k))\"/>"
                 let every = max(1, s.points.count / 12)
                 for (i, p) in s.points.enumerated() where i % every == 0 || i == s.points.count - 1 { out += marker(k, sx(p.x), sy(p.y), c) }
             }

@@ -60,4 +60,12 @@ final class ReportTests: TemporaryDirectoryTestCase {
         XCTAssertGreaterThan(blank, 0)
         XCTAssertGreaterThan(report, 10 * blank, "the screenshot is not blank: \(report) bytes against an empty page's \(blank)")
     }
+
+    /// Sixteen runs (the methods comparison has ten) each get a style of their own: colour, dash, marker.
+    func testSeriesStylesStayDistinctPastThePalette() {
+        let styles = (0..<16).map { k in
+            "\(SVGChart.palette[k % SVGChart.palette.count]) \(SVGChart.dash(k)) " + SVGChart.marker(k, 0, 0, "")
+        }
+        XCTAssertEqual(Set(styles).count, 16, styles.joined(separator: "\n"))
+    }
 }
