@@ -59,7 +59,7 @@ for path in glob.glob(os.path.join(out, "runs", "*", "*", "*", "*", "summary.jso
     overall = 100 * sum(l["params"] * l["sparsity"] / 100 for l in layers) / params
     rows[s["name"]] = (s, overall)
 groups = [("STR, target_sparsity", "str"), ("GMP", "gmp"), ("DNW", "dnw"), ("GMP, STR's budget (--use-budget)", "gmp-budget")]
-print("| method | target | runs | test top-1 | sparsity (reported / all weights) | inference MACs (% of dense) | wall time |")
+print("| method | target | runs | test top-1 (mean ± half the range) | sparsity as reported (over all weights) | inference MACs per image (% of dense) | wall time |")
 print("|---|---|---|---|---|---|---|")
 for p in ("90", "95"):
     for title, prefix in groups:
@@ -67,7 +67,7 @@ for p in ("90", "95"):
         if not names: continue
         top1 = [rows[n][0]["val_top1"] for n in names]
         spread = f" ± {(max(top1) - min(top1)) / 2:.2f}" if len(top1) > 1 else ""
-        sp = " / ".join(f"{rows[n][0]['sparsity']:.2f}% / {rows[n][1]:.2f}%" for n in names)
+        sp = ", ".join(f"{rows[n][0]['sparsity']:.2f}% ({rows[n][1]:.2f}%)" for n in names)
         macs = ", ".join(f"{rows[n][0]['flops'] / 1e6:.2f} M ({100 * rows[n][0]['flops'] / rows[n][0]['dense_flops']:.1f}%)" for n in names)
         wall = ", ".join(f"{times[n][0] // 60} min {times[n][0] % 60:02d} s" for n in names if n in times)
         print(f"| {title} | {p}% | {len(names)} | {statistics.mean(top1):.2f}%{spread} | {sp} | {macs} | {wall} |")
