@@ -46,7 +46,7 @@ extension Config {
         guard let p = targetSparsity else { return nil }
         let setPoint = SparsitySetPoint(target: p, schedule: SetPointSchedule(rawValue: targetSchedule) ?? .cubic,
                                         initEpoch: initPruneEpoch, finalEpoch: finalPruneEpoch)
-        return SparsityController(setPoint: setPoint, base: Double(sgdSettings.thresholdDecay ?? sgdSettings.weightDecay))
+        return SparsityController(setPoint: setPoint, base: Double(sgdSettings.thresholdDecayInEffect))
     }
 
     public var lrPolicyValue: LRPolicy {

@@ -13,8 +13,9 @@
 //   decay = base · sinh(clamp(Kp·e + I + Kd·de/dt)),   I += Ki·e·Δt   (Δt in epochs)
 // with e scaled by 0.2/(1.1 − set point) (near full sparsity a point is a
 // large share of what is kept, so the gains grow) and I frozen while the
-// output sits at a bound that e pushes it past (no wind-up). It acts every `interval` steps on the weights after the step's
-// update — the same on every rank, whose weights are the same.
+// output sits at a bound that e pushes it past (no wind-up). It acts every
+// `interval` steps on the weights after the step's update — the same on
+// every rank, whose weights are the same.
 
 import Foundation
 

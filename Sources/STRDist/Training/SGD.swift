@@ -13,6 +13,9 @@ public struct SGDSettings: Sendable {
     /// Decay of STR thresholds (`st_decay`); nil: `weightDecay`.
     public var thresholdDecay: Float?
     public init() {}
+
+    /// The decay thresholds get: `st_decay`, else `weight_decay`.
+    public var thresholdDecayInEffect: Float { thresholdDecay ?? weightDecay }
 }
 
 public final class SGD {
@@ -30,14 +33,14 @@ public final class SGD {
     public init(_ settings: SGDSettings, table: ParameterTable, frozen: Set<String> = []) {
         self.settings = settings
         momentumBuffer = FloatBuffer(count: table.count)
-        thresholdDecay = settings.thresholdDecay ?? settings.weightDecay
+        thresholdDecay = settings.thresholdDecayInEffect
         var runs: [(offset: Int, count: Int, decay: Float, frozen: Bool, threshold: Bool)] = []
         for e in table.entries {
             let decay: Float
             switch e.group {
             case .weight, .buffer: decay = settings.weightDecay
             case .batchNorm: decay = settings.batchNormDecay ?? settings.weightDecay
-            case .threshold: decay = settings.thresholdDecay ?? settings.weightDecay
+            case .threshold: decay = settings.thresholdDecayInEffect
             }
             let isFrozen = frozen.contains(e.key), isThreshold = e.group == .threshold
             let padded = (e.count + 15) / 16 * 16
