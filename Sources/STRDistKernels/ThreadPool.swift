@@ -6,6 +6,7 @@
 // results depend on the thread count, never on timing.
 
 import Foundation
+import Synchronization
 
 public final class ThreadPool {
     public let threads: Int
@@ -79,15 +80,22 @@ public final class ThreadPool {
         }
     }
 
-    /// The state the caller and the workers share, guarded by one mutex.
-    private final class Shared {
+    /// The state the caller and the workers share. A hand-off is two atomics: the caller publishes a job
+    /// by bumping `generation`, the workers report by counting `pending` down. Each side spins a short
+    /// while (`spinNanoseconds`) before it sleeps on a condition variable: a step dispatches thousands of
+    /// small parallel loops, and waking a sleeping thread through the kernel costs tens of microseconds
+    /// each time. The `sleepers` and `callerSleeps` counts (read after the atomic they guard, both
+    /// sequentially consistent) make sure a side that went to sleep is woken under the mutex.
+    private final class Shared: @unchecked Sendable {
         public let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         public let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
         public let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-        public var generation = 0
-        public var pending = 0
-        public var stopping = false
-        /// The current job (on the caller's stack) and how to call it, during one dispatch.
+        public let generation = Atomic<Int>(0)
+        public let pending = Atomic<Int>(0)
+        public let sleepers = Atomic<Int>(0)
+        public let callerSleeps = Atomic<Bool>(false)
+        public let stopping = Atomic<Bool>(false)
+        /// The current job (on the caller's stack) and how to call it, written before `generation` moves.
         public var job: UnsafeRawPointer?
         public var entry: ((UnsafeRawPointer, Int) -> Void)?
 
@@ -103,43 +111,69 @@ public final class ThreadPool {
         }
 
         public func stop() {
+            stopping.store(true, ordering: .sequentiallyConsistent)
+            generation.add(1, ordering: .sequentiallyConsistent)
             pthread_mutex_lock(mutex)
-            stopping = true
             pthread_cond_broadcast(wake)
             pthread_mutex_unlock(mutex)
         }
 
         public func dispatch(_ job: UnsafeRawPointer, _ entry: @escaping (UnsafeRawPointer, Int) -> Void, workers: Int) {
-            pthread_mutex_lock(mutex)
             self.job = job
             self.entry = entry
-            pending = workers
-            generation &+= 1
-            pthread_cond_broadcast(wake)
-            pthread_mutex_unlock(mutex)
+            pending.store(workers, ordering: .relaxed)
+            generation.add(1, ordering: .sequentiallyConsistent)
+            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                pthread_mutex_lock(mutex)
+                pthread_cond_broadcast(wake)
+                pthread_mutex_unlock(mutex)
+            }
             entry(job, 0)
-            pthread_mutex_lock(mutex)
-            while pending > 0 { pthread_cond_wait(done, mutex) }
+            if !Self.spin(until: { self.pending.load(ordering: .acquiring) == 0 }) {
+                pthread_mutex_lock(mutex)
+                callerSleeps.store(true, ordering: .sequentiallyConsistent)
+                while pending.load(ordering: .sequentiallyConsistent) > 0 { pthread_cond_wait(done, mutex) }
+                callerSleeps.store(false, ordering: .relaxed)
+                pthread_mutex_unlock(mutex)
+            }
             self.job = nil
             self.entry = nil
-            pthread_mutex_unlock(mutex)
         }
 
         public func workerLoop(_ t: Int) {
             var seen = 0
-            pthread_mutex_lock(mutex)
             while true {
-                while generation == seen && !stopping { pthread_cond_wait(wake, mutex) }
-                if stopping { break }
-                seen = generation
-                let current = job!, call = entry!
-                pthread_mutex_unlock(mutex)
-                call(current, t)
-                pthread_mutex_lock(mutex)
-                pending -= 1
-                if pending == 0 { pthread_cond_signal(done) }
+                if !Self.spin(until: { self.generation.load(ordering: .acquiring) != seen }) {
+                    pthread_mutex_lock(mutex)
+                    sleepers.add(1, ordering: .sequentiallyConsistent)
+                    while generation.load(ordering: .sequentiallyConsistent) == seen { pthread_cond_wait(wake, mutex) }
+                    sleepers.subtract(1, ordering: .relaxed)
+                    pthread_mutex_unlock(mutex)
+                }
+                seen = generation.load(ordering: .acquiring)
+                if stopping.load(ordering: .acquiring) { break }
+                job.map { current in entry!(current, t) }
+                if pending.subtract(1, ordering: .acquiringAndReleasing).newValue == 0
+                    && callerSleeps.load(ordering: .sequentiallyConsistent) {
+                    pthread_mutex_lock(mutex)
+                    pthread_cond_signal(done)
+                    pthread_mutex_unlock(mutex)
+                }
             }
-            pthread_mutex_unlock(mutex)
+        }
+
+        /// How long a side polls before it sleeps: longer than the gap between two parallel loops of a
+        /// step, short enough that idle threads leave the cores to other processes (oversubscribed ranks).
+        static let spinNanoseconds: UInt64 = 100_000
+
+        /// Polls `ready` for up to `spinNanoseconds`; false when it never became true.
+        @inline(__always) static func spin(until ready: () -> Bool) -> Bool {
+            if ready() { return true }
+            let deadline = DispatchTime.now().uptimeNanoseconds + spinNanoseconds
+            while true {
+                for _ in 0..<64 where ready() { return true }
+                if DispatchTime.now().uptimeNanoseconds > deadline { return ready() }
+            }
         }
     }
 }
