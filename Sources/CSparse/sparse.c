@@ -119,6 +119,28 @@ int64_t sp_prefix(int32_t rows, int32_t blocks, int32_t *start) {
     return total;
 }
 
+int64_t sp_counted(int32_t rows, int32_t blocks, const int32_t *start) {
+    int64_t total = 0;
+    for (int32_t blk = 0; blk < blocks; blk++)
+        for (int32_t i = 0; i < rows; i++) total += start[(int64_t)blk * (rows + 1) + i + 1];
+    return total;
+}
+
+int32_t sp_merge_blocks(int32_t rows, int32_t blocks, int32_t factor, int32_t *start) {
+    const int32_t merged = (blocks + factor - 1) / factor;
+    // In place, in increasing order: merged block b reads blocks ≥ b only.
+    for (int32_t blk = 0; blk < merged; blk++) {
+        int32_t *dst = start + (int64_t)blk * (rows + 1);
+        const int32_t last = (blk + 1) * factor < blocks ? (blk + 1) * factor : blocks;
+        for (int32_t i = 1; i <= rows; i++) {
+            int32_t n = 0;
+            for (int32_t b = blk * factor; b < last; b++) n += start[(int64_t)b * (rows + 1) + i];
+            dst[i] = n;
+        }
+    }
+    return merged;
+}
+
 void sp_fill(const float *w, const float *mask, float threshold, int32_t rows, int32_t cols, int32_t block_cols,
              const int32_t *col_offset, int32_t r0, int32_t r1, const int32_t *start,
              int32_t *offset, int32_t *index, float *value) {

@@ -46,6 +46,10 @@ void sp_sddmm(const sp_matrix *a, const float *d, int64_t ldd, const float *b, i
 /// sign(w)·(|w| − threshold), so an STR weight compresses straight from the stored one.
 void sp_count(const float *w, const float *mask, float threshold, int32_t rows, int32_t cols, int32_t block_cols,
               int32_t r0, int32_t r1, int32_t *start);
+/// The entries counted by sp_count over `blocks` blocks (before sp_prefix).
+int64_t sp_counted(int32_t rows, int32_t blocks, const int32_t *start);
+/// Counts of `blocks` blocks into blocks of `factor` of them (in place, before sp_prefix); returns their number.
+int32_t sp_merge_blocks(int32_t rows, int32_t blocks, int32_t factor, int32_t *start);
 /// Build, step 2 (one thread): counts to starts, block-major; returns the entry count.
 int64_t sp_prefix(int32_t rows, int32_t blocks, int32_t *start);
 /// Build, step 3 (rows [r0, r1)): entries in place — offset = col_offset[k], index = i·cols + k,

@@ -1,8 +1,14 @@
 // A conv weight [O, K] (K = C·kh·kw) compressed for the sparse kernels, in
 // planned memory, rebuilt from the effective weight whenever it changes (every
 // training step): the forward operand (rows = output channels, entries in
-// blocks of 128 columns of K) and, for training, its transpose (entries in
-// blocks of 128 output channels), which the input gradient ∂X = Ŵᵀ·∂Y runs on.
+// blocks of columns of K) and, for training, its transpose (entries in blocks
+// of output channels), which the input gradient ∂X = Ŵᵀ·∂Y runs on. A block
+// spans 128·2^j columns, chosen at each build from the weight's density
+// (`blockSpan`): a kernel reloads every output row once per block, so sparser
+// weights want fewer, wider blocks; denser ones narrow blocks whose dense rows
+// stay in L1. The products do not depend on the blocks' span (each row sums
+// its entries in column order either way) except for the order in which a
+// shifted transpose's row meets its taps, which the density fixes.
 // Where an entry's dense operand row starts depends on the layout (Layout):
 // im2col columns (forward: row k; transpose: row k of ∂col reads ∂Y row o), or
 // shifted planes (forward: channel c's padded plane shifted by the tap;
@@ -16,8 +22,17 @@ public final class CompressedWeight {
     public let rows: Int, cols: Int
     /// Entries the planned memory holds; a denser weight is not compressed (the dense plan runs).
     public private(set) var capacity = 0
-    public static let blockCols = 128
-    public let blocks: Int, transposedBlocks: Int
+    /// The narrowest block, the one `countKept` counts in; blocks of a build merge whole ones.
+    public static let baseBlockCols = 128
+    /// The widest block.
+    public static let maxBlockCols = 1024
+    /// About this many entries per row and block make a block worth its reload of the output rows.
+    static let entriesPerBlockRow = 16.0
+    /// Blocks of `baseBlockCols` (what the planned memory holds).
+    private let baseBlocks: Int, baseTransposedBlocks: Int
+    /// Columns per block and blocks of the last build (forward and transpose).
+    public private(set) var blockCols = baseBlockCols, transposedBlockRows = baseBlockCols
+    public private(set) var blocks: Int, transposedBlocks: Int
     private var start = 0, offset = 0, index = 0, value = 0
     private var tStart = 0, tOffset = 0, tValue = 0, transposes = false
     /// Entries of the last build.
@@ -51,8 +66,9 @@ public final class CompressedWeight {
     public init(rows: Int, cols: Int, layout: Layout = .columns) {
         precondition(rows * cols < Int(Int32.max), "a \(rows)×\(cols) weight is too large to compress (2^31 entries)")
         self.rows = rows; self.cols = cols; self.layout = layout
-        blocks = (cols + Self.blockCols - 1) / Self.blockCols
-        transposedBlocks = (rows + Self.blockCols - 1) / Self.blockCols
+        baseBlocks = (cols + Self.baseBlockCols - 1) / Self.baseBlockCols
+        baseTransposedBlocks = (rows + Self.baseBlockCols - 1) / Self.baseBlockCols
+        blocks = baseBlocks; transposedBlocks = baseTransposedBlocks
         switch layout {
         case .columns:
             columnOffset = (0..<cols).map { Int32($0) }
@@ -73,11 +89,11 @@ public final class CompressedWeight {
     /// Reserves room for `capacity` entries (and the transpose when training needs input gradients).
     public func plan(_ planner: WorkspacePlanner, capacity: Int, transposed: Bool) {
         self.capacity = capacity
-        start = planner.region(blocks * (rows + 1))
+        start = planner.region(baseBlocks * (rows + 1))
         offset = planner.region(capacity); index = planner.region(capacity); value = planner.region(capacity)
         transposes = transposed
         if transposed {
-            tStart = planner.region(transposedBlocks * (transposedRows + 1))
+            tStart = planner.region(baseTransposedBlocks * (transposedRows + 1))
             tOffset = planner.region(capacity); tValue = planner.region(capacity)
         }
     }
@@ -107,15 +123,31 @@ public final class CompressedWeight {
         for e in 0..<count { v[e] *= scale[Int(idx[e] / k)] }
     }
 
+    /// The span of a block (a multiple of `baseBlockCols` by a power of two, at most `maxBlockCols`) for
+    /// `entries` over `rows` rows of `span` columns: the narrowest with `entriesPerBlockRow` entries
+    /// per row and block on average.
+    public static func blockSpan(entries: Int, rows: Int, span: Int) -> Int {
+        let perColumn = Double(entries) / Double(max(1, rows * span))
+        var b = baseBlockCols
+        while b < maxBlockCols && b < span && perColumn * Double(b) < entriesPerBlockRow { b *= 2 }
+        return b
+    }
+
     /// Counts the kept entries of `w`: mask ≠ 0, or without a mask |w| > threshold (0: w ≠ 0; STR's
-    /// threshold g compresses its stored weight directly, entries sign(w)·(|w| − g)).
+    /// threshold g compresses its stored weight directly, entries sign(w)·(|w| − g)); chooses the
+    /// blocks for this density.
     public func countKept(_ w: UnsafePointer<Float>, mask: UnsafePointer<Float>?, threshold: Float = 0,
                           _ ctx: StepContext) -> Int {
         let s = ints(ctx, start)
         ctx.pool.parallelRanges(rows, (w: w, mask: mask, t: threshold, rows: Int32(rows), cols: Int32(cols), s: s)) { a, r, _ in
-            sp_count(a.w, a.mask, a.t, a.rows, a.cols, Int32(CompressedWeight.blockCols), Int32(r.lowerBound),
+            sp_count(a.w, a.mask, a.t, a.rows, a.cols, Int32(CompressedWeight.baseBlockCols), Int32(r.lowerBound),
                      Int32(r.upperBound), a.s)
         }
+        let kept = Int(sp_counted(Int32(rows), Int32(baseBlocks), s))
+        blockCols = Self.blockSpan(entries: kept, rows: rows, span: cols)
+        blocks = Int(sp_merge_blocks(Int32(rows), Int32(baseBlocks), Int32(blockCols / Self.baseBlockCols), s))
+        transposedBlockRows = Self.blockSpan(entries: kept, rows: transposedRows, span: rows)
+        transposedBlocks = (rows + transposedBlockRows - 1) / transposedBlockRows
         count = Int(sp_prefix(Int32(rows), Int32(blocks), s))
         return count
     }
@@ -126,9 +158,10 @@ public final class CompressedWeight {
         precondition(count <= capacity, "\(count) entries exceed the planned \(capacity)")
         columnOffset.withUnsafeBufferPointer { table in
             let args = (w: w, mask: mask, t: threshold, rows: Int32(rows), cols: Int32(cols), table: table.baseAddress!,
-                        s: UnsafePointer(ints(ctx, start)), o: ints(ctx, offset), i: ints(ctx, index), v: ctx.region(value))
+                        s: UnsafePointer(ints(ctx, start)), o: ints(ctx, offset), i: ints(ctx, index), v: ctx.region(value),
+                        blockCols: Int32(blockCols))
             ctx.pool.parallelRanges(rows, args) { a, r, _ in
-                sp_fill(a.w, a.mask, a.t, a.rows, a.cols, Int32(CompressedWeight.blockCols), a.table, Int32(r.lowerBound),
+                sp_fill(a.w, a.mask, a.t, a.rows, a.cols, a.blockCols, a.table, Int32(r.lowerBound),
                         Int32(r.upperBound), a.s, a.o, a.i, a.v)
             }
         }
@@ -137,7 +170,7 @@ public final class CompressedWeight {
         transposedRow.withUnsafeBufferPointer { trow in
             transposedShift.withUnsafeBufferPointer { shift in
                 _ = sp_transpose(&m, UnsafePointer(ints(ctx, index)), Int32(cols), trow.baseAddress!, shift.baseAddress!,
-                                 transposedStride, Int32(transposedRows), Int32(Self.blockCols), ints(ctx, tStart),
+                                 transposedStride, Int32(transposedRows), Int32(transposedBlockRows), ints(ctx, tStart),
                                  ints(ctx, tOffset), ctx.region(tValue))
             }
         }
