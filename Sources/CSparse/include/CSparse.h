@@ -70,4 +70,7 @@ void sp_scatter(const int32_t *index, const float *value, int64_t e0, int64_t e1
 /// Σ_e sign(w[index[e]])·g[e] over entries [e0, e1), in Double: STR's threshold gradient (before its −σ′ factor)
 /// from the kept positions' weight gradients alone.
 double sp_signed_sum(const float *w, const int32_t *index, const float *g, int64_t e0, int64_t e1);
+/// STR's backward over a dense gradient (n weights): grad[i] = 0 where |w[i]| ≤ threshold, and the
+/// return value Σ sign(w)·grad over the kept ones, in Double (the threshold gradient before −σ′).
+double sp_threshold_backward(const float *w, float threshold, float *grad, int64_t n);
 #endif

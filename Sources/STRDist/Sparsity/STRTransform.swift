@@ -3,6 +3,8 @@
 //   ∂L/∂w = ∂L/∂w'·1[|w| > g]
 //   ∂L/∂s = −Σ ∂L/∂w'·sign(w)·1[|w| > g] · g(1 − g)
 
+import CSparse
+
 public enum STRTransform {
     public static func forward(_ w: UnsafePointer<Float>, threshold s: Float, _ out: UnsafeMutablePointer<Float>,
                                count: Int, pool: ThreadPool) {
@@ -20,15 +22,7 @@ public enum STRTransform {
                                 count: Int, pool: ThreadPool, partials: UnsafeMutablePointer<Double>) -> Float {
         let gd = sigmoid(s), g = Float(gd)
         pool.parallelRanges(count, (w: w, grad: grad, g: g, partials: partials)) { a, r, t in
-            var acc = 0.0
-            for i in r {
-                if abs(a.w[i]) > a.g {
-                    acc += Double(a.w[i] < 0 ? -a.grad[i] : a.grad[i])
-                } else {
-                    a.grad[i] = 0
-                }
-            }
-            a.partials[t] = acc
+            a.partials[t] = sp_threshold_backward(a.w + r.lowerBound, a.g, a.grad + r.lowerBound, Int64(r.count))
         }
         // Fixed-order sum over the threads that had work.
         var total = 0.0
