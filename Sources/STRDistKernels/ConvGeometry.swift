@@ -23,6 +23,8 @@ public struct ConvGeometry: Equatable, Sendable {
     public var batch: Int, inH: Int, inW: Int
     /// Computed by Winograd F(4×4, 3×3) rather than im2col + GEMM.
     public var winograd = false
+    /// Whether a training step computes ∂X (not for a conv that reads the network's input).
+    public var inputGradient = true
 
     public init(inChannels: Int, outChannels: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
                 padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1,

@@ -64,10 +64,11 @@ public final class Conv2d: Layer {
     public func plan(_ input: ActRef, _ planner: WorkspacePlanner) -> ActRef {
         precondition(input.shape.channels == inChannels,
                      "\(name) expects \(inChannels) input channels, got \(input.shape.channels)")
-        let g = ConvGeometry(inChannels: inChannels, outChannels: outChannels, kernel: (kernel, kernel),
+        var g = ConvGeometry(inChannels: inChannels, outChannels: outChannels, kernel: (kernel, kernel),
                              stride: (stride, stride), padding: (padding, padding), dilation: (dilation, dilation),
                              groups: groups, batch: input.shape.batch, inH: input.shape.height, inW: input.shape.width,
                              algorithm: algorithm)
+        g.inputGradient = input.grad != nil
         geometry = g
         self.input = input
         inputGrad = planner.use(input)

@@ -125,11 +125,11 @@ public final class CompressedWeight {
 
     /// The span of a block (a multiple of `baseBlockCols` by a power of two, at most `maxBlockCols`) for
     /// `entries` over `rows` rows of `span` columns: the narrowest with `entriesPerBlockRow` entries
-    /// per row and block on average.
+    /// per row and block on average, and one block where two would leave the second less than full.
     public static func blockSpan(entries: Int, rows: Int, span: Int) -> Int {
         let perColumn = Double(entries) / Double(max(1, rows * span))
         var b = baseBlockCols
-        while b < maxBlockCols && b < span && perColumn * Double(b) < entriesPerBlockRow { b *= 2 }
+        while b < maxBlockCols && b < span && (perColumn * Double(b) < entriesPerBlockRow || span < 2 * b) { b *= 2 }
         return b
     }
 

@@ -12,23 +12,24 @@ extension SparseCostModel {
         var denseRows: [([Double], Double)] = [], sparseRows: [([Double], Double)] = []
         for l in sweep.layers {
             let g = l.geometry, m = Double(g.macs)
-            var f = [0.0, 0.0, 0.0, io(g)]
-            f[algorithm(g)] = m
+            var f = [0.0, 0.0, 0.0, io(g), columnElements(g)]
+            f[algorithm(g)] = denseMACs(g) * share(g, training: training)
             let t = (training ? l.denseTotal : l.denseForward) / 1000
             if t > 0 { denseRows.append((f, t)) }
             for (i, p) in sweep.sparsities.enumerated() {
                 let ts = (training ? l.sparseTotal[i] : l.sparseForward[i]) / 1000
                 guard ts > 0 else { continue }
-                var s = [Double](repeating: 0, count: 7)
-                s[layout(g)] = (1 - p) * m
+                var s = [Double](repeating: 0, count: 10)
+                s[layout(g)] = (1 - p) * m * share(g, training: training)
                 s[3 + layout(g)] = moved(g)
-                s[6] = Double(g.weightCount)
+                s[6 + layout(g)] = visits(g, density: 1 - p, training: training)
+                s[9] = Double(g.weightCount)
                 sparseRows.append((s, ts))
             }
         }
-        let d = nonNegativeLeastSquares(denseRows, features: 4), s = nonNegativeLeastSquares(sparseRows, features: 7)
-        return Coefficients(dense: Array(d[0..<3]), denseElement: d[3], sparse: Array(s[0..<3]),
-                            sparseElement: Array(s[3..<6]), weight: s[6])
+        let d = nonNegativeLeastSquares(denseRows, features: 5), s = nonNegativeLeastSquares(sparseRows, features: 10)
+        return Coefficients(dense: Array(d[0..<3]), denseElement: d[3], denseColumn: d[4], sparse: Array(s[0..<3]),
+                            sparseElement: Array(s[3..<6]), visit: Array(s[6..<9]), weight: s[9])
     }
 
     /// min Σ ((f·x − t)/t)² over x ≥ 0: least squares, then features whose coefficient went negative are

@@ -1,8 +1,12 @@
 // Seconds a conv's step costs on the dense path and on the sparse kernels:
 // linear in what each path moves and multiplies, with coefficients fitted to
 // a density sweep (`strdist bench-sparse --fit`, SparseBenchmark) —
-//   dense  = m[alg]·MACs + e·(input + output elements)
-//   sparse = s[layout]·density·MACs + t[layout]·(elements the layout moves) + w·weights
+//   dense  = m[alg]·MACs + e·(input + output elements) + c·(im2col elements)
+//   sparse = s[layout]·density·MACs + t[layout]·(elements the layout moves)
+//            + v[layout]·(row visits) + w·weights
+// (a row visit: one output row's 64-column tile loaded and stored for one block
+// of the compressed weight — what a sparse row with few entries per block pays
+// besides its multiply-adds; CompressedWeight picks the blocks from the density)
 // with alg ∈ pointwise GEMM, im2col GEMM, Winograd and layout ∈ pointwise,
 // shifted planes, im2col columns; one set of coefficients for a training step
 // (forward and both gradients, STR's kept-only weight gradient) and one for
@@ -12,10 +16,13 @@ import CSparse
 
 public struct SparseCostModel: Sendable, Codable, Equatable {
     public struct Coefficients: Sendable, Codable, Equatable {
-        /// Seconds per MAC of the dense path: pointwise GEMM, im2col GEMM, Winograd; per element moved.
-        public var dense = [0.0, 0.0, 0.0], denseElement = 0.0
-        /// Seconds per kept MAC and per element moved, by layout (pointwise, shifted, im2col); per weight.
-        public var sparse = [0.0, 0.0, 0.0], sparseElement = [0.0, 0.0, 0.0], weight = 0.0
+        /// Seconds per MAC of the dense path: pointwise GEMM, im2col GEMM, Winograd; per element of
+        /// input and output, and per im2col column element.
+        public var dense = [0.0, 0.0, 0.0], denseElement = 0.0, denseColumn = 0.0
+        /// Seconds per kept MAC, per element moved and per row visit, by layout (pointwise, shifted,
+        /// im2col); per weight.
+        public var sparse = [0.0, 0.0, 0.0], sparseElement = [0.0, 0.0, 0.0], visit = [0.0, 0.0, 0.0]
+        public var weight = 0.0
     }
 
     public var train: Coefficients
@@ -24,12 +31,12 @@ public struct SparseCostModel: Sendable, Codable, Equatable {
     /// Fitted by `strdist bench-sparse --arch ResNet50 --batch 16 --threads 2 --fit` on an AMD EPYC with
     /// AVX-512 (OpenBLAS Cooperlake kernels); the policy uses the ratios, which carry across machines.
     public static let `default` = SparseCostModel(
-        train: Coefficients(dense: [1.134e-11, 1.385e-11, 8.25e-12], denseElement: 3.25e-10,
-                            sparse: [2.057e-11, 3.682e-11, 2.891e-11], sparseElement: [3.265e-10, 9.527e-10, 3.607e-10],
-                            weight: 2.516e-9),
-        eval: Coefficients(dense: [3.814e-12, 4.649e-12, 3.018e-12], denseElement: 1.237e-10,
-                           sparse: [5.926e-12, 1.103e-11, 8.245e-12], sparseElement: [9.026e-11, 3.505e-10, 1.950e-10],
-                           weight: 1.984e-10))
+        train: Coefficients(dense: [1.172e-11, 1.363e-11, 7.167e-12], denseElement: 3.697e-10, denseColumn: 3.224e-10,
+                            sparse: [2.253e-11, 3.47e-11, 2.194e-11], sparseElement: [2.634e-10, 4.639e-10, 2.572e-10],
+                            visit: [7.951e-10, 9.685e-09, 1.56e-08], weight: 1.685e-09),
+        eval: Coefficients(dense: [4.004e-12, 4.295e-12, 2.584e-12], denseElement: 1.333e-10, denseColumn: 1.87e-10,
+                           sparse: [6.732e-12, 1.03e-11, 6.831e-12], sparseElement: [7.831e-11, 1.731e-10, 1.336e-10],
+                           visit: [0, 7.358e-09, 9.764e-09], weight: 6.882e-11))
 
     /// The dense path's index: 0 pointwise GEMM, 1 im2col GEMM, 2 Winograd.
     static func algorithm(_ g: ConvGeometry) -> Int { g.winograd ? 2 : g.isPointwise ? 0 : 1 }
@@ -48,15 +55,47 @@ public struct SparseCostModel: Sendable, Codable, Equatable {
         }
     }
 
+    /// The share of a step's products a conv runs: all three in training (forward, ∂X, ∂W) but
+    /// two for one without ∂X; the forward alone at inference.
+    static func share(_ g: ConvGeometry, training: Bool) -> Double { training && !g.inputGradient ? 2.0 / 3 : 1 }
+
+    /// Multiply-adds of the dense path: Winograd computes whole 4×4 output tiles (a 7×7 or 14×14
+    /// plane is 31% padding).
+    static func denseMACs(_ g: ConvGeometry) -> Double {
+        guard g.winograd else { return Double(g.macs) }
+        let h = (g.outH + 3) / 4 * 4, w = (g.outW + 3) / 4 * 4
+        return Double(g.macs) * Double(h * w) / Double(g.outH * g.outW)
+    }
+
     public func dense(_ g: ConvGeometry, training: Bool) -> Double {
         let c = training ? train : eval
-        return c.dense[Self.algorithm(g)] * Double(g.macs) + c.denseElement * Self.io(g)
+        return c.dense[Self.algorithm(g)] * Self.denseMACs(g) * Self.share(g, training: training) + c.denseElement * Self.io(g)
+            + c.denseColumn * Self.columnElements(g)
+    }
+
+    /// Elements of the im2col columns the dense GEMM path builds (none for pointwise GEMM and Winograd).
+    static func columnElements(_ g: ConvGeometry) -> Double { algorithm(g) == 1 ? Double(g.colRows * g.columns) : 0 }
+
+    /// Output-row tiles the products load and store, one per block of the compressed weight: the
+    /// forward SpMM, and in training the transposed SpMM and the SDDMM.
+    static func visits(_ g: ConvGeometry, density: Double, training: Bool) -> Double {
+        let k = g.colRows, o = g.outChannels, entries = Int(density * Double(o * k))
+        let positions = layout(g) == 1 ? ShiftedPlanes(g).planes : g.columns
+        let tiles = Double((positions + 63) / 64)
+        let span = CompressedWeight.blockSpan(entries: entries, rows: o, span: k)
+        let forward = Double(o * ((k + span - 1) / span))
+        guard training else { return forward * tiles }
+        guard g.inputGradient else { return 2 * forward * tiles }
+        let tRows = layout(g) == 1 ? g.inChannels : k
+        let tSpan = CompressedWeight.blockSpan(entries: entries, rows: tRows, span: o)
+        return (2 * forward + Double(tRows * ((o + tSpan - 1) / tSpan))) * tiles
     }
 
     /// The sparse kernels at `density`; a dense-rule (DNW) weight gradient costs the dense path's third.
     public func sparse(_ g: ConvGeometry, density: Double, training: Bool, keptOnlyGradient: Bool) -> Double {
         let c = training ? train : eval, l = Self.layout(g)
-        var t = c.sparse[l] * density * Double(g.macs) + c.sparseElement[l] * Self.moved(g) + c.weight * Double(g.weightCount)
+        var t = c.sparse[l] * density * Double(g.macs) * Self.share(g, training: training) + c.sparseElement[l] * Self.moved(g) + c.weight * Double(g.weightCount)
+            + c.visit[l] * Self.visits(g, density: density, training: training)
         if training && !keptOnlyGradient { t = t * 2 / 3 + dense(g, training: true) / 3 }
         return t
     }
