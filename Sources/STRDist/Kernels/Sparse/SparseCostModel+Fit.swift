@@ -12,8 +12,9 @@ extension SparseCostModel {
         var denseRows: [([Double], Double)] = [], sparseRows: [([Double], Double)] = []
         for l in sweep.layers {
             let g = l.geometry, m = Double(g.macs)
-            var f = [0.0, 0.0, 0.0, io(g), columnElements(g)]
+            var f = [0.0, 0.0, 0.0, io(g), columnElements(g), 0.0, 0.0, 0.0]
             f[algorithm(g)] = denseMACs(g) * share(g, training: training)
+            f[5 + algorithm(g)] = Double(g.weightCount)
             let t = (training ? l.denseTotal : l.denseForward) / 1000
             if t > 0 { denseRows.append((f, t)) }
             for (i, p) in sweep.sparsities.enumerated() {
@@ -27,8 +28,8 @@ extension SparseCostModel {
                 sparseRows.append((s, ts))
             }
         }
-        let d = nonNegativeLeastSquares(denseRows, features: 5), s = nonNegativeLeastSquares(sparseRows, features: 10)
-        return Coefficients(dense: Array(d[0..<3]), denseElement: d[3], denseColumn: d[4], sparse: Array(s[0..<3]),
+        let d = nonNegativeLeastSquares(denseRows, features: 8), s = nonNegativeLeastSquares(sparseRows, features: 10)
+        return Coefficients(dense: Array(d[0..<3]), denseElement: d[3], denseColumn: d[4], denseWeight: Array(d[5..<8]), sparse: Array(s[0..<3]),
                             sparseElement: Array(s[3..<6]), visit: Array(s[6..<9]), weight: s[9])
     }
 

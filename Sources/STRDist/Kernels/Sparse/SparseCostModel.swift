@@ -2,6 +2,7 @@
 // linear in what each path moves and multiplies, with coefficients fitted to
 // a density sweep (`strdist bench-sparse --fit`, SparseBenchmark) —
 //   dense  = m[alg]·MACs + e·(input + output elements) + c·(im2col elements)
+//            + u[alg]·weights (Winograd transforms its weights every step)
 //   sparse = s[layout]·density·MACs + t[layout]·(elements the layout moves)
 //            + v[layout]·(row visits) + w·weights
 // (a row visit: one output row's 64-column tile loaded and stored for one block
@@ -19,6 +20,8 @@ public struct SparseCostModel: Sendable, Codable, Equatable {
         /// Seconds per MAC of the dense path: pointwise GEMM, im2col GEMM, Winograd; per element of
         /// input and output, and per im2col column element.
         public var dense = [0.0, 0.0, 0.0], denseElement = 0.0, denseColumn = 0.0
+        /// Seconds per weight of the dense path, by algorithm.
+        public var denseWeight = [0.0, 0.0, 0.0]
         /// Seconds per kept MAC, per element moved and per row visit, by layout (pointwise, shifted,
         /// im2col); per weight.
         public var sparse = [0.0, 0.0, 0.0], sparseElement = [0.0, 0.0, 0.0], visit = [0.0, 0.0, 0.0]
@@ -31,12 +34,14 @@ public struct SparseCostModel: Sendable, Codable, Equatable {
     /// Fitted by `strdist bench-sparse --arch ResNet50 --batch 16 --threads 2 --fit` on an AMD EPYC with
     /// AVX-512 (OpenBLAS Cooperlake kernels); the policy uses the ratios, which carry across machines.
     public static let `default` = SparseCostModel(
-        train: Coefficients(dense: [1.172e-11, 1.363e-11, 7.167e-12], denseElement: 3.697e-10, denseColumn: 3.224e-10,
-                            sparse: [2.253e-11, 3.47e-11, 2.194e-11], sparseElement: [2.634e-10, 4.639e-10, 2.572e-10],
-                            visit: [7.951e-10, 9.685e-09, 1.56e-08], weight: 1.685e-09),
-        eval: Coefficients(dense: [4.004e-12, 4.295e-12, 2.584e-12], denseElement: 1.333e-10, denseColumn: 1.87e-10,
-                           sparse: [6.732e-12, 1.03e-11, 6.831e-12], sparseElement: [7.831e-11, 1.731e-10, 1.336e-10],
-                           visit: [0, 7.358e-09, 9.764e-09], weight: 6.882e-11))
+        train: Coefficients(dense: [1.093e-11, 1.266e-11, 6.827e-12], denseElement: 4.33e-10, denseColumn: 3.452e-10,
+                            denseWeight: [1.058e-09, 1.246e-09, 1.621e-09],
+                            sparse: [2.099e-11, 3.5e-11, 1.937e-11], sparseElement: [2.428e-10, 6.736e-10, 1.979e-10],
+                            visit: [1.651e-09, 0, 1.719e-08], weight: 1.277e-09),
+        eval: Coefficients(dense: [3.723e-12, 3.664e-12, 2.426e-12], denseElement: 1.507e-10, denseColumn: 2.374e-10,
+                           denseWeight: [3.005e-10, 6.976e-10, 3.918e-10],
+                           sparse: [6.581e-12, 1.026e-11, 6.549e-12], sparseElement: [7.874e-11, 2.129e-10, 1.21e-10],
+                           visit: [0, 1.591e-09, 1.01e-08], weight: 6.545e-11))
 
     /// The dense path's index: 0 pointwise GEMM, 1 im2col GEMM, 2 Winograd.
     static func algorithm(_ g: ConvGeometry) -> Int { g.winograd ? 2 : g.isPointwise ? 0 : 1 }
@@ -70,7 +75,7 @@ public struct SparseCostModel: Sendable, Codable, Equatable {
     public func dense(_ g: ConvGeometry, training: Bool) -> Double {
         let c = training ? train : eval
         return c.dense[Self.algorithm(g)] * Self.denseMACs(g) * Self.share(g, training: training) + c.denseElement * Self.io(g)
-            + c.denseColumn * Self.columnElements(g)
+            + c.denseColumn * Self.columnElements(g) + c.denseWeight[Self.algorithm(g)] * Double(g.weightCount)
     }
 
     /// Elements of the im2col columns the dense GEMM path builds (none for pointwise GEMM and Winograd).
