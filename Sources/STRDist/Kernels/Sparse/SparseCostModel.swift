@@ -34,14 +34,14 @@ public struct SparseCostModel: Sendable, Codable, Equatable {
     /// Fitted by `strdist bench-sparse --arch ResNet50 --batch 16 --threads 2 --fit` on an AMD EPYC with
     /// AVX-512 (OpenBLAS Cooperlake kernels); the policy uses the ratios, which carry across machines.
     public static let `default` = SparseCostModel(
-        train: Coefficients(dense: [1.093e-11, 1.266e-11, 6.827e-12], denseElement: 4.33e-10, denseColumn: 3.452e-10,
-                            denseWeight: [1.058e-09, 1.246e-09, 1.621e-09],
-                            sparse: [2.099e-11, 3.5e-11, 1.937e-11], sparseElement: [2.428e-10, 6.736e-10, 1.979e-10],
-                            visit: [1.651e-09, 0, 1.719e-08], weight: 1.277e-09),
-        eval: Coefficients(dense: [3.723e-12, 3.664e-12, 2.426e-12], denseElement: 1.507e-10, denseColumn: 2.374e-10,
-                           denseWeight: [3.005e-10, 6.976e-10, 3.918e-10],
-                           sparse: [6.581e-12, 1.026e-11, 6.549e-12], sparseElement: [7.874e-11, 2.129e-10, 1.21e-10],
-                           visit: [0, 1.591e-09, 1.01e-08], weight: 6.545e-11))
+        train: Coefficients(dense: [1.108e-11, 1.218e-11, 6.615e-12], denseElement: 3.431e-10, denseColumn: 3.2e-10,
+                            denseWeight: [1.12e-09, 1.738e-09, 1.303e-09],
+                            sparse: [2.062e-11, 3.446e-11, 2.117e-11], sparseElement: [2.605e-10, 6.864e-10, 2.483e-10],
+                            visit: [2.312e-09, 0, 1.339e-08], weight: 1.392e-09),
+        eval: Coefficients(dense: [3.786e-12, 3.622e-12, 2.372e-12], denseElement: 1.531e-10, denseColumn: 1.877e-10,
+                           denseWeight: [4.475e-10, 9.652e-10, 3.853e-10],
+                           sparse: [6.405e-12, 1e-11, 6.395e-12], sparseElement: [7.713e-11, 2.241e-10, 1.171e-10],
+                           visit: [3.476e-10, 1.16e-09, 9.204e-09], weight: 6.005e-11))
 
     /// The dense path's index: 0 pointwise GEMM, 1 im2col GEMM, 2 Winograd.
     static func algorithm(_ g: ConvGeometry) -> Int { g.winograd ? 2 : g.isPointwise ? 0 : 1 }
@@ -82,18 +82,25 @@ public struct SparseCostModel: Sendable, Codable, Equatable {
     static func columnElements(_ g: ConvGeometry) -> Double { algorithm(g) == 1 ? Double(g.colRows * g.columns) : 0 }
 
     /// Output-row tiles the products load and store, one per block of the compressed weight: the
-    /// forward SpMM, and in training the transposed SpMM and the SDDMM.
+    /// forward SpMM, and in training the transposed SpMM and the SDDMM. Blocks are counted as
+    /// CompressedWeight aims at them (about 16 entries per row and block) but without its rounding to
+    /// powers of two, so the cost rises smoothly with density (hysteresis needs no jumps).
     static func visits(_ g: ConvGeometry, density: Double, training: Bool) -> Double {
-        let k = g.colRows, o = g.outChannels, entries = Int(density * Double(o * k))
+        let k = Double(g.colRows), o = Double(g.outChannels)
         let positions = layout(g) == 1 ? ShiftedPlanes(g).planes : g.columns
         let tiles = Double((positions + 63) / 64)
-        let span = CompressedWeight.blockSpan(entries: entries, rows: o, span: k)
-        let forward = Double(o * ((k + span - 1) / span))
+        func blocks(span: Double, perColumn: Double) -> Double {
+            // Under two base blocks the build never splits (CompressedWeight.blockSpan).
+            if span < Double(2 * CompressedWeight.baseBlockCols) { return 1 }
+            let ideal = CompressedWeight.entriesPerBlockRow / max(perColumn, 1e-9)
+            let width = min(max(ideal, Double(CompressedWeight.baseBlockCols)), Double(CompressedWeight.maxBlockCols))
+            return max(1, span / width)
+        }
+        let forward = o * blocks(span: k, perColumn: density)
         guard training else { return forward * tiles }
         guard g.inputGradient else { return 2 * forward * tiles }
-        let tRows = layout(g) == 1 ? g.inChannels : k
-        let tSpan = CompressedWeight.blockSpan(entries: entries, rows: tRows, span: o)
-        return (2 * forward + Double(tRows * ((o + tSpan - 1) / tSpan))) * tiles
+        let tRows = layout(g) == 1 ? Double(g.inChannels) : k
+        return (2 * forward + tRows * blocks(span: o, perColumn: density * k / tRows)) * tiles
     }
 
     /// The sparse kernels at `density`; a dense-rule (DNW) weight gradient costs the dense path's third.
