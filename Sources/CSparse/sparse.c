@@ -87,6 +87,18 @@ void sp_sddmm(const sp_matrix *a, const float *d, int64_t ldd, const float *b, i
     }
 }
 
+void sp_pointwise_backward(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, int32_t drows,
+                           const float *b, int64_t ldb, int32_t brows, float *pack, int64_t q0, int64_t q1,
+                           float *c, int64_t ldc, int accumulate, float *out) {
+    switch (sp_isa()) {
+    case 2: sp_pointwise_backward_avx512(a, at, d, ldd, drows, b, ldb, brows, pack, q0, q1, c, ldc, accumulate, out); break;
+    case 1: sp_pointwise_backward_avx2(a, at, d, ldd, drows, b, ldb, brows, pack, q0, q1, c, ldc, accumulate, out); break;
+    default:
+        sddmm_c(a, d, ldd, b, ldb, q0, q1, 0, a->rows, out);
+        if (at) spmm_c(at, d, ldd, q0, q1, c, ldc, accumulate, 0, 0);
+    }
+}
+
 static inline int kept(const float *mask, const float *w, int64_t k, float threshold) {
     return mask ? mask[k] != 0 : fabsf(w[k]) > threshold;
 }

@@ -48,6 +48,12 @@ void sp_sddmm_avx512(const sp_matrix *a, const float *d, int64_t ldd, const floa
     sddmm_avx512(a, d, ldd, b, stride, brows, pack, q0, q1, r0, r1, out);
 }
 
+void sp_pointwise_backward_avx512(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, int32_t drows,
+                             const float *b, int64_t ldb, int32_t brows, float *pack, int64_t q0, int64_t q1,
+                             float *c, int64_t ldc, int accumulate, float *out) {
+    pointwise_backward_avx512(a, at, d, ldd, drows, b, ldb, brows, pack, q0, q1, c, ldc, accumulate, out);
+}
+
 #pragma clang attribute pop
 
 // The build's two passes with compares and compressing stores, 16 columns at a time.

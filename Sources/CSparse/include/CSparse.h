@@ -40,6 +40,14 @@ void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, 
 void sp_sddmm(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride, int32_t brows,
               float *pack, int64_t q0, int64_t q1, int32_t r0, int32_t r1, float *out);
 
+/// A pointwise conv's backward over columns [q0, q1), one pass per 64-column tile: out[e] += Σ_q D[i·ldd + q] ·
+/// B[offset[e]·ldb + q] for every entry of `a` (rows i = D's rows, offsets = B's rows) and, when `at` is
+/// non-null, C[r·ldc + q] = (accumulate ? C : 0) + Σ_e at.value[e] · D[at.offset[e]·ldd + q]. `pack` holds
+/// (drows + brows) × 64 floats. Columns split among threads give each its own `out` (partial sums).
+void sp_pointwise_backward(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, int32_t drows,
+                           const float *b, int64_t ldb, int32_t brows, float *pack, int64_t q0, int64_t q1,
+                           float *c, int64_t ldc, int accumulate, float *out);
+
 /// Build, step 1 (rows [r0, r1) of a dense [rows × cols] weight): the number of kept entries of each
 /// (block, row) goes to start[b·(rows+1) + i + 1]. Kept: mask[i·cols + k] ≠ 0, or without a mask
 /// |w| > threshold (threshold 0: w ≠ 0). With a threshold the entry's value is STR's soft threshold

@@ -171,4 +171,61 @@ final class SparseKernelTests: XCTestCase {
             }
         }
     }
+
+    /// The fused pointwise backward: both products in one pass, against Double sums, on every ISA.
+    func testPointwiseBackwardMatchesDoubleSumsOnEveryISA() {
+        for isa in isas {
+            XCTAssertEqual(sp_force_isa(isa), isa)
+            for (rows, cols, n) in [(5, 7, 300), (19, 140, 33), (1, 1, 1), (40, 20, 129), (3, 300, 70)] {
+                for density in [0, -1, 0.1, 1] {
+                    let w = weight(rows, cols, density: density, seed: UInt64(5 + cols))
+                    let b = build(w, rows: rows, cols: cols)
+                    let nnz = Int(b.start.last!)
+                    // The transpose: rows = columns of w, offsets = rows of w.
+                    let tBlocks = (rows + 127) / 128
+                    var tStart = [Int32](repeating: 0, count: tBlocks * (cols + 1))
+                    var tOffset = [Int32](repeating: -1, count: max(1, nnz)), tValue = [Float](repeating: .nan, count: max(1, nnz))
+                    let trow = (0..<cols).map { Int32($0) }, tshift = [Int32](repeating: 0, count: cols)
+                    withMatrix(b) { m in
+                        _ = sp_transpose(m, b.index, Int32(cols), trow, tshift, 1, Int32(cols), 128, &tStart, &tOffset, &tValue)
+                    }
+                    let t = Built(start: tStart, offset: tOffset, index: [], value: tValue, blocks: Int32(tBlocks), rows: Int32(cols))
+                    let ldd = n + 2, ldb = n + 3, ldc = n + 1
+                    let d = randomArray(rows * ldd, seed: 31), bmat = randomArray(cols * ldb, seed: 32)
+                    var pack = [Float](repeating: .nan, count: 64 * (rows + cols))
+                    for (q0, q1, accumulate) in [(0, n, false), (min(1, n), n, true)] {
+                        var out = [Float](repeating: 0.5, count: max(1, nnz))
+                        var c = randomArray(cols * ldc, seed: 33)
+                        let c0 = c
+                        withMatrix(b) { m in
+                            withMatrix(t) { mt in
+                                pack.withUnsafeMutableBufferPointer { p in
+                                    sp_pointwise_backward(m, mt, d, Int64(ldd), Int32(rows), bmat, Int64(ldb), Int32(cols),
+                                                          p.baseAddress, Int64(q0), Int64(q1), &c, Int64(ldc),
+                                                          accumulate ? 1 : 0, &out)
+                                }
+                            }
+                        }
+                        let label = "isa \(isa) \(rows)×\(cols)·\(n) d \(density) cols \(q0)..<\(q1)"
+                        for p in 0..<nnz {
+                            let i = Int(b.index[p]) / cols, k = Int(b.index[p]) % cols
+                            var s = 0.5
+                            for q in q0..<q1 { s += Double(d[i * ldd + q]) * Double(bmat[k * ldb + q]) }
+                            assertClose(out[p], Float(s), rtol: 1e-5, atol: 1e-5, label + " entry \(p)")
+                        }
+                        for k in 0..<cols {
+                            for q in 0..<ldc {
+                                var s = Double(c0[k * ldc + q])
+                                if (q0..<q1).contains(q) {
+                                    s = accumulate ? s : 0
+                                    for i in 0..<rows { s += Double(w[i * cols + k]) * Double(d[i * ldd + q]) }
+                                }
+                                assertClose(c[k * ldc + q], Float(s), rtol: 1e-5, atol: 1e-5, label + " ∂X[\(k), \(q)]")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

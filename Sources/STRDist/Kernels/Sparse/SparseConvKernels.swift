@@ -8,8 +8,9 @@
 // im2col columns, image chunks per thread as the dense path does (the
 // columns' row stride is the chunk's width, given to the kernels at run time,
 // so one compressed operand serves every chunk). Forward and input-gradient
-// products split columns among threads; the pointwise SDDMM splits rows by
-// their entry counts, the im2col one sums per-thread partials in a fixed order.
+// products split columns among threads; the weight gradient (SDDMM) sums
+// per-thread partials in a fixed order. A pointwise backward with both
+// gradients runs them in one pass per column tile (sp_pointwise_backward).
 //
 // Shapes: x [C, N, H, W], y/dy [O, N, OH, OW], w/dw [O, C, kh, kw] (groups = 1).
 
@@ -20,7 +21,8 @@ public enum SparseConvKernels {
     /// (weight-gradient partials of `capacity` entries) the sparse plan of `g` needs.
     public static func scratch(_ g: ConvGeometry, capacity: Int, threads: Int) -> (perThread: Int, shared: Int) {
         let pack = packFloats(g)
-        if g.isPointwise { return (pack, capacity) }
+        // Pointwise: the backward packs ∂Y's and X's tiles together, and sums entries per thread.
+        if g.isPointwise { return (64 * (g.colRows + g.outChannels), threads * capacity) }
         if usesShiftedPlanes(g) { return (0, ShiftedPlanes(g).scratch(capacity: capacity)) }
         return (2 * g.colRows * imagesPerChunk(g, threads: threads) * g.outPlane + pack, threads * capacity)
     }
@@ -110,6 +112,10 @@ public enum SparseConvKernels {
                                           scratch: ConvScratch) {
         var a = w.matrix(ctx)
         let threads = ctx.pool.threads
+        if let dx, let dw {
+            fusedPointwiseBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: dw, g, ctx, scratch: scratch)
+            return
+        }
         if let dx {
             var t = w.transposed(ctx)
             withUnsafePointer(to: &t) { m in
@@ -174,6 +180,31 @@ public enum SparseConvKernels {
             }
         }
         guard let dw else { return }
+        if threads > 1 { ConvKernels.reducePartials(scratch.partials, scratch.partials + count, count, ctx.pool) }
+        scatter(scratch.partials, w, into: dw, g, ctx)
+    }
+
+    /// Both gradients of a pointwise conv in one pass over each column tile; each thread its columns and
+    /// its own entry sums, added in thread order.
+    private static func fusedPointwiseBackward(x: UnsafePointer<Float>, w: CompressedWeight, dy: UnsafePointer<Float>,
+                                               dx: UnsafeMutablePointer<Float>, accumulate: Bool,
+                                               dw: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ ctx: StepContext,
+                                               scratch: ConvScratch) {
+        var a = w.matrix(ctx), t = w.transposed(ctx)
+        let threads = ctx.pool.threads, count = w.count
+        scratch.partials.update(repeating: 0, count: threads * count)
+        withUnsafePointer(to: &a) { m in
+            withUnsafePointer(to: &t) { mt in
+                ctx.pool.run((m: m, mt: mt, x: x, dy: dy, dx: dx, acc: accumulate, columns: g.columns,
+                              o: Int32(g.outChannels), c: Int32(g.inChannels), scratch: scratch, count: count,
+                              threads: threads)) { a, t in
+                    let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads)
+                    sp_pointwise_backward(a.m, a.mt, a.dy, Int64(a.columns), a.o, a.x, Int64(a.columns), a.c,
+                                          a.scratch.perThread(t), Int64(r.lowerBound), Int64(r.upperBound), a.dx,
+                                          Int64(a.columns), a.acc ? 1 : 0, a.scratch.partials + t * a.count)
+                }
+            }
+        }
         if threads > 1 { ConvKernels.reducePartials(scratch.partials, scratch.partials + count, count, ctx.pool) }
         scatter(scratch.partials, w, into: dw, g, ctx)
     }
