@@ -99,6 +99,17 @@ void sp_pointwise_backward(const sp_matrix *a, const sp_matrix *at, const float 
     }
 }
 
+void sp_shifted_backward(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, const float *b,
+                         const float *dt, int64_t q0, int64_t q1, float *c, int64_t ldc, float *out) {
+    switch (sp_isa()) {
+    case 2: sp_shifted_backward_avx512(a, at, d, ldd, b, dt, q0, q1, c, ldc, out); break;
+    case 1: sp_shifted_backward_avx2(a, at, d, ldd, b, dt, q0, q1, c, ldc, out); break;
+    default:
+        sddmm_c(a, d, ldd, b, 1, q0, q1, 0, a->rows, out);
+        spmm_c(at, dt, 1, q0, q1, c, ldc, 0, 0, 0);
+    }
+}
+
 static inline int kept(const float *mask, const float *w, int64_t k, float threshold) {
     return mask ? mask[k] != 0 : fabsf(w[k]) > threshold;
 }

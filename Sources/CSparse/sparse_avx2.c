@@ -59,4 +59,9 @@ void sp_pointwise_backward_avx2(const sp_matrix *a, const sp_matrix *at, const f
     pointwise_backward_avx2(a, at, d, ldd, drows, b, ldb, brows, pack, q0, q1, c, ldc, accumulate, out);
 }
 
+void sp_shifted_backward_avx2(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, const float *b,
+                           const float *dt, int64_t q0, int64_t q1, float *c, int64_t ldc, float *out) {
+    shifted_backward_avx2(a, at, d, ldd, b, dt, q0, q1, c, ldc, out);
+}
+
 #pragma clang attribute pop

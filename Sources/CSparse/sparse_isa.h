@@ -16,6 +16,10 @@ void sp_pointwise_backward_avx512(const sp_matrix *a, const sp_matrix *at, const
 void sp_pointwise_backward_avx2(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, int32_t drows,
                              const float *b, int64_t ldb, int32_t brows, float *pack, int64_t q0, int64_t q1,
                              float *c, int64_t ldc, int accumulate, float *out);
+void sp_shifted_backward_avx512(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, const float *b,
+                           const float *dt, int64_t q0, int64_t q1, float *c, int64_t ldc, float *out);
+void sp_shifted_backward_avx2(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, const float *b,
+                           const float *dt, int64_t q0, int64_t q1, float *c, int64_t ldc, float *out);
 void sp_count_avx512(const float *w, const float *mask, float threshold, int32_t rows, int32_t cols, int32_t block_cols,
                      int32_t r0, int32_t r1, int32_t *start);
 void sp_fill_avx512(const float *w, const float *mask, float threshold, int32_t rows, int32_t cols, int32_t block_cols,

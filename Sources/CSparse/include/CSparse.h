@@ -48,6 +48,11 @@ void sp_pointwise_backward(const sp_matrix *a, const sp_matrix *at, const float 
                            const float *b, int64_t ldb, int32_t brows, float *pack, int64_t q0, int64_t q1,
                            float *c, int64_t ldc, int accumulate, float *out);
 
+/// The same over operands addressed by flat offsets (stride 1, no packing; shifted planes): out[e] +=
+/// Σ_q D[i·ldd + q] · B[offset[e] + q] and C[r·ldc + q] = Σ_e at.value[e] · Dt[at.offset[e] + q], q in [q0, q1).
+void sp_shifted_backward(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, const float *b,
+                         const float *dt, int64_t q0, int64_t q1, float *c, int64_t ldc, float *out);
+
 /// Build, step 1 (rows [r0, r1) of a dense [rows × cols] weight): the number of kept entries of each
 /// (block, row) goes to start[b·(rows+1) + i + 1]. Kept: mask[i·cols + k] ≠ 0, or without a mask
 /// |w| > threshold (threshold 0: w ≠ 0). With a threshold the entry's value is STR's soft threshold

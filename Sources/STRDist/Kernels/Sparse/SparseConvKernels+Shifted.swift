@@ -5,8 +5,8 @@
 // k²-times smaller copy than im2col's. The output comes out in the padded
 // layout (positions with w ≥ OW or h ≥ OH are junk) and is cropped. Backward
 // pads ∂Y the same way (junk and margins zero), so ∂Xpad = Ŵᵀ·∂Ypad is again
-// one shifted SpMM and ∂Ŵ = Σ_q ∂Ypad·Xpad(q + tap) an SDDMM; ∂X is ∂Xpad's
-// interior. A 3×3 conv with padding 1 shares its zeros: one zero column between
+// one shifted SpMM and ∂Ŵ = Σ_q ∂Ypad·Xpad(q + tap) an SDDMM (both in one pass
+// over each column tile when both are wanted); ∂X is ∂Xpad's interior. A 3×3 conv with padding 1 shares its zeros: one zero column between
 // rows and one zero row between images serve as the right pad of one and the
 // left (top) pad of the next, so Wp = W + 1, Hp = H + 1 — a 14×14 plane computes
 // 225 positions instead of 256.
@@ -55,7 +55,7 @@ extension SparseConvKernels {
 
     static func shiftedForward(x: UnsafePointer<Float>, w: CompressedWeight, bias: UnsafePointer<Float>?, relu: Bool,
                                y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ ctx: StepContext, scratch: ConvScratch) {
-        let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity)
+        let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity * ctx.pool.threads)
         pad(x, into: r.x, channels: g.inChannels, s, pool: ctx.pool)
         var a = w.matrix(ctx)
         withUnsafePointer(to: &a) { m in
@@ -71,9 +71,31 @@ extension SparseConvKernels {
     static func shiftedBackward(x: UnsafePointer<Float>, w: CompressedWeight, dy: UnsafePointer<Float>,
                                 dx: UnsafeMutablePointer<Float>?, accumulate: Bool, dw: UnsafeMutablePointer<Float>?,
                                 _ g: ConvGeometry, _ ctx: StepContext, scratch: ConvScratch) {
-        let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity)
-        padGradient(dy, into: r.dy, s, pool: ctx.pool)
         let threads = ctx.pool.threads
+        let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity * threads)
+        padGradient(dy, into: r.dy, s, pool: ctx.pool)
+        if let dx, let dw {
+            // Both gradients in one pass over each column tile; entry sums per thread, added in thread order.
+            pad(x, into: r.x, channels: g.inChannels, s, pool: ctx.pool)
+            let count = w.count
+            r.sums.update(repeating: 0, count: threads * count)
+            var a = w.matrix(ctx), t = w.transposed(ctx)
+            withUnsafePointer(to: &a) { m in
+                withUnsafePointer(to: &t) { mt in
+                    ctx.pool.run((m: m, mt: mt, x: r.x, dy: r.dy, dx: r.out, sums: r.sums, q: s.planes, ld: s.gradRows,
+                                  margin: s.margin, count: count, threads: threads)) { a, t in
+                        let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
+                        sp_shifted_backward(a.m, a.mt, a.dy + a.margin, Int64(a.ld), a.x, a.dy, Int64(range.lowerBound),
+                                            Int64(range.upperBound), a.dx, Int64(a.q), a.sums + t * a.count)
+                    }
+                }
+            }
+            crop(r.out, rowLength: s.planes, into: dx, channels: g.inChannels, size: (g.inH, g.inW), accumulate: accumulate,
+                 offset: g.padH * s.wp + g.padW, bias: nil, relu: false, s, pool: ctx.pool)
+            if threads > 1 { ConvKernels.reducePartials(r.sums, r.sums + count, count, ctx.pool) }
+            scatter(r.sums, w, into: dw, g, ctx)
+            return
+        }
         if let dx {
             var t = w.transposed(ctx)
             withUnsafePointer(to: &t) { m in

@@ -23,7 +23,7 @@ public enum SparseConvKernels {
         let pack = packFloats(g)
         // Pointwise: the backward packs ∂Y's and X's tiles together, and sums entries per thread.
         if g.isPointwise { return (64 * (g.colRows + g.outChannels), threads * capacity) }
-        if usesShiftedPlanes(g) { return (0, ShiftedPlanes(g).scratch(capacity: capacity)) }
+        if usesShiftedPlanes(g) { return (0, ShiftedPlanes(g).scratch(capacity: threads * capacity)) }
         return (2 * g.colRows * imagesPerChunk(g, threads: threads) * g.outPlane + pack, threads * capacity)
     }
 
