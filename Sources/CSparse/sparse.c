@@ -30,7 +30,7 @@ int sp_force_isa(int isa) {
 }
 
 static void spmm_c(const sp_matrix *a, const float *b, int64_t stride, int64_t q0, int64_t q1,
-                   float *c, int64_t ldc, int accumulate, const float *bias, int relu) {
+                   float *c, int64_t ldc, int accumulate, const float *bias, const float *residual, int relu) {
     const int32_t rows = a->rows;
     for (int32_t blk = 0; blk < a->blocks; blk++) {
         const int32_t *st = a->start + (int64_t)blk * (rows + 1);
@@ -42,9 +42,10 @@ static void spmm_c(const sp_matrix *a, const float *b, int64_t stride, int64_t q
                 const float *br = b + (int64_t)a->offset[e] * stride;
                 for (int64_t q = q0; q < q1; q++) cr[q] += v * br[q];
             }
-            if (blk == a->blocks - 1 && (bias || relu)) {
+            if (blk == a->blocks - 1 && (bias || residual || relu)) {
                 for (int64_t q = q0; q < q1; q++) {
                     float y = cr[q] + (bias ? bias[i] : 0.0f);
+                    if (residual) y += residual[(int64_t)i * ldc + q];
                     cr[q] = relu && y < 0 ? 0.0f : y;
                 }
             }
@@ -70,11 +71,11 @@ static void sddmm_c(const sp_matrix *a, const float *d, int64_t ldd, const float
 }
 
 void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, float *pack, int64_t q0, int64_t q1,
-             float *c, int64_t ldc, int accumulate, const float *bias, int relu) {
+             float *c, int64_t ldc, int accumulate, const float *bias, const float *residual, int relu) {
     switch (sp_isa()) {
-    case 2: sp_spmm_avx512(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate, bias, relu); break;
-    case 1: sp_spmm_avx2(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate, bias, relu); break;
-    default: spmm_c(a, b, stride, q0, q1, c, ldc, accumulate, bias, relu);
+    case 2: sp_spmm_avx512(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate, bias, residual, relu); break;
+    case 1: sp_spmm_avx2(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate, bias, residual, relu); break;
+    default: spmm_c(a, b, stride, q0, q1, c, ldc, accumulate, bias, residual, relu);
     }
 }
 
@@ -95,7 +96,7 @@ void sp_pointwise_backward(const sp_matrix *a, const sp_matrix *at, const float 
     case 1: sp_pointwise_backward_avx2(a, at, d, ldd, drows, b, ldb, brows, pack, q0, q1, c, ldc, accumulate, out); break;
     default:
         sddmm_c(a, d, ldd, b, ldb, q0, q1, 0, a->rows, out);
-        if (at) spmm_c(at, d, ldd, q0, q1, c, ldc, accumulate, 0, 0);
+        if (at) spmm_c(at, d, ldd, q0, q1, c, ldc, accumulate, 0, 0, 0);
     }
 }
 
@@ -106,7 +107,7 @@ void sp_shifted_backward(const sp_matrix *a, const sp_matrix *at, const float *d
     case 1: sp_shifted_backward_avx2(a, at, d, ldd, b, dt, q0, q1, c, ldc, out); break;
     default:
         sddmm_c(a, d, ldd, b, 1, q0, q1, 0, a->rows, out);
-        spmm_c(at, dt, 1, q0, q1, c, ldc, 0, 0, 0);
+        spmm_c(at, dt, 1, q0, q1, c, ldc, 0, 0, 0, 0);
     }
 }
 

@@ -44,8 +44,8 @@ static inline __m256 reduce8(const __m256 *v) {
 #include "sparse_body.inc"
 
 void sp_spmm_avx2(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, float *pack, int64_t q0,
-                  int64_t q1, float *c, int64_t ldc, int accumulate, const float *bias, int relu) {
-    spmm_avx2(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate, bias, relu);
+                  int64_t q1, float *c, int64_t ldc, int accumulate, const float *bias, const float *residual, int relu) {
+    spmm_avx2(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate, bias, residual, relu);
 }
 
 void sp_sddmm_avx2(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride, int32_t brows,

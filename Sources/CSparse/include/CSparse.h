@@ -29,11 +29,12 @@ int sp_force_isa(int isa);
 /// C[i·ldc + q] = (accumulate ? C[i·ldc + q] : 0) + Σ_e value[e] · B[offset[e]·stride + q]
 /// for every row i and q in [q0, q1). With `pack` (brows × 64 floats of scratch), each 64-column tile
 /// of B's rows [0, brows) is first copied together (offsets must then be row numbers, stride their
-/// spacing): rows 4 KiB apart would otherwise share one cache set. The epilogue, when `bias` is
-/// non-null or `relu` set: C[i·ldc + q] = max(C + bias[i], 0) (the max only with relu) — a folded
-/// BatchNorm and its ReLU at inference.
+/// spacing): rows 4 KiB apart would otherwise share one cache set. The epilogue, when `bias` or
+/// `residual` is non-null or `relu` set: C[i·ldc + q] = max(C + bias[i] + residual[i·ldc + q], 0) (each
+/// term only when given, the max only with relu) — a folded BatchNorm, the residual it joins and the
+/// ReLU after them, at inference.
 void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, float *pack, int64_t q0, int64_t q1,
-             float *c, int64_t ldc, int accumulate, const float *bias, int relu);
+             float *c, int64_t ldc, int accumulate, const float *bias, const float *residual, int relu);
 
 /// out[e] += Σ_q D[i·ldd + q] · B[offset[e]·stride + q] for the entries e of rows [r0, r1), q in [q0, q1):
 /// the product D·Bᵀ sampled where the operand has entries (SDDMM). `pack` as for sp_spmm.

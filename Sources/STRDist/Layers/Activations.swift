@@ -32,18 +32,28 @@ public final class AddReLU {
     private var a: ActRef!, b: ActRef!
     private var output: ActRef!
     private var gradA = GradUse.none, gradB = GradUse.none
+    /// The shortcut's output and the join's, for a conv that computes the join in its store at inference.
+    var shortcut: ActRef { b }
+    var outputRef: ActRef { output }
+    /// Set by that conv when it wrote the output of the current inference forward.
+    var foldedThisForward = false
 
     public init() {}
 
-    public func plan(_ a: ActRef, _ b: ActRef, _ planner: WorkspacePlanner) -> ActRef {
+    /// Joins a = main(x) and b = shortcut(x); `a` comes from `norm` when the block's main path ends in one
+    /// (a sparse conv folding it may then fold this join too).
+    public func plan(_ a: ActRef, _ b: ActRef, _ planner: WorkspacePlanner, after norm: BatchNorm2d? = nil) -> ActRef {
         precondition(a.shape == b.shape, "residual shapes differ: \(a.shape) vs \(b.shape)")
         self.a = a; self.b = b
         gradA = planner.use(a); gradB = planner.use(b)
         output = planner.activation(a.shape)
+        if let norm, !norm.fuseReLU { norm.join = self }
         return output
     }
 
     public func forward(_ ctx: StepContext) {
+        if foldedThisForward && !ctx.training { foldedThisForward = false; return }
+        foldedThisForward = false
         ElementwiseKernels.addReluForward(ctx.value(a), ctx.value(b), ctx.value(output), a.shape.count, pool: ctx.pool)
     }
 

@@ -18,6 +18,9 @@ public final class BatchNorm2d: Layer {
     var outputRef: ActRef { output }
     /// Set by the conv folded with this norm when it wrote the output of the current inference forward.
     var foldedThisForward = false
+    /// The residual join this norm's output feeds (set by the block); a folding conv then writes the join's
+    /// output at inference.
+    weak var join: AddReLU?
     private var inputGrad = GradUse.none
     /// Saved per step: mean, invstd, and the two gradient sums, each `channels` long.
     private var saved = 0
@@ -39,6 +42,7 @@ public final class BatchNorm2d: Layer {
         inputGrad = planner.use(input)
         saved = planner.region(4 * channels)
         output = planner.activation(input.shape)
+        join = nil
         // At inference a conv on the sparse kernels computes this norm (and its ReLU) in its own store.
         if let conv = planner.producer(of: input) as? Conv2d, conv.canFold { conv.foldedNorm = self }
         return output

@@ -134,10 +134,18 @@ public final class Conv2d: Layer {
         let b = bias.map { UnsafePointer(ctx.param($0)) }
         if execution == .sparse, let c = compressed {
             if !ctx.training, let bn = foldedNorm {
-                // Inference: the BatchNorm (and its ReLU) folded in; this conv writes the norm's output.
+                // Inference: the BatchNorm (and its ReLU) folded in; this conv writes the norm's output — or,
+                // when the norm feeds a residual join, the join's output relu(norm + shortcut).
                 if !reuse { fold(bn, c, ctx) }
-                SparseConvKernels.forward(x: x, w: c, bias: UnsafePointer(ctx.region(foldRegion) + outChannels),
-                                          relu: bn.fuseReLU, y: ctx.value(bn.outputRef), g, ctx, scratch: scratch(ctx))
+                let shift = UnsafePointer(ctx.region(foldRegion) + outChannels)
+                if let join = bn.join {
+                    SparseConvKernels.forward(x: x, w: c, bias: shift, residual: UnsafePointer(ctx.value(join.shortcut)),
+                                              relu: true, y: ctx.value(join.outputRef), g, ctx, scratch: scratch(ctx))
+                    join.foldedThisForward = true
+                } else {
+                    SparseConvKernels.forward(x: x, w: c, bias: shift, relu: bn.fuseReLU, y: ctx.value(bn.outputRef), g, ctx,
+                                              scratch: scratch(ctx))
+                }
                 bn.foldedThisForward = true
             } else {
                 SparseConvKernels.forward(x: x, w: c, bias: b, relu: false, y: y, g, ctx, scratch: scratch(ctx))

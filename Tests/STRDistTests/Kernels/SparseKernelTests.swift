@@ -113,7 +113,7 @@ final class SparseKernelTests: XCTestCase {
                     let stride = n + 5                       // B's rows are longer than the columns used
                     let bmat = randomArray(cols * stride, seed: 11)
                     var pack = [Float](repeating: .nan, count: 64 * cols)
-                    let shift = randomArray(rows, seed: 17)
+                    let shift = randomArray(rows, seed: 17), residual = randomArray(rows * n, seed: 19)
                     let cases = [(0, n, false, false, false), (min(3, n), n, true, true, false), (n / 2, n, false, true, true),
                                  (0, n, true, false, true)]
                     for (q0, q1, accumulate, packs, epilogue) in cases {
@@ -123,7 +123,8 @@ final class SparseKernelTests: XCTestCase {
                             pack.withUnsafeMutableBufferPointer { p in
                                 shift.withUnsafeBufferPointer { bias in
                                     sp_spmm(m, bmat, Int64(stride), Int32(cols), packs ? p.baseAddress : nil, Int64(q0), Int64(q1),
-                                            &c, Int64(n), accumulate ? 1 : 0, epilogue ? bias.baseAddress : nil, epilogue ? 1 : 0)
+                                            &c, Int64(n), accumulate ? 1 : 0, epilogue ? bias.baseAddress : nil,
+                                            epilogue ? residual : nil, epilogue ? 1 : 0)
                                 }
                             }
                         }
@@ -131,7 +132,7 @@ final class SparseKernelTests: XCTestCase {
                         for i in 0..<rows { for q in q0..<q1 {
                             var s = accumulate ? Double(before[i * n + q]) : 0
                             for k in 0..<cols { s += Double(w[i * cols + k]) * Double(bmat[k * stride + q]) }
-                            expected[i * n + q] = epilogue ? Float(max(0, s + Double(shift[i]))) : Float(s)
+                            expected[i * n + q] = epilogue ? Float(max(0, s + Double(shift[i]) + Double(residual[i * n + q]))) : Float(s)
                         } }
                         assertClose(c, expected, rtol: 1e-5, atol: 1e-5, "isa \(isa) \(rows)×\(cols)·\(n) d \(density) q \(q0)..<\(q1)")
                     }

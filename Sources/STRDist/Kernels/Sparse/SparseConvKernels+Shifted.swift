@@ -53,19 +53,27 @@ extension SparseConvKernels {
             && g.kernelH == g.kernelW && g.kernelH > 1 && g.outW >= 14
     }
 
-    static func shiftedForward(x: UnsafePointer<Float>, w: CompressedWeight, bias: UnsafePointer<Float>?, relu: Bool,
-                               y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ ctx: StepContext, scratch: ConvScratch) {
+    static func shiftedForward(x: UnsafePointer<Float>, w: CompressedWeight, bias: UnsafePointer<Float>?,
+                               residual: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>,
+                               _ g: ConvGeometry, _ ctx: StepContext, scratch: ConvScratch) {
         let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity * ctx.pool.threads)
         pad(x, into: r.x, channels: g.inChannels, s, pool: ctx.pool)
         var a = w.matrix(ctx)
         withUnsafePointer(to: &a) { m in
             ctx.pool.run((m: m, x: r.x, y: r.out, q: s.planes, threads: ctx.pool.threads)) { a, t in
                 let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
-                sp_spmm(a.m, a.x, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.y, Int64(a.q), 0, nil, 0)
+                sp_spmm(a.m, a.x, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.y, Int64(a.q), 0, nil, nil, 0)
             }
         }
-        crop(r.out, rowLength: s.planes, into: y, channels: g.outChannels, size: (g.outH, g.outW), accumulate: false,
-             offset: 0, bias: bias, relu: relu, s, pool: ctx.pool)
+        if let residual {
+            // The padded output gets the bias, then the residual and ReLU come with the crop.
+            crop(r.out, rowLength: s.planes, into: y, channels: g.outChannels, size: (g.outH, g.outW), accumulate: false,
+                 offset: 0, bias: bias, relu: false, s, pool: ctx.pool)
+            ElementwiseKernels.addReluForward(UnsafePointer(y), residual, y, g.outChannels * g.columns, pool: ctx.pool)
+        } else {
+            crop(r.out, rowLength: s.planes, into: y, channels: g.outChannels, size: (g.outH, g.outW), accumulate: false,
+                 offset: 0, bias: bias, relu: relu, s, pool: ctx.pool)
+        }
     }
 
     static func shiftedBackward(x: UnsafePointer<Float>, w: CompressedWeight, dy: UnsafePointer<Float>,
@@ -101,7 +109,7 @@ extension SparseConvKernels {
             withUnsafePointer(to: &t) { m in
                 ctx.pool.run((m: m, dy: r.dy, dx: r.out, q: s.planes, threads: threads)) { a, t in
                     let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
-                    sp_spmm(a.m, a.dy, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.dx, Int64(a.q), 0, nil, 0)
+                    sp_spmm(a.m, a.dy, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.dx, Int64(a.q), 0, nil, nil, 0)
                 }
             }
             crop(r.out, rowLength: s.planes, into: dx, channels: g.inChannels, size: (g.inH, g.inW), accumulate: accumulate,

@@ -43,34 +43,36 @@ public enum SparseConvKernels {
         usesShiftedPlanes(g) ? ShiftedPlanes(g).layout : .columns
     }
 
-    /// y = conv(x, Ŵ) + bias, then max(·, 0) when `relu` (bias and ReLU in the kernels' store).
-    public static func forward(x: UnsafePointer<Float>, w: CompressedWeight, bias: UnsafePointer<Float>?, relu: Bool,
-                               y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ ctx: StepContext, scratch: ConvScratch) {
+    /// y = conv(x, Ŵ) + bias + residual (y's shape), then max(·, 0) when `relu` (all in the kernels' store).
+    public static func forward(x: UnsafePointer<Float>, w: CompressedWeight, bias: UnsafePointer<Float>?,
+                               residual: UnsafePointer<Float>? = nil, relu: Bool, y: UnsafeMutablePointer<Float>,
+                               _ g: ConvGeometry, _ ctx: StepContext, scratch: ConvScratch) {
         var a = w.matrix(ctx)
         let relu: Int32 = relu ? 1 : 0
         if usesShiftedPlanes(g) {
-            shiftedForward(x: x, w: w, bias: bias, relu: relu != 0, y: y, g, ctx, scratch: scratch)
+            shiftedForward(x: x, w: w, bias: bias, residual: residual, relu: relu != 0, y: y, g, ctx, scratch: scratch)
         } else if g.isPointwise {
             withUnsafePointer(to: &a) { m in
                 ctx.pool.run((m: m, x: x, y: y, columns: g.columns, rows: Int32(g.inChannels), scratch: scratch,
-                              bias: bias, relu: relu, threads: ctx.pool.threads)) { a, t in
+                              bias: bias, residual: residual, relu: relu, threads: ctx.pool.threads)) { a, t in
                     let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads)
                     sp_spmm(a.m, a.x, Int64(a.columns), a.rows, a.scratch.perThread(t), Int64(r.lowerBound), Int64(r.upperBound),
-                            a.y, Int64(a.columns), 0, a.bias, a.relu)
+                            a.y, Int64(a.columns), 0, a.bias, a.residual, a.relu)
                 }
             }
         } else {
             withUnsafePointer(to: &a) { m in
                 let perChunk = SparseConvKernels.imagesPerChunk(g, threads: ctx.pool.threads)
                 ctx.pool.parallelRanges(g.batch, (m: m, x: x, y: y, g: g, scratch: scratch, perChunk: perChunk, bias: bias,
-                                                  relu: relu)) { a, images, t in
+                                                  residual: residual, relu: relu)) { a, images, t in
                     let col = a.scratch.perThread(t)
                     var n0 = images.lowerBound
                     while n0 < images.upperBound {
                         let n1 = min(images.upperBound, n0 + a.perChunk), cols = (n1 - n0) * a.g.outPlane
                         Im2col.im2col(a.x, a.g, channel: 0, images: n0, n1, col)
                         sp_spmm(a.m, col, Int64(cols), Int32(a.g.colRows), col + 2 * a.g.colRows * a.perChunk * a.g.outPlane,
-                                0, Int64(cols), a.y + n0 * a.g.outPlane, Int64(a.g.columns), 0, a.bias, a.relu)
+                                0, Int64(cols), a.y + n0 * a.g.outPlane, Int64(a.g.columns), 0, a.bias,
+                                a.residual.map { $0 + n0 * a.g.outPlane }, a.relu)
                         n0 = n1
                     }
                 }
@@ -123,7 +125,7 @@ public enum SparseConvKernels {
                               scratch: scratch, threads: threads)) { a, t in
                     let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads)
                     sp_spmm(a.m, a.dy, Int64(a.columns), a.rows, a.scratch.perThread(t), Int64(r.lowerBound),
-                            Int64(r.upperBound), a.dx, Int64(a.columns), a.acc ? 1 : 0, nil, 0)
+                            Int64(r.upperBound), a.dx, Int64(a.columns), a.acc ? 1 : 0, nil, nil, 0)
                 }
             }
         }
@@ -168,7 +170,7 @@ public enum SparseConvKernels {
                         }
                         if let dx = a.dx {
                             sp_spmm(a.mt, dyChunk, Int64(g.columns), Int32(g.outChannels),
-                                    col + 2 * g.colRows * perChunk * g.outPlane, 0, Int64(cols), dcol, Int64(cols), 0, nil, 0)
+                                    col + 2 * g.colRows * perChunk * g.outPlane, 0, Int64(cols), dcol, Int64(cols), 0, nil, nil, 0)
                             if !a.acc {
                                 for c in 0..<g.inChannels { (dx + (c * g.batch + n0) * g.inPlane).update(repeating: 0, count: (n1 - n0) * g.inPlane) }
                             }
