@@ -38,27 +38,6 @@ static inline __m512 reduce16(const __m512 *v) {
 
 #include "sparse_body.inc"
 
-void sp_spmm_avx512(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, float *pack, int64_t q0,
-                  int64_t q1, float *c, int64_t ldc, int accumulate, const float *bias, const float *residual, int relu) {
-    spmm_avx512(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate, bias, residual, relu);
-}
-
-void sp_sddmm_avx512(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride, int32_t brows,
-                     float *pack, int64_t q0, int64_t q1, int32_t r0, int32_t r1, float *out) {
-    sddmm_avx512(a, d, ldd, b, stride, brows, pack, q0, q1, r0, r1, out);
-}
-
-void sp_pointwise_backward_avx512(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, int32_t drows,
-                             const float *b, int64_t ldb, int32_t brows, float *pack, int64_t q0, int64_t q1,
-                             float *c, int64_t ldc, int accumulate, float *out) {
-    pointwise_backward_avx512(a, at, d, ldd, drows, b, ldb, brows, pack, q0, q1, c, ldc, accumulate, out);
-}
-
-void sp_shifted_backward_avx512(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, const float *b,
-                           const float *dt, int64_t q0, int64_t q1, float *c, int64_t ldc, float *out) {
-    shifted_backward_avx512(a, at, d, ldd, b, dt, q0, q1, c, ldc, out);
-}
-
 #pragma clang attribute pop
 
 // The build's two passes with compares and compressing stores, 16 columns at a time.
