@@ -4,12 +4,14 @@
 // steps and for inference.
 
 extension SparseCostModel {
-    public static func fit(_ sweep: SparseSweep) -> SparseCostModel {
-        SparseCostModel(train: coefficients(sweep, training: true), eval: coefficients(sweep, training: false))
+    /// One set of coefficients over the layers of every sweep (several models: their shapes differ).
+    public static func fit(_ sweeps: [SparseSweep]) -> SparseCostModel {
+        SparseCostModel(train: coefficients(sweeps, training: true), eval: coefficients(sweeps, training: false))
     }
 
-    static func coefficients(_ sweep: SparseSweep, training: Bool) -> Coefficients {
+    static func coefficients(_ sweeps: [SparseSweep], training: Bool) -> Coefficients {
         var denseRows: [([Double], Double)] = [], sparseRows: [([Double], Double)] = []
+        for sweep in sweeps {
         for l in sweep.layers {
             let g = l.geometry, m = Double(g.macs)
             var f = [0.0, 0.0, 0.0, io(g), columnElements(g), 0.0, 0.0, 0.0]
@@ -27,6 +29,7 @@ extension SparseCostModel {
                 s[9] = Double(g.weightCount)
                 sparseRows.append((s, ts))
             }
+        }
         }
         let d = nonNegativeLeastSquares(denseRows, features: 8), s = nonNegativeLeastSquares(sparseRows, features: 10)
         return Coefficients(dense: Array(d[0..<3]), denseElement: d[3], denseColumn: d[4], denseWeight: Array(d[5..<8]), sparse: Array(s[0..<3]),
