@@ -3,8 +3,11 @@
 // forward, input gradient, and the weight gradient — at the kept positions
 // only for STR and GMP (zeros elsewhere), dense for DNW and DenseConv — for
 // pointwise, strided, padded, odd-sized and stem-like shapes, densities from
-// empty through one kept weight to full, and 1, 2 and 3 threads.
+// empty through one kept weight to full, and 1, 2 and 3 threads — on every
+// instruction set this CPU has (the fused backward and the residual store
+// too, so the AVX2 bodies are checked on an AVX-512 machine).
 import XCTest
+import CSparse
 @testable import STRDist
 
 final class SparseConvKernelTests: XCTestCase {
@@ -50,14 +53,23 @@ final class SparseConvKernelTests: XCTestCase {
         return (conv, h)
     }
 
+    override func tearDown() { _ = sp_force_isa(-1) }
+
     func testSparsePathMatchesNaiveAndDense() {
+        for isa in 0...sp_force_isa(-1) {
+            XCTAssertEqual(sp_force_isa(isa), isa)
+            sparsePathMatchesNaiveAndDense(isa: isa)
+        }
+    }
+
+    func sparsePathMatchesNaiveAndDense(isa: Int32) {
         for t in Self.cases {
             let g = ConvGeometry(inChannels: t.c, outChannels: t.o, kernel: (t.k, t.k), stride: (t.s, t.s),
                                  padding: (t.p, t.p), batch: t.n, inH: t.h, inW: t.w)
             for kind in SparseKind.allCases {
                 for density in [0.0, -1, 0.1, 0.5, 1] {
                     for threads in [1, 2, 3] {
-                        let label = "\(t) \(kind) density \(density) threads \(threads)"
+                        let label = "isa \(isa) \(t) \(kind) density \(density) threads \(threads)"
                         let (sconv, s) = harness(t, kind, density: density, algorithm: .sparse, threads: threads)
                         let (_, d) = harness(t, kind, density: density, algorithm: .im2col, threads: threads)
                         let r = randomArray(s.output.shape.count, seed: 99)
