@@ -13,8 +13,43 @@ public enum Gemm {
                             b: UnsafePointer<Float>, ldb: Int,
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m == 0 || n == 0 { return }
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        let tail = transA || transB ? 0 : allocatingTail(m: m, n: n, k: k)
+        if n > tail {
+            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(n - tail), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        }
+        if tail > 0 { narrowColumns(m: m, n0: n - tail, n1: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) }
+    }
+
+    /// How many of C's last columns must not reach OpenBLAS: its AVX-512 small-matrix kernel for a
+    /// plain product (cores SkylakeX and Cooperlake, 0.3.21 and later, taken when M·N·K ≤ 100³)
+    /// mallocs a scratch copy of A whenever the columns past a multiple of 16 number 1 to 8 and K ≥ 32
+    /// (row-major N is its column-major M). A step must not touch the heap, so those few columns are
+    /// computed here instead, on every core alike; the rest of C stays one OpenBLAS call.
+    @inline(__always)
+    static func allocatingTail(m: Int, n: Int, k: Int) -> Int {
+        let tail = n % 16
+        return tail >= 1 && tail <= 8 && k >= 32 && Double(m) * Double(n) * Double(k) <= 1e6 ? tail : 0
+    }
+
+    /// C[:, n0..<n1] = alpha · A · B[:, n0..<n1] + beta · C[:, n0..<n1] for at most 8 columns, summed
+    /// over k in order, one row of C in eight lanes.
+    static func narrowColumns(m: Int, n0: Int, n1: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                              b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let w = n1 - n0
+        precondition(w > 0 && w <= 8, "narrowColumns takes 1 to 8 columns, got \(w)")
+        for i in 0..<m {
+            var acc = SIMD8<Float>(repeating: 0)
+            let row = a + i * lda
+            for p in 0..<k {
+                var bv = SIMD8<Float>(repeating: 0)
+                let bp = b + p * ldb + n0
+                for j in 0..<w { bv[j] = bp[j] }
+                acc = acc.addingProduct(SIMD8(repeating: row[p]), bv)
+            }
+            let cp = c + i * ldc + n0
+            for j in 0..<w { cp[j] = beta == 0 ? alpha * acc[j] : alpha * acc[j] + beta * cp[j] }
+        }
     }
 
     /// The same product computed in Double by three loops.

@@ -5,6 +5,7 @@
 // sparse plans, magnitude masks, a plan switch, evaluation — touches the heap.
 import XCTest
 import CAllocCounter
+import CSparse
 @testable import STRDist
 
 final class SparsePlanTests: XCTestCase {
@@ -109,7 +110,17 @@ final class SparsePlanTests: XCTestCase {
         }
     }
 
+    /// On each instruction set the sparse kernels dispatch to here (a CPU without AVX-512 runs the AVX2 ones),
+    /// under whichever core OpenBLAS loaded (CI runs this test under its own choice and under Haswell's).
     func testSparseStepsAndAPlanSwitchAllocateNothing() throws {
+        defer { _ = sp_force_isa(-1) }
+        for isa in 0...sp_force_isa(-1) {
+            XCTAssertEqual(sp_force_isa(isa), isa)
+            try stepsAndAPlanSwitchAllocateNothing("\(SparseISA.name), OpenBLAS \(BLASInfo.coreName)")
+        }
+    }
+
+    func stepsAndAPlanSwitchAllocateNothing(_ machine: String) throws {
         for (kind, algorithm) in [(SparseKind.str, ConvAlgorithm.auto), (.gmp, .sparse), (.dnw, .sparse), (.dense, .sparse)] {
             let m = try model(kind, algorithm, batch: 8)
             let net = m.network
@@ -126,7 +137,7 @@ final class SparsePlanTests: XCTestCase {
             for _ in 0..<2 { try step.run(lr: 0.01) }
             net.forward(training: false)
             var count = alloc_counter_stop()
-            XCTAssertEqual(count, 0, "\(kind) \(algorithm): a step made \(count) heap allocations")
+            XCTAssertEqual(count, 0, "\(kind) \(algorithm) (\(machine)): a step made \(count) heap allocations")
             guard algorithm == .auto else { continue }
             XCTAssert(Set(m.convs.map(\.execution)) == [.dense, .sparse], "both plans in one model")
             // The other half sparse now: every layer switches plan inside the counted steps.
@@ -137,7 +148,7 @@ final class SparsePlanTests: XCTestCase {
             for _ in 0..<2 { try step.run(lr: 0.01) }
             net.forward(training: false)
             count = alloc_counter_stop()
-            XCTAssertEqual(count, 0, "a plan switch made \(count) heap allocations")
+            XCTAssertEqual(count, 0, "a plan switch (\(machine)) made \(count) heap allocations")
             let after = m.convs.map(\.execution)
             XCTAssert(zip(before, after).contains { $0 == .sparse && $1 == .dense }, "a layer left the sparse plan")
             XCTAssert(zip(before, after).contains { $0 == .dense && $1 == .sparse }, "a layer took the sparse plan")
