@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(libopenmpi-dev openmpi-bin libopenblas-dev libjpeg-dev dataset-fashion-mnist pkg-config zlib1g-dev
-          iproute2 slurm-wlm munge chromium)
+          iproute2 slurm-wlm munge chromium python3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
