@@ -46,7 +46,7 @@ extension Config {
         guard let p = targetSparsity else { return nil }
         let setPoint = SparsitySetPoint(target: p, schedule: SetPointSchedule(rawValue: targetSchedule) ?? .cubic,
                                         initEpoch: initPruneEpoch, finalEpoch: finalPruneEpoch)
-        return SparsityController(setPoint: setPoint, base: Double(sgdSettings.thresholdDecayInEffect))
+        return SparsityController(setPoint: setPoint, base: Double(sgdSettings.thresholdDecayInEffect), referenceRate: lr)
     }
 
     public var lrPolicyValue: LRPolicy {

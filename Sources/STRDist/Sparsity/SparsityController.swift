@@ -12,8 +12,12 @@
 // (thresholds pushed down) when the weights' own decay prunes too much:
 //   decay = base · sinh(clamp(Kp·e + I + Kd·de/dt)),   I += Ki·e·Δt   (Δt in epochs)
 // with e scaled by 0.2/(1.1 − set point) (near full sparsity a point is a
-// large share of what is kept, so the gains grow) and I frozen while the
-// output sits at a bound that e pushes it past (no wind-up). It acts every
+// large share of what is kept, so the gains grow) and by lr_ref/lr (the
+// thresholds move by lr·decay a step: as the schedule lowers the rate, the
+// gains rise, up to 16×, so the loop responds as fast in the last stretch —
+// with fixed gains a run whose balance shifted late ended 0.6 points over),
+// and I frozen while the output sits at a bound that e pushes it past (no
+// wind-up). It acts every
 // `interval` steps on the weights after the step's update — the same on
 // every rank, whose weights are the same.
 
@@ -86,9 +90,16 @@ public final class SparsityController {
     /// Updates per epoch.
     static let updatesPerEpoch = 50
 
-    public init(setPoint: SparsitySetPoint, base: Double) {
+    /// The learning rate the gains hold at (the config's `lr`): the thresholds move by lr·decay a step,
+    /// so as the rate falls the same correction steers less and the gains grow as 1/lr to keep the loop's.
+    public let referenceRate: Double
+    /// How far the gains follow the rate: a rate near 0 (the end of a cosine schedule) moves nothing anyway.
+    static let rateBoost = 1.0 / 16...16.0
+
+    public init(setPoint: SparsitySetPoint, base: Double, referenceRate: Double) {
         self.setPoint = setPoint
         self.base = base
+        self.referenceRate = referenceRate
     }
 
     /// The decay in effect now: negative pushes the thresholds down (fewer weights pruned), the way
@@ -104,12 +115,15 @@ public final class SparsityController {
         (step + 1) % interval(batches: batches) == 0 || step + 1 == batches
     }
 
-    /// One update at fractional epoch `t` with the model's total sparsity (a fraction) now; returns the new decay.
+    /// One update at fractional epoch `t` with the model's total sparsity (a fraction) now and the step's
+    /// learning rate; returns the new decay.
     @discardableResult
-    public func update(time t: Double, sparsity: Double) -> Float {
+    public func update(time t: Double, sparsity: Double, rate: Double) -> Float {
         let wanted = setPoint.value(at: t)
-        // Gains grow as the set point nears 1: a point of sparsity is then a large share of what is kept.
-        let scale = 0.2 / (1.1 - wanted)
+        // Gains grow as the set point nears 1 (a point of sparsity is then a large share of what is kept)
+        // and as the learning rate falls below the reference (each unit of decay then moves less).
+        let boost = min(max(referenceRate / rate, Self.rateBoost.lowerBound), Self.rateBoost.upperBound)
+        let scale = boost * 0.2 / (1.1 - wanted)
         let e = scale * (wanted - sparsity), dt = t - state.time
         // The error's rate of change (set point's slope − the sparsity's), from the last update.
         let rate = dt > 0 && state.time > 0

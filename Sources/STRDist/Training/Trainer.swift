@@ -143,7 +143,7 @@ public final class Trainer {
                 if (b + 1) % 200 == 0 { Replicas.verifyIdentical(net.store, comm, step: sync.step) }
             }
             if let c = sparsityController, SparsityController.acts(after: b, of: batches) {
-                c.update(time: Double(epoch) + Double(b + 1) / Double(batches), sparsity: model.totalSparsity())
+                c.update(time: Double(epoch) + Double(b + 1) / Double(batches), sparsity: model.totalSparsity(), rate: Double(lr))
                 applyControllerDecay()
             }
             stopRequested = stopRequested || r.stop

@@ -29,22 +29,32 @@ final class TrainingJobTests: XCTestCase {
 extension TrainingJobTests {
     /// target_sparsity on a short run: the total sparsity ends within half a point of the target, each
     /// layer's share is still its own, and the controller's set point and decay are in TensorBoard.
+    /// On one and two threads (whose sums round differently) and under whichever OpenBLAS core is loaded (CI
+    /// runs it under its own choice and under Haswell's): a different rounding takes another trajectory, and
+    /// each must still end within half a point.
     func testShortRunWithTargetSparsityEndsWithinHalfAPoint() throws {
+        for threads in [2, 1] { try shortRunWithTargetSparsity(threads: threads) }
+    }
+
+    func shortRunWithTargetSparsity(threads: Int) throws {
         let dir = "/usr/share/datasets/fashion-mnist"
         try XCTSkipUnless(FileManager.default.fileExists(atPath: dir), "dataset-fashion-mnist not installed")
-        let logs = NSTemporaryDirectory() + "strdist-target-\(getpid())"
+        let logs = NSTemporaryDirectory() + "strdist-target-\(getpid())-\(threads)"
+        try? FileManager.default.removeItem(atPath: logs)
         defer { try? FileManager.default.removeItem(atPath: logs) }
         let config = try ConfigLoader.load(path: nil, overrides: [
             "--arch", "ResNet18", "--cifar_stem", "--stem_stride", "2", "--width_mult", "0.25", "--data", dir,
             "--epochs", "4", "--batch_size", "64", "--train_subset", "6400", "--lr", "0.1", "--lr_policy", "cosine_lr",
             "--conv_type", "STRConv", "--sInit_value", "-6", "--weight_decay", "0.00085", "--nesterov",
             "--target_sparsity", "0.8", "--init_prune_epoch", "0", "--final_prune_epoch", "1",
-            "--threads", "2", "--seed", "3", "--print_freq", "1000", "--log_dir", logs, "--name", "target",
+            "--threads", "\(threads)", "--seed", "3", "--print_freq", "1000", "--log_dir", logs, "--name", "target",
         ])
         var lines: [String] = []
         let trainer = try TrainingJob(config: config, print: { lines.append($0) }).run()
         let sparsity = trainer.model.totalSparsity()
-        XCTAssertEqual(sparsity, 0.8, accuracy: 0.005, lines.filter { $0.hasPrefix("=> target") }.joined(separator: "\n"))
+        let trace = "\(threads) thread(s), OpenBLAS \(BLASInfo.coreName), sparse kernels \(SparseISA.name):\n"
+            + lines.filter { $0.hasPrefix("=> target") }.joined(separator: "\n")
+        XCTAssertEqual(sparsity, 0.8, accuracy: 0.005, trace)
         XCTAssertEqual(100 * sparsity, trainer.model.sparsityReport().total, accuracy: 1e-9, "the controller measures what reports say")
         let layers = trainer.model.sparsityReport().layers.map(\.sparsity)
         XCTAssertGreaterThan(layers.max()! - layers.min()!, 10, "per-layer shares still learned: \(layers)")
