@@ -89,6 +89,6 @@ public final class BadImageLog: @unchecked Sendable {
         let first = seen.insert(path).inserted
         let n = seen.count
         lock.unlock()
-        if first { warn("=> warning: skipping bad image '\(path)': \(reason) (\(n) bad file(s) so far; the next good sample takes its place)") }
+        if first { warn("skipping bad image '\(path)': \(reason) (\(n) bad file(s) so far; the next good sample takes its place)") }
     }
 }

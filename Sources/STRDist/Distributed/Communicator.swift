@@ -55,7 +55,7 @@ public final class Communicator: @unchecked Sendable {
             MPI_Comm_free(&local)
         }
         if provided < cmpi_thread_serialized() {
-            FileHandle.standardError.write("strdist: warning: rank \(rank): MPI gives thread level \(provided), below SERIALIZED\n".data(using: .utf8)!)
+            Warnings.standardError("rank \(rank): MPI gives thread level \(provided), below SERIALIZED")
         }
         return Communicator(rank: Int(rank), size: Int(size), localRank: Int(localRank), localSize: max(1, Int(localSize)), usesMPI: true)
     }()

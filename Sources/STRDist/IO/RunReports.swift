@@ -15,7 +15,7 @@ public final class RunReports {
     static let layerHeader = "epoch,layer,kind,params,nonzero,sparsity,threshold\n"
     static let resultsHeader = "Date Finished, Base Config, Name, Prune Rate, Current Val Top 1, Current Val Top 5, Best Val Top 1, Best Val Top 5, Best Train Top 1, Best Train Top 5\n"
 
-    public init(_ dir: RunDirectory, config: Config, warn: @escaping (String) -> Void = EventWriter.standardError) throws {
+    public init(_ dir: RunDirectory, config: Config, warn: @escaping (String) -> Void = Warnings.standardError) throws {
         self.dir = dir
         self.config = config
         self.warn = warn

@@ -19,7 +19,7 @@ public final class EventWriter {
 
     /// Creates `<dir>/events.out.tfevents.<seconds>.<host>.<pid>.<n>` with its version record
     /// (a resumed run adds a file beside the earlier one; TensorBoard reads them all).
-    public init(directory dir: String, warn: @escaping (String) -> Void = EventWriter.standardError) throws {
+    public init(directory dir: String, warn: @escaping (String) -> Void = Warnings.standardError) throws {
         self.warn = warn
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
@@ -36,10 +36,6 @@ public final class EventWriter {
     }
 
     deinit { close(fd) }
-
-    public static func standardError(_ line: String) {
-        FileHandle.standardError.write(Data(("strdist: warning: " + line + "\n").utf8))
-    }
 
     /// One scalar per tag at `step`, in one event.
     public func scalars(_ values: [(tag: String, value: Double)], step: Int) {

@@ -97,7 +97,7 @@ extension TrainingJob {
     func openReports(_ trainer: Trainer, in resumeDir: RunDirectory?, fresh: Bool, start: Int) throws -> RunReports {
         let dir = try resumeDir ?? RunDirectory.create(config)
         try AtomicFile.write(Data(config.settingsText.utf8), to: dir.settings)
-        let r = try RunReports(dir, config: config, warn: { print("=> warning: " + $0) })
+        let r = try RunReports(dir, config: config, warn: warn)
         trainer.onProgress = { step, loss, top1, top5 in
             r.trainProgress(step: step, loss: (loss.value, loss.average), top1: (top1.value, top1.average),
                             top5: (top5.value, top5.average))

@@ -9,13 +9,20 @@ public struct TrainingJob {
     public let comm: Communicator
     /// Rank 0's output; other ranks stay silent.
     public let print: (String) -> Void
+    /// Where warnings go on every rank (standard error): `warn` is rank 0's, the data's are each rank's.
+    public let warnings: @Sendable (String) -> Void
 
     public init(config: Config, comm: Communicator = .world,
-                print: @escaping (String) -> Void = { Swift.print($0); fflush(stdout) }) {
+                print: @escaping (String) -> Void = { Swift.print($0); fflush(stdout) },
+                warnings: @escaping @Sendable (String) -> Void = Warnings.standardError) {
         self.config = config
         self.comm = comm
         self.print = comm.isRoot ? print : { _ in }
+        self.warnings = warnings
     }
+
+    /// A warning from rank 0 (the others stay silent).
+    func warn(_ line: String) { if comm.isRoot { warnings(line) } }
 
     /// Engine threads per rank: the config's, or this rank's share of the cores it may use
     /// (its affinity mask, its cgroup quota, shared with the other ranks on this machine).
@@ -31,14 +38,12 @@ public struct TrainingJob {
         comm.stallTimeout = config.stallTimeout
         try SetupFingerprint.verify(SetupFingerprint.of(config), "config", comm)
         if config.multigpu != nil { print("=> --multigpu has no meaning here: ranks come from mpirun; ignoring it") }
-        for line in config.warnings { print("=> warning: " + line) }
+        for line in config.warnings { warn(line) }
         guard config.batchSize % comm.size == 0 else {
             throw ConfigError("config key 'batch_size' (\(config.batchSize), the global batch) must divide evenly over the \(comm.size) ranks (try \(max(comm.size, config.batchSize / comm.size * comm.size)))")
         }
-        let rank = comm.rank, ranks = comm.size
-        let data = try TrainingData(config, warn: { line in
-            Swift.print(ranks > 1 ? "rank \(rank): " + line : line); fflush(stdout)
-        })
+        let rank = comm.rank, ranks = comm.size, warnings = warnings
+        let data = try TrainingData(config, warn: { line in warnings(ranks > 1 ? "rank \(rank): " + line : line) })
         guard data.train.count >= config.batchSize else {
             throw ConfigError("config key 'batch_size' (\(config.batchSize)) is larger than the \(data.train.count) training samples")
         }
@@ -53,12 +58,12 @@ public struct TrainingJob {
             guard k >= classes else {
                 throw ConfigError("config key 'num_classes' is \(k) but \(c.set) at '\(c.data)' has \(classes) classes (set num_classes: \(classes), or leave it out to take the data's)")
             }
-            if k > classes { print("=> warning: num_classes \(k) is more than the \(classes) classes of the data: \(k - classes) outputs never see a label") }
+            if k > classes { warn("num_classes \(k) is more than the \(classes) classes of the data: \(k - classes) outputs never see a label") }
         } else {
             c.numClasses = classes
             print("=> num_classes: \(classes), the class count of \(c.set) at '\(c.data)'")
         }
-        return TrainingJob(config: c, comm: comm, print: print)
+        return TrainingJob(config: c, comm: comm, print: print, warnings: warnings)
     }
 
     func run(on data: TrainingData) throws -> Trainer {

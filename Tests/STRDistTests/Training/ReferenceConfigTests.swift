@@ -18,11 +18,14 @@ final class ReferenceConfigTests: TemporaryDirectoryTestCase {
         return data
     }
 
-    func run(_ arguments: [String]) throws -> (Trainer, [String]) {
+    /// The trainer, its progress lines and its warnings (standard output's and standard error's).
+    func run(_ arguments: [String]) throws -> (Trainer, [String], [String]) {
         var lines: [String] = []
+        let warnings = Locked<[String]>([])
         let config = try ConfigLoader.load(arguments: arguments)
-        let trainer = try TrainingJob(config: config, print: { lines.append($0) }).run()
-        return (trainer, lines)
+        let trainer = try TrainingJob(config: config, print: { lines.append($0) },
+                                      warnings: { line in warnings.update { $0.append(line) } }).run()
+        return (trainer, lines, warnings.value)
     }
 
     func testEachReferenceConfigRunsOneEpochUnchanged() throws {
@@ -33,12 +36,13 @@ final class ReferenceConfigTests: TemporaryDirectoryTestCase {
         for f in files {
             let text = try String(contentsOfFile: Self.fixtures + "/" + f, encoding: .utf8)
             XCTAssertFalse(text.contains("num_classes"), "\(f) is the reference's file, which has no num_classes")
-            let (trainer, lines) = try run(["--config", Self.fixtures + "/" + f, "--data", data, "--epochs", "1",
+            let (trainer, lines, warnings) = try run(["--config", Self.fixtures + "/" + f, "--data", data, "--epochs", "1",
                                             "--batch_size", "6", "--log-dir", dir + "/runs"])
             XCTAssertEqual(trainer.history.count, 1, f)
             XCTAssertEqual(trainer.model.network.classes, 3, f)
             XCTAssert(lines.contains { $0.contains("num_classes: 3") }, "\(f): \(lines.prefix(4))")
-            XCTAssert(lines.contains { $0.contains("warning: warmup_length (5)") }, f)
+            XCTAssert(warnings.contains { $0.hasPrefix("warmup_length (5)") }, "\(f): \(warnings)")
+            XCTAssertFalse(lines.contains { $0.contains("warmup_length") }, "\(f): a warning is not a progress line")
             XCTAssertEqual(trainer.history[0].lr, 0.256 / 5, accuracy: 1e-9, "\(f): the reference's warm-up formula")
             XCTAssert(trainer.history[0].trainLoss.isFinite, f)
         }
@@ -57,9 +61,23 @@ final class ReferenceConfigTests: TemporaryDirectoryTestCase {
         XCTAssertThrowsError(try run(base + ["--num_classes", "2"])) { e in
             XCTAssert("\(e)".contains("'num_classes' is 2") && "\(e)".contains("has 3 classes"), "\(e)")
         }
-        let (trainer, lines) = try run(base + ["--num_classes", "5"])
+        let (trainer, _, warnings) = try run(base + ["--num_classes", "5"])
         XCTAssertEqual(trainer.model.network.classes, 5)
-        XCTAssert(lines.contains { $0.contains("warning: num_classes 5 is more than the 3 classes") }, "\(lines.prefix(5))")
+        XCTAssert(warnings.contains { $0.hasPrefix("num_classes 5 is more than the 3 classes") }, "\(warnings)")
+    }
+
+    /// The program itself: warnings on standard error, progress on standard output, so a user who
+    /// redirects or pipes the progress still sees the warnings.
+    func testWarningsGoToStandardErrorAndProgressToStandardOutput() throws {
+        let data = try tree()
+        let r = ChildProcess.shell("'\(MultiRankTests.binary)' --arch ResNet18 --width_mult 0.125 --set ImageNet --data '\(data)' " +
+                                   "--image_size 32 --epochs 1 --batch_size 6 --num_classes 5 --log-dir '\(dir)/runs' --workers 0 " +
+                                   "--threads 1 >'\(dir)/out' 2>'\(dir)/err'")
+        XCTAssertEqual(r.status, 0, r.output)
+        let out = try String(contentsOfFile: dir + "/out", encoding: .utf8), err = try String(contentsOfFile: dir + "/err", encoding: .utf8)
+        XCTAssert(err.contains("=> warning: num_classes 5 is more than the 3 classes"), err)
+        XCTAssertFalse(out.contains("warning"), out)
+        XCTAssert(out.contains("=> epoch 0: lr"), out)
     }
 
     func testAPlanLargerThanTheMachineIsRefusedBeforeAllocating() throws {
