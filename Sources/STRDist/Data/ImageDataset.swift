@@ -25,8 +25,14 @@ public struct ImageDataset {
             }
             throw DataError("Fashion-MNIST file \(prefix)-\(kind)-ubyte.gz not found in '\(directory)' (install it with: apt-get install dataset-fashion-mnist, or point --data at the folder holding it)")
         }
-        let images = try IDXFile(path: path("images-idx3"), expectedDimensions: 3)
+        let imagesPath = try path("images-idx3")
+        let images = try IDXFile(path: imagesPath, expectedDimensions: 3)
         let labels = try IDXFile(path: path("labels-idx1"), expectedDimensions: 1)
+        // An IDX header may say anything: zero images, or images of no pixels, would train on nothing.
+        guard images.dimensions.allSatisfy({ $0 > 0 }) else {
+            let d = images.dimensions
+            throw DataError("'\(imagesPath)' holds \(d[0]) images of \(d[1])×\(d[2]) pixels: nothing to train on (a damaged file? Fashion-MNIST's are 28×28)")
+        }
         guard images.dimensions[0] == labels.dimensions[0] else {
             throw DataError("Fashion-MNIST \(prefix): \(images.dimensions[0]) images but \(labels.dimensions[0]) labels")
         }

@@ -7,20 +7,28 @@
 import Foundation
 
 extension Checkpoint {
-    /// Loads what fits; returns how many tensors were taken and the keys ignored.
-    public static func loadMatching(_ tensors: [SafeTensor], into store: ParameterStore) -> (loaded: Int, ignored: [String]) {
-        var loaded = 0, ignored: [String] = []
+    /// Loads what fits from `what`; returns how many tensors were taken and the keys ignored. A tensor
+    /// stored as integers where a float belongs is refused, as `--resume` refuses it, before anything is copied.
+    public static func loadMatching(_ tensors: [SafeTensor], into store: ParameterStore,
+                                    what: String) throws -> (loaded: Int, ignored: [String]) {
+        var taken: [(SafeTensor, UnsafeMutablePointer<Float>)] = [], ignored: [String] = [], integral: [String] = []
         for t in tensors {
             let key = t.name.hasPrefix("module.") ? String(t.name.dropFirst(7)) : t.name
             if let e = store.parameters[key], t.shape.reduce(1, *) == e.count, t.shape == e.shape {
-                copy(t, to: store.values.base + e.offset); loaded += 1
+                taken.append((t, store.values.base + e.offset))
+                if let bad = integerWhereFloatBelongs(t, e) { integral.append(bad) }
             } else if let e = store.buffers[key], t.shape.reduce(1, *) == e.count {
-                copy(t, to: store.bufferValues.base + e.offset); loaded += 1
+                taken.append((t, store.bufferValues.base + e.offset))
+                if let bad = integerWhereFloatBelongs(t, e) { integral.append(bad) }
             } else {
                 ignored.append(t.name)
             }
         }
-        return (loaded, ignored)
+        if let problem = listed("stored as integers where floats belong", integral) {
+            throw SafeTensorsError("checkpoint '\(what)' does not fit this model — \(problem) (a checkpoint holds its weights as floats: was it written by another tool?)")
+        }
+        for (t, p) in taken { copy(t, to: p) }
+        return (taken.count, ignored)
     }
 
     /// The model as a dense one: each sparse conv's `weight` is its effective weight, thresholds dropped.

@@ -119,24 +119,26 @@ public enum Checkpoint {
             guard let t = byName[e.key], t.shape.reduce(1, *) != e.count || (t.shape != e.shape && !(e.shape.isEmpty && t.shape.isEmpty)) else { return nil }
             return "\(e.key) \(t.shape) (model: \(e.shape))"
         }
-        var problems: [String] = []
-        func list(_ what: String, _ keys: [String]) {
-            if !keys.isEmpty { problems.append("\(keys.count) \(what): " + keys.prefix(4).joined(separator: ", ") + (keys.count > 4 ? ", …" : "")) }
-        }
-        // Values convert by dtype (F64, F16, BF16 to float); an integer tensor where a float belongs
-        // (a parameter or running statistic) is not a checkpoint of this model.
-        let integral = entries.compactMap { e -> String? in
-            guard let t = byName[e.key], !t.isFloatingPoint, e.storedType != .int64 else { return nil }
-            return "\(e.key) (\(t.dtype))"
-        }
-        list("missing", missing); list("unexpected", extra); list("mis-shaped", misShaped)
-        list("stored as integers where floats belong", integral)
+        let integral = entries.compactMap { e in byName[e.key].flatMap { integerWhereFloatBelongs($0, e) } }
+        let problems = [listed("missing", missing), listed("unexpected", extra), listed("mis-shaped", misShaped),
+                        listed("stored as integers where floats belong", integral)].compactMap { $0 }
         if !problems.isEmpty {
             throw SafeTensorsError("checkpoint '\(what)' does not fit this model — " + problems.joined(separator: "; ") +
                                    " (same arch, width_mult, num_classes, conv_type and bn_type as the run that wrote it?)")
         }
         for e in store.parameters.entries { if let t = byName[e.key] { copy(t, to: store.values.base + e.offset) } }
         for e in store.buffers.entries { if let t = byName[e.key] { copy(t, to: store.bufferValues.base + e.offset) } }
+    }
+
+    /// "N what: a, b, c, d, …", or nil for no keys.
+    static func listed(_ what: String, _ keys: [String]) -> String? {
+        keys.isEmpty ? nil : "\(keys.count) \(what): " + keys.prefix(4).joined(separator: ", ") + (keys.count > 4 ? ", …" : "")
+    }
+
+    /// "key (I32)" when `t` holds integers where `e` keeps floats (a parameter or running statistic): values
+    /// convert by dtype (F64, F16, BF16 to float), but an integer tensor there is not a checkpoint of this model.
+    static func integerWhereFloatBelongs(_ t: SafeTensor, _ e: ParameterEntry) -> String? {
+        !t.isFloatingPoint && e.storedType != .int64 ? "\(e.key) (\(t.dtype))" : nil
     }
 
     static func copy(_ t: SafeTensor, to p: UnsafeMutablePointer<Float>) {

@@ -36,8 +36,14 @@ extension ConfigLoader {
         if ConvAlgorithm(rawValue: c.convAlgorithm) == nil {
             throw ConfigError("config key 'conv_algorithm' has unknown value '\(c.convAlgorithm)' (use \(ConvAlgorithm.allCases.map { "'\($0.rawValue)'" }.joined(separator: " or ")))")
         }
-        if let name = c.name, name.isEmpty || name.contains("/") || name == "." || name == ".." || name.contains("\0") {
-            throw ConfigError("config key 'name' ('\(name)') must be a plain folder name — no '/', not '.' or '..' — since it names the run's folder under log_dir (use log_dir to choose where runs go)")
+        if let name = c.name {
+            // The run's folder and runs/layerwise_*/<name>.json are named by it: NAME_MAX (255 bytes) less ".json".
+            guard name.utf8.count <= 250 else {
+                throw ConfigError("config key 'name' is \(name.utf8.count) bytes long, more than a file name may be (250 bytes: it names the run's folder and its '<name>.json' reports): '\(name.prefix(24))…' — choose a shorter name")
+            }
+            if name.isEmpty || name.contains("/") || name == "." || name == ".." || name.contains("\0") {
+                throw ConfigError("config key 'name' ('\(name)') must be a plain folder name — no '/', not '.' or '..' — since it names the run's folder under log_dir (use log_dir to choose where runs go)")
+            }
         }
         func require(_ ok: Bool, _ key: String, _ rule: String, _ value: Any) throws {
             if !ok { throw ConfigError("config key '\(key)' must be \(rule), got \(value)") }

@@ -21,7 +21,7 @@ extension TrainingJob {
             print("=> --ignore-pretrained-weights: weights stay freshly initialised")
             return
         }
-        let (loaded, ignored) = Checkpoint.loadMatching(tensors, into: model.network.store)
+        let (loaded, ignored) = try Checkpoint.loadMatching(tensors, into: model.network.store, what: path)
         guard loaded > 0 else {
             throw ConfigError("--pretrained '\(path)' has no tensor that fits \(config.arch) (keys like 'conv1.weight' expected; a PyTorch .pth needs scripts/convert_pth.py first)")
         }

@@ -144,7 +144,7 @@ final class CheckpointTests: TemporaryDirectoryTestCase {
         let tensors = Checkpoint.modelTensors(str.network.store).map { t -> SafeTensor in
             var t = t; t.name = "module." + t.name; return t   // DataParallel's prefix is dropped
         }
-        let (loaded, ignored) = Checkpoint.loadMatching(tensors, into: dnw.network.store)
+        let (loaded, ignored) = try Checkpoint.loadMatching(tensors, into: dnw.network.store, what: "str")
         XCTAssertEqual(loaded, tensors.count - 21)
         XCTAssertEqual(ignored.count, 21)
         XCTAssert(ignored.allSatisfy { $0.hasSuffix("sparseThreshold") })

@@ -67,6 +67,12 @@ final class HostileInputTests: TemporaryDirectoryTestCase {
         try SafeTensors.encode(tensors).write(to: URL(fileURLWithPath: path))
         let m = message { try Checkpoint.loadModel(path, into: store) }
         XCTAssertTrue(m.contains("'\(path)' does not fit this model") && m.contains("stored as integers where floats belong: conv1.weight (I32)"), m)
+        // --pretrained follows the same rule (it converted the integers silently): refused, nothing copied.
+        let fresh = try CheckpointTests.tinyModel(.dense, seed: 9)
+        let before = Array(fresh.network.store.value("layer1.0.conv1.weight"))
+        let p = message { _ = try Checkpoint.loadMatching(try Checkpoint.readModel(path).tensors, into: fresh.network.store, what: path) }
+        XCTAssertTrue(p.contains("'\(path)' does not fit this model") && p.contains("stored as integers where floats belong: conv1.weight (I32)"), p)
+        XCTAssertEqual(Array(fresh.network.store.value("layer1.0.conv1.weight")), before, "nothing loaded from a refused file")
         // Values convert, bits are never reinterpreted.
         var half: [UInt16] = [Float16(1.5).bitPattern, Float16(-2).bitPattern]
         XCTAssertEqual(SafeTensor(name: "h", dtype: "F16", shape: [2], bytes: Data(bytes: &half, count: 4)).floats(), [1.5, -2])
@@ -132,6 +138,17 @@ final class HostileInputTests: TemporaryDirectoryTestCase {
         let fair = dir + "/fair-idx3-ubyte.gz"
         gzipIDX(fair, dims: [2, 3, 4], dataBytes: 24)
         XCTAssertEqual(try IDXFile(path: fair, expectedDimensions: 3).dimensions, [2, 3, 4])
+    }
+
+    func testFashionMNISTImagesOfNoPixelsOrNoImagesAreRefusedNamingTheFile() throws {
+        for dims: [UInt32] in [[5, 0, 0], [5, 28, 0], [0, 28, 28]] {
+            let data = dir + "/fm-\(dims.map(String.init).joined(separator: "x"))"
+            try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+            gzipIDX(data + "/train-images-idx3-ubyte.gz", dims: dims, dataBytes: Int(dims[0] * dims[1] * dims[2]))
+            gzipIDX(data + "/train-labels-idx1-ubyte.gz", dims: [dims[0]], dataBytes: Int(dims[0]))
+            let m = message { _ = try ImageDataset.fashionMNIST(directory: data, train: true) }
+            XCTAssertTrue(m.contains("'\(data)/train-images-idx3-ubyte.gz' holds \(dims[0]) images of \(dims[1])×\(dims[2]) pixels: nothing to train on"), m)
+        }
     }
 
     func testAnIndexCacheClaimingAQuadrillionFilesIsRebuilt() throws {
@@ -207,5 +224,20 @@ final class HostileInputTests: TemporaryDirectoryTestCase {
             XCTAssertTrue(m.contains("config key 'name' ('\(name)') must be a plain folder name"), "\(name): \(m)")
         }
         XCTAssertEqual(try ConfigLoader.load(arguments: ["--name", "str-90.1"]).name, "str-90.1")
+    }
+
+    /// A name past the file system's limit (from the command line or a YAML file) is refused in a short line.
+    func testANameLongerThanAFileNameMayBeIsRefusedInAShortLine() throws {
+        let long = String(repeating: "a", count: 100_000)
+        let yaml = dir + "/long.yaml"
+        try "name: \(long)\n".write(toFile: yaml, atomically: true, encoding: .utf8)
+        for args in [["--name", long], ["--config", yaml]] {
+            let m = message { _ = try ConfigLoader.load(arguments: args) }
+            XCTAssertTrue(m.contains("config key 'name' is 100000 bytes long, more than a file name may be (250 bytes"), m)
+            XCTAssertLessThan(m.count, 400, "a short line, not the name: \(m.prefix(400))")
+        }
+        let longest = String(repeating: "é", count: 125)   // 250 bytes of UTF-8
+        XCTAssertEqual(try ConfigLoader.load(arguments: ["--name", longest]).name, longest)
+        XCTAssertThrowsError(try ConfigLoader.load(arguments: ["--name", longest + "a"]))
     }
 }
