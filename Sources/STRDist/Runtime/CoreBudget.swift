@@ -22,7 +22,9 @@ public enum CoreBudget {
     }
 
     /// CPUs the machine has online.
-    public static var online: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+    /// (sysconf, not Foundation's activeProcessorCount: on cgroup v1 that already folds in a CPU quota,
+    /// which `quota` counts on its own.)
+    public static var online: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
     /// The cgroup's CPU quota in whole CPUs (rounded up), or nil when unlimited.
     public static var quota: Int? {

@@ -38,6 +38,11 @@ final class ImagePipelineTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(again.emptyClasses, ["c_empty"])
 
         try put(jpeg(5), "train/c_empty/new.JPEG")      // the tree changed: scanned afresh
+        // Kernels before 6.13 stamp with a coarse clock (1–4 ms): the folder's new mtime could equal the
+        // cached one, which is the file system's limit, not the cache's. Set it a second later, as any real
+        // change between two runs would be.
+        var later = [timespec(tv_sec: time(nil) + 1, tv_nsec: 0), timespec(tv_sec: time(nil) + 1, tv_nsec: 0)]
+        XCTAssertEqual(utimensat(AT_FDCWD, root + "/train/c_empty", &later, 0), 0)
         let changed = try ImageFolder.load(root + "/train")
         XCTAssertFalse(changed.fromCache)
         XCTAssertEqual(changed.count, 5)

@@ -100,11 +100,12 @@ final class MultiHostTests: XCTestCase {
     /// threads: 0 takes the cores a rank may use: its machine's share on one host (MPI's shared-memory
     /// split says 2 ranks there), the whole machine on each namespace host (one rank per "node").
     func testThreadsZeroFollowsLocalRanksFromMPI() throws {
-        let cores = CoreBudget.online
+        // The ranks inherit this process's affinity mask and cgroup quota (a container's --cpus, a SLURM
+        // allocation), so their budget is this process's share for 2 local ranks, and for 1.
         let shm = Self.shell(launch(hosts: nil, ["--threads", "0", "--epochs", "0", "--name", "t0"]).replacingOccurrences(of: "mpirun", with: "mpirun --bind-to none"))
-        XCTAssert(shm.output.contains("\(max(1, cores / 2)) thread(s) per rank"), shm.output)
+        XCTAssert(shm.output.contains("\(CoreBudget.share(localRanks: 2)) thread(s) per rank"), shm.output)
         let tcp = Self.shell(launch(hosts: 2, ["--threads", "0", "--epochs", "0", "--name", "t1"]))
-        XCTAssert(tcp.output.contains("\(cores) thread(s) per rank"), tcp.output)
+        XCTAssert(tcp.output.contains("\(CoreBudget.share(localRanks: 1)) thread(s) per rank"), tcp.output)
     }
 
     func testAKilledRankOnOneHostEndsTheJobWithinAMinute() throws {
@@ -128,7 +129,7 @@ final class MultiHostTests: XCTestCase {
         }
         XCTAssert(trained, "the job never started training")
         let killed = Date()
-        Self.shell("ip netns pids strdist-h2 | xargs -r ps -o pid=,comm= -p | awk '$2 == \"orted\" { print $1 }' | xargs -r kill -9")
+        Self.shell("ip netns pids strdist-h2 | xargs -r ps -o pid=,comm= -p | awk '$2 == \"orted\" || $2 == \"prted\" { print $1 }' | xargs -r kill -9")
         job.waitUntilExit()
         let log = (try? String(contentsOfFile: dir + "/daemon.log", encoding: .utf8)) ?? ""
         XCTAssertNotEqual(job.terminationStatus, 0, log)

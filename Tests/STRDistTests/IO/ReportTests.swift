@@ -51,7 +51,9 @@ final class ReportTests: TemporaryDirectoryTestCase {
             throw XCTSkip("chromium not installed")
         }
         func shot(_ file: String, _ png: String) -> Int {
+            // Its own profile (HOME may be read-only or unset) and no /dev/shm (a container's is 64 MB).
             let r = ChildProcess.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1240,2900",
+                                                "--user-data-dir=\(dir)/chromium-profile", "--disable-dev-shm-usage",
                                                 "--screenshot=\(png)", "file://\(file)"], limit: 120)
             XCTAssertEqual(r.status, 0, r.output)
             return ((try? FileManager.default.attributesOfItem(atPath: png)[.size]) as? Int) ?? 0

@@ -84,6 +84,11 @@ final class ReferenceConfigTests: TemporaryDirectoryTestCase {
         let data = try tree()
         let base = ["--config", Self.fixtures + "/resnet50-str.yaml", "--data", data, "--epochs", "1", "--log-dir", dir + "/runs"]
         for extra in [["--batch_size", "12", "--image_size", "8192"], ["--batch_size", "6", "--width_mult", "48"]] {
+            // (About 1.6 TiB and 0.7 TiB: a machine that holds one would rightly start it.)
+            let c = try ConfigLoader.load(arguments: base + extra)
+            let plan = try MemoryPlan.estimate(c.modelOptions, input: ActShape(channels: 3, batch: c.batchSize, height: c.inputSize,
+                                                                               width: c.inputSize), threads: 1, optimizerCopies: 1, loaderBatches: 0)
+            guard plan.totalBytes > MachineMemory.bytes else { continue }
             XCTAssertThrowsError(try run(base + extra)) { e in
                 let text = "\(e)"
                 XCTAssert(text.contains("needs") && text.contains("but this machine has") && text.contains("GiB"), text)
