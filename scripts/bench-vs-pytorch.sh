@@ -15,7 +15,7 @@ have_torch=$(python3 -c "import torch" 2>/dev/null && echo yes || echo no)
 declare -A issue=([ResNet18:DenseConv]=1.05 [ResNet18:STRConv]=1.07 [ResNet50:DenseConv]=1.46
                   [ResNet50:STRConv]=1.61 [MobileNetV1:DenseConv]=0.75 [MobileNetV1:STRConv]=0.77)
 printf "%-12s %-9s %9s %13s %6s %13s %6s   (OpenBLAS %s)\n" model conv strdist "issue PyTorch" ratio \
-    "PyTorch here" ratio "$(.build/release/strdist version | sed -n 's/.*OpenBLAS core //p' | head -1)"
+    "PyTorch here" ratio "$(.build/release/strdist version | sed -n 's/.*OpenBLAS core \([^ ]*\).*/\1/p' | head -1)"
 for spec in ResNet18:32 ResNet50:16 MobileNetV1:32; do
     arch=${spec%%:*} batch=${spec##*:}
     for conv in DenseConv STRConv; do

@@ -3,9 +3,10 @@ import Foundation
 import STRDist
 
 struct Version: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the version and the active OpenBLAS core.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print the version and what this machine gives the engine: CPU, cores, the sparse kernels' instruction set, OpenBLAS's core.")
     func run() {
-        print("strdist 0.1.0, OpenBLAS core \(BLASInfo.coreName)")
+        print("strdist 0.1.0; \(MachineSummary.line)")
     }
 }
 

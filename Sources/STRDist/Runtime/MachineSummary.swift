@@ -1,0 +1,25 @@
+// What this machine gives the engine, in one line for test logs and reports: the CPU, the cores
+// online, the instruction set the sparse kernels dispatch to, and the core OpenBLAS loaded (and
+// whether OPENBLAS_CORETYPE chose it). Figures are only comparable with this line beside them.
+
+import Foundation
+
+public enum MachineSummary {
+    /// The CPU's model name as the kernel reports it ("AMD EPYC 9R14 96-Core Processor"), or "unknown".
+    public static var cpuModel: String {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+              let colon = line.firstIndex(of: ":") else { return "unknown" }
+        return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    }
+
+    /// "OpenBLAS core Cooperlake (its own choice)" or "… (forced by OPENBLAS_CORETYPE=Haswell)".
+    public static var blas: String {
+        let forced = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { "forced by OPENBLAS_CORETYPE=\($0)" }
+        return "OpenBLAS core \(BLASInfo.coreName) (\(forced ?? "its own choice"))"
+    }
+
+    public static var line: String {
+        "CPU \(cpuModel), \(CoreBudget.online) core(s) online; sparse kernels \(SparseISA.name); \(blas)"
+    }
+}
