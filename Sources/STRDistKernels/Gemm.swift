@@ -33,22 +33,41 @@ public enum Gemm {
     }
 
     /// C[:, n0..<n1] = alpha · A · B[:, n0..<n1] + beta · C[:, n0..<n1] for at most 8 columns, summed
-    /// over k in order, one row of C in eight lanes.
+    /// over k in order: four rows of C at a time, each in eight lanes, sharing each row of B's columns.
     static func narrowColumns(m: Int, n0: Int, n1: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                               b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         let w = n1 - n0
         precondition(w > 0 && w <= 8, "narrowColumns takes 1 to 8 columns, got \(w)")
-        for i in 0..<m {
-            var acc = SIMD8<Float>(repeating: 0)
-            let row = a + i * lda
-            for p in 0..<k {
-                var bv = SIMD8<Float>(repeating: 0)
-                let bp = b + p * ldb + n0
-                for j in 0..<w { bv[j] = bp[j] }
-                acc = acc.addingProduct(SIMD8(repeating: row[p]), bv)
-            }
+        @inline(__always) func columns(_ p: Int) -> SIMD8<Float> {
+            var v = SIMD8<Float>(repeating: 0)
+            let bp = b + p * ldb + n0
+            for j in 0..<w { v[j] = bp[j] }
+            return v
+        }
+        @inline(__always) func store(_ acc: SIMD8<Float>, row i: Int) {
             let cp = c + i * ldc + n0
             for j in 0..<w { cp[j] = beta == 0 ? alpha * acc[j] : alpha * acc[j] + beta * cp[j] }
+        }
+        var i = 0
+        while i + 4 <= m {
+            var acc0 = SIMD8<Float>(repeating: 0), acc1 = acc0, acc2 = acc0, acc3 = acc0
+            let r0 = a + i * lda, r1 = r0 + lda, r2 = r1 + lda, r3 = r2 + lda
+            for p in 0..<k {
+                let bv = columns(p)
+                acc0 = acc0.addingProduct(SIMD8(repeating: r0[p]), bv)
+                acc1 = acc1.addingProduct(SIMD8(repeating: r1[p]), bv)
+                acc2 = acc2.addingProduct(SIMD8(repeating: r2[p]), bv)
+                acc3 = acc3.addingProduct(SIMD8(repeating: r3[p]), bv)
+            }
+            store(acc0, row: i); store(acc1, row: i + 1); store(acc2, row: i + 2); store(acc3, row: i + 3)
+            i += 4
+        }
+        while i < m {
+            var acc = SIMD8<Float>(repeating: 0)
+            let row = a + i * lda
+            for p in 0..<k { acc = acc.addingProduct(SIMD8(repeating: row[p]), columns(p)) }
+            store(acc, row: i)
+            i += 1
         }
     }
 
