@@ -3,7 +3,7 @@
 // order; a chunk is a run of whole images, so chunks never share input or
 // input-gradient memory and each thread can work on its own chunks.
 // 3×3 stride-1 convs may instead run as Winograd F(4×4, 3×3) (see
-// WinogradConv.swift); the choice is made once, when the geometry is built.
+// WinogradConv.swift) when the layer's plan says so (STRDist's ConvPlanner).
 
 /// How convolutions are computed (`conv_algorithm`): `auto` picks per layer — Winograd F(4×4, 3×3)
 /// for 3×3 stride-1 convs from 16 channels, and the sparse kernels for a sparse kind's layer whose
@@ -21,14 +21,14 @@ public struct ConvGeometry: Equatable, Sendable {
     public var dilationH: Int, dilationW: Int
     public var groups: Int
     public var batch: Int, inH: Int, inW: Int
-    /// Computed by Winograd F(4×4, 3×3) rather than im2col + GEMM.
+    /// Computed by Winograd F(4×4, 3×3) rather than im2col + GEMM (set from the layer's plan).
     public var winograd = false
     /// Whether a training step computes ∂X (not for a conv that reads the network's input).
     public var inputGradient = true
 
     public init(inChannels: Int, outChannels: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
                 padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1,
-                batch: Int, inH: Int, inW: Int, algorithm: ConvAlgorithm = .auto) {
+                batch: Int, inH: Int, inW: Int) {
         precondition(groups >= 1 && inChannels % groups == 0 && outChannels % groups == 0,
                      "channels \(inChannels)→\(outChannels) are not divisible by groups \(groups)")
         self.inChannels = inChannels; self.outChannels = outChannels
@@ -40,7 +40,6 @@ public struct ConvGeometry: Equatable, Sendable {
         self.batch = batch; self.inH = inH; self.inW = inW
         precondition(outH > 0 && outW > 0,
                      "convolution output is empty: input \(inH)×\(inW), kernel \(kernelH)×\(kernelW), padding \(padH)")
-        winograd = algorithm == .auto && winogradApplies && inChannels >= 16 && outChannels >= 16
     }
 
     /// 3×3, stride 1, no dilation, one group: the shapes Winograd F(4×4, 3×3) computes.

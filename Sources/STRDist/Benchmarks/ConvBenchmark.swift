@@ -29,8 +29,9 @@ public enum ConvBenchmark {
     public static func run(batch: Int, threads: Int, repeats: Int) -> [ConvBenchmarkRow] {
         let pool = ThreadPool(threads: threads)
         return resnet50Shapes.map { name, c, o, k, s, size in
-            let g = ConvGeometry(inChannels: c, outChannels: o, kernel: (k, k), stride: (s, s),
+            var g = ConvGeometry(inChannels: c, outChannels: o, kernel: (k, k), stride: (s, s),
                                  padding: (k / 2, k / 2), batch: batch, inH: size, inW: size)
+            g.winograd = ConvPlanner.densePlan(g, algorithm: .auto) == .winograd
             return measure(name, g, pool: pool, repeats: repeats)
         }
     }

@@ -1,14 +1,9 @@
 // A conv's sparse plan: the memory it reserves for a compressed effective
-// weight, and, each time the effective weight changes, the choice between the
-// dense path (GEMM, Winograd or depthwise, as the geometry decided) and the
-// sparse kernels, from the weight's current density (SparsePolicy decides,
-// with hysteresis). `conv_algorithm: sparse` forces the sparse kernels,
-// `im2col` the dense GEMM; depthwise and grouped convs always stay dense.
-
-/// Which kernels a conv runs this step.
-public enum ConvExecution: String, Sendable {
-    case dense, sparse
-}
+// weight, and, each time the effective weight changes, the choice between its
+// dense plan (GEMM, Winograd, im2col or depthwise) and the sparse kernels,
+// from the weight's current density (ConvPlanner decides, with hysteresis).
+// `conv_algorithm: sparse` forces the sparse kernels, `im2col` the dense GEMM;
+// depthwise and grouped convs always stay dense.
 
 extension Conv2d {
     /// Whether this conv can run the sparse kernels at all.
@@ -20,23 +15,25 @@ extension Conv2d {
     func planSparse(_ g: ConvGeometry, _ planner: WorkspacePlanner) {
         let layout = SparseConvKernels.layout(g)
         guard sparseCapable, CompressedWeight.fits(rows: outChannels, cols: g.colRows, layout: layout) else {
-            compressed = nil; execution = .dense; return
+            compressed = nil; sparseLayout = nil; execution = densePlan; return
         }
         let c = CompressedWeight(rows: outChannels, cols: g.colRows, layout: layout)
         let capacity = algorithm == .sparse ? g.weightCount
-            : Int((Double(g.weightCount) * SparsePolicy.maxDensity).rounded(.up))
+            : Int((Double(g.weightCount) * ConvPlanner.maxDensity).rounded(.up))
         c.plan(planner, capacity: capacity, transposed: true)
-        let s = SparseConvKernels.scratch(g, capacity: capacity, threads: planner.threads)
+        let sparse = ConvPlanner.sparseLayout(g)
+        let s = SparseConvKernels.scratch(g, sparse, capacity: capacity, threads: planner.threads)
         planner.scratch(perThread: s.perThread)
         planner.scratch(shared: s.shared)
         compressed = c
-        execution = algorithm == .sparse ? .sparse : .dense
+        sparseLayout = sparse
+        execution = algorithm == .sparse ? .sparse(sparse) : densePlan
         foldRegion = planner.region(2 * outChannels)
     }
 
-    /// A resumed run's plan (the hysteresis state of the run that saved it); only where it can run.
-    public func restorePlan(_ plan: ConvExecution) {
-        if compressed != nil && algorithm == .auto { execution = plan }
+    /// A resumed run's plan (the hysteresis state of the run that saved it: sparse or not); only where it can run.
+    public func restorePlan(sparse: Bool) {
+        if let layout = sparseLayout, algorithm == .auto { execution = sparse ? .sparse(layout) : densePlan }
     }
 
     /// Whether the BatchNorm reading this conv's output can be folded into it at inference.
@@ -66,12 +63,12 @@ extension Conv2d {
         let list = ctx.training && transform.gradientRule == .keptOnly && ctx.collectives?.wantsKeptPositions == true
         if let t = transform.compressionThreshold(ctx) {
             let stored = ctx.param(weight), kept = c.countKept(stored, mask: nil, threshold: t, ctx)
-            let sparse = choose(c, kept: kept, ctx) == .sparse
+            let sparse = choose(c, kept: kept, ctx).isSparse
             if sparse || (list && kept <= c.capacity) { c.fill(stored, mask: nil, threshold: t, ctx); keptListed = true }
             return sparse ? ctx.region(effective) : computeEffectiveWeight(ctx)
         }
         let w = computeEffectiveWeight(ctx), mask = transform.keepMask(ctx), kept = c.countKept(w, mask: mask, ctx)
-        if choose(c, kept: kept, ctx) == .sparse || (list && kept <= c.capacity) { c.fill(w, mask: mask, ctx); keptListed = true }
+        if choose(c, kept: kept, ctx).isSparse || (list && kept <= c.capacity) { c.fill(w, mask: mask, ctx); keptListed = true }
         return w
     }
 
@@ -84,13 +81,14 @@ extension Conv2d {
         }
     }
 
-    /// The kernels for a weight keeping `kept` entries (SparsePolicy, or forced by conv_algorithm).
-    private func choose(_ c: CompressedWeight, kept: Int, _ ctx: StepContext) -> ConvExecution {
+    /// The plan for a weight keeping `kept` entries (ConvPlanner, or forced by conv_algorithm).
+    private func choose(_ c: CompressedWeight, kept: Int, _ ctx: StepContext) -> ConvPlan {
         density = Double(kept) / Double(weightCount)
-        let next = algorithm == .sparse ? .sparse
-            : SparsePolicy.choose(geometry!, density: density, current: execution, training: ctx.training,
-                                  keptOnlyGradient: transform.gradientRule == .keptOnly)
-        execution = next == .sparse && kept <= c.capacity ? .sparse : .dense
+        let layout = sparseLayout!
+        let next = algorithm == .sparse ? .sparse(layout)
+            : ConvPlanner.choose(geometry!, dense: densePlan, sparse: layout, density: density, current: execution,
+                                 training: ctx.training, keptOnlyGradient: transform.gradientRule == .keptOnly)
+        execution = next.isSparse && kept <= c.capacity ? next : densePlan
         return execution
     }
 }

@@ -25,9 +25,13 @@ public final class Conv2d: Layer {
     public var initializer: WeightInit = .standard
     /// `conv_algorithm` for this layer; read when the layer is planned.
     public var algorithm = ConvAlgorithm.auto
-    /// The kernels the last forward ran (Conv2d+Sparse chooses), and the effective weight's density then.
-    public internal(set) var execution = ConvExecution.dense
+    /// The plan the last forward ran (ConvPlanner chooses), and the effective weight's density then.
+    public internal(set) var execution = ConvPlan.im2col
     public internal(set) var density = 1.0
+    /// The plan when the sparse kernels do not run (fixed when the layer is planned).
+    public private(set) var densePlan = ConvPlan.im2col
+    /// How the sparse kernels run this conv, when it can run them (then `compressed` is set too).
+    var sparseLayout: SparseLayout?
     /// The compressed effective weight, when this conv can run sparse.
     var compressed: CompressedWeight?
     /// At inference, the BatchNorm this conv's output feeds, folded in on the sparse path (Conv2d+Sparse).
@@ -66,9 +70,11 @@ public final class Conv2d: Layer {
                      "\(name) expects \(inChannels) input channels, got \(input.shape.channels)")
         var g = ConvGeometry(inChannels: inChannels, outChannels: outChannels, kernel: (kernel, kernel),
                              stride: (stride, stride), padding: (padding, padding), dilation: (dilation, dilation),
-                             groups: groups, batch: input.shape.batch, inH: input.shape.height, inW: input.shape.width,
-                             algorithm: algorithm)
+                             groups: groups, batch: input.shape.batch, inH: input.shape.height, inW: input.shape.width)
         g.inputGradient = input.grad != nil
+        densePlan = ConvPlanner.densePlan(g, algorithm: algorithm)
+        g.winograd = densePlan == .winograd
+        execution = densePlan
         geometry = g
         self.input = input
         inputGrad = planner.use(input)
@@ -109,11 +115,7 @@ public final class Conv2d: Layer {
     }
 
     /// The kernels this conv runs now: sparse, depthwise, winograd, gemm (pointwise) or im2col.
-    public var planName: String {
-        let g = geometry!
-        return execution == .sparse ? "sparse" : g.isDepthwise ? "depthwise" : g.winograd ? "winograd"
-            : g.isPointwise ? "gemm" : "im2col"
-    }
+    public var planName: String { execution.name }
 
     /// The profile key: what kind of work this conv is.
     public var profileKey: String { "conv \(kernel)x\(kernel)/\(stride) \(inChannels)->\(outChannels) @\(geometry!.inH) \(planName)" }
@@ -132,7 +134,7 @@ public final class Conv2d: Layer {
         effectiveVersion = ctx.parameterVersion
         let x = ctx.value(input), y = ctx.value(output)
         let b = bias.map { UnsafePointer(ctx.param($0)) }
-        if execution == .sparse, let c = compressed {
+        if case .sparse(let layout) = execution, let c = compressed {
             if !ctx.training, let bn = foldedNorm {
                 // Inference: the BatchNorm (and its ReLU) folded in; this conv writes the norm's output — or,
                 // when the norm feeds a residual join, the join's output relu(norm + shortcut).
@@ -140,17 +142,17 @@ public final class Conv2d: Layer {
                 let shift = UnsafePointer(ctx.region(foldRegion) + outChannels)
                 if let join = bn.join {
                     SparseConvKernels.forward(x: x, w: c, bias: shift, residual: UnsafePointer(ctx.value(join.shortcut)),
-                                              relu: true, y: ctx.value(join.outputRef), g, ctx, scratch: scratch(ctx))
+                                              relu: true, y: ctx.value(join.outputRef), g, layout, ctx, scratch: scratch(ctx))
                     join.foldedThisForward = true
                 } else {
-                    SparseConvKernels.forward(x: x, w: c, bias: shift, relu: bn.fuseReLU, y: ctx.value(bn.outputRef), g, ctx,
-                                              scratch: scratch(ctx))
+                    SparseConvKernels.forward(x: x, w: c, bias: shift, relu: bn.fuseReLU, y: ctx.value(bn.outputRef), g,
+                                              layout, ctx, scratch: scratch(ctx))
                 }
                 bn.foldedThisForward = true
             } else {
-                SparseConvKernels.forward(x: x, w: c, bias: b, relu: false, y: y, g, ctx, scratch: scratch(ctx))
+                SparseConvKernels.forward(x: x, w: c, bias: b, relu: false, y: y, g, layout, ctx, scratch: scratch(ctx))
             }
-        } else if g.isDepthwise {
+        } else if execution == .depthwise {
             DepthwiseKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool)
         } else {
             ConvKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool, scratch: scratch(ctx))
@@ -166,10 +168,10 @@ public final class Conv2d: Layer {
         let acc = ctx.workspace.accumulates(inputGrad)
         let dw = ctx.grad(weight), db = bias.map { ctx.grad($0) }
         let keptOnly = transform.gradientRule == .keptOnly
-        if execution == .sparse, let c = compressed {
+        if case .sparse(let layout) = execution, let c = compressed {
             SparseConvKernels.backward(x: x, w: c, dy: dy, dx: dx, accumulate: acc, dw: dw, keptOnly: keptOnly,
-                                       denseWeight: w, dbias: db, g, ctx, scratch: scratch(ctx))
-        } else if g.isDepthwise {
+                                       denseWeight: w, dbias: db, g, layout, ctx, scratch: scratch(ctx))
+        } else if execution == .depthwise {
             DepthwiseKernels.backward(x: x, w: w, dy: dy, dx: dx, accumulate: acc, dw: dw, dbias: db, g, pool: ctx.pool)
         } else {
             ConvKernels.backward(x: x, w: w, dy: dy, dx: dx, accumulate: acc, dw: dw, dbias: db, g,
@@ -177,7 +179,7 @@ public final class Conv2d: Layer {
         }
         // dw holds ∂L/∂ŵ; map it onto the stored weight. On the sparse plan a kept-only kind's dw is
         // already zero where pruned, and its own gradients come from the kept entries (their sums lead the scratch).
-        if execution == .sparse && keptOnly, let c = compressed {
+        if execution.isSparse && keptOnly, let c = compressed {
             transform.keptBackward(ctx.param(weight), index: UnsafePointer(c.entryIndex(ctx)),
                                    gradients: ctx.workspace.shared, count: c.count, ctx)
         } else {

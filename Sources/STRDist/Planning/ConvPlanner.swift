@@ -1,25 +1,39 @@
-// Which kernels a conv with a sparse kind runs, from its geometry and its
-// effective weight's current density: a cost model of the dense path (GEMM,
-// Winograd) and of the sparse kernels (SpMM, SDDMM, im2col), fitted by
-// `strdist bench-sparse --fit` on the machines in the README, with hysteresis
-// so a layer near the crossover does not flap. Deterministic: the same
-// densities give the same plans on every rank and after a resume.
+// The one place that decides how a conv computes (ConvPlan). At plan time,
+// from the geometry and `conv_algorithm`: the dense plan — depthwise, GEMM
+// (pointwise), Winograd F(4×4, 3×3) for 3×3 stride-1 convs from 16 channels,
+// else im2col — and, for a layer that can run sparse, the sparse layout. Each
+// time the effective weight changes, from its current density: the dense plan
+// or the sparse kernels, by a cost model of both (fitted by `strdist
+// bench-sparse --fit` on the machines in the README), with hysteresis so a
+// layer near the crossover does not flap. Deterministic: the same densities
+// give the same plans on every rank and after a resume.
 
-public enum SparsePolicy {
+public enum ConvPlanner {
     /// Above this density the sparse kernels never run (`auto` plans no memory for denser weights).
     public static let maxDensity = 0.5
     /// A switch needs the other plan this much cheaper than the current one.
     public static let hysteresis = 0.1
 
-    public static func choose(_ g: ConvGeometry, density: Double, current: ConvExecution, training: Bool,
-                              keptOnlyGradient: Bool) -> ConvExecution {
-        guard density <= maxDensity else { return .dense }
+    /// The plan of `g` when the sparse kernels do not run.
+    public static func densePlan(_ g: ConvGeometry, algorithm: ConvAlgorithm) -> ConvPlan {
+        if g.isDepthwise { return .depthwise }
+        if algorithm == .auto && g.winogradApplies && g.inChannels >= 16 && g.outChannels >= 16 { return .winograd }
+        return g.isPointwise ? .gemm : .im2col
+    }
+
+    /// How the sparse kernels would run `g`.
+    public static func sparseLayout(_ g: ConvGeometry) -> SparseLayout {
+        SparseConvKernels.usesShiftedPlanes(g) ? .shifted : g.isPointwise ? .pointwise : .columns
+    }
+
+    /// The plan for this step of a conv that can run `sparse`, its weight now at `density`, planned `current`.
+    public static func choose(_ g: ConvGeometry, dense: ConvPlan, sparse: SparseLayout, density: Double, current: ConvPlan,
+                              training: Bool, keptOnlyGradient: Bool) -> ConvPlan {
+        guard density <= maxDensity else { return dense }
         let cost = SparseCostModel.default
-        let dense = cost.dense(g, training: training)
-        let sparse = cost.sparse(g, density: density, training: training, keptOnlyGradient: keptOnlyGradient)
-        switch current {
-        case .dense: return sparse < dense * (1 - hysteresis) ? .sparse : .dense
-        case .sparse: return sparse > dense * (1 + hysteresis) ? .dense : .sparse
-        }
+        let denseCost = cost.dense(g, training: training)
+        let sparseCost = cost.sparse(g, density: density, training: training, keptOnlyGradient: keptOnlyGradient)
+        if current.isSparse { return sparseCost > denseCost * (1 + hysteresis) ? dense : .sparse(sparse) }
+        return sparseCost < denseCost * (1 - hysteresis) ? .sparse(sparse) : dense
     }
 }

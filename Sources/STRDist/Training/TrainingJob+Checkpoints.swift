@@ -53,7 +53,7 @@ extension TrainingJob {
         let state = try Checkpoint.resume(path, store: trainer.model.network.store, optimizer: trainer.optimizer)
         let convs = trainer.model.convs
         if state.plans.count == convs.count {
-            for (conv, plan) in zip(convs, state.plans) { conv.restorePlan(plan == "s" ? .sparse : .dense) }
+            for (conv, plan) in zip(convs, state.plans) { conv.restorePlan(sparse: plan == "s") }
         }
         if let c = trainer.sparsityController {
             if let saved = state.controller { c.restore(saved) } else {
@@ -85,7 +85,7 @@ extension TrainingJob {
         s.seed = config.seed ?? 0
         s.worldSize = comm.size
         s.settings = config.settingsText
-        s.plans = String(trainer.model.convs.map { $0.execution == .sparse ? "s" : "d" })
+        s.plans = String(trainer.model.convs.map { $0.execution.isSparse ? "s" : "d" })
         s.controller = trainer.sparsityController?.state
         do { try Checkpoint.save(base, store: trainer.model.network.store, optimizer: trainer.optimizer, state: s) } catch {
             throw AtomicFile.WriteError(description: "checkpoint not saved, training stops: \(error) (the previous checkpoint in '\((base as NSString).deletingLastPathComponent)' is intact: free space or fix the folder, then --resume auto continues from it)")

@@ -82,19 +82,24 @@ final class ConvKernelTests: XCTestCase {
     func geometry(_ t: Case) -> ConvGeometry {
         var g = ConvGeometry(inChannels: t.c, outChannels: t.o, kernel: (t.k, t.k), stride: (t.s, t.s),
                              padding: (t.p, t.p), dilation: (t.d, t.d), groups: t.g, batch: t.n, inH: t.h, inW: t.w)
-        if t.winograd { g.winograd = true }
+        g.winograd = t.winograd || ConvPlanner.densePlan(g, algorithm: .auto) == .winograd
         return g
     }
 
     func testWinogradIsChosenOnlyWhereItApplies() {
-        XCTAssertTrue(geometry(Self.cases.last!).winograd)
-        XCTAssertFalse(geometry(Self.cases[0]).winograd, "3 channels: im2col")
-        XCTAssertFalse(geometry(Case(c: 16, o: 16, k: 3, s: 2, p: 1)).winograd, "stride 2")
-        XCTAssertFalse(geometry(Case(c: 16, o: 16, k: 3, p: 2, d: 2)).winograd, "dilation")
-        XCTAssertFalse(geometry(Case(c: 16, o: 16, k: 3, p: 1, g: 2)).winograd, "groups")
-        let forced = ConvGeometry(inChannels: 64, outChannels: 64, kernel: (3, 3), padding: (1, 1), batch: 2,
-                                  inH: 8, inW: 8, algorithm: .im2col)
-        XCTAssertFalse(forced.winograd, "conv_algorithm im2col")
+        func plan(_ t: Case, _ algorithm: ConvAlgorithm = .auto) -> ConvPlan {
+            ConvPlanner.densePlan(ConvGeometry(inChannels: t.c, outChannels: t.o, kernel: (t.k, t.k), stride: (t.s, t.s),
+                                               padding: (t.p, t.p), dilation: (t.d, t.d), groups: t.g, batch: t.n,
+                                               inH: t.h, inW: t.w), algorithm: algorithm)
+        }
+        XCTAssertEqual(plan(Self.cases.last!), .winograd)
+        XCTAssertEqual(plan(Self.cases[0]), .im2col, "3 channels: im2col")
+        XCTAssertEqual(plan(Case(c: 16, o: 16, k: 3, s: 2, p: 1)), .im2col, "stride 2")
+        XCTAssertEqual(plan(Case(c: 16, o: 16, k: 3, p: 2, d: 2)), .im2col, "dilation")
+        XCTAssertEqual(plan(Case(c: 16, o: 16, k: 3, p: 1, g: 2)), .im2col, "groups")
+        XCTAssertEqual(plan(Case(c: 64, o: 64, k: 3, p: 1), .im2col), .im2col, "conv_algorithm im2col")
+        XCTAssertEqual(plan(Case(c: 64, o: 64, k: 1)), .gemm, "pointwise")
+        XCTAssertEqual(plan(Case(c: 16, o: 16, k: 3, p: 1, g: 16)), .depthwise)
     }
 
     func testMatchesNaiveSingleThreadOneChunk() { for t in Self.cases { run(t, threads: 1, chunkBudget: 1 << 20) } }

@@ -81,8 +81,8 @@ final class SparsePlanTests: XCTestCase {
                 sgds[0].momentumBuffer.copy(from: sgds[1].momentumBuffer)
                 sparse.network.parametersChanged()
             }
-            XCTAssert(sparse.convs.allSatisfy { $0.execution == .sparse }, "\(kind)")
-            XCTAssert(dense.convs.allSatisfy { $0.execution == .dense }, "\(kind)")
+            XCTAssert(sparse.convs.allSatisfy { $0.execution.isSparse }, "\(kind)")
+            XCTAssert(dense.convs.allSatisfy { !$0.execution.isSparse }, "\(kind)")
             XCTAssertLessThan(losses.suffix(3).reduce(0, +), losses.prefix(3).reduce(0, +), "\(kind): the loss falls")
         }
     }
@@ -91,20 +91,25 @@ final class SparsePlanTests: XCTestCase {
         let auto = try model(.str, .auto), dense = try model(.str, .im2col)
         // Dense at first (nothing pruned), then 97% of every layer pruned: the big layers go sparse.
         let a0 = losses(auto, steps: 2), b0 = losses(dense, steps: 2)
-        XCTAssert(auto.convs.allSatisfy { $0.execution == .dense })
+        XCTAssert(auto.convs.allSatisfy { !$0.execution.isSparse })
         let pruned = Dictionary(uniqueKeysWithValues: auto.convs.map { ($0.name, 0.97) })
         let a1 = losses(auto, steps: 6, sparsity: pruned), b1 = losses(dense, steps: 6, sparsity: pruned)
-        let sparseNow = auto.convs.filter { $0.execution == .sparse }.map(\.name)
+        let sparseNow = auto.convs.filter { $0.execution.isSparse }.map(\.name)
         XCTAssertFalse(sparseNow.isEmpty, "at 3% density some layers must switch")
         for (x, y) in zip(a0 + a1, b0 + b1) { XCTAssertEqual(x, y, accuracy: 1e-4) }
         // Hysteresis: a layer on the sparse plan stays there a little above the density it switched at.
-        let c = auto.convs.first { $0.execution == .sparse }!
+        let c = auto.convs.first { $0.execution.isSparse }!
         let g = c.geometry!, cost = SparseCostModel.default
         var d = 0.03
         while cost.sparse(g, density: d, training: true, keptOnlyGradient: true) < cost.dense(g, training: true) { d += 0.005 }
-        XCTAssertEqual(SparsePolicy.choose(g, density: d, current: .sparse, training: true, keptOnlyGradient: true), .sparse)
-        XCTAssertEqual(SparsePolicy.choose(g, density: d, current: .dense, training: true, keptOnlyGradient: true), .dense)
-        XCTAssertEqual(SparsePolicy.choose(g, density: 1, current: .sparse, training: true, keptOnlyGradient: true), .dense,
+        let layout = ConvPlanner.sparseLayout(g), densePlan = c.densePlan
+        func choose(_ density: Double, _ current: ConvPlan) -> ConvPlan {
+            ConvPlanner.choose(g, dense: densePlan, sparse: layout, density: density, current: current, training: true,
+                               keptOnlyGradient: true)
+        }
+        XCTAssertEqual(choose(d, .sparse(layout)), .sparse(layout))
+        XCTAssertEqual(choose(d, densePlan), densePlan)
+        XCTAssertEqual(choose(1, .sparse(layout)), densePlan,
                        "a dense weight never stays sparse")
     }
 
@@ -162,7 +167,7 @@ final class SparsePlanTests: XCTestCase {
             var count = alloc_counter_stop()
             XCTAssertEqual(count, 0, "\(kind) \(algorithm) (\(machine)): a step made \(count) heap allocations")
             guard algorithm == .auto else { continue }
-            XCTAssert(Set(m.convs.map(\.execution)) == [.dense, .sparse], "both plans in one model")
+            XCTAssert(Set(m.convs.map(\.execution.isSparse)) == [false, true], "both plans in one model")
             // The other half sparse now: every layer switches plan inside the counted steps.
             let before = m.convs.map(\.execution)
             for (i, c) in m.convs.enumerated() { mixed[c.name] = i % 2 == 0 ? 0 : 0.98 }
@@ -173,8 +178,8 @@ final class SparsePlanTests: XCTestCase {
             count = alloc_counter_stop()
             XCTAssertEqual(count, 0, "a plan switch (\(machine)) made \(count) heap allocations")
             let after = m.convs.map(\.execution)
-            XCTAssert(zip(before, after).contains { $0 == .sparse && $1 == .dense }, "a layer left the sparse plan")
-            XCTAssert(zip(before, after).contains { $0 == .dense && $1 == .sparse }, "a layer took the sparse plan")
+            XCTAssert(zip(before, after).contains { $0.isSparse && !$1.isSparse }, "a layer left the sparse plan")
+            XCTAssert(zip(before, after).contains { !$0.isSparse && $1.isSparse }, "a layer took the sparse plan")
         }
     }
 }

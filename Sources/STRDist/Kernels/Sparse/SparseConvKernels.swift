@@ -19,12 +19,13 @@ import CSparse
 public enum SparseConvKernels {
     /// Floats of per-thread scratch (im2col columns and their gradient) and shared scratch
     /// (weight-gradient partials of `capacity` entries) the sparse plan of `g` needs.
-    public static func scratch(_ g: ConvGeometry, capacity: Int, threads: Int) -> (perThread: Int, shared: Int) {
-        let pack = packFloats(g)
+    public static func scratch(_ g: ConvGeometry, _ layout: SparseLayout, capacity: Int, threads: Int) -> (perThread: Int, shared: Int) {
+        switch layout {
         // Pointwise: the backward packs ∂Y's and X's tiles together, and sums entries per thread.
-        if g.isPointwise { return (64 * (g.colRows + g.outChannels), threads * capacity) }
-        if usesShiftedPlanes(g) { return (0, ShiftedPlanes(g).scratch(capacity: threads * capacity)) }
-        return (2 * g.colRows * imagesPerChunk(g, threads: threads) * g.outPlane + pack, threads * capacity)
+        case .pointwise: return (64 * (g.colRows + g.outChannels), threads * capacity)
+        case .shifted: return (0, ShiftedPlanes(g).scratch(capacity: threads * capacity))
+        case .columns: return (2 * g.colRows * imagesPerChunk(g, threads: threads) * g.outPlane + packFloats(g), threads * capacity)
+        }
     }
 
     /// Per-thread floats for one packed 64-column tile of the dense operand (its rows: C or K, or O).
@@ -46,12 +47,13 @@ public enum SparseConvKernels {
     /// y = conv(x, Ŵ) + bias + residual (y's shape), then max(·, 0) when `relu` (all in the kernels' store).
     public static func forward(x: UnsafePointer<Float>, w: CompressedWeight, bias: UnsafePointer<Float>?,
                                residual: UnsafePointer<Float>? = nil, relu: Bool, y: UnsafeMutablePointer<Float>,
-                               _ g: ConvGeometry, _ ctx: StepContext, scratch: ConvScratch) {
+                               _ g: ConvGeometry, _ layout: SparseLayout, _ ctx: StepContext, scratch: ConvScratch) {
         var a = w.matrix(ctx)
         let relu: Int32 = relu ? 1 : 0
-        if usesShiftedPlanes(g) {
+        switch layout {
+        case .shifted:
             shiftedForward(x: x, w: w, bias: bias, residual: residual, relu: relu != 0, y: y, g, ctx, scratch: scratch)
-        } else if g.isPointwise {
+        case .pointwise:
             withUnsafePointer(to: &a) { m in
                 ctx.pool.run((m: m, x: x, y: y, columns: g.columns, rows: Int32(g.inChannels), scratch: scratch,
                               bias: bias, residual: residual, relu: relu, threads: ctx.pool.threads)) { a, t in
@@ -60,7 +62,7 @@ public enum SparseConvKernels {
                             a.y, Int64(a.columns), 0, a.bias, a.residual, a.relu)
                 }
             }
-        } else {
+        case .columns:
             withUnsafePointer(to: &a) { m in
                 let perChunk = SparseConvKernels.imagesPerChunk(g, threads: ctx.pool.threads)
                 ctx.pool.parallelRanges(g.batch, (m: m, x: x, y: y, g: g, scratch: scratch, perChunk: perChunk, bias: bias,
@@ -85,19 +87,20 @@ public enum SparseConvKernels {
     public static func backward(x: UnsafePointer<Float>, w: CompressedWeight, dy: UnsafePointer<Float>,
                                 dx: UnsafeMutablePointer<Float>?, accumulate: Bool, dw: UnsafeMutablePointer<Float>,
                                 keptOnly: Bool, denseWeight: UnsafePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
-                                _ g: ConvGeometry, _ ctx: StepContext, scratch: ConvScratch) {
+                                _ g: ConvGeometry, _ layout: SparseLayout, _ ctx: StepContext, scratch: ConvScratch) {
         if !keptOnly {
             // Straight-through (DNW): the dense weight gradient, the dense path's own GEMMs.
             ConvKernels.backward(x: x, w: denseWeight, dy: dy, dx: nil, accumulate: false, dw: dw, dbias: nil, g,
                                  pool: ctx.pool, scratch: scratch)
         }
-        if usesShiftedPlanes(g) {
+        switch layout {
+        case .shifted:
             shiftedBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, ctx,
                             scratch: scratch)
-        } else if g.isPointwise {
+        case .pointwise:
             pointwiseBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, ctx,
                               scratch: scratch)
-        } else {
+        case .columns:
             im2colBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, ctx,
                            scratch: scratch)
         }

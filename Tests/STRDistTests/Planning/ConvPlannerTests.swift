@@ -1,0 +1,44 @@
+// ConvPlanner: the dense plan and the sparse layout of each kind of conv a model has, and the
+// per-step choice between them (its hysteresis is in SparsePlanTests, on a real model).
+import XCTest
+@testable import STRDist
+
+final class ConvPlannerTests: XCTestCase {
+    func geometry(_ c: Int, _ o: Int, k: Int, s: Int = 1, groups: Int = 1, size: Int = 14) -> ConvGeometry {
+        ConvGeometry(inChannels: c, outChannels: o, kernel: (k, k), stride: (s, s), padding: (k / 2, k / 2),
+                     groups: groups, batch: 2, inH: size, inW: size)
+    }
+
+    func testEachShapeGetsItsDenseAndSparsePlan() {
+        let cases: [(ConvGeometry, ConvPlan, SparseLayout, String)] = [
+            (geometry(64, 256, k: 1), .gemm, .pointwise, "1×1 stride 1"),
+            (geometry(256, 512, k: 1, s: 2), .im2col, .columns, "1×1 stride 2 (downsample)"),
+            (geometry(64, 64, k: 3), .winograd, .shifted, "3×3 stride 1 at 14×14"),
+            (geometry(64, 64, k: 3, size: 7), .winograd, .columns, "3×3 stride 1 at 7×7: planes too narrow"),
+            (geometry(8, 8, k: 3), .im2col, .shifted, "3×3 under 16 channels: no Winograd"),
+            (geometry(128, 128, k: 3, s: 2), .im2col, .columns, "3×3 stride 2"),
+            (geometry(3, 64, k: 7, s: 2, size: 224), .im2col, .columns, "the 7×7 stem"),
+            (geometry(32, 32, k: 3, groups: 32), .depthwise, .columns, "depthwise"),
+        ]
+        for (g, dense, layout, what) in cases {
+            XCTAssertEqual(ConvPlanner.densePlan(g, algorithm: .auto), dense, what)
+            if !g.isDepthwise { XCTAssertEqual(ConvPlanner.sparseLayout(g), layout, what) }
+        }
+        XCTAssertEqual(ConvPlanner.densePlan(geometry(64, 64, k: 3), algorithm: .im2col), .im2col, "conv_algorithm im2col")
+        XCTAssertEqual(ConvPlanner.densePlan(geometry(64, 64, k: 3), algorithm: .sparse), .im2col,
+                       "forced sparse: its dense plan (for DNW's dense weight gradient) is im2col")
+    }
+
+    func testTheChoiceFollowsDensityAndNamesThePlan() {
+        let g = geometry(256, 256, k: 1)
+        func choose(_ density: Double, _ current: ConvPlan) -> ConvPlan {
+            ConvPlanner.choose(g, dense: .gemm, sparse: .pointwise, density: density, current: current, training: true,
+                               keptOnlyGradient: true)
+        }
+        XCTAssertEqual(choose(0.02, .gemm), .sparse(.pointwise), "2% dense: the sparse kernels pay")
+        XCTAssertEqual(choose(0.6, .sparse(.pointwise)), .gemm, "above the planned capacity: dense")
+        XCTAssertEqual(choose(1, .gemm), .gemm)
+        XCTAssertEqual([ConvPlan.depthwise, .gemm, .im2col, .winograd, .sparse(.shifted)].map(\.name),
+                       ["depthwise", "gemm", "im2col", "winograd", "sparse"])
+    }
+}
