@@ -13,23 +13,48 @@ public enum Gemm {
                             b: UnsafePointer<Float>, ldb: Int,
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m == 0 || n == 0 { return }
-        let tail = transA || transB ? 0 : allocatingTail(m: m, n: n, k: k)
-        if n > tail {
+        let tail = transA || transB || !smallKernelsAllocate ? 0 : allocatingTail(m: m, n: n, k: k)
+        if tail == 0 {
             cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                        Int32(m), Int32(n - tail), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+                        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            return
         }
-        if tail > 0 { narrowColumns(m: m, n0: n - tail, n1: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) }
+        // Column blocks whose widths end 9…15 past a multiple of 16 take OpenBLAS's masked path, which
+        // allocates nothing: 9 + (n − 9), or 9 + 9 + (n − 18) when n ends 1 past one.
+        let widths = nonAllocatingWidths(n)
+        var n0 = 0
+        for part in 0..<3 {
+            let w = part == 0 ? widths.0 : part == 1 ? widths.1 : widths.2
+            if w == 0 { continue }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(w), Int32(k), alpha, a, Int32(lda),
+                        b + n0, Int32(ldb), beta, c + n0, Int32(ldc))
+            n0 += w
+        }
+        // Too narrow to split (n ≤ 8, or 17): the last columns are computed here.
+        if n0 < n { narrowColumns(m: m, n0: n0, n1: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) }
     }
 
-    /// How many of C's last columns must not reach OpenBLAS: its AVX-512 small-matrix kernel for a
-    /// plain product (cores SkylakeX and Cooperlake, 0.3.21 and later, taken when M·N·K ≤ 100³)
-    /// mallocs a scratch copy of A whenever the columns past a multiple of 16 number 1 to 8 and K ≥ 32
-    /// (row-major N is its column-major M). A step must not touch the heap, so those few columns are
-    /// computed here instead, on every core alike; the rest of C stays one OpenBLAS call.
+    /// Whether the core OpenBLAS loaded has the AVX-512 small-matrix kernels (SkylakeX's, which
+    /// Cooperlake and Sapphire Rapids share) that malloc; the other cores' products go through whole.
+    static let smallKernelsAllocate = ["skylakex", "cooperlake", "sapphirerapids"].contains(BLASInfo.coreName.lowercased())
+
+    /// How many of C's last columns OpenBLAS must not get in one block: its AVX-512 small-matrix kernel
+    /// for a plain product (0.3.21 and later, taken when M·N·K ≤ 100³) mallocs a scratch copy of A
+    /// whenever the columns past a multiple of 16 number 1 to 8 and K ≥ 32 (row-major N is its
+    /// column-major M). A step must not touch the heap, so such a product is cut into blocks that do not.
     @inline(__always)
     static func allocatingTail(m: Int, n: Int, k: Int) -> Int {
         let tail = n % 16
         return tail >= 1 && tail <= 8 && k >= 32 && Double(m) * Double(n) * Double(k) <= 1e6 ? tail : 0
+    }
+
+    /// Up to three widths that each end 9…15 past a multiple of 16 and sum to `n` (which ends 1…8 past
+    /// one); when `n` is too narrow for that, its columns up to the multiple of 16 (the rest is ours).
+    static func nonAllocatingWidths(_ n: Int) -> (Int, Int, Int) {
+        let tail = n % 16
+        if tail >= 2 && n >= 18 { return (9, n - 9, 0) }       // n − 9 ends tail + 7, in 9…15
+        if tail == 1 && n >= 33 { return (9, 9, n - 18) }     // n − 18 ends 15
+        return (n - tail, 0, 0)
     }
 
     /// C[:, n0..<n1] = alpha · A · B[:, n0..<n1] + beta · C[:, n0..<n1] for at most 8 columns, summed
@@ -38,9 +63,13 @@ public enum Gemm {
                               b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         let w = n1 - n0
         precondition(w > 0 && w <= 8, "narrowColumns takes 1 to 8 columns, got \(w)")
+        // Eight floats from B's row p at n0 in one load while they lie inside B (lanes past the w columns
+        // are read, never stored); lane by lane where they would not.
+        let end = (k - 1) * ldb + n1
         @inline(__always) func columns(_ p: Int) -> SIMD8<Float> {
-            var v = SIMD8<Float>(repeating: 0)
             let bp = b + p * ldb + n0
+            if p * ldb + n0 + 8 <= end { return UnsafeRawPointer(bp).loadUnaligned(as: SIMD8<Float>.self) }
+            var v = SIMD8<Float>(repeating: 0)
             for j in 0..<w { v[j] = bp[j] }
             return v
         }

@@ -24,8 +24,10 @@ final class GemmTests: XCTestCase {
     /// kernel to malloc: equal to the naive product (beta 0 and not, alpha ≠ 1), and no heap touched,
     /// whatever core OpenBLAS runs; shapes on either side of each condition go through too.
     func testNarrowColumnTailsMatchNaiveAndAllocateNothing() {
+        BLASInfo.useSingleThread()   // as the engine runs OpenBLAS (its threads allocate as they start)
+        // Split into blocks (24, 40, 25: 9 + rest; 33, 49: 9 + 9 + rest), narrow here (8, 1, 17), and past each condition.
         let shapes = [(64, 8, 576), (16, 24, 32), (9, 17, 40), (33, 1, 64), (5, 40, 100), (64, 8, 31), (10, 25, 33),
-                      (300, 40, 100), (7, 16, 50)]
+                      (300, 40, 100), (7, 16, 50), (12, 33, 40), (6, 49, 64)]
         for (m, n, k) in shapes {
             for beta: Float in [0, 0.5] {
                 let lda = k + 1, ldb = n + 2, ldc = n + 3
