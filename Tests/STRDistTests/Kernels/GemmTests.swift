@@ -1,6 +1,7 @@
 import XCTest
 import CAllocCounter
 @testable import STRDist
+@testable import STRDistKernels
 
 final class GemmTests: XCTestCase {
     func testAllTransposesMatchNaive() {
@@ -46,6 +47,29 @@ final class GemmTests: XCTestCase {
                     }
                     let count = alloc_counter_stop()
                     XCTAssertEqual(count, 0, "\(m)×\(n)×\(k) beta \(beta) on \(BLASInfo.coreName): \(count) heap allocations")
+                }
+            }
+        }
+    }
+
+    /// The seam's own loop for the last ≤ 8 columns, on every core (OpenBLAS sends it work only under its
+    /// AVX-512 cores): each width, rows not a multiple of 4, B's last row ending at the matrix's end.
+    func testNarrowColumnsMatchNaive() {
+        for w in 1...8 {
+            for (m, k, ldb) in [(7, 40, 3 + w), (4, 1, w), (9, 33, 16 + w)] {
+                let n0 = ldb - w, lda = k + 1, ldc = ldb + 2
+                let a = randomArray(m * lda, seed: 7), b = randomArray(k * ldb, seed: 8)
+                for beta: Float in [0, 0.5] {
+                    var fast = randomArray(m * ldc, seed: 9), slow = fast
+                    Gemm.narrowColumns(m: m, n0: n0, n1: ldb, k: k, alpha: 1.5, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
+                                       c: &fast, ldc: ldc)
+                    b.withUnsafeBufferPointer { bp in
+                        slow.withUnsafeMutableBufferPointer { cp in
+                            Gemm.naiveGemm(transA: false, transB: false, m: m, n: w, k: k, alpha: 1.5, a: a, lda: lda,
+                                           b: bp.baseAddress! + n0, ldb: ldb, beta: beta, c: cp.baseAddress! + n0, ldc: ldc)
+                        }
+                    }
+                    assertClose(fast, slow, rtol: 1e-5, atol: 1e-5, "w \(w), \(m)×\(k), ldb \(ldb), beta \(beta)")
                 }
             }
         }
