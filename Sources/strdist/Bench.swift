@@ -50,7 +50,7 @@ struct Bench: ParsableCommand {
                 choice = .budget(path: path, column: budgetColumn)
             }
             guard batch > 0, size >= 8, threads > 0, steps > 0 else {
-                throw ConfigError("--batch, --threads and --steps must be positive and --size at least 32")
+                throw ConfigError("--batch, --threads and --steps must be positive and --size at least 8")
             }
             let stepProfile = profile ? StepProfile() : nil
             let r = try StepBenchmark.run(arch: arch, kind: kind, batch: batch, size: size, classes: numClasses,
