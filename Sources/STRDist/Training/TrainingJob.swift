@@ -182,8 +182,7 @@ public struct TrainingJob {
         let ws = model.network.context.workspace.bytes
         print("=> strdist: \(config.arch) \(config.convType) on \(config.set) (\(trainCount) train, \(valCount) val), " +
               "batch \(config.batchSize)" + (comm.size > 1 ? " (\(rankBatch) on each of \(comm.size) ranks\(config.syncBn ? ", synchronized BN" : ""))" : "") +
-              ", \(threads) thread(s)\(comm.size > 1 ? " per rank" : ""), \(workers) loader thread(s), OpenBLAS core \(BLASInfo.coreName)" +
-              (ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { " (forced by OPENBLAS_CORETYPE=\($0))" } ?? ""))
+              ", \(threads) thread(s)\(comm.size > 1 ? " per rank" : ""), \(workers) loader thread(s), \(MachineSummary.blas)")
         print("=> \(model.layout.parameters.scalarCount) parameters, workspace \(ws >> 20) MiB")
         if comm.size > 1 { print("=> rank 0 of \(comm.size) on \(Self.hostname) writes the run outputs") }
     }
