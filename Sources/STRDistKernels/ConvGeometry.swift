@@ -5,12 +5,13 @@
 // 3×3 stride-1 convs may instead run as Winograd F(4×4, 3×3) (see
 // WinogradConv.swift) when the layer's plan says so (STRDist's ConvPlanner).
 
-/// How convolutions are computed (`conv_algorithm`): `auto` picks per layer — Winograd F(4×4, 3×3)
-/// for 3×3 stride-1 convs from 16 channels, and the sparse kernels for a sparse kind's layer whose
-/// current density makes them cheaper; `im2col` always lowers to one dense GEMM (the reference's
-/// sums); `sparse` runs every conv but the depthwise ones on the sparse kernels.
+/// How convolutions are computed (`conv_algorithm`): `auto` picks per layer by a cost model —
+/// Winograd F(4×4, 3×3) or im2col for a 3×3 stride-1 conv, and the sparse kernels for a sparse
+/// kind's layer whose current density makes them cheaper; `im2col` always lowers to one dense GEMM
+/// (the reference's sums); `winograd` runs every 3×3 stride-1 conv by Winograd and the rest dense;
+/// `sparse` runs every conv but the depthwise ones on the sparse kernels.
 public enum ConvAlgorithm: String, CaseIterable, Sendable {
-    case auto, im2col, sparse
+    case auto, im2col, winograd, sparse
 }
 
 public struct ConvGeometry: Equatable, Sendable {

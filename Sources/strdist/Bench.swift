@@ -19,7 +19,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Time inference instead of training.") var eval = false
     @Flag(help: "One JSON line.") var json = false
     @Flag(help: "Also print where the step's time goes, per conv shape and BatchNorm.") var profile = false
-    @Option(name: .customLong("conv-algorithm"), help: "3×3 stride-1 convs: auto (Winograd from 16 channels) or im2col.")
+    @Option(name: .customLong("conv-algorithm"), help: "auto (per layer, by the cost model), im2col, winograd (every 3×3 stride-1 conv) or sparse.")
     var convAlgorithm = "auto"
     @Option(name: .customLong("bucket-mb"), help: "Gradient bucket size under mpirun, MiB.") var bucketMiB = 25.0
     @Flag(name: .customLong("dense-allreduce"), help: "Under mpirun: all-reduce STR/GMP weight gradients whole, not their kept positions.")
@@ -37,7 +37,7 @@ struct Bench: ParsableCommand {
                 throw ConfigError("unknown --conv '\(conv)' (DenseConv, STRConv, DNWConv or GMPConv)")
             }
             guard let algorithm = ConvAlgorithm(rawValue: convAlgorithm) else {
-                throw ConfigError("unknown --conv-algorithm '\(convAlgorithm)' (auto, im2col or sparse)")
+                throw ConfigError("unknown --conv-algorithm '\(convAlgorithm)' (use \(ConvAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             var choice: SparsityChoice?
             if let p = sparsity {

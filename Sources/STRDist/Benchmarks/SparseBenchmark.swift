@@ -1,17 +1,29 @@
 // The density sweep: one model timed dense (conv_algorithm auto on a
-// DenseConv model) and with every sparse-kind conv forced onto the sparse
-// kernels at each of several uniform densities, training and inference —
-// whole steps and per conv (StepProfile). Its per-conv rows are what
+// DenseConv model, and each 3×3 stride-1 conv both ways, Winograd and im2col)
+// and with every sparse-kind conv forced onto the sparse kernels at each of
+// several uniform densities, training and inference — whole steps and per
+// conv (StepProfile). Its per-conv rows, each with the plan it ran, are what
 // SparseCostModel is fitted to (`strdist bench-sparse --fit`).
 
 import Foundation
 
 public struct SparseSweep: Sendable {
-    /// One conv's per-step milliseconds: dense, and sparse at each swept sparsity.
+    /// One conv's per-step milliseconds under one plan.
+    public struct Timing: Sendable {
+        public var plan: ConvPlan
+        public var forward: Double, total: Double
+    }
+
+    /// One conv's per-step milliseconds: dense (under `auto`, and under every dense plan timed), and
+    /// sparse at each swept sparsity.
     public struct Layer: Sendable {
         public var name: String
         public var geometry: ConvGeometry
         public var denseForward = 0.0, denseTotal = 0.0
+        /// Each dense plan this conv was timed under (Winograd and im2col for a 3×3 stride-1 conv).
+        public var dense: [Timing] = []
+        /// The sparse kernels' layout, when the sparse runs put this conv on them.
+        public var sparseLayout: SparseLayout?
         public var sparseForward: [Double] = [], sparseTotal: [Double] = []
     }
 
@@ -41,12 +53,27 @@ public enum SparseBenchmark {
         let (de, ep) = try run(.dense, .auto, nil, eval: true)
         sweep.denseTrain = dt; sweep.denseEval = de
         log(String(format: "  dense: train %.3f s, inference %.3f s", dt, de))
-        let n = Double(max(1, dp.steps))
-        for (name, e) in dp.layers.sorted(by: { $0.value.order < $1.value.order }) {
-            guard let g = dp.geometries[name] else { continue }
+        func timings(_ train: StepProfile, _ eval: StepProfile) -> [String: SparseSweep.Timing] {
+            train.layers.reduce(into: [:]) { out, entry in
+                let (name, e) = entry
+                out[name] = SparseSweep.Timing(plan: e.plan, forward: 1000 * (eval.layers[name]?.forward ?? 0) / Double(max(1, eval.steps)),
+                                               total: 1000 * (e.forward + e.backward) / Double(max(1, train.steps)))
+            }
+        }
+        var byPlan = [timings(dp, ep)]
+        if dp.geometries.values.contains(where: { $0.winogradApplies }) {
+            for algorithm in [ConvAlgorithm.winograd, .im2col] {
+                let (t, p) = try run(.dense, algorithm, nil, eval: false), (_, e) = try run(.dense, algorithm, nil, eval: true)
+                log(String(format: "  dense, conv_algorithm %@: train %.3f s", algorithm.rawValue, t))
+                byPlan.append(timings(p, e))
+            }
+        }
+        for name in dp.layers.sorted(by: { $0.value.order < $1.value.order }).map(\.key) {
+            guard let g = dp.geometries[name], let auto = byPlan[0][name] else { continue }
             var l = SparseSweep.Layer(name: name, geometry: g)
-            l.denseTotal = 1000 * (e.forward + e.backward) / n
-            l.denseForward = 1000 * (ep.layers[name]?.forward ?? 0) / Double(max(1, ep.steps))
+            l.denseTotal = auto.total
+            l.denseForward = auto.forward
+            for t in byPlan.compactMap({ $0[name] }) where !l.dense.contains(where: { $0.plan == t.plan }) { l.dense.append(t) }
             sweep.layers.append(l)
         }
         for p in sparsities {
@@ -57,6 +84,7 @@ public enum SparseBenchmark {
             for i in sweep.layers.indices {
                 let name = sweep.layers[i].name
                 let t = sp.layers[name], f = sep.layers[name]
+                if case .sparse(let layout)? = t?.plan { sweep.layers[i].sparseLayout = layout }
                 sweep.layers[i].sparseTotal.append(1000 * ((t?.forward ?? 0) + (t?.backward ?? 0)) / Double(max(1, sp.steps)))
                 sweep.layers[i].sparseForward.append(1000 * (f?.forward ?? 0) / Double(max(1, sep.steps)))
             }

@@ -10,7 +10,7 @@ public final class ReLU: Layer {
 
     public func plan(_ input: ActRef, _ planner: WorkspacePlanner) -> ActRef {
         self.input = input
-        inputGrad = planner.use(input)
+        inputGrad = planner.use(input, by: self)
         output = planner.activation(input.shape)
         return output
     }
@@ -32,28 +32,29 @@ public final class AddReLU {
     private var a: ActRef!, b: ActRef!
     private var output: ActRef!
     private var gradA = GradUse.none, gradB = GradUse.none
-    /// The shortcut's output and the join's, for a conv that computes the join in its store at inference.
+    /// The main path's output, the shortcut's and the join's, for a conv that computes the join in its
+    /// store at inference (its ConvEpilogue).
+    var main: ActRef { a }
     var shortcut: ActRef { b }
     var outputRef: ActRef { output }
-    /// Set by that conv when it wrote the output of the current inference forward.
-    var foldedThisForward = false
+    /// The conv whose epilogue computes this join at inference (ConvPlanner.planEpilogues).
+    weak var foldingConv: Conv2d?
 
     public init() {}
 
-    /// Joins a = main(x) and b = shortcut(x); `a` comes from `norm` when the block's main path ends in one
-    /// (a sparse conv folding it may then fold this join too).
-    public func plan(_ a: ActRef, _ b: ActRef, _ planner: WorkspacePlanner, after norm: BatchNorm2d? = nil) -> ActRef {
+    /// Joins a = main(x) and b = shortcut(x).
+    public func plan(_ a: ActRef, _ b: ActRef, _ planner: WorkspacePlanner) -> ActRef {
         precondition(a.shape == b.shape, "residual shapes differ: \(a.shape) vs \(b.shape)")
         self.a = a; self.b = b
-        gradA = planner.use(a); gradB = planner.use(b)
+        gradA = planner.use(a, by: self); gradB = planner.use(b, by: self)
         output = planner.activation(a.shape)
-        if let norm, !norm.fuseReLU { norm.join = self }
+        planner.produced(output, by: self)
+        foldingConv = nil
         return output
     }
 
     public func forward(_ ctx: StepContext) {
-        if foldedThisForward && !ctx.training { foldedThisForward = false; return }
-        foldedThisForward = false
+        if !ctx.training, foldingConv?.ranEpilogue == true { return }
         ElementwiseKernels.addReluForward(ctx.value(a), ctx.value(b), ctx.value(output), a.shape.count, pool: ctx.pool)
     }
 

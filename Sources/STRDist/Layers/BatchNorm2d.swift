@@ -1,7 +1,8 @@
 // BatchNorm2d (affine: `weight`, `bias`; or non-affine) with buffers
 // `running_mean`, `running_var`, `num_batches_tracked`; eps 1e-5, momentum
 // 0.1. `fuseReLU` applies the following ReLU in the same passes. At inference
-// a conv on the sparse kernels may compute it in its store instead (folded).
+// a conv on the sparse kernels may compute it in its store instead (its
+// ConvEpilogue).
 
 public final class BatchNorm2d: Layer {
     public let name: String
@@ -16,11 +17,8 @@ public final class BatchNorm2d: Layer {
     private var output: ActRef!
     /// This layer's output, which a folding conv writes at inference.
     var outputRef: ActRef { output }
-    /// Set by the conv folded with this norm when it wrote the output of the current inference forward.
-    var foldedThisForward = false
-    /// The residual join this norm's output feeds (set by the block); a folding conv then writes the join's
-    /// output at inference.
-    weak var join: AddReLU?
+    /// The conv whose epilogue computes this norm at inference (ConvPlanner.planEpilogues).
+    weak var foldingConv: Conv2d?
     private var inputGrad = GradUse.none
     /// Saved per step: mean, invstd, and the two gradient sums, each `channels` long.
     private var saved = 0
@@ -39,12 +37,11 @@ public final class BatchNorm2d: Layer {
     public func plan(_ input: ActRef, _ planner: WorkspacePlanner) -> ActRef {
         precondition(input.shape.channels == channels, "\(name) expects \(channels) channels, got \(input.shape.channels)")
         self.input = input
-        inputGrad = planner.use(input)
+        inputGrad = planner.use(input, by: self)
         saved = planner.region(4 * channels)
         output = planner.activation(input.shape)
-        join = nil
-        // At inference a conv on the sparse kernels computes this norm (and its ReLU) in its own store.
-        if let conv = planner.producer(of: input) as? Conv2d, conv.canFold { conv.foldedNorm = self }
+        planner.produced(output, by: self)
+        foldingConv = nil
         return output
     }
 
@@ -55,7 +52,7 @@ public final class BatchNorm2d: Layer {
         let gamma = weight.map { UnsafePointer(ctx.param($0)) }, beta = bias.map { UnsafePointer(ctx.param($0)) }
         let rm = ctx.buffer(runningMean), rv = ctx.buffer(runningVar)
         guard ctx.training else {
-            if foldedThisForward { foldedThisForward = false; return }
+            if foldingConv?.ranEpilogue == true { return }
             BatchNormKernels.forwardEval(x, channels: channels, m: m, runningMean: rm, runningVar: rv, eps: eps,
                                          gamma: gamma, beta: beta, relu: fuseReLU, y: y, pool: ctx.pool)
             return

@@ -39,6 +39,9 @@ extension Conv2d {
     /// Whether the BatchNorm reading this conv's output can be folded into it at inference.
     var canFold: Bool { compressed != nil }
 
+    /// Whether the last inference forward computed the epilogue (then the norm and join skip theirs).
+    var ranEpilogue: Bool { epilogue != nil && execution.isSparse && compressed != nil }
+
     /// Inference with `bn` folded: each output channel's entries scaled by γ/√(var + eps), and the bias
     /// scale·b + β − mean·scale, from the running statistics (the compressed values were just rebuilt).
     func fold(_ bn: BatchNorm2d, _ c: CompressedWeight, _ ctx: StepContext) {

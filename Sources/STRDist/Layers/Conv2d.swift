@@ -34,8 +34,9 @@ public final class Conv2d: Layer {
     var sparseLayout: SparseLayout?
     /// The compressed effective weight, when this conv can run sparse.
     var compressed: CompressedWeight?
-    /// At inference, the BatchNorm this conv's output feeds, folded in on the sparse path (Conv2d+Sparse).
-    weak var foldedNorm: BatchNorm2d?
+    /// At inference on the sparse kernels: the BatchNorm (and ReLU, and residual join) computed in the
+    /// store (ConvPlanner.planEpilogues).
+    var epilogue: ConvEpilogue?
     /// Planned floats for the fold: per output channel its scale, then its bias.
     var foldRegion = 0
     /// Whether this step's compressed weight lists the kept positions (for the kept-only all-reduce).
@@ -43,6 +44,8 @@ public final class Conv2d: Layer {
 
     private var input: ActRef!
     private var output: ActRef!
+    /// This conv's output (nil before planning).
+    var outputRef: ActRef? { output }
     private var inputGrad = GradUse.none
     public private(set) var geometry: ConvGeometry!
 
@@ -77,7 +80,7 @@ public final class Conv2d: Layer {
         execution = densePlan
         geometry = g
         self.input = input
-        inputGrad = planner.use(input)
+        inputGrad = planner.use(input, by: self)
         planner.scratch(perThread: g.scratchPerThread)
         planner.scratch(shared: g.sharedScratch(threads: planner.threads))
         precondition(planner.threads <= 64, "at most 64 threads per rank")
@@ -88,7 +91,7 @@ public final class Conv2d: Layer {
         planSparse(g, planner)
         output = planner.activation(ActShape(channels: outChannels, batch: g.batch, height: g.outH, width: g.outW))
         planner.produced(output, by: self)
-        foldedNorm = nil
+        epilogue = nil
         return output
     }
 
@@ -114,14 +117,11 @@ public final class Conv2d: Layer {
         return nonzero
     }
 
-    /// The kernels this conv runs now: sparse, depthwise, winograd, gemm (pointwise) or im2col.
-    public var planName: String { execution.name }
-
     /// The profile key: what kind of work this conv is.
-    public var profileKey: String { "conv \(kernel)x\(kernel)/\(stride) \(inChannels)->\(outChannels) @\(geometry!.inH) \(planName)" }
+    public var profileKey: String { "conv \(kernel)x\(kernel)/\(stride) \(inChannels)->\(outChannels) @\(geometry!.inH) \(execution.name)" }
 
     private func profiled(_ ctx: StepContext, backward: Bool, since start: UInt64) {
-        ctx.profile?.add(conv: name, key: profileKey, plan: planName, density: density, geometry: geometry!,
+        ctx.profile?.add(conv: name, key: profileKey, plan: execution, density: density, geometry: geometry!,
                          backward: backward, since: start)
     }
 
@@ -135,20 +135,13 @@ public final class Conv2d: Layer {
         let x = ctx.value(input), y = ctx.value(output)
         let b = bias.map { UnsafePointer(ctx.param($0)) }
         if case .sparse(let layout) = execution, let c = compressed {
-            if !ctx.training, let bn = foldedNorm {
-                // Inference: the BatchNorm (and its ReLU) folded in; this conv writes the norm's output — or,
-                // when the norm feeds a residual join, the join's output relu(norm + shortcut).
-                if !reuse { fold(bn, c, ctx) }
+            if !ctx.training, let e = epilogue {
+                // Inference: the BatchNorm folded in, with its ReLU or the residual join its output feeds;
+                // this conv writes the epilogue's output and the norm (and join) skip their passes.
+                if !reuse { fold(e.norm, c, ctx) }
                 let shift = UnsafePointer(ctx.region(foldRegion) + outChannels)
-                if let join = bn.join {
-                    SparseConvKernels.forward(x: x, w: c, bias: shift, residual: UnsafePointer(ctx.value(join.shortcut)),
-                                              relu: true, y: ctx.value(join.outputRef), g, layout, ctx, scratch: scratch(ctx))
-                    join.foldedThisForward = true
-                } else {
-                    SparseConvKernels.forward(x: x, w: c, bias: shift, relu: bn.fuseReLU, y: ctx.value(bn.outputRef), g,
-                                              layout, ctx, scratch: scratch(ctx))
-                }
-                bn.foldedThisForward = true
+                SparseConvKernels.forward(x: x, w: c, bias: shift, residual: e.join.map { UnsafePointer(ctx.value($0.shortcut)) },
+                                          relu: e.relu, y: ctx.value(e.output), g, layout, ctx, scratch: scratch(ctx))
             } else {
                 SparseConvKernels.forward(x: x, w: c, bias: b, relu: false, y: y, g, layout, ctx, scratch: scratch(ctx))
             }

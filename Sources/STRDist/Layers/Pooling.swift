@@ -23,7 +23,7 @@ public final class MaxPool2d: Layer {
     public func plan(_ input: ActRef, _ planner: WorkspacePlanner) -> ActRef {
         (geometry, output) = planPool(input, planner, kernel: kernel, stride: stride, padding: padding)
         self.input = input
-        inputGrad = planner.use(input)
+        inputGrad = planner.use(input, by: self)
         argmax = planner.region(output.shape.count)
         return output
     }
@@ -53,7 +53,7 @@ public final class AvgPool2d: Layer {
     public func plan(_ input: ActRef, _ planner: WorkspacePlanner) -> ActRef {
         (geometry, output) = planPool(input, planner, kernel: kernel, stride: stride, padding: padding)
         self.input = input
-        inputGrad = planner.use(input)
+        inputGrad = planner.use(input, by: self)
         return output
     }
 
@@ -79,7 +79,7 @@ public final class GlobalAvgPool: Layer {
 
     public func plan(_ input: ActRef, _ planner: WorkspacePlanner) -> ActRef {
         self.input = input
-        inputGrad = planner.use(input)
+        inputGrad = planner.use(input, by: self)
         output = planner.activation(ActShape(channels: input.shape.channels, batch: input.shape.batch, height: 1, width: 1))
         return output
     }

@@ -38,14 +38,13 @@ public final class BasicBlock: Layer {
 
     public func plan(_ x: ActRef, _ p: WorkspacePlanner) -> ActRef {
         let out = bn2.plan(conv2.plan(bn1.plan(conv1.plan(x, p), p), p), p)
-        return join.plan(out, shortcut.plan(x, p), p, after: bn2)
+        return join.plan(out, shortcut.plan(x, p), p)
     }
 
     public func forward(_ ctx: StepContext) {
-        // At inference the shortcut goes first: a sparse conv2 may compute the join, reading its output.
-        if !ctx.training { shortcut.forward(ctx) }
+        // The shortcut goes first: at inference a sparse conv2 may compute the join, reading its output.
+        shortcut.forward(ctx)
         conv1.forward(ctx); bn1.forward(ctx); conv2.forward(ctx); bn2.forward(ctx)
-        if ctx.training { shortcut.forward(ctx) }
         join.forward(ctx)
     }
 
@@ -80,14 +79,13 @@ public final class Bottleneck: Layer {
     public func plan(_ x: ActRef, _ p: WorkspacePlanner) -> ActRef {
         let a = bn2.plan(conv2.plan(bn1.plan(conv1.plan(x, p), p), p), p)
         let out = bn3.plan(conv3.plan(a, p), p)
-        return join.plan(out, shortcut.plan(x, p), p, after: bn3)
+        return join.plan(out, shortcut.plan(x, p), p)
     }
 
     public func forward(_ ctx: StepContext) {
-        // At inference the shortcut goes first: a sparse conv3 may compute the join, reading its output.
-        if !ctx.training { shortcut.forward(ctx) }
+        // The shortcut goes first: at inference a sparse conv3 may compute the join, reading its output.
+        shortcut.forward(ctx)
         conv1.forward(ctx); bn1.forward(ctx); conv2.forward(ctx); bn2.forward(ctx); conv3.forward(ctx); bn3.forward(ctx)
-        if ctx.training { shortcut.forward(ctx) }
         join.forward(ctx)
     }
 

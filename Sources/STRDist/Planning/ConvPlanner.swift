@@ -1,7 +1,8 @@
 // The one place that decides how a conv computes (ConvPlan). At plan time,
 // from the geometry and `conv_algorithm`: the dense plan — depthwise, GEMM
-// (pointwise), Winograd F(4×4, 3×3) for 3×3 stride-1 convs from 16 channels,
-// else im2col — and, for a layer that can run sparse, the sparse layout. Each
+// (pointwise), for a 3×3 stride-1 conv Winograd F(4×4, 3×3) or im2col,
+// whichever the cost model says a training step is cheaper with, else
+// im2col — and, for a layer that can run sparse, the sparse layout. Each
 // time the effective weight changes, from its current density: the dense plan
 // or the sparse kernels, by a cost model of both (fitted by `strdist
 // bench-sparse --fit` on the machines in the README), with hysteresis so a
@@ -17,8 +18,15 @@ public enum ConvPlanner {
     /// The plan of `g` when the sparse kernels do not run.
     public static func densePlan(_ g: ConvGeometry, algorithm: ConvAlgorithm) -> ConvPlan {
         if g.isDepthwise { return .depthwise }
-        if algorithm == .auto && g.winogradApplies && g.inChannels >= 16 && g.outChannels >= 16 { return .winograd }
-        return g.isPointwise ? .gemm : .im2col
+        if g.isPointwise { return .gemm }
+        guard g.winogradApplies else { return .im2col }
+        switch algorithm {
+        case .winograd: return .winograd
+        case .auto:
+            let cost = SparseCostModel.default
+            return cost.seconds(g, .winograd, training: true) < cost.seconds(g, .im2col, training: true) ? .winograd : .im2col
+        case .im2col, .sparse: return .im2col
+        }
     }
 
     /// How the sparse kernels would run `g`.
@@ -31,8 +39,9 @@ public enum ConvPlanner {
                               training: Bool, keptOnlyGradient: Bool) -> ConvPlan {
         guard density <= maxDensity else { return dense }
         let cost = SparseCostModel.default
-        let denseCost = cost.dense(g, training: training)
-        let sparseCost = cost.sparse(g, density: density, training: training, keptOnlyGradient: keptOnlyGradient)
+        let denseCost = cost.seconds(g, dense, training: training)
+        let sparseCost = cost.seconds(g, .sparse(sparse), density: density, training: training,
+                                      keptOnlyGradient: keptOnlyGradient, dense: dense)
         if current.isSparse { return sparseCost > denseCost * (1 + hysteresis) ? dense : .sparse(sparse) }
         return sparseCost < denseCost * (1 - hysteresis) ? .sparse(sparse) : dense
     }

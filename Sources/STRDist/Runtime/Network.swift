@@ -32,6 +32,7 @@ public final class Network {
         let planner = WorkspacePlanner(threads: pool.threads)
         inputRef = planner.activation(shape, needsGrad: inputGradient)
         outputRef = root.plan(inputRef, planner)
+        ConvPlanner.planEpilogues(planner)
         precondition(outputRef.shape.plane == 1, "the model must end in a [classes, N, 1, 1] output, got \(outputRef.shape)")
         context = StepContext(workspace: Workspace(planner), store: store, pool: pool)
         labels.deallocate()

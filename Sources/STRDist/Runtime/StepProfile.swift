@@ -13,7 +13,7 @@ public final class StepProfile {
 
     /// One conv's time with its plan and its effective weight's density when it ran.
     public struct LayerEntry {
-        public var order = 0, plan = "", density = 1.0, forward = 0.0, backward = 0.0
+        public var order = 0, plan = ConvPlan.im2col, density = 1.0, forward = 0.0, backward = 0.0
     }
 
     public private(set) var entries: [String: Entry] = [:]
@@ -34,7 +34,7 @@ public final class StepProfile {
     }
 
     /// A conv's share, under its shape key and under its own name.
-    public func add(conv name: String, key: String, plan: String, density: Double, geometry: ConvGeometry,
+    public func add(conv name: String, key: String, plan: ConvPlan, density: Double, geometry: ConvGeometry,
                     backward: Bool, since start: UInt64) {
         let s = Double(Self.now() - start) / 1e9
         geometries[name] = geometry
@@ -56,7 +56,7 @@ public final class StepProfile {
         var lines = ["conv (forward order)                    plan      density    fwd ms    bwd ms"]
         for (name, e) in layers.sorted(by: { $0.value.order < $1.value.order }) {
             let label = name.count >= 38 ? name : name + String(repeating: " ", count: 38 - name.count)
-            let plan = e.plan.count >= 9 ? e.plan : e.plan + String(repeating: " ", count: 9 - e.plan.count)
+            let plan = e.plan.name + String(repeating: " ", count: max(0, 9 - e.plan.name.count))
             lines.append(label + "  " + plan + String(format: " %7.2f%% %9.2f %9.2f", 100 * e.density, 1000 * e.forward / n,
                                                       1000 * e.backward / n))
         }

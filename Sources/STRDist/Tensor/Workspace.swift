@@ -32,8 +32,11 @@ public final class WorkspacePlanner {
     private(set) var sharedScratch = 0
     /// For each gradient use: the activation's gradient offset.
     private var uses: [Int] = []
-    /// The layer that writes each planned activation (by value offset), for layers that fuse with it.
-    private var producers: [Int: AnyObject] = [:]
+    /// The dataflow, by value offset: the layer that writes each activation (in planning order) and
+    /// those that read it — what the inference fusions are planned from (ConvPlanner.planEpilogues).
+    private var producerOf: [Int: AnyObject] = [:]
+    private(set) var producers: [AnyObject] = []
+    private var readersOf: [Int: [AnyObject]] = [:]
 
     public init(threads: Int) { self.threads = threads }
 
@@ -49,14 +52,21 @@ public final class WorkspacePlanner {
         return ActRef(shape: shape, value: value, grad: needsGrad ? region(shape.count) : nil)
     }
 
-    /// Records that `layer` writes `ref`.
-    public func produced(_ ref: ActRef, by layer: AnyObject) { producers[ref.value] = layer }
+    /// Records that `layer` writes `ref` (layers that take part in fusions say so).
+    public func produced(_ ref: ActRef, by layer: AnyObject) {
+        producerOf[ref.value] = layer
+        producers.append(layer)
+    }
 
     /// The layer that writes `ref`, when one said so.
-    public func producer(of ref: ActRef) -> AnyObject? { producers[ref.value] }
+    public func producer(of ref: ActRef) -> AnyObject? { producerOf[ref.value] }
 
-    /// Declares that a layer will write the gradient of `input`.
-    public func use(_ input: ActRef) -> GradUse {
+    /// Every layer that reads `ref`, in planning order.
+    public func readers(of ref: ActRef) -> [AnyObject] { readersOf[ref.value] ?? [] }
+
+    /// Declares that `reader` reads `input` and will write its gradient (when it has one).
+    public func use(_ input: ActRef, by reader: AnyObject) -> GradUse {
+        readersOf[input.value, default: []].append(reader)
         guard let g = input.grad else { return .none }
         uses.append(g)
         return GradUse(id: uses.count - 1)

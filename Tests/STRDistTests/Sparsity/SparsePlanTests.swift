@@ -97,12 +97,20 @@ final class SparsePlanTests: XCTestCase {
         let sparseNow = auto.convs.filter { $0.execution.isSparse }.map(\.name)
         XCTAssertFalse(sparseNow.isEmpty, "at 3% density some layers must switch")
         for (x, y) in zip(a0 + a1, b0 + b1) { XCTAssertEqual(x, y, accuracy: 1e-4) }
-        // Hysteresis: a layer on the sparse plan stays there a little above the density it switched at.
-        let c = auto.convs.first { $0.execution.isSparse }!
-        let g = c.geometry!, cost = SparseCostModel.default
-        var d = 0.03
-        while cost.sparse(g, density: d, training: true, keptOnlyGradient: true) < cost.dense(g, training: true) { d += 0.005 }
-        let layout = ConvPlanner.sparseLayout(g), densePlan = c.densePlan
+        // Hysteresis: a layer on the sparse plan stays there a little above the density it switched at
+        // (a layer whose crossover lies above the planned capacity, maxDensity, is not one to show it on).
+        let cost = SparseCostModel.default
+        let crossings = auto.convs.filter { $0.execution.isSparse }.compactMap { c -> (Conv2d, Double)? in
+            let g = c.geometry!, layout = ConvPlanner.sparseLayout(g)
+            var d = 0.03
+            while d < ConvPlanner.maxDensity
+                && cost.seconds(g, .sparse(layout), density: d, training: true) < cost.seconds(g, c.densePlan, training: true) {
+                d += 0.005
+            }
+            return d < ConvPlanner.maxDensity ? (c, d) : nil
+        }
+        let (c, d) = try XCTUnwrap(crossings.first, "some sparse layer crosses over below the planned capacity")
+        let g = c.geometry!, layout = ConvPlanner.sparseLayout(g), densePlan = c.densePlan
         func choose(_ density: Double, _ current: ConvPlan) -> ConvPlan {
             ConvPlanner.choose(g, dense: densePlan, sparse: layout, density: density, current: current, training: true,
                                keptOnlyGradient: true)
@@ -128,8 +136,10 @@ final class SparsePlanTests: XCTestCase {
                 m.network.parametersChanged()
                 m.network.forward(training: false)
             }
-            let folded = sparse.convs.filter { $0.foldedNorm != nil }.count
+            let folded = sparse.convs.filter { $0.epilogue != nil }.count
             XCTAssertEqual(folded, sparse.convs.count - 1, "\(kind): every conv but the classifier feeds a BatchNorm")
+            XCTAssertEqual(sparse.convs.filter { $0.epilogue?.join != nil }.count, 8,
+                           "\(kind): each of ResNet18's 8 blocks ends in a conv that computes its residual join")
             let n = sparse.network.batch * sparse.network.classes
             assertClose(Array(UnsafeBufferPointer(start: sparse.network.logits, count: n)),
                         Array(UnsafeBufferPointer(start: dense.network.logits, count: n)), rtol: 1e-4, atol: 1e-4, "\(kind)")

@@ -5,8 +5,8 @@ final class WorkspaceTests: XCTestCase {
     func testLastPlannedConsumerOverwritesOthersAccumulate() {
         let p = WorkspacePlanner(threads: 1)
         let a = p.activation(ActShape(channels: 1, batch: 1, height: 2, width: 2))
-        let first = p.use(a), second = p.use(a)
-        let noGrad = p.use(p.activation(ActShape(channels: 1, batch: 1, height: 1, width: 1), needsGrad: false))
+        let first = p.use(a, by: self), second = p.use(a, by: self)
+        let noGrad = p.use(p.activation(ActShape(channels: 1, batch: 1, height: 1, width: 1), needsGrad: false), by: self)
         let ws = Workspace(p)
         XCTAssertTrue(ws.accumulates(first))
         XCTAssertFalse(ws.accumulates(second))

@@ -11,29 +11,25 @@ extension SparseCostModel {
 
     static func coefficients(_ sweeps: [SparseSweep], training: Bool) -> Coefficients {
         var denseRows: [([Double], Double)] = [], sparseRows: [([Double], Double)] = []
+        func row(_ f: SIMD16<Double>, _ n: Int) -> [Double] { (0..<n).map { f[$0] } }
         for sweep in sweeps {
-        for l in sweep.layers {
-            let g = l.geometry, m = Double(g.macs)
-            var f = [0.0, 0.0, 0.0, io(g), columnElements(g), 0.0, 0.0, 0.0]
-            f[algorithm(g)] = denseMACs(g) * share(g, training: training)
-            f[5 + algorithm(g)] = Double(g.weightCount)
-            let t = (training ? l.denseTotal : l.denseForward) / 1000
-            if t > 0 { denseRows.append((f, t)) }
-            for (i, p) in sweep.sparsities.enumerated() {
-                let ts = (training ? l.sparseTotal[i] : l.sparseForward[i]) / 1000
-                guard ts > 0 else { continue }
-                var s = [Double](repeating: 0, count: 10)
-                s[layout(g)] = (1 - p) * m * share(g, training: training)
-                s[3 + layout(g)] = moved(g)
-                s[6 + layout(g)] = visits(g, density: 1 - p, training: training)
-                s[9] = Double(g.weightCount)
-                sparseRows.append((s, ts))
+            for l in sweep.layers where !l.geometry.isDepthwise {
+                let g = l.geometry
+                for d in l.dense {
+                    let t = (training ? d.total : d.forward) / 1000
+                    if t > 0 { denseRows.append((row(features(g, d.plan, density: 1, training: training), denseFeatures), t)) }
+                }
+                guard let layout = l.sparseLayout else { continue }
+                for (i, p) in sweep.sparsities.enumerated() {
+                    let t = (training ? l.sparseTotal[i] : l.sparseForward[i]) / 1000
+                    guard t > 0 else { continue }
+                    let f = features(g, .sparse(layout), density: 1 - p, training: training)
+                    sparseRows.append((row(f, sparseFeatures), t))
+                }
             }
         }
-        }
-        let d = nonNegativeLeastSquares(denseRows, features: 8), s = nonNegativeLeastSquares(sparseRows, features: 10)
-        return Coefficients(dense: Array(d[0..<3]), denseElement: d[3], denseColumn: d[4], denseWeight: Array(d[5..<8]), sparse: Array(s[0..<3]),
-                            sparseElement: Array(s[3..<6]), visit: Array(s[6..<9]), weight: s[9])
+        return Coefficients(dense: nonNegativeLeastSquares(denseRows, features: denseFeatures),
+                            sparse: nonNegativeLeastSquares(sparseRows, features: sparseFeatures))
     }
 
     /// min Σ ((f·x − t)/t)² over x ≥ 0: least squares, then features whose coefficient went negative are
