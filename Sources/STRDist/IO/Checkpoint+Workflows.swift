@@ -31,13 +31,15 @@ extension Checkpoint {
         return (taken.count, ignored)
     }
 
-    /// The model as a dense one: each sparse conv's `weight` is its effective weight, thresholds dropped.
+    /// The model as a dense one: each sparse conv's `weight` is its effective weight, and the tensors
+    /// its kind added (STR's thresholds) are dropped.
     public static func denseTensors(_ model: Model) -> [SafeTensor] {
         let ctx = model.network.context!
         var effective: [String: Conv2d] = [:]
         for c in model.convs where !c.transform.isIdentity { effective["\(c.name).weight"] = c }
+        let own = Set(model.convs.flatMap(\.transform.ownTensors))
         return modelTensors(model.network.store).compactMap { t in
-            if t.name.hasSuffix(".sparseThreshold") { return nil }
+            if own.contains(t.name) { return nil }
             guard let conv = effective[t.name] else { return t }
             return .float32(t.name, shape: t.shape, conv.computeEffectiveWeight(ctx), count: conv.weightCount)
         }

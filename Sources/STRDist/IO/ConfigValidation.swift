@@ -2,7 +2,8 @@
 // odd but legal ones become warnings the job prints at start.
 
 extension ConfigLoader {
-    static let choices: [String: [String]] = [
+    /// Each choice key's values (computed: a kind registered later is a choice too).
+    static var choices: [String: [String]] { [
         "optimizer": ["sgd", "adam"],
         "lr_policy": ["constant_lr", "cosine_lr", "multistep_lr", "efficientnet_lr"],
         "conv_type": SparseKind.allCases.map(\.rawValue),
@@ -15,7 +16,7 @@ extension ConfigLoader {
         "target_schedule": SetPointSchedule.allCases.map(\.rawValue),
         "set": ["FashionMNIST", "ImageNet"],
         "arch": ModelOptions.architectures,
-    ]
+    ] }
 
     static func validate(_ c: Config) throws {
         let values: [String: String] = [

@@ -56,9 +56,9 @@ public final class Model {
     /// `sparsityReport().total` as a fraction, without allocating (the sparsity controller's measurement).
     public func totalSparsity() -> Double {
         let ctx = network.context!
-        let anySparse = convs.contains { $0.kind != .dense }
+        let any = convs.contains { $0.kind.countsTowardSparsity }
         var numel = 0, nonzero = 0
-        for conv in convs where !anySparse || conv.kind != .dense {
+        for conv in convs where conv.kind.counted(anyCounts: any) {
             numel += conv.weightCount
             nonzero += conv.nonzeroWeights(ctx)
         }

@@ -11,8 +11,9 @@ public enum Budget {
     public static func fromSTR(_ tensors: [SafeTensor], what: String) throws -> [String: Double] {
         let byName = Dictionary(tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var out: [String: Double] = [:]
-        for t in tensors where t.name.hasSuffix(".sparseThreshold") {
-            let layer = String(t.name.dropLast(".sparseThreshold".count))
+        let suffix = STRWeight.thresholdSuffix
+        for t in tensors where t.name.hasSuffix(suffix) {
+            let layer = String(t.name.dropLast(suffix.count))
             guard let w = byName[layer + ".weight"], let s = t.floats().first else { continue }
             let g = Float(sigmoid(s))
             let weights = w.floats()

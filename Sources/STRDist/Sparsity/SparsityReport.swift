@@ -29,7 +29,8 @@ public struct SparsityReport: Sendable {
 
     /// Total sparsity over the sparse-kind layers (all layers when the model is dense).
     public var total: Double {
-        let counted = layers.contains { $0.kind != .dense } ? layers.filter { $0.kind != .dense } : layers
+        let any = layers.contains { $0.kind.countsTowardSparsity }
+        let counted = layers.filter { $0.kind.counted(anyCounts: any) }
         let numel = counted.reduce(0) { $0 + $1.numel }, nonzero = counted.reduce(0) { $0 + $1.nonzero }
         return numel == 0 ? 0 : 100 - 100 * Double(nonzero) / Double(numel)
     }

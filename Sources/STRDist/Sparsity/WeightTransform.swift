@@ -6,8 +6,8 @@
 // only where ŵ is kept (STR, GMP) — which is what lets a sparse plan compute
 // the weight gradient at the kept positions only and skip the rest.
 //
-// A kind is one type conforming to WeightTransform plus its line in
-// `SparseKind.makeTransform`; nothing else in the engine switches on kinds.
+// A kind is one type conforming to WeightTransform plus its registered
+// `SparseKind` value; nothing else in the engine switches on kinds.
 
 /// Where a kind's weight gradient may be nonzero.
 public enum GradientRule: Sendable {
@@ -31,6 +31,9 @@ public protocol WeightTransform: AnyObject {
     var isIdentity: Bool { get }
     /// Parameters the transform owns (offsets), whose gradients are final after `backward`.
     var parameters: [Int] { get }
+    /// Names of the tensors the kind added for this conv (STR's `<name>.sparseThreshold`): checkpoints
+    /// keep them, the dense export drops them.
+    var ownTensors: [String] { get }
     /// Reserves what the transform keeps in the workspace for a weight of `count` floats.
     func plan(count: Int, _ planner: WorkspacePlanner)
     /// ŵ = T(w), written to `out`.
@@ -51,11 +54,16 @@ public protocol WeightTransform: AnyObject {
     func reportedThreshold(_ ctx: StepContext) -> Double?
     /// Initial values of the transform's own parameters.
     func initialize(_ store: ParameterStore)
+    /// Puts the layer at `sparsity` now when the kind sets its own sparsity (STR picks s; the magnitude
+    /// kinds take a prune rate from PruningPlan instead): whether it did.
+    func impose(sparsity: Double, weight: UnsafePointer<Float>, count: Int, _ ctx: StepContext) -> Bool
 }
 
 extension WeightTransform {
     public var isIdentity: Bool { false }
     public var parameters: [Int] { [] }
+    public var ownTensors: [String] { [] }
+    public func impose(sparsity: Double, weight: UnsafePointer<Float>, count: Int, _ ctx: StepContext) -> Bool { false }
     public func plan(count: Int, _ planner: WorkspacePlanner) {}
     public func keepMask(_ ctx: StepContext) -> UnsafePointer<Float>? { nil }
     public func compressionThreshold(_ ctx: StepContext) -> Float? { nil }
@@ -71,16 +79,4 @@ public protocol MagnitudePruned: WeightTransform {
     var pruneRate: Float { get set }
     /// True when the rate follows GMP's schedule over epochs; false when it is the target from the start (DNW).
     var followsSchedule: Bool { get }
-}
-
-extension SparseKind {
-    /// The registration: each kind's transform for the conv `name`.
-    public func makeTransform(name: String, layout: ParameterLayout, settings: TransformSettings) -> any WeightTransform {
-        switch self {
-        case .dense: return DenseWeight()
-        case .str: return STRWeight(name: name, layout: layout, sInit: settings.sInit)
-        case .dnw: return MagnitudeWeight(kind: .dnw)
-        case .gmp: return MagnitudeWeight(kind: .gmp)
-        }
-    }
 }

@@ -195,7 +195,7 @@ public struct TrainingJob {
 
     func summary(_ model: Model, _ trainer: Trainer) {
         let s = model.sparsityReport()
-        let sparse = s.layers.filter { $0.kind != .dense }
+        let sparse = s.layers.filter { $0.kind.countsTowardSparsity }
         let range = sparse.isEmpty ? "" : String(format: ", per-layer %.1f%%–%.1f%%",
                                                  sparse.map(\.sparsity).min()!, sparse.map(\.sparsity).max()!)
         print(String(format: "=> done: best val Acc@1 %.2f Acc@5 %.2f; overall sparsity %.2f%%%@; FLOPs %.1f%% of dense",

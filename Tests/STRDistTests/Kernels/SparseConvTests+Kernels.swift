@@ -39,14 +39,14 @@ final class SparseConvKernelTests: XCTestCase {
         let magnitudes = w.map { abs($0) }.sorted()
         let pruned = density < 0 ? w.count - 1 : min(w.count, Int((1 - density) * Double(w.count)))
         switch kind {
-        case .str:
+        case SparseKind.str:
             // Threshold between the pruned-th and next magnitude (all pruned: above the largest).
             let g = pruned == 0 ? 0 : pruned >= w.count ? Double(magnitudes.last!) * 2
                 : (Double(magnitudes[pruned - 1]) + Double(magnitudes[pruned])) / 2
             h.store.value("c.sparseThreshold")[0] = g == 0 ? -3200 : Float(log(g / (1 - g)))
-        case .dnw, .gmp:
+        case SparseKind.dnw, SparseKind.gmp:
             (conv.transform as! MagnitudeWeight).pruneRate = Float(pruned) / Float(w.count) + 1e-7
-        case .dense:
+        default:
             let cut = pruned == 0 ? -1 : magnitudes[pruned - 1]
             for i in 0..<w.count where abs(w[i]) <= cut { w[i] = 0 }
         }

@@ -5,17 +5,15 @@
 // PruningPlan is the one writer of `pruneRate`.
 
 public final class MagnitudeWeight: MagnitudePruned {
-    public let kind: SparseKind
+    public let gradientRule: GradientRule
     public var pruneRate: Float = 0
     private var mask = 0
 
-    public init(kind: SparseKind) {
-        precondition(kind == .dnw || kind == .gmp, "magnitude pruning is DNW's or GMP's, not \(kind)")
-        self.kind = kind
-    }
+    /// DNW with the dense (straight-through) rule, GMP with the kept-only one.
+    public init(rule: GradientRule) { gradientRule = rule }
 
-    public var gradientRule: GradientRule { kind == .gmp ? .keptOnly : .dense }
-    public var followsSchedule: Bool { kind == .gmp }
+    public var kind: SparseKind { gradientRule == .keptOnly ? .gmp : .dnw }
+    public var followsSchedule: Bool { gradientRule == .keptOnly }
 
     public func plan(count: Int, _ planner: WorkspacePlanner) {
         mask = planner.region(count)
@@ -31,7 +29,7 @@ public final class MagnitudeWeight: MagnitudePruned {
     }
 
     public func backward(_ w: UnsafePointer<Float>, grad: UnsafeMutablePointer<Float>, count: Int, _ ctx: StepContext) {
-        guard kind == .gmp else { return }
+        guard gradientRule == .keptOnly else { return }
         ElementwiseKernels.multiply(grad, by: ctx.region(mask), count, pool: ctx.pool)
     }
 

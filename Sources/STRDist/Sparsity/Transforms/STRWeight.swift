@@ -5,6 +5,7 @@
 // comes from the kept entries alone.
 
 import CSparse
+import Foundation
 
 public final class STRWeight: WeightTransform {
     /// Offset of s in the parameter arena.
@@ -13,8 +14,13 @@ public final class STRWeight: WeightTransform {
     /// Per-thread partial sums of the threshold gradient (fixed-order reduction).
     private let partials = UnsafeMutablePointer<Double>.allocate(capacity: 64)
 
+    /// The suffix of s's tensor name, `<layer>.sparseThreshold`.
+    public static let thresholdSuffix = ".sparseThreshold"
+    private let thresholdName: String
+
     public init(name: String, layout: ParameterLayout, sInit: Float) {
-        threshold = layout.parameters.add("\(name).sparseThreshold", shape: [1, 1], group: .threshold)
+        thresholdName = name + Self.thresholdSuffix
+        threshold = layout.parameters.add(thresholdName, shape: [1, 1], group: .threshold)
         self.sInit = sInit
     }
 
@@ -23,6 +29,7 @@ public final class STRWeight: WeightTransform {
     public var kind: SparseKind { .str }
     public var gradientRule: GradientRule { .keptOnly }
     public var parameters: [Int] { [threshold] }
+    public var ownTensors: [String] { [thresholdName] }
 
     public func forward(_ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int, _ ctx: StepContext) {
         STRTransform.forward(w, threshold: ctx.param(threshold).pointee, out, count: count, pool: ctx.pool)
@@ -55,4 +62,21 @@ public final class STRWeight: WeightTransform {
     public func reportedThreshold(_ ctx: StepContext) -> Double? { sigmoid(ctx.param(threshold).pointee) }
 
     public func initialize(_ store: ParameterStore) { store.values.base[threshold] = sInit }
+
+    /// s with sigmoid(s) halfway between the magnitudes either side of the cut that prunes `sparsity`.
+    public func impose(sparsity: Double, weight: UnsafePointer<Float>, count: Int, _ ctx: StepContext) -> Bool {
+        ctx.param(threshold).pointee = Self.threshold(weight, count: count, sparsity: sparsity)
+        return true
+    }
+
+    /// s with sigmoid(s) halfway between the magnitudes either side of the cut that prunes
+    /// `sparsity` of the weights (−3200, nothing pruned, for 0).
+    static func threshold(_ w: UnsafePointer<Float>, count: Int, sparsity: Double) -> Float {
+        let pruned = Int(sparsity * Double(count))
+        guard pruned > 0 else { return -3200 }
+        let m = (0..<count).map { abs(w[$0]) }.sorted()
+        let g = pruned >= count ? Double(m[count - 1]) * 1.01 : (Double(m[pruned - 1]) + Double(m[pruned])) / 2
+        let clamped = min(max(g, 1e-30), 1 - 1e-7)
+        return Float(log(clamped / (1 - clamped)))
+    }
 }
