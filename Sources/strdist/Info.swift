@@ -17,7 +17,7 @@ struct Info: ParsableCommand {
             var o = ModelOptions()
             o.arch = arch; o.numClasses = numClasses; o.smallInputStem = cifarStem; o.widthMultiplier = widthMult
             let model = try Model(o, threads: 1)
-            model.network.plan(ActShape(channels: 3, batch: 1, height: size, width: size))
+            model.network.plan(ActShape(channels: model.options.inputChannels, batch: 1, height: size, width: size))
             let r = model.sparsityReport()
             let total = model.layout.parameters.scalarCount
             if json {

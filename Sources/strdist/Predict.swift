@@ -5,7 +5,7 @@ import STRDist
 
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Logits of a checkpoint on a batch: --input holds a float tensor 'input' [N, 3, S, S]; --out gets 'logits' [N, K].",
+        abstract: "Logits of a checkpoint on a batch: --input holds a float tensor 'input' [N, C, S, S]; --out gets 'logits' [N, K].",
         discussion: "The model comes from --config FILE and any --key value overrides, as for training.")
 
     @Option(help: "Model weights (.safetensors).") var checkpoint: String

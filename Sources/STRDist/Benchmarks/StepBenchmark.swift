@@ -65,7 +65,7 @@ public enum StepBenchmark {
         o.convAlgorithm = algorithm
         o.pruneRate = kind == .dnw || kind == .gmp ? 0.9 : 0
         o.sInit = -3200
-        let input = ActShape(channels: 3, batch: batch, height: size, width: size)
+        let input = ActShape(channels: o.inputChannels, batch: batch, height: size, width: size)
         try MemoryPlan.check(o, input: input, threads: threads, optimizerCopies: eval ? 0 : 1, loaderBatches: 0,
                              ranksHere: comm.localSize, what: "\(arch) at \(size)×\(size), batch \(batch), \(threads) thread(s)")
         let model = try Model(o, threads: threads)

@@ -85,10 +85,10 @@ private final class Pipeline: @unchecked Sendable {
     init(source: any SampleSource, batch: Int, workers: Int, depth: Int) {
         self.batch = batch; self.depth = depth
         plane = source.size * source.size
-        floats = 3 * batch * plane
-        buffers = (0..<depth).map { _ in
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: 3 * batch * source.size * source.size)
-            p.initialize(repeating: 0, count: 3 * batch * source.size * source.size)
+        floats = source.channels * batch * plane
+        buffers = (0..<depth).map { [floats] _ in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: floats)
+            p.initialize(repeating: 0, count: floats)
             return p
         }
         labels = (0..<depth).map { _ in

@@ -9,6 +9,8 @@ import Foundation
 public final class ImageFolderSamples: SampleSource {
     public let folder: ImageFolder
     public let size: Int
+    /// RGB.
+    public let channels = 3
     /// Validation's shorter-side resize (256 for 224).
     public let resize: Int
     public let seed: Int

@@ -4,13 +4,15 @@
 
 public protocol SampleSource: AnyObject {
     var count: Int { get }
-    /// Output side in pixels (images are square, 3 channels).
+    /// Output side in pixels (images are square).
     var size: Int { get }
+    /// Channels per image (the model's stem reads this many).
+    var channels: Int { get }
     func makeWorker() -> any SampleWorker
 }
 
 public protocol SampleWorker: AnyObject {
-    /// Writes sample `index` as 3 planes of size × size floats at `out + c · planeStride`; returns its label.
+    /// Writes sample `index` as `channels` planes of size × size floats at `out + c · planeStride`; returns its label.
     func write(_ index: Int, train: Bool, epoch: Int, out: UnsafeMutablePointer<Float>, planeStride: Int) throws -> Int32
 }
 
@@ -28,6 +30,7 @@ public final class SmallImageSamples: SampleSource, SampleWorker {
 
     public var count: Int { batcher.dataset.count }
     public var size: Int { batcher.size }
+    public var channels: Int { batcher.channels }
     /// Stateless, so one object serves every thread.
     public func makeWorker() -> any SampleWorker { self }
 

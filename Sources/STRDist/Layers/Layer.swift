@@ -65,10 +65,14 @@ public protocol Layer: AnyObject {
     func backward(_ ctx: StepContext)
     /// Sets initial parameter and buffer values.
     func initialize(_ store: ParameterStore, seed: UInt64)
+    /// Multiply-adds per image that FLOP reports count for this layer once planned, besides convs (whose
+    /// count follows their nonzero weights): the average pool's C·H·W; 0 for most layers.
+    var reportedMACs: Int { get }
 }
 
 extension Layer {
     public func initialize(_ store: ParameterStore, seed: UInt64) {}
+    public var reportedMACs: Int { 0 }
 }
 
 /// Layers applied one after another.
@@ -76,6 +80,8 @@ public final class Sequential: Layer {
     public let layers: [any Layer]
 
     public init(_ layers: [any Layer]) { self.layers = layers }
+
+    public var reportedMACs: Int { layers.reduce(0) { $0 + $1.reportedMACs } }
 
     public func plan(_ input: ActRef, _ planner: WorkspacePlanner) -> ActRef {
         layers.reduce(input) { $1.plan($0, planner) }

@@ -71,8 +71,10 @@ public final class AvgPool2d: Layer {
 /// AdaptiveAvgPool2d(1): [C, N, H, W] → [C, N, 1, 1].
 public final class GlobalAvgPool: Layer {
     private var input: ActRef!, output: ActRef!
-    /// The planned input shape (its C·H·W is the pool's FLOP count per image).
+    /// The planned input shape.
     public var inputShape: ActShape? { input?.shape }
+    /// C·H·W per image, as the reference counts the pool.
+    public var reportedMACs: Int { input.map { $0.shape.channels * $0.shape.plane } ?? 0 }
     private var inputGrad = GradUse.none
 
     public init() {}

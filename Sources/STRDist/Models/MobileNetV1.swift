@@ -9,10 +9,12 @@ public enum MobileNetV1 {
     static let blocks: [(Int, Int)] = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
                                        (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)]
 
+    static let architecture = Architecture(names: ["MobileNetV1"]) { _, options, b in build(options, &b) }
+
     static func build(_ options: ModelOptions, _ b: inout ConvBuilder) -> [any Layer] {
         var c = options.width(32)
         var layers: [any Layer] = [
-            b.conv("model.0.0", 3, c, kernel: 3, stride: options.smallInputStem ? 1 : 2, role: .stem, defaultInit: true),
+            b.conv("model.0.0", options.inputChannels, c, kernel: 3, stride: options.smallInputStem ? 1 : 2, role: .stem, defaultInit: true),
             b.batchNorm("model.0.1", c, relu: true, affine: true),
         ]
         for (i, (out, stride)) in blocks.enumerated() {

@@ -10,7 +10,6 @@ public final class Model {
     public let layout: ParameterLayout
     /// DNW's and GMP's prune rates: their one owner.
     public let pruning: PruningPlan
-    private let pool: GlobalAvgPool
 
     /// - Throws: `ModelError.unknownArchitecture` with the known names.
     public init(_ options: ModelOptions, threads: Int) throws {
@@ -21,22 +20,15 @@ public final class Model {
         self.convs = convs
         pruning = PruningPlan(schedule: PruneSchedule(target: options.pruneRate, initEpoch: options.pruneEpochs.initial,
                                                       finalEpoch: options.pruneEpochs.final), convs: convs)
-        pool = layers.compactMap { $0 as? GlobalAvgPool }.last!
         network = Network(root: Sequential(layers), layout: layout, threads: threads)
     }
 
     /// The layers `options` describe, their parameters registered in `layout`; nothing large is
     /// allocated yet (the arenas come with the Network, the workspace with its plan).
     static func layers(_ options: ModelOptions, _ layout: ParameterLayout) throws -> (layers: [any Layer], convs: [Conv2d]) {
+        guard let architecture = Architecture.named(options.arch) else { throw ModelError.unknownArchitecture(options.arch) }
         var builder = ConvBuilder(options: options, layout: layout)
-        let layers: [any Layer]
-        if options.arch == "MobileNetV1" {
-            layers = MobileNetV1.build(options, &builder)
-        } else if ResNet.stages(options.arch) != nil {
-            layers = ResNet.build(options, &builder)
-        } else {
-            throw ModelError.unknownArchitecture(options.arch)
-        }
+        let layers = architecture.build(options.arch, options, &builder)
         return (layers, builder.convs)
     }
 
@@ -49,8 +41,7 @@ public final class Model {
                                  positions: g.outPlane,
                                  threshold: conv.transform.reportedThreshold(ctx))
         }
-        let s = pool.inputShape!
-        return SparsityReport(layers: layers, poolFlops: s.channels * s.plane)
+        return SparsityReport(layers: layers, poolFlops: network.root.reportedMACs)
     }
 
     /// `sparsityReport().total` as a fraction, without allocating (the sparsity controller's measurement).

@@ -4,6 +4,8 @@
 public struct ModelOptions: Sendable {
     public var arch = "ResNet18"
     public var numClasses = 1000
+    /// Channels of the input images (the data's; the stem conv reads them).
+    public var inputChannels = 3
     /// `conv_type`.
     public var convKind: SparseKind = .dense
     /// `first_layer_dense`: the stem conv is a plain conv with PyTorch's default init.
@@ -33,8 +35,8 @@ public struct ModelOptions: Sendable {
 
     public init() {}
 
-    /// The known `arch` values.
-    public static let architectures = ["ResNet18", "ResNet34", "ResNet50", "ResNet101", "MobileNetV1"]
+    /// The known `arch` values (the registered architectures').
+    public static var architectures: [String] { Architecture.names }
 
     /// Channels after the width multiplier (at least 1).
     public func width(_ channels: Int) -> Int { max(1, Int((Double(channels) * widthMultiplier).rounded())) }

@@ -102,27 +102,24 @@ public final class Bottleneck: Layer {
 }
 
 public enum ResNet {
-    /// Blocks per stage and whether they are bottlenecks.
-    static func stages(_ arch: String) -> ([Int], Bool)? {
-        switch arch {
-        case "ResNet18": return ([2, 2, 2, 2], false)
-        case "ResNet34": return ([3, 4, 6, 3], false)
-        case "ResNet50": return ([3, 4, 6, 3], true)
-        case "ResNet101": return ([3, 4, 23, 3], true)
-        default: return nil
-        }
-    }
+    /// Blocks per stage and whether they are bottlenecks, by `arch`.
+    static let stages: KeyValuePairs<String, ([Int], Bool)> = [
+        "ResNet18": ([2, 2, 2, 2], false), "ResNet34": ([3, 4, 6, 3], false),
+        "ResNet50": ([3, 4, 6, 3], true), "ResNet101": ([3, 4, 23, 3], true),
+    ]
 
-    static func build(_ options: ModelOptions, _ b: inout ConvBuilder) -> [any Layer] {
-        guard let (counts, bottleneck) = stages(options.arch) else { preconditionFailure("not a ResNet: \(options.arch)") }
+    static let architecture = Architecture(names: stages.map(\.key)) { arch, options, b in build(arch, options, &b) }
+
+    static func build(_ arch: String, _ options: ModelOptions, _ b: inout ConvBuilder) -> [any Layer] {
+        guard let (counts, bottleneck) = stages.first(where: { $0.key == arch })?.value else { preconditionFailure("not a ResNet: \(arch)") }
         let expansion = bottleneck ? 4 : 1
         var inPlanes = options.width(64)
         var layers: [any Layer] = []
         if options.smallInputStem {
-            layers.append(b.conv("conv1", 3, inPlanes, kernel: 3, stride: options.stemStride, role: .stem))
+            layers.append(b.conv("conv1", options.inputChannels, inPlanes, kernel: 3, stride: options.stemStride, role: .stem))
             layers.append(b.batchNorm("bn1", inPlanes, relu: true))
         } else {
-            layers.append(b.conv("conv1", 3, inPlanes, kernel: 7, stride: 2, role: .stem))
+            layers.append(b.conv("conv1", options.inputChannels, inPlanes, kernel: 7, stride: 2, role: .stem))
             layers.append(b.batchNorm("bn1", inPlanes, relu: true))
             layers.append(MaxPool2d(kernelSize: 3, stride: 2, padding: 1))
         }

@@ -24,7 +24,8 @@ public struct LayerSparsity: Sendable {
 
 public struct SparsityReport: Sendable {
     public var layers: [LayerSparsity]
-    /// MACs of the average pool before the classifier (C·H·W per image).
+    /// MACs of the layers that are not convs, as they report them: the average pool before the
+    /// classifier (C·H·W per image).
     public var poolFlops: Int
 
     /// Total sparsity over the sparse-kind layers (all layers when the model is dense).

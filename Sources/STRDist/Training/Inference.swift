@@ -8,16 +8,17 @@ public enum Inference {
     ///   - input: NCHW floats, `shape` [N, 3, H, W] (H == W).
     /// - Returns: logits, [N, num_classes] row-major.
     public static func logits(config: Config, checkpoint: String, input pixels: [Float], shape: [Int]) throws -> [Float] {
-        guard shape.count == 4, shape[1] == 3, shape[2] == shape[3], SafeTensors.elementCount(shape) == pixels.count, shape[0] > 0 else {
-            throw ConfigError("the input must be an [N, 3, S, S] float tensor, got shape \(shape)")
+        guard shape.count == 4, shape[1] > 0, shape[2] == shape[3], SafeTensors.elementCount(shape) == pixels.count, shape[0] > 0 else {
+            throw ConfigError("the input must be an [N, C, S, S] float tensor, got shape \(shape)")
         }
         let (tensors, _) = try Checkpoint.readModel(checkpoint)
         var options = config.modelOptions
+        options.inputChannels = shape[1]
         if config.numClasses == nil, let fc = tensors.first(where: { $0.name == "fc.weight" }), let k = fc.shape.first {
             options.numClasses = k   // unset: the checkpoint's classifier decides
         }
         let threads = max(1, config.threads)
-        let input = ActShape(channels: 3, batch: shape[0], height: shape[2], width: shape[3])
+        let input = ActShape(channels: shape[1], batch: shape[0], height: shape[2], width: shape[3])
         try MemoryPlan.check(options, input: input, threads: threads, optimizerCopies: 0, loaderBatches: 0,
                              what: "predicting \(config.arch) on \(shape[0]) images of \(shape[2])×\(shape[3])")
         let model = try Model(options, threads: threads)

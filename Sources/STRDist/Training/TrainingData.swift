@@ -8,6 +8,8 @@ public struct TrainingData {
     public let train: any SampleSource
     public let validation: any SampleSource
     public let classes: Int
+    /// Channels per image (the model's input channels).
+    public var channels: Int { train.channels }
     public let notes: [String]
     /// Bad-image logs of the JPEG sets (empty for in-memory sets).
     public let badImages: [BadImageLog]

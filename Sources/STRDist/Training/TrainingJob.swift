@@ -69,12 +69,14 @@ public struct TrainingJob {
     func run(on data: TrainingData) throws -> Trainer {
         let workers = min(config.workers, CoreBudget.share(localRanks: comm.localSize))
         let size = config.inputSize
-        let input = ActShape(channels: 3, batch: rankBatch, height: size, width: size)
-        try MemoryPlan.check(config.modelOptions, input: input, threads: threads,
+        let input = ActShape(channels: data.channels, batch: rankBatch, height: size, width: size)
+        var options = config.modelOptions
+        options.inputChannels = data.channels
+        try MemoryPlan.check(options, input: input, threads: threads,
                              optimizerCopies: config.optimizer == "adam" ? 2 : 1,
                              loaderBatches: workers > 0 ? 2 * max(2, workers + 1) : 0, ranksHere: comm.localSize,
                              what: "\(config.arch) at width_mult \(config.widthMult), \(size)×\(size), \(rankBatch) images per rank and \(threads) thread(s)")
-        let model = try Model(config.modelOptions, threads: threads)
+        let model = try Model(options, threads: threads)
         model.network.plan(input)
         model.network.initialize(seed: UInt64(config.seed ?? 0))
         try SetupFingerprint.verify(SetupFingerprint.of(model.network.store), "model (its tensors' names and shapes; the data's class count decides num_classes when unset)", comm)

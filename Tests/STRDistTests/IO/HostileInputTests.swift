@@ -52,7 +52,7 @@ final class HostileInputTests: TemporaryDirectoryTestCase {
         config.arch = "ResNet18"
         let m = message { _ = try Inference.logits(config: config, checkpoint: dir + "/none", input: [0, 0, 0],
                                                    shape: [1 << 31, 3, 1 << 31, 1 << 31]) }
-        XCTAssertTrue(m.contains("the input must be an [N, 3, S, S] float tensor"), m)
+        XCTAssertTrue(m.contains("the input must be an [N, C, S, S] float tensor"), m)
     }
 
     func testIntegerTensorsWhereFloatsBelongAreRefusedAndOtherFloatsConvertByValue() throws {

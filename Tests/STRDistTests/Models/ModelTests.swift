@@ -9,7 +9,7 @@ final class ModelTests: XCTestCase {
         o.numClasses = classes
         configure(&o)
         let model = try Model(o, threads: 1)
-        model.network.plan(ActShape(channels: 3, batch: 1, height: size, width: size))
+        model.network.plan(ActShape(channels: o.inputChannels, batch: 1, height: size, width: size))
         model.network.initialize(seed: 0)
         return model
     }
@@ -88,5 +88,31 @@ final class ModelTests: XCTestCase {
         XCTAssertThrowsError(try Model(o, threads: 1)) { e in
             XCTAssert("\(e)".contains("ResNet50"), "\(e)")
         }
+    }
+}
+
+extension ModelTests {
+    /// Architectures are a registry: the reference's answer to their names, and a new one is one value plus one
+    /// registration line; its layers report their own FLOPs, and the stem reads the data's channels.
+    func testArchitecturesRegisterAndTheStemReadsTheDataChannels() throws {
+        XCTAssertEqual(Set(ModelOptions.architectures), ["ResNet18", "ResNet34", "ResNet50", "ResNet101", "MobileNetV1"])
+        Architecture.register(Architecture(names: ["TinyNet"]) { _, o, b in
+            [b.conv("conv1", o.inputChannels, 8, kernel: 3, stride: 2, role: .stem), b.batchNorm("bn1", 8, relu: true),
+             GlobalAvgPool(), b.conv("fc", 8, o.numClasses, kernel: 1, role: .classifier)]
+        })
+        XCTAssert(ModelOptions.architectures.contains("TinyNet"))
+        XCTAssertNoThrow(try ConfigLoader.load(path: nil, overrides: ["--arch", "TinyNet"]))
+        var o = ModelOptions()
+        o.arch = "TinyNet"; o.numClasses = 5; o.inputChannels = 1
+        let tiny = try Model(o, threads: 1)
+        tiny.network.plan(ActShape(channels: 1, batch: 2, height: 16, width: 16))
+        tiny.network.initialize(seed: 0)
+        XCTAssertEqual(tiny.layout.parameters["conv1.weight"]?.shape, [8, 1, 3, 3])
+        let report = tiny.sparsityReport()
+        XCTAssertEqual(report.poolFlops, 8 * 8 * 8, "the pool reports C·H·W")
+        XCTAssertEqual(report.denseFlops, 8 * 9 * 64 + 8 * 8 * 8 + 5 * 8)
+        tiny.network.forward(training: false)
+        let grey = try planned("ResNet18", size: 32) { $0.inputChannels = 1 }
+        XCTAssertEqual(grey.layout.parameters["conv1.weight"]?.shape, [64, 1, 7, 7])
     }
 }

@@ -1,0 +1,27 @@
+// The architectures (`arch`), as a registry: each one names itself and
+// builds its layers from the model options and a ConvBuilder. ResNet and
+// MobileNetV1 register here; a new architecture is one file (its layers and
+// its `Architecture` value) plus one `Architecture.register` line.
+
+public struct Architecture: Sendable {
+    /// The `arch` values it answers to ("ResNet18", …).
+    public let names: [String]
+    /// Builds the layers of `arch`; every conv comes from the builder (so the model knows its convs).
+    let build: @Sendable (_ arch: String, _ options: ModelOptions, _ builder: inout ConvBuilder) -> [any Layer]
+
+    public init(names: [String],
+                build: @escaping @Sendable (_ arch: String, _ options: ModelOptions, _ builder: inout ConvBuilder) -> [any Layer]) {
+        self.names = names; self.build = build
+    }
+
+    private static let registry = Locked<[Architecture]>([ResNet.architecture, MobileNetV1.architecture])
+
+    /// Every registered `arch` value, in registration order.
+    public static var names: [String] { registry.value.flatMap(\.names) }
+
+    /// Adds `architecture` (its names then answer to it, before any earlier registration of them).
+    public static func register(_ architecture: Architecture) { registry.update { $0.insert(architecture, at: 0) } }
+
+    /// The architecture `arch` names, or nil.
+    public static func named(_ arch: String) -> Architecture? { registry.value.first { $0.names.contains(arch) } }
+}
