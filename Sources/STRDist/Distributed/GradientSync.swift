@@ -121,15 +121,15 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
         cond.lock(); head = 0; tail = 0; completed = 0; communicationAccumulator = 0; floatsAccumulator = 0; cond.unlock()
     }
 
-    public func gradientReady(_ offset: Int) {
-        guard let b = bucketOf[offset] else { return }
+    public func gradientReady(_ p: ParameterRef) {
+        guard let b = bucketOf[p.offset] else { return }
         pending[b] -= 1
         if pending[b] == 0 { enqueueBucket(b) }
     }
 
-    public func gradientReady(_ offset: Int, kept: UnsafePointer<Int32>, count: Int) {
-        if wantsKeptPositions, let t = tensorOf[offset] { keptPositions[t] = kept; keptCount[t] = count }
-        gradientReady(offset)
+    public func gradientReady(_ p: ParameterRef, kept: UnsafePointer<Int32>, count: Int) {
+        if wantsKeptPositions, let t = tensorOf[p.offset] { keptPositions[t] = kept; keptCount[t] = count }
+        gradientReady(p)
     }
 
     private func enqueueBucket(_ b: Int) {

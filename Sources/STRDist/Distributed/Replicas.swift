@@ -34,8 +34,8 @@ public enum Replicas {
     /// FNV-1a over the parameters' bit patterns.
     public static func checksum(_ store: ParameterStore) -> Int64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        let p = UnsafeRawPointer(store.values.base).assumingMemoryBound(to: UInt32.self)
-        for i in 0..<store.values.count { h = (h ^ UInt64(p[i])) &* 0x100_0000_01b3 }
+        let p = store.values.base
+        for i in 0..<store.values.count { h = (h ^ UInt64(p[i].bitPattern)) &* 0x100_0000_01b3 }
         return Int64(bitPattern: h)
     }
 

@@ -10,8 +10,8 @@ public final class BatchNorm2d: Layer {
     public let eps: Float = 1e-5
     public let momentum: Float = 0.1
     public let fuseReLU: Bool
-    public let weight: Int?, bias: Int?
-    public let runningMean: Int, runningVar: Int, batchesTracked: Int
+    public let weight: ParameterRef?, bias: ParameterRef?
+    public let runningMean: BufferRef, runningVar: BufferRef, batchesTracked: BufferRef
 
     private var input: ActRef!
     private var output: ActRef!
@@ -21,17 +21,17 @@ public final class BatchNorm2d: Layer {
     weak var foldingConv: Conv2d?
     private var inputGrad = GradUse.none
     /// Saved per step: mean, invstd, and the two gradient sums, each `channels` long.
-    private var saved = 0
+    private var saved = WorkspaceRegion<Float>.none
 
     public init(_ name: String, channels: Int, affine: Bool = true, fuseReLU: Bool = false, layout: ParameterLayout) {
         self.name = name
         self.channels = channels
         self.fuseReLU = fuseReLU
-        weight = affine ? layout.parameters.add("\(name).weight", shape: [channels], group: .batchNorm) : nil
-        bias = affine ? layout.parameters.add("\(name).bias", shape: [channels], group: .batchNorm) : nil
-        runningMean = layout.buffers.add("\(name).running_mean", shape: [channels], group: .buffer)
-        runningVar = layout.buffers.add("\(name).running_var", shape: [channels], group: .buffer)
-        batchesTracked = layout.buffers.add("\(name).num_batches_tracked", shape: [], group: .buffer, storedType: .int64)
+        weight = affine ? layout.parameter("\(name).weight", shape: [channels], group: .batchNorm) : nil
+        bias = affine ? layout.parameter("\(name).bias", shape: [channels], group: .batchNorm) : nil
+        runningMean = layout.buffer("\(name).running_mean", shape: [channels])
+        runningVar = layout.buffer("\(name).running_var", shape: [channels])
+        batchesTracked = layout.buffer("\(name).num_batches_tracked", shape: [], storedType: .int64)
     }
 
     public func plan(_ input: ActRef, _ planner: WorkspacePlanner) -> ActRef {
@@ -130,10 +130,10 @@ public final class BatchNorm2d: Layer {
     }
 
     public func initialize(_ store: ParameterStore, seed: UInt64) {
-        if let w = weight { (store.values.base + w).update(repeating: 1, count: channels) }
-        if let b = bias { (store.values.base + b).update(repeating: 0, count: channels) }
-        (store.bufferValues.base + runningMean).update(repeating: 0, count: channels)
-        (store.bufferValues.base + runningVar).update(repeating: 1, count: channels)
-        store.bufferValues.base[batchesTracked] = 0
+        if let w = weight { (store.values.base + w.offset).update(repeating: 1, count: channels) }
+        if let b = bias { (store.values.base + b.offset).update(repeating: 0, count: channels) }
+        (store.bufferValues.base + runningMean.offset).update(repeating: 0, count: channels)
+        (store.bufferValues.base + runningVar.offset).update(repeating: 1, count: channels)
+        store.bufferValues.base[batchesTracked.offset] = 0
     }
 }

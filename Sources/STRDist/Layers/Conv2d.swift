@@ -11,14 +11,14 @@ public final class Conv2d: Layer {
     public let name: String
     public let inChannels: Int, outChannels: Int
     public let kernel: Int, stride: Int, padding: Int, dilation: Int, groups: Int
-    public let weight: Int
-    public let bias: Int?
+    public let weight: ParameterRef
+    public let bias: ParameterRef?
     /// The sparse kind: how the effective weight is made from the stored one, and its gradient rule.
     public let transform: any WeightTransform
     public var kind: SparseKind { transform.kind }
     /// The current prune rate of a DNW or GMP conv (PruningPlan sets it), nil for other kinds.
     public var pruneRate: Float? { (transform as? any MagnitudePruned)?.pruneRate }
-    var effective = 0
+    var effective = WorkspaceRegion<Float>.none
     /// The parameter version the effective weight was computed for.
     private var effectiveVersion = -1
     /// PyTorch's default: kaiming_uniform(a=√5), i.e. U(±1/√fan_in) for weight and bias.
@@ -38,7 +38,7 @@ public final class Conv2d: Layer {
     /// store (ConvPlanner.planEpilogues).
     var epilogue: ConvEpilogue?
     /// Planned floats for the fold: per output channel its scale, then its bias.
-    var foldRegion = 0
+    var foldRegion = WorkspaceRegion<Float>.none
     /// Whether this step's compressed weight lists the kept positions (for the kept-only all-reduce).
     var keptListed = false
 
@@ -60,9 +60,9 @@ public final class Conv2d: Layer {
         self.inChannels = inChannels; self.outChannels = outChannels
         self.kernel = kernelSize; self.stride = stride; self.padding = padding
         self.dilation = dilation; self.groups = groups
-        weight = layout.parameters.add("\(name).weight", shape: [outChannels, inChannels / groups, kernelSize, kernelSize],
+        weight = layout.parameter("\(name).weight", shape: [outChannels, inChannels / groups, kernelSize, kernelSize],
                                        group: .weight)
-        self.bias = bias ? layout.parameters.add("\(name).bias", shape: [outChannels], group: .weight) : nil
+        self.bias = bias ? layout.parameter("\(name).bias", shape: [outChannels], group: .weight) : nil
         transform = kind.makeTransform(name: name, layout: layout, settings: settings)
     }
 
@@ -194,10 +194,10 @@ public final class Conv2d: Layer {
         let fanIn = (inChannels / groups) * kernel * kernel
         let fanOut = (outChannels / groups) * kernel * kernel
         var rng = RNG(seed: seed, stream: streamID("\(name).weight"))
-        initializer.fill(store.values.base + weight, count: weightCount, fanIn: fanIn, fanOut: fanOut, rng: &rng)
+        initializer.fill(store.values.base + weight.offset, count: weightCount, fanIn: fanIn, fanOut: fanOut, rng: &rng)
         if let bias = bias {
             let bound = 1 / Double(fanIn).squareRoot()
-            rng.fillUniform(store.values.base + bias, count: outChannels, low: -bound, high: bound)
+            rng.fillUniform(store.values.base + bias.offset, count: outChannels, low: -bound, high: bound)
         }
         transform.initialize(store)
     }

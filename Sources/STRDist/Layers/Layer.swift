@@ -34,20 +34,21 @@ public final class StepContext {
         self.pool = pool
     }
 
-    @inline(__always) public func param(_ offset: Int) -> UnsafeMutablePointer<Float> { store.values.base + offset }
-    @inline(__always) public func grad(_ offset: Int) -> UnsafeMutablePointer<Float> { store.grads.base + offset }
-    @inline(__always) public func buffer(_ offset: Int) -> UnsafeMutablePointer<Float> { store.bufferValues.base + offset }
+    @inline(__always) public func param(_ p: ParameterRef) -> UnsafeMutablePointer<Float> { store.values.base + p.offset }
+    @inline(__always) public func grad(_ p: ParameterRef) -> UnsafeMutablePointer<Float> { store.grads.base + p.offset }
+    @inline(__always) public func buffer(_ b: BufferRef) -> UnsafeMutablePointer<Float> { store.bufferValues.base + b.offset }
     @inline(__always) public func value(_ ref: ActRef) -> UnsafeMutablePointer<Float> { workspace.value(ref) }
-    @inline(__always) public func region(_ offset: Int) -> UnsafeMutablePointer<Float> { workspace.pointer(offset) }
+    @inline(__always) public func region(_ r: WorkspaceRegion<Float>) -> UnsafeMutablePointer<Float> { workspace.pointer(r) }
+    @inline(__always) public func region(_ r: WorkspaceRegion<Int32>) -> UnsafeMutablePointer<Int32> { workspace.pointer(r) }
 }
 
 /// What layers may ask of the other replicas during a step.
 public protocol StepCollectives: AnyObject {
-    /// The gradient of the parameter tensor at `offset` is final for this step.
-    func gradientReady(_ offset: Int)
+    /// The gradient of the parameter tensor `p` is final for this step.
+    func gradientReady(_ p: ParameterRef)
     /// The same, for a tensor whose gradient is zero outside `count` kept positions (`kept`, relative to
     /// the tensor; identical on every replica): only those need to travel.
-    func gradientReady(_ offset: Int, kept: UnsafePointer<Int32>, count: Int)
+    func gradientReady(_ p: ParameterRef, kept: UnsafePointer<Int32>, count: Int)
     /// Whether layers should report kept positions (the all-reduce carries kept weights only).
     var wantsKeptPositions: Bool { get }
     /// In-place float sum over all replicas, ordered with the gradient buckets (synchronized BN).

@@ -13,7 +13,7 @@ public final class MaxPool2d: Layer {
     public let kernel: Int, stride: Int, padding: Int
     private var input: ActRef!, output: ActRef!
     private var inputGrad = GradUse.none
-    private var argmax = 0
+    private var argmax = WorkspaceRegion<Float>.none
     private var geometry: PoolGeometry!
 
     public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {

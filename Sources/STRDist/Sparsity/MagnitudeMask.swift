@@ -23,15 +23,19 @@ public enum MagnitudeMask {
             mask.update(repeating: 0, count: count)
             return
         }
-        let hist = UnsafeMutableRawPointer(scratch).bindMemory(to: Int32.self, capacity: 65536 * pool.threads)
-        // Pass 1: which high-16-bit bin holds the p-th smallest (0-based p − 1).
-        histogram(w, count, pool, hist, prefix: nil)
-        let (high, below) = findBin(hist, pool.threads, rank: p - 1)
-        // Pass 2: the exact bit pattern inside that bin.
-        histogram(w, count, pool, hist, prefix: high)
-        let (low, belowInBin) = findBin(hist, pool.threads, rank: p - 1 - below)
+        // The shared Float scratch holds the Int32 histograms, rebound for this call only (other layers
+        // read it as Float).
+        let (high, below, low, belowInBin, equal) = scratch.withMemoryRebound(to: Int32.self, capacity: 65536 * pool.threads) {
+            hist in
+            // Pass 1: which high-16-bit bin holds the p-th smallest (0-based p − 1).
+            histogram(w, count, pool, hist, prefix: nil)
+            let (high, below) = findBin(hist, pool.threads, rank: p - 1)
+            // Pass 2: the exact bit pattern inside that bin.
+            histogram(w, count, pool, hist, prefix: high)
+            let (low, belowInBin) = findBin(hist, pool.threads, rank: p - 1 - below)
+            return (high, below, low, belowInBin, Int(total(hist, pool.threads, bin: low)))
+        }
         let cut = UInt32(high) << 16 | UInt32(low)
-        let equal = Int(total(hist, pool.threads, bin: low))
         let needEqual = p - below - belowInBin           // how many |w| == cut to zero, ≥ 1
         pool.parallelRanges(count, (w: w, out: out, mask: mask, cut: cut, all: needEqual == equal)) { a, r, _ in
             for i in r {

@@ -30,7 +30,7 @@ public protocol WeightTransform: AnyObject {
     /// True for the dense kind: the conv runs its stored weight and plans no effective weight.
     var isIdentity: Bool { get }
     /// Parameters the transform owns (offsets), whose gradients are final after `backward`.
-    var parameters: [Int] { get }
+    var parameters: [ParameterRef] { get }
     /// Names of the tensors the kind added for this conv (STR's `<name>.sparseThreshold`): checkpoints
     /// keep them, the dense export drops them.
     var ownTensors: [String] { get }
@@ -61,7 +61,7 @@ public protocol WeightTransform: AnyObject {
 
 extension WeightTransform {
     public var isIdentity: Bool { false }
-    public var parameters: [Int] { [] }
+    public var parameters: [ParameterRef] { [] }
     public var ownTensors: [String] { [] }
     public func impose(sparsity: Double, weight: UnsafePointer<Float>, count: Int, _ ctx: StepContext) -> Bool { false }
     public func plan(count: Int, _ planner: WorkspacePlanner) {}

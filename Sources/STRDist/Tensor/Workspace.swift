@@ -40,16 +40,29 @@ public final class WorkspacePlanner {
 
     public init(threads: Int) { self.threads = threads }
 
-    /// Reserves `count` floats that live for the whole step; returns the offset.
-    public func region(_ count: Int) -> Int {
+    /// Int32 regions, bound to Int32 when the workspace is allocated.
+    private(set) var intRegions: [(offset: Int, count: Int)] = []
+
+    /// Reserves `count` floats that live for the whole step.
+    public func region(_ count: Int) -> WorkspaceRegion<Float> { WorkspaceRegion(words(count)) }
+
+    /// Reserves `count` Int32s that live for the whole step (bound to Int32 in the allocated workspace).
+    public func intRegion(_ count: Int) -> WorkspaceRegion<Int32> {
+        let offset = words(count)
+        intRegions.append((offset, count))
+        return WorkspaceRegion(offset)
+    }
+
+    /// `count` 4-byte words, 64-byte aligned; returns their offset.
+    private func words(_ count: Int) -> Int {
         let offset = total
         total += (count + 15) / 16 * 16
         return offset
     }
 
     public func activation(_ shape: ActShape, needsGrad: Bool = true) -> ActRef {
-        let value = region(shape.count)
-        return ActRef(shape: shape, value: value, grad: needsGrad ? region(shape.count) : nil)
+        let value = words(shape.count)
+        return ActRef(shape: shape, value: value, grad: needsGrad ? words(shape.count) : nil)
     }
 
     /// Records that `layer` writes `ref` (layers that take part in fusions say so).
@@ -108,9 +121,18 @@ public final class Workspace {
         scratchBase = planner.total
         accumulate = planner.accumulateFlags()
         memory = FloatBuffer(count: planner.floats)
+        for r in planner.intRegions {
+            UnsafeMutableRawPointer(memory.base + r.offset).bindMemory(to: Int32.self, capacity: r.count)
+        }
     }
 
-    @inline(__always) public func pointer(_ offset: Int) -> UnsafeMutablePointer<Float> { memory.base + offset }
+    /// A Float region's memory.
+    @inline(__always) public func pointer(_ r: WorkspaceRegion<Float>) -> UnsafeMutablePointer<Float> { memory.base + r.offset }
+
+    /// An Int32 region's memory (bound to Int32 since the workspace was allocated).
+    @inline(__always) public func pointer(_ r: WorkspaceRegion<Int32>) -> UnsafeMutablePointer<Int32> {
+        UnsafeMutableRawPointer(memory.base + r.offset).assumingMemoryBound(to: Int32.self)
+    }
 
     @inline(__always) public func value(_ ref: ActRef) -> UnsafeMutablePointer<Float> { memory.base + ref.value }
 

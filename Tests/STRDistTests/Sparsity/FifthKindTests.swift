@@ -11,19 +11,19 @@ import XCTest
 final class RandomMaskWeight: WeightTransform {
     static let kind = SparseKind("RandomMaskConv") { name, layout, _ in RandomMaskWeight(name: name, layout: layout) }
 
-    let densityName: String, density: Int, seed: UInt64
-    private var mask = 0
+    let densityName: String, density: BufferRef, seed: UInt64
+    private var mask = WorkspaceRegion<Float>.none
 
     init(name: String, layout: ParameterLayout) {
         densityName = name + ".maskDensity"
-        density = layout.buffers.add(densityName, shape: [1], group: .buffer)
+        density = layout.buffer(densityName, shape: [1])
         seed = streamID(name)
     }
 
     var kind: SparseKind { Self.kind }
     var gradientRule: GradientRule { .keptOnly }
     var ownTensors: [String] { [densityName] }
-    func initialize(_ store: ParameterStore) { store.bufferValues.base[density] = 0.3 }
+    func initialize(_ store: ParameterStore) { store.bufferValues.base[density.offset] = 0.3 }
     func plan(count: Int, _ planner: WorkspacePlanner) { mask = planner.region(count) }
 
     func forward(_ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int, _ ctx: StepContext) {

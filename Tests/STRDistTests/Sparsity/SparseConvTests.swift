@@ -129,7 +129,7 @@ final class SparseConvTests: XCTestCase {
         func logits() -> [Float] { net.forward(training: false); return Array(UnsafeBufferPointer(start: net.logits, count: 20)) }
         let before = logits()
         // Scale the classifier: the cached effective weight hides the change until it is announced.
-        for i in 0..<m.convs.last!.weightCount { net.store.values[m.convs.last!.weight + i] *= 2 }
+        for i in 0..<m.convs.last!.weightCount { net.store.values[m.convs.last!.weight.offset + i] *= 2 }
         XCTAssertEqual(logits(), before)
         net.parametersChanged()
         assertClose(logits(), before.map { $0 * 2 }, rtol: 1e-5, atol: 1e-6)

@@ -33,8 +33,10 @@ public final class CompressedWeight {
     /// Columns per block and blocks of the last build (forward and transpose).
     public private(set) var blockCols = baseBlockCols, transposedBlockRows = baseBlockCols
     public private(set) var blocks: Int, transposedBlocks: Int
-    private var start = 0, offset = 0, index = 0, value = 0
-    private var tStart = 0, tOffset = 0, tValue = 0, transposes = false
+    private var start = WorkspaceRegion<Int32>.none, offset = WorkspaceRegion<Int32>.none, index = WorkspaceRegion<Int32>.none
+    private var value = WorkspaceRegion<Float>.none
+    private var tStart = WorkspaceRegion<Int32>.none, tOffset = WorkspaceRegion<Int32>.none, tValue = WorkspaceRegion<Float>.none
+    private var transposes = false
     /// Entries of the last build.
     public private(set) var count = 0
     /// Where a column's entries read their dense operand.
@@ -89,37 +91,33 @@ public final class CompressedWeight {
     /// Reserves room for `capacity` entries (and the transpose when training needs input gradients).
     public func plan(_ planner: WorkspacePlanner, capacity: Int, transposed: Bool) {
         self.capacity = capacity
-        start = planner.region(baseBlocks * (rows + 1))
-        offset = planner.region(capacity); index = planner.region(capacity); value = planner.region(capacity)
+        start = planner.intRegion(baseBlocks * (rows + 1))
+        offset = planner.intRegion(capacity); index = planner.intRegion(capacity); value = planner.region(capacity)
         transposes = transposed
         if transposed {
-            tStart = planner.region(baseTransposedBlocks * (transposedRows + 1))
-            tOffset = planner.region(capacity); tValue = planner.region(capacity)
+            tStart = planner.intRegion(baseTransposedBlocks * (transposedRows + 1))
+            tOffset = planner.intRegion(capacity); tValue = planner.region(capacity)
         }
-    }
-
-    @inline(__always) private func ints(_ ctx: StepContext, _ region: Int) -> UnsafeMutablePointer<Int32> {
-        UnsafeMutableRawPointer(ctx.region(region)).assumingMemoryBound(to: Int32.self)
     }
 
     /// The forward operand of the last build.
     @inline(__always) public func matrix(_ ctx: StepContext) -> sp_matrix {
-        sp_matrix(rows: Int32(rows), blocks: Int32(blocks), start: UnsafePointer(ints(ctx, start)),
-                  offset: UnsafePointer(ints(ctx, offset)), value: UnsafePointer(ctx.region(value)))
+        sp_matrix(rows: Int32(rows), blocks: Int32(blocks), start: UnsafePointer(ctx.region(start)),
+                  offset: UnsafePointer(ctx.region(offset)), value: UnsafePointer(ctx.region(value)))
     }
 
     /// The transposed operand of the last build.
     @inline(__always) public func transposed(_ ctx: StepContext) -> sp_matrix {
-        sp_matrix(rows: Int32(transposedRows), blocks: Int32(transposedBlocks), start: UnsafePointer(ints(ctx, tStart)),
-                  offset: UnsafePointer(ints(ctx, tOffset)), value: UnsafePointer(ctx.region(tValue)))
+        sp_matrix(rows: Int32(transposedRows), blocks: Int32(transposedBlocks), start: UnsafePointer(ctx.region(tStart)),
+                  offset: UnsafePointer(ctx.region(tOffset)), value: UnsafePointer(ctx.region(tValue)))
     }
 
     /// Dense position o·K + k of each forward entry.
-    @inline(__always) public func entryIndex(_ ctx: StepContext) -> UnsafeMutablePointer<Int32> { ints(ctx, index) }
+    @inline(__always) public func entryIndex(_ ctx: StepContext) -> UnsafeMutablePointer<Int32> { ctx.region(index) }
 
     /// Multiplies each forward entry by its row's `scale` (the transpose is left as it was).
     public func scaleRows(_ scale: UnsafePointer<Float>, _ ctx: StepContext) {
-        let idx = UnsafePointer(ints(ctx, index)), v = ctx.region(value), k = Int32(cols)
+        let idx = UnsafePointer(ctx.region(index)), v = ctx.region(value), k = Int32(cols)
         for e in 0..<count { v[e] *= scale[Int(idx[e] / k)] }
     }
 
@@ -138,7 +136,7 @@ public final class CompressedWeight {
     /// blocks for this density.
     public func countKept(_ w: UnsafePointer<Float>, mask: UnsafePointer<Float>?, threshold: Float = 0,
                           _ ctx: StepContext) -> Int {
-        let s = ints(ctx, start)
+        let s = ctx.region(start)
         ctx.pool.parallelRanges(rows, (w: w, mask: mask, t: threshold, rows: Int32(rows), cols: Int32(cols), s: s)) { a, r, _ in
             sp_count(a.w, a.mask, a.t, a.rows, a.cols, Int32(CompressedWeight.baseBlockCols), Int32(r.lowerBound),
                      Int32(r.upperBound), a.s)
@@ -158,7 +156,7 @@ public final class CompressedWeight {
         precondition(count <= capacity, "\(count) entries exceed the planned \(capacity)")
         columnOffset.withUnsafeBufferPointer { table in
             let args = (w: w, mask: mask, t: threshold, rows: Int32(rows), cols: Int32(cols), table: table.baseAddress!,
-                        s: UnsafePointer(ints(ctx, start)), o: ints(ctx, offset), i: ints(ctx, index), v: ctx.region(value),
+                        s: UnsafePointer(ctx.region(start)), o: ctx.region(offset), i: ctx.region(index), v: ctx.region(value),
                         blockCols: Int32(blockCols))
             ctx.pool.parallelRanges(rows, args) { a, r, _ in
                 sp_fill(a.w, a.mask, a.t, a.rows, a.cols, a.blockCols, a.table, Int32(r.lowerBound),
@@ -169,9 +167,9 @@ public final class CompressedWeight {
         var m = matrix(ctx)
         transposedRow.withUnsafeBufferPointer { trow in
             transposedShift.withUnsafeBufferPointer { shift in
-                _ = sp_transpose(&m, UnsafePointer(ints(ctx, index)), Int32(cols), trow.baseAddress!, shift.baseAddress!,
-                                 transposedStride, Int32(transposedRows), Int32(transposedBlockRows), ints(ctx, tStart),
-                                 ints(ctx, tOffset), ctx.region(tValue))
+                _ = sp_transpose(&m, UnsafePointer(ctx.region(index)), Int32(cols), trow.baseAddress!, shift.baseAddress!,
+                                 transposedStride, Int32(transposedRows), Int32(transposedBlockRows), ctx.region(tStart),
+                                 ctx.region(tOffset), ctx.region(tValue))
             }
         }
     }

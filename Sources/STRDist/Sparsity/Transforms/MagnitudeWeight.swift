@@ -7,7 +7,7 @@
 public final class MagnitudeWeight: MagnitudePruned {
     public let gradientRule: GradientRule
     public var pruneRate: Float = 0
-    private var mask = 0
+    private var mask = WorkspaceRegion<Float>.none
 
     /// DNW with the dense (straight-through) rule, GMP with the kept-only one.
     public init(rule: GradientRule) { gradientRule = rule }

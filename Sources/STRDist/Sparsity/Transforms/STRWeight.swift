@@ -9,7 +9,7 @@ import Foundation
 
 public final class STRWeight: WeightTransform {
     /// Offset of s in the parameter arena.
-    public let threshold: Int
+    public let threshold: ParameterRef
     public let sInit: Float
     /// Per-thread partial sums of the threshold gradient (fixed-order reduction).
     private let partials = UnsafeMutablePointer<Double>.allocate(capacity: 64)
@@ -20,7 +20,7 @@ public final class STRWeight: WeightTransform {
 
     public init(name: String, layout: ParameterLayout, sInit: Float) {
         thresholdName = name + Self.thresholdSuffix
-        threshold = layout.parameters.add(thresholdName, shape: [1, 1], group: .threshold)
+        threshold = layout.parameter(thresholdName, shape: [1, 1], group: .threshold)
         self.sInit = sInit
     }
 
@@ -28,7 +28,7 @@ public final class STRWeight: WeightTransform {
 
     public var kind: SparseKind { .str }
     public var gradientRule: GradientRule { .keptOnly }
-    public var parameters: [Int] { [threshold] }
+    public var parameters: [ParameterRef] { [threshold] }
     public var ownTensors: [String] { [thresholdName] }
 
     public func forward(_ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int, _ ctx: StepContext) {
@@ -61,7 +61,7 @@ public final class STRWeight: WeightTransform {
     /// sigmoid(s), the threshold the reference reports.
     public func reportedThreshold(_ ctx: StepContext) -> Double? { sigmoid(ctx.param(threshold).pointee) }
 
-    public func initialize(_ store: ParameterStore) { store.values.base[threshold] = sInit }
+    public func initialize(_ store: ParameterStore) { store.values.base[threshold.offset] = sInit }
 
     /// s with sigmoid(s) halfway between the magnitudes either side of the cut that prunes `sparsity`.
     public func impose(sparsity: Double, weight: UnsafePointer<Float>, count: Int, _ ctx: StepContext) -> Bool {
