@@ -10,8 +10,9 @@
 /// kind's layer whose current density makes them cheaper; `im2col` always lowers to one dense GEMM
 /// (the reference's sums); `winograd` runs every 3×3 stride-1 conv by Winograd and the rest dense;
 /// `sparse` runs every conv but the depthwise ones on the sparse kernels.
-public enum ConvAlgorithm: String, CaseIterable, Sendable {
+public enum ConvAlgorithm: String, CaseIterable, Sendable, CustomStringConvertible {
     case auto, im2col, winograd, sparse
+    public var description: String { rawValue }
 }
 
 public struct ConvGeometry: Equatable, Sendable {

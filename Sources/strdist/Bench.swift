@@ -33,12 +33,8 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         do {
-            guard let kind = SparseKind(configValue: conv) else {
-                throw ConfigError("unknown --conv '\(conv)' (DenseConv, STRConv, DNWConv or GMPConv)")
-            }
-            guard let algorithm = ConvAlgorithm(rawValue: convAlgorithm) else {
-                throw ConfigError("unknown --conv-algorithm '\(convAlgorithm)' (use \(ConvAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
+            let kind = try SparseKind.parse(conv, flag: "--conv")
+            let algorithm = try ConvAlgorithm.parse(convAlgorithm, flag: "--conv-algorithm")
             var choice: SparsityChoice?
             if let p = sparsity {
                 let fraction = p > 1 ? p / 100 : p

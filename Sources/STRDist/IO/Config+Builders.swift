@@ -7,19 +7,18 @@ extension Config {
         // TrainingJob resolves an unset num_classes from the data; without data (predict reads the
         // checkpoint's fc) it stays ModelOptions' 1000.
         if let numClasses { o.numClasses = numClasses }
-        o.convKind = SparseKind(configValue: convType) ?? .dense
+        o.convKind = convType
         o.firstLayerDense = firstLayerDense
-        o.firstLayerKind = firstLayerType.flatMap(SparseKind.init(configValue:))
+        o.firstLayerKind = firstLayerType
         o.lastLayerDense = lastLayerDense
-        o.affineBatchNorm = bnType != "NonAffineBatchNorm"
-        let fanMode = FanMode(rawValue: mode) ?? .fanIn
+        o.affineBatchNorm = bnType == .learned
         let gain = WeightInit.gain(nonlinearity)
         let fanScale = scaleFan ? 1 - pruneRate : 1
         switch initialization {
-        case "signed_constant": o.initialization = .signedConstant(mode: fanMode, gain: gain, fanScale: fanScale)
-        case "unsigned_constant": o.initialization = .unsignedConstant(mode: fanMode, gain: gain, fanScale: fanScale)
-        case "standard": o.initialization = .standard
-        default: o.initialization = .kaimingNormal(mode: fanMode, gain: gain, fanScale: fanScale)
+        case .kaimingNormal: o.initialization = .kaimingNormal(mode: mode, gain: gain, fanScale: fanScale)
+        case .signedConstant: o.initialization = .signedConstant(mode: mode, gain: gain, fanScale: fanScale)
+        case .unsignedConstant: o.initialization = .unsignedConstant(mode: mode, gain: gain, fanScale: fanScale)
+        case .standard: o.initialization = .standard
         }
         o.pruneRate = pruneRate
         o.pruneEpochs = (initPruneEpoch, finalPruneEpoch)
@@ -27,7 +26,7 @@ extension Config {
         o.widthMultiplier = widthMult
         o.smallInputStem = cifarStem
         o.stemStride = stemStride
-        o.convAlgorithm = ConvAlgorithm(rawValue: convAlgorithm) ?? .auto
+        o.convAlgorithm = convAlgorithm
         return o
     }
 
@@ -44,7 +43,7 @@ extension Config {
     /// `target_sparsity`'s controller of the thresholds' decay, or nil when the key is unset.
     public var sparsityController: SparsityController? {
         guard let p = targetSparsity else { return nil }
-        let setPoint = SparsitySetPoint(target: p, schedule: SetPointSchedule(rawValue: targetSchedule) ?? .cubic,
+        let setPoint = SparsitySetPoint(target: p, schedule: targetSchedule,
                                         initEpoch: initPruneEpoch, finalEpoch: finalPruneEpoch)
         return SparsityController(setPoint: setPoint, base: Double(sgdSettings.thresholdDecayInEffect), referenceRate: lr)
     }
@@ -63,7 +62,7 @@ extension Config {
     }
 
     public func makeOptimizer(_ table: ParameterTable) -> any Optimizer {
-        optimizer == "adam"
+        optimizer == .adam
             ? Adam(table: table, frozen: frozenKeys(table))
             : SGD(sgdSettings, table: table, frozen: frozenKeys(table))
     }

@@ -17,6 +17,7 @@ extension Config {
             case .string(let p): value = Self.yamlString(self[keyPath: p])
             case .optionalString(let p): value = self[keyPath: p].map(Self.yamlString) ?? "null"
             case .bool(let p): value = self[keyPath: p] ? "true" : "false"
+            case .choice(let k): value = k.text(self).map(Self.yamlString) ?? "null"
             }
             lines.append("\(key): \(value)")
         }

@@ -5,16 +5,16 @@
 public struct Config: Sendable {
     // Data and model
     public var data = "/usr/share/datasets/fashion-mnist"
-    public var set = "FashionMNIST"
+    public var set = DataSet.fashionMNIST
     public var arch = "ResNet18"
     /// Classifier outputs (nil: the data's class count, resolved when the data is loaded).
     public var numClasses: Int?
     public var widthMult = 1.0
     public var workers = 20
     // Optimisation
-    public var optimizer = "sgd"
+    public var optimizer = OptimizerName.sgd
     public var lr = 0.1
-    public var lrPolicy = "constant_lr"
+    public var lrPolicy = LRPolicyName.constant
     public var warmupLength = 0
     public var multistepLrAdjust = 30
     public var multistepLrGamma = 0.1
@@ -27,26 +27,26 @@ public struct Config: Sendable {
     public var noBnDecay = false
     public var labelSmoothing: Double?
     // Sparsity
-    public var convType = "DenseConv"
-    public var bnType = "LearnedBatchNorm"
-    public var initialization = "kaiming_normal"
-    public var mode = "fan_in"
-    public var nonlinearity = "relu"
+    public var convType = SparseKind.dense
+    public var bnType = BatchNormType.learned
+    public var initialization = InitName.kaimingNormal
+    public var mode = FanMode.fanIn
+    public var nonlinearity = Nonlinearity.relu
     public var scaleFan = false
-    public var sparseFunction = "sigmoid"
-    public var sInitType = "constant"
+    public var sparseFunction = SparseFunction.sigmoid
+    public var sInitType = SInitType.constant
     public var sInitValue = 100.0
     public var stDecay: Double?
     /// STR at a chosen sparsity: the total sparsity (a fraction) a SparsityController steers the
     /// thresholds' decay toward, along `target_schedule`; nil: off (the reference's behaviour).
     public var targetSparsity: Double?
     /// The set point's ramp from `init_prune_epoch` to the end of `final_prune_epoch`: cubic (GMP's) or linear.
-    public var targetSchedule = "cubic"
+    public var targetSchedule = SetPointSchedule.cubic
     public var pruneRate = 0.0
     public var initPruneEpoch = 0
     public var finalPruneEpoch = 100
     public var firstLayerDense = false
-    public var firstLayerType: String?
+    public var firstLayerType: SparseKind?
     public var lastLayerDense = false
     public var freezeWeights = false
     // Runs, checkpoints, workflows
@@ -85,7 +85,7 @@ public struct Config: Sendable {
     /// STR and GMP weight gradients travel as their kept positions only (bit-identical on two ranks).
     public var allreduceKeptOnly = true
     /// 3×3 stride-1 convs: `auto` (Winograd F(4×4, 3×3) from 16 channels up) or `im2col`.
-    public var convAlgorithm = "auto"
+    public var convAlgorithm = ConvAlgorithm.auto
     /// Seconds a collective may stall before the job is aborted.
     public var stallTimeout = 300.0
     /// Train on only the first N training samples (0: all); for quick checks.
@@ -97,5 +97,5 @@ public struct Config: Sendable {
     public init() {}
 
     /// The input side in pixels, resolved for the data set.
-    public var inputSize: Int { imageSize > 0 ? imageSize : (set == "FashionMNIST" ? 32 : 224) }
+    public var inputSize: Int { imageSize > 0 ? imageSize : (set == .fashionMNIST ? 32 : 224) }
 }

@@ -12,6 +12,44 @@ enum ConfigKey {
     case string(WritableKeyPath<Config, String>)
     case optionalString(WritableKeyPath<Config, String?>)
     case bool(WritableKeyPath<Config, Bool>)
+    /// One of a set of values (a ConfigChoice, or a registered name).
+    case choice(ChoiceKey)
+
+    /// A choice key's parse and print, over the type its property has.
+    struct ChoiceKey {
+        /// The canonical spellings, for messages.
+        let choices: () -> [String]
+        /// Sets the property from a spelling (nil: YAML null); false when the value is not a choice.
+        let parse: (inout Config, String?) -> Bool
+        /// The value as settings.txt writes it (nil: null).
+        let text: (Config) -> String?
+    }
+
+    static func choice<T: ConfigChoice>(_ p: WritableKeyPath<Config, T>) -> ConfigKey {
+        .choice(ChoiceKey(choices: { T.configChoices }, parse: { c, s in
+            guard let s, let v = T(configValue: s) else { return false }
+            c[keyPath: p] = v
+            return true
+        }, text: { $0[keyPath: p].configValue }))
+    }
+
+    static func optionalChoice<T: ConfigChoice>(_ p: WritableKeyPath<Config, T?>) -> ConfigKey {
+        .choice(ChoiceKey(choices: { T.configChoices }, parse: { c, s in
+            guard let s else { c[keyPath: p] = nil; return true }
+            guard let v = T(configValue: s) else { return false }
+            c[keyPath: p] = v
+            return true
+        }, text: { $0[keyPath: p]?.configValue }))
+    }
+
+    /// A string that must be one of `names` (read when parsing: a registry may grow).
+    static func registered(_ p: WritableKeyPath<Config, String>, _ names: @escaping () -> [String]) -> ConfigKey {
+        .choice(ChoiceKey(choices: names, parse: { c, s in
+            guard let s, names().contains(s) else { return false }
+            c[keyPath: p] = s
+            return true
+        }, text: { $0[keyPath: p] }))
+    }
 
     var typeName: String {
         switch self {
@@ -19,6 +57,7 @@ enum ConfigKey {
         case .double(_, let i), .optionalDouble(_, let i): return "\(i)"
         case .string, .optionalString: return "a string"
         case .bool: return "true or false"
+        case .choice(let k): return "one of \(k.choices().joined(separator: ", "))"
         }
     }
 
@@ -29,12 +68,12 @@ enum ConfigKey {
 
     static let table: [String: ConfigKey] = [
         // Data and model
-        "data": .string(\.data), "set": .string(\.set), "arch": .string(\.arch),
+        "data": .string(\.data), "set": .choice(\.set), "arch": .registered(\.arch, { Architecture.names }),
         "num_classes": .optionalInt(\.numClasses, 2...1_000_000),
         "width_mult": .double(\.widthMult, .init(above: 0, upTo: 64)),
         "workers": .int(\.workers, 0...1024),
         // Optimisation
-        "optimizer": .string(\.optimizer), "lr": .double(\.lr, .positive), "lr_policy": .string(\.lrPolicy),
+        "optimizer": .choice(\.optimizer), "lr": .double(\.lr, .positive), "lr_policy": .choice(\.lrPolicy),
         "warmup_length": .int(\.warmupLength, epochRange), "multistep_lr_adjust": .int(\.multistepLrAdjust, 1...1_000_000),
         "multistep_lr_gamma": .double(\.multistepLrGamma, .nonNegative), "epochs": .int(\.epochs, epochRange),
         "start_epoch": .optionalInt(\.startEpoch, epochRange), "batch_size": .int(\.batchSize, 1...(1 << 24)),
@@ -42,14 +81,14 @@ enum ConfigKey {
         "weight_decay": .double(\.weightDecay, .nonNegative), "no_bn_decay": .bool(\.noBnDecay),
         "label_smoothing": .optionalDouble(\.labelSmoothing, .unitOpen),
         // Sparsity
-        "conv_type": .string(\.convType), "bn_type": .string(\.bnType), "init": .string(\.initialization),
-        "mode": .string(\.mode), "nonlinearity": .string(\.nonlinearity), "scale_fan": .bool(\.scaleFan),
-        "sparse_function": .string(\.sparseFunction), "sInit_type": .string(\.sInitType),
+        "conv_type": .choice(\.convType), "bn_type": .choice(\.bnType), "init": .choice(\.initialization),
+        "mode": .choice(\.mode), "nonlinearity": .choice(\.nonlinearity), "scale_fan": .bool(\.scaleFan),
+        "sparse_function": .choice(\.sparseFunction), "sInit_type": .choice(\.sInitType),
         "sInit_value": .double(\.sInitValue, .finite), "st_decay": .optionalDouble(\.stDecay, .nonNegative),
-        "target_sparsity": .optionalDouble(\.targetSparsity, .unitOpen), "target_schedule": .string(\.targetSchedule),
+        "target_sparsity": .optionalDouble(\.targetSparsity, .unitOpen), "target_schedule": .choice(\.targetSchedule),
         "prune_rate": .double(\.pruneRate, .unitOpen), "init_prune_epoch": .int(\.initPruneEpoch, epochRange),
         "final_prune_epoch": .int(\.finalPruneEpoch, epochRange), "first_layer_dense": .bool(\.firstLayerDense),
-        "first_layer_type": .optionalString(\.firstLayerType), "last_layer_dense": .bool(\.lastLayerDense),
+        "first_layer_type": .optionalChoice(\.firstLayerType), "last_layer_dense": .bool(\.lastLayerDense),
         "freeze_weights": .bool(\.freezeWeights),
         // Runs, checkpoints, workflows
         "config": .optionalString(\.config), "name": .optionalString(\.name), "log_dir": .optionalString(\.logDir),
@@ -66,7 +105,7 @@ enum ConfigKey {
         "bucket_size_mb": .double(\.bucketSizeMb, .init(above: 0, upTo: 4096)), "sync_bn": .bool(\.syncBn),
         "allreduce_kept_only": .bool(\.allreduceKeptOnly),
         "stall_timeout": .double(\.stallTimeout, .init(above: 0, upTo: 1e7)),
-        "conv_algorithm": .string(\.convAlgorithm), "train_subset": .int(\.trainSubset, 0...(1 << 40)),
+        "conv_algorithm": .choice(\.convAlgorithm), "train_subset": .int(\.trainSubset, 0...(1 << 40)),
         "step_log": .optionalString(\.stepLog), "strict_images": .bool(\.strictImages),
     ]
 
@@ -154,7 +193,9 @@ func editDistance(_ a: String, _ b: String) -> Int {
     return row[b.count]
 }
 
-/// The closest of `candidates` to `word`.
+/// The closest of `candidates` to `word`: one it begins (a value cut short), else the fewest edits away.
 func closest(_ word: String, in candidates: [String]) -> String {
-    candidates.min { editDistance(word, $0) < editDistance(word, $1) } ?? ""
+    let w = word.lowercased()
+    if w.count >= 3, let started = candidates.first(where: { $0.lowercased().hasPrefix(w) }) { return started }
+    return candidates.min { editDistance(word, $0) < editDistance(word, $1) } ?? ""
 }

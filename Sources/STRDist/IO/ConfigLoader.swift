@@ -117,6 +117,11 @@ public enum ConfigLoader {
             config[keyPath: p] = v
         case .string(let p): config[keyPath: p] = text
         case .optionalString(let p): config[keyPath: p] = isNull ? nil : text
+        case .choice(let k):
+            guard k.parse(&config, isNull ? nil : text) else {
+                let allowed = k.choices()
+                throw ConfigError("config key '\(name)' \(origin) has unknown value '\(text)' (did you mean '\(closest(text, in: allowed))'? allowed: \(allowed.joined(separator: ", ")))")
+            }
         case .bool(let p): guard let v = bool(typed) else { throw bad() }; config[keyPath: p] = v
         }
     }

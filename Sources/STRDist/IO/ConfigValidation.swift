@@ -2,41 +2,7 @@
 // odd but legal ones become warnings the job prints at start.
 
 extension ConfigLoader {
-    /// Each choice key's values (computed: a kind registered later is a choice too).
-    static var choices: [String: [String]] { [
-        "optimizer": ["sgd", "adam"],
-        "lr_policy": ["constant_lr", "cosine_lr", "multistep_lr", "efficientnet_lr"],
-        "conv_type": SparseKind.allCases.map(\.rawValue),
-        "bn_type": ["LearnedBatchNorm", "NonAffineBatchNorm"],
-        "init": ["kaiming_normal", "signed_constant", "unsigned_constant", "standard"],
-        "mode": ["fan_in", "fan_out"],
-        "nonlinearity": ["relu", "linear"],
-        "sparse_function": ["sigmoid"],
-        "sInit_type": ["constant"],
-        "target_schedule": SetPointSchedule.allCases.map(\.rawValue),
-        "set": ["FashionMNIST", "ImageNet"],
-        "arch": ModelOptions.architectures,
-    ] }
-
     static func validate(_ c: Config) throws {
-        let values: [String: String] = [
-            "optimizer": c.optimizer, "lr_policy": c.lrPolicy, "conv_type": c.convType, "bn_type": c.bnType,
-            "init": c.initialization, "mode": c.mode, "nonlinearity": c.nonlinearity,
-            "sparse_function": c.sparseFunction, "sInit_type": c.sInitType, "set": c.set, "arch": c.arch,
-            "target_schedule": c.targetSchedule,
-        ]
-        for (key, value) in values.sorted(by: { $0.key < $1.key }) {
-            let allowed = choices[key]!
-            if !allowed.contains(value) {
-                throw ConfigError("config key '\(key)' has unknown value '\(value)' (did you mean '\(closest(value, in: allowed))'? allowed: \(allowed.joined(separator: ", ")))")
-            }
-        }
-        if let f = c.firstLayerType, SparseKind(configValue: f) == nil {
-            throw ConfigError("config key 'first_layer_type' has unknown value '\(f)' (did you mean '\(closest(f, in: SparseKind.allCases.map(\.rawValue)))'?)")
-        }
-        if ConvAlgorithm(rawValue: c.convAlgorithm) == nil {
-            throw ConfigError("config key 'conv_algorithm' has unknown value '\(c.convAlgorithm)' (use \(ConvAlgorithm.allCases.map { "'\($0.rawValue)'" }.joined(separator: " or ")))")
-        }
         if let name = c.name {
             // The run's folder and runs/layerwise_*/<name>.json are named by it: NAME_MAX (255 bytes) less ".json".
             guard name.utf8.count <= 250 else {
@@ -55,8 +21,8 @@ extension ConfigLoader {
         try require(c.finalPruneEpoch >= c.initPruneEpoch, "final_prune_epoch", "≥ init_prune_epoch (\(c.initPruneEpoch))",
                     c.finalPruneEpoch)
         if let p = c.targetSparsity {
-            try require(c.convType == SparseKind.str.rawValue, "conv_type", "STRConv with target_sparsity (it steers STR's threshold decay; GMP and DNW take prune_rate)", c.convType)
-            try require(c.optimizer == "sgd", "optimizer", "sgd with target_sparsity (the threshold decay it steers is SGD's)", c.optimizer)
+            try require(c.convType == .str, "conv_type", "STRConv with target_sparsity (it steers STR's threshold decay; GMP and DNW take prune_rate)", c.convType)
+            try require(c.optimizer == .sgd, "optimizer", "sgd with target_sparsity (the threshold decay it steers is SGD's)", c.optimizer)
             try require(c.sgdSettings.thresholdDecayInEffect > 0, "st_decay", "positive with target_sparsity (the controller scales it; unset, weight_decay is used)", c.stDecay ?? c.weightDecay)
             try require(c.epochs == 0 || c.finalPruneEpoch < c.epochs, "final_prune_epoch",
                         "below epochs (\(c.epochs)) with target_sparsity: the set point reaches \(p) at the end of epoch final_prune_epoch (try \(max(c.initPruneEpoch, c.epochs * 6 / 10)))",
@@ -69,7 +35,7 @@ extension Config {
     /// Legal settings worth a line at start: what the run will do that its author may not expect.
     public var warnings: [String] {
         var lines: [String] = []
-        if warmupLength > 0 && warmupLength >= epochs && epochs > 0 && lrPolicy != "multistep_lr" {
+        if warmupLength > 0 && warmupLength >= epochs && epochs > 0 && lrPolicy != .multistep {
             lines.append("warmup_length (\(warmupLength)) is not shorter than epochs (\(epochs)): the whole run warms up, lr·(e+1)/\(warmupLength) as in the reference")
         }
         return lines

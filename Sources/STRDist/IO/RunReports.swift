@@ -82,7 +82,7 @@ public final class RunReports {
             (l.threshold.map { ", \"threshold\": \($0)" } ?? "") + "}"
         }
         let body = "{\"name\": \(SafeTensors.jsonString(config.runName)), \"config\": \(SafeTensors.jsonString(config.configStem)), " +
-            "\"conv_type\": \(SafeTensors.jsonString(config.convType)), \"epochs\": \(last.map { $0.epoch + 1 } ?? 0), " +
+            "\"conv_type\": \(SafeTensors.jsonString(config.convType.rawValue)), \"epochs\": \(last.map { $0.epoch + 1 } ?? 0), " +
             "\"val_top1\": \(last?.valTop1 ?? 0), \"best_val_top1\": \(best), \"sparsity\": \(s.total), " +
             "\"params\": \(s.params), \"flops\": \(s.flops), \"dense_flops\": \(s.denseFlops),\n \"layers\": [" +
             layers.joined(separator: ",\n  ") + "]}\n"

@@ -4,7 +4,7 @@
 
 import Foundation
 
-public enum FanMode: String, Sendable { case fanIn = "fan_in", fanOut = "fan_out" }
+public enum FanMode: String, CaseIterable, Sendable { case fanIn = "fan_in", fanOut = "fan_out" }
 
 public enum WeightInit: Equatable, Sendable {
     /// kaiming_uniform(a=√5): U(±1/√fan_in), PyTorch's Conv2d default.
@@ -17,7 +17,7 @@ public enum WeightInit: Equatable, Sendable {
     case unsignedConstant(mode: FanMode, gain: Double, fanScale: Double)
 
     /// Gain of `calculate_gain(nonlinearity)` for the two used here.
-    public static func gain(_ nonlinearity: String) -> Double { nonlinearity == "relu" ? 2.0.squareRoot() : 1 }
+    public static func gain(_ nonlinearity: Nonlinearity) -> Double { nonlinearity == .relu ? 2.0.squareRoot() : 1 }
 
     public func fill(_ w: UnsafeMutablePointer<Float>, count: Int, fanIn: Int, fanOut: Int, rng: inout RNG) {
         func std(_ mode: FanMode, _ gain: Double, _ fanScale: Double) -> Double {

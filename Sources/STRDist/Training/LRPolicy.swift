@@ -4,27 +4,24 @@
 import Foundation
 
 public struct LRPolicy: Sendable {
-    public var name: String
+    public var name: LRPolicyName
     public var lr: Double
     public var warmup: Int
     public var epochs: Int
     public var multistepAdjust = 30
     public var multistepGamma = 0.1
 
-    public init(name: String, lr: Double, warmup: Int, epochs: Int) {
+    public init(name: LRPolicyName, lr: Double, warmup: Int, epochs: Int) {
         self.name = name; self.lr = lr; self.warmup = warmup; self.epochs = epochs
     }
 
     public func rate(epoch e: Int) -> Double {
-        if name == "multistep_lr" { return lr * pow(multistepGamma, Double(e / multistepAdjust)) }
+        if name == .multistep { return lr * pow(multistepGamma, Double(e / multistepAdjust)) }
         if e < warmup { return lr * Double(e + 1) / Double(warmup) }
         switch name {
-        case "cosine_lr":
-            return 0.5 * (1 + cos(Double.pi * Double(e - warmup) / Double(epochs - warmup))) * lr
-        case "efficientnet_lr":
-            return lr * pow(0.97, Double(e) / 2.4)
-        default:
-            return lr
+        case .cosine: return 0.5 * (1 + cos(Double.pi * Double(e - warmup) / Double(epochs - warmup))) * lr
+        case .efficientnet: return lr * pow(0.97, Double(e) / 2.4)
+        case .constant, .multistep: return lr
         }
     }
 }

@@ -17,7 +17,7 @@ public struct TrainingData {
     public init(_ config: Config, warn: @escaping @Sendable (String) -> Void) throws {
         let seed = config.seed ?? 0, size = config.inputSize
         switch config.set {
-        case "ImageNet":
+        case .imageNet:
             let root = Self.imageFolderRoot(config.data)
             var notes: [String] = []
             func split(_ name: String) throws -> ImageFolder {
@@ -42,7 +42,7 @@ public struct TrainingData {
             let b = ImageFolderSamples(v, size: size, resize: resize, seed: seed, strict: config.strictImages, warn: warn)
             train = a; validation = b; classes = t.classes.count; badImages = [a.badImages, b.badImages]
             self.notes = notes
-        default:
+        case .fashionMNIST:
             let trainSet = try ImageDataset.fashionMNIST(directory: config.data, train: true).prefix(config.trainSubset)
             let valSet = try ImageDataset.fashionMNIST(directory: config.data, train: false)
             guard size >= max(trainSet.height, trainSet.width) else {

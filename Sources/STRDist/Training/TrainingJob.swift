@@ -73,7 +73,7 @@ public struct TrainingJob {
         var options = config.modelOptions
         options.inputChannels = data.channels
         try MemoryPlan.check(options, input: input, threads: threads,
-                             optimizerCopies: config.optimizer == "adam" ? 2 : 1,
+                             optimizerCopies: config.optimizer == .adam ? 2 : 1,
                              loaderBatches: workers > 0 ? 2 * max(2, workers + 1) : 0, ranksHere: comm.localSize,
                              what: "\(config.arch) at width_mult \(config.widthMult), \(size)×\(size), \(rankBatch) images per rank and \(threads) thread(s)")
         let model = try Model(options, threads: threads)

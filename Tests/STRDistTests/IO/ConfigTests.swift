@@ -46,7 +46,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.seed, 7)
         XCTAssertEqual(c.momentum, 0.875)
         XCTAssertEqual(c.labelSmoothing, 0.1)
-        XCTAssertEqual(c.convType, "STRConv")
+        XCTAssertEqual(c.convType, .str)
         XCTAssertEqual(c.config, path)
         XCTAssertEqual(c.modelOptions.convKind, .str)
         XCTAssertEqual(c.modelOptions.sInit, -100)
@@ -70,7 +70,9 @@ final class ConfigTests: XCTestCase {
         expectError(["--prune_rate", "1.0"], ["prune_rate", "[0, 1)"])
         expectError(["--epochs", "ten"], ["'epochs'", "integer", "ten"])
         expectError(["--nesterov", "maybe"], ["unexpected argument 'maybe'"])
-        expectError(["--conv_algorithm", "wino"], ["'conv_algorithm'", "'auto' or 'im2col'"])
+        expectError(["--conv_algorithm", "wino"], ["'conv_algorithm'", "did you mean 'winograd'", "allowed: auto, im2col, winograd, sparse"])
+        expectError(["--optimizer", "adamw"], ["'optimizer'", "did you mean 'adam'", "allowed: sgd, adam"])
+        expectError([], ["'set'", "line 1", "did you mean 'ImageNet'"], yaml: "set: imagenet\n")
         expectError(["--lr"], ["--lr needs a value"])
         expectError([], ["'bacth_size'", "did you mean 'batch_size'"], yaml: "bacth_size: 3\n")
         expectError([], ["not valid YAML"], yaml: "lr: [1, 2\n")
@@ -99,17 +101,17 @@ final class ConfigTests: XCTestCase {
 
 final class LRPolicyTests: XCTestCase {
     func testPoliciesMatchTheReference() {
-        var p = LRPolicy(name: "cosine_lr", lr: 0.256, warmup: 5, epochs: 100)
+        var p = LRPolicy(name: .cosine, lr: 0.256, warmup: 5, epochs: 100)
         XCTAssertEqual(p.rate(epoch: 0), 0.256 / 5, accuracy: 1e-12)
         XCTAssertEqual(p.rate(epoch: 4), 0.256, accuracy: 1e-12)
         XCTAssertEqual(p.rate(epoch: 5), 0.256, accuracy: 1e-12)
         XCTAssertEqual(p.rate(epoch: 52), 0.5 * (1 + cos(Double.pi * 47 / 95)) * 0.256, accuracy: 1e-12)
-        p.name = "constant_lr"
+        p.name = .constant
         XCTAssertEqual(p.rate(epoch: 2), 0.256 * 3 / 5, accuracy: 1e-12)
         XCTAssertEqual(p.rate(epoch: 60), 0.256)
-        p.name = "efficientnet_lr"
+        p.name = .efficientnet
         XCTAssertEqual(p.rate(epoch: 24), 0.256 * pow(0.97, 10), accuracy: 1e-12)
-        p.name = "multistep_lr"; p.multistepAdjust = 30; p.multistepGamma = 0.1
+        p.name = .multistep; p.multistepAdjust = 30; p.multistepGamma = 0.1
         XCTAssertEqual(p.rate(epoch: 0), 0.256, accuracy: 1e-12)   // no warmup in the reference's multistep
         XCTAssertEqual(p.rate(epoch: 65), 0.256 * 0.01, accuracy: 1e-12)
     }

@@ -54,7 +54,7 @@ final class FifthKindTests: TemporaryDirectoryTestCase {
     func testARegisteredKindIsAConfigChoice() throws {
         XCTAssertEqual(SparseKind(configValue: "RandomMaskConv"), RandomMaskWeight.kind)
         let config = try ConfigLoader.load(path: nil, overrides: ["--conv_type", "RandomMaskConv"])
-        XCTAssertEqual(config.convType, "RandomMaskConv")
+        XCTAssertEqual(config.convType, RandomMaskWeight.kind)
         XCTAssertThrowsError(try ConfigLoader.load(path: nil, overrides: ["--conv_type", "RandomMaskConf"])) { e in
             XCTAssert("\(e)".contains("RandomMaskConv"), "the choices name the new kind: \(e)")
         }
