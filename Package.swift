@@ -40,9 +40,10 @@ let package = Package(
         .target(name: "CSystem"),
         // Sparse × dense kernels (AVX-512 and AVX2 bodies, chosen at run time) and their operand's build.
         .target(name: "CSparse", exclude: ["sparse_body.inc"], cSettings: [.unsafeFlags(["-O3"])]),
-        // Dense numeric kernels (GEMM, im2col, Winograd, BatchNorm, pooling, depthwise) and the thread
-        // pool they run on: pointer loops over planned memory, built without run-time checks.
-        .target(name: "STRDistKernels", dependencies: ["CBLAS"], swiftSettings: fast + [.swiftLanguageMode(.v5)]),
+        // Numeric kernels (GEMM, im2col, Winograd, BatchNorm, pooling, depthwise; STR's soft threshold and
+        // the magnitude mask) and the thread pool they run on: pointer loops over planned memory, built
+        // without run-time checks.
+        .target(name: "STRDistKernels", dependencies: ["CBLAS", "CSparse"], swiftSettings: fast + [.swiftLanguageMode(.v5)]),
         .target(
             name: "STRDist",
             dependencies: ["STRDistKernels", "CMPI", "CBLAS", "CJPEG", "CSparse", "CSystem", "CZlib", .product(name: "Yams", package: "Yams")],

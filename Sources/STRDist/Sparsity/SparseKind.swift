@@ -71,6 +71,3 @@ public struct SparseKind: Hashable, Sendable, CustomStringConvertible {
         make(name, layout, settings)
     }
 }
-
-/// sigmoid in Double: exact 0 for the reference's sInit of −3200.
-@inline(__always) public func sigmoid(_ s: Float) -> Double { 1 / (1 + exp(-Double(s))) }

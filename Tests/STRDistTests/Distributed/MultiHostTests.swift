@@ -6,8 +6,8 @@ import XCTest
 @testable import STRDist
 
 final class MultiHostTests: XCTestCase {
-    static let root = MultiRankTests.root
-    static let binary = MultiRankTests.binary
+    static let root = TinyRun.root
+    static let binary = TinyRun.binary
     static let data = NSTemporaryDirectory() + "/strdist-hosts-data-\(getpid())"
     static var ready = false
     var dir = ""
@@ -22,9 +22,7 @@ final class MultiHostTests: XCTestCase {
     override class func setUp() {
         guard getuid() == 0 else { return }
         ready = shell("cd \(root) && bash scripts/cluster/up.sh 2").status == 0
-        try? FileManager.default.removeItem(atPath: data)
-        _ = try? PrepareData.synthetic(to: data, split: "train", classes: 3, perClass: 20, width: 40, height: 40)
-        _ = try? PrepareData.synthetic(to: data, split: "val", classes: 3, perClass: 3, width: 40, height: 40)
+        TinyRun.makeData(at: data, perClass: 20, valPerClass: 3)
     }
 
     override class func tearDown() {
@@ -41,39 +39,20 @@ final class MultiHostTests: XCTestCase {
         }
         dir = NSTemporaryDirectory() + "/strdist-hosts-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try """
-            arch: ResNet18
-            cifar_stem: true
-            stem_stride: 2
-            width_mult: 0.25
-            set: ImageNet
-            data: \(Self.data)
-            image_size: 16
-            lr: 0.005
-            lr_policy: constant_lr
-            epochs: 1
-            weight_decay: 0.0005
-            momentum: 0.9
-            batch_size: 12
-            conv_type: STRConv
-            sInit_value: -6
-            seed: 5
-            print_freq: 1
-            threads: 1
-            workers: 0
-            log_dir: \(dir)/runs
-            """.write(toFile: dir + "/tiny.yaml", atomically: true, encoding: .utf8)
+        try TinyRun.config([
+            "data": Self.data, "lr": "0.005", "epochs": "1", "weight_decay": "0.0005", "momentum": "0.9",
+            "batch_size": "12", "seed": "5", "threads": "1", "workers": "0", "log_dir": dir + "/runs",
+        ]).write(toFile: dir + "/tiny.yaml", atomically: true, encoding: .utf8)
     }
 
     override func tearDownWithError() throws { if !dir.isEmpty { try? FileManager.default.removeItem(atPath: dir) } }
 
     /// `mpirun` of strdist on `hosts` namespace hosts (one rank each), or on this host with `ranks` ranks.
     func launch(hosts: Int?, ranks: Int = 2, _ args: [String], env: [String: String] = [:], limit: Int? = nil) -> String {
-        var words = (limit.map { ["timeout", "\($0)"] } ?? []) + ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "\(hosts ?? ranks)"]
+        var words = (limit.map { ["timeout", "\($0)"] } ?? []) + TinyRun.mpirun(hosts ?? ranks, env: env)
         if let hosts {
             words += ["--hostfile", Self.root + "/hostfiles/netns-\(hosts)", "$(cluster_mpirun_options)"]
         }
-        for (k, v) in env { words += ["-x", "\(k)=\(v)"] }
         words += [Self.binary, "--config", dir + "/tiny.yaml"] + args
         return "source \(Self.root)/scripts/cluster/hosts.sh && " + words.joined(separator: " ")
     }

@@ -4,17 +4,14 @@ import XCTest
 /// Runs the release `strdist` under `mpirun` (as CI does: --allow-run-as-root --oversubscribe) on a small
 /// synthetic JPEG tree, and checks what data parallelism promises.
 final class MultiRankTests: XCTestCase {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path
-    static let binary = root + "/.build/release/strdist"
+    static let root = TinyRun.root
+    static let binary = TinyRun.binary
     static let data = NSTemporaryDirectory() + "/strdist-mpi-data-\(getpid())"
     var dir = ""
 
     override class func setUp() {
         // 3 classes: 60 training images (5 steps of 12), 9 validation images (not a multiple of 2 or 4).
-        try? FileManager.default.removeItem(atPath: data)
-        _ = try? PrepareData.synthetic(to: data, split: "train", classes: 3, perClass: 20, width: 40, height: 40)
-        _ = try? PrepareData.synthetic(to: data, split: "val", classes: 3, perClass: 3, width: 40, height: 40)
+        TinyRun.makeData(at: data, perClass: 20, valPerClass: 3)
     }
 
     override class func tearDown() { try? FileManager.default.removeItem(atPath: data) }
@@ -25,33 +22,11 @@ final class MultiRankTests: XCTestCase {
         }
         dir = NSTemporaryDirectory() + "/strdist-mpi-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let config = """
-            arch: ResNet18
-            cifar_stem: true
-            stem_stride: 2
-            width_mult: 0.25
-            set: ImageNet
-            data: \(Self.data)
-            num_classes: 3
-            image_size: 16
-            optimizer: sgd
-            lr: 0.005
-            lr_policy: constant_lr
-            warmup_length: 0
-            epochs: 1
-            weight_decay: 0.0005
-            momentum: 0.9
-            nesterov: true
-            batch_size: 12
-            label_smoothing: 0.1
-            conv_type: STRConv
-            sInit_value: -6
-            seed: 5
-            print_freq: 1
-            threads: 1
-            workers: 0
-            log_dir: \(dir)/runs
-            """
+        let config = TinyRun.config([
+            "data": Self.data, "num_classes": "3", "optimizer": "sgd", "lr": "0.005", "warmup_length": "0", "epochs": "1",
+            "weight_decay": "0.0005", "momentum": "0.9", "nesterov": "true", "batch_size": "12", "label_smoothing": "0.1",
+            "seed": "5", "threads": "1", "workers": "0", "log_dir": dir + "/runs",
+        ])
         try config.write(toFile: dir + "/tiny.yaml", atomically: true, encoding: .utf8)
     }
 
@@ -62,8 +37,7 @@ final class MultiRankTests: XCTestCase {
     /// `mpirun -np ranks strdist --config tiny.yaml args…` (ranks 0: `strdist` alone, no MPI); killed
     /// (and failed) if it outlives `limit` seconds.
     func mpirun(_ ranks: Int, _ args: [String], env: [String: String] = [:], limit: Double = 240) throws -> Run {
-        var a = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)"]
-        for (k, v) in env { a += ["-x", "\(k)=\(v)"] }
+        var a = TinyRun.mpirun(ranks, env: env)
         if ranks == 0 { a = env.map { "\($0.key)=\($0.value)" } }
         let r = ChildProcess.run("/usr/bin/env", a + [Self.binary, "--config", dir + "/tiny.yaml"] + args, limit: limit)
         if r.timedOut { XCTFail("mpirun -np \(ranks) \(args) did not end within \(Int(limit)) s: a hang") }

@@ -6,7 +6,7 @@ import XCTest
 @testable import STRDist
 
 final class SlurmTests: XCTestCase {
-    static let root = MultiRankTests.root
+    static let root = TinyRun.root
     /// Shared by the nodes, outside /tmp (each node has its own /tmp).
     static let base = "/var/tmp/strdist-slurm-\(getpid())"
     static var ready = false
@@ -15,8 +15,7 @@ final class SlurmTests: XCTestCase {
         guard getuid() == 0 else { return }
         ready = MultiHostTests.shell("cd \(root) && bash scripts/slurm/local-cluster.sh up 2").status == 0
         try? FileManager.default.removeItem(atPath: base)
-        _ = try? PrepareData.synthetic(to: base + "/data", split: "train", classes: 3, perClass: 8, width: 40, height: 40)
-        _ = try? PrepareData.synthetic(to: base + "/data", split: "val", classes: 3, perClass: 2, width: 40, height: 40)
+        TinyRun.makeData(at: base + "/data", perClass: 8, valPerClass: 2)
     }
 
     override class func tearDown() {
@@ -35,7 +34,7 @@ final class SlurmTests: XCTestCase {
 
     /// sbatch from the repository root; the job's id.
     func sbatch(_ script: String, options: [String], env: [String: String]) -> String {
-        let exports = (["ALL", "STRDIST_BIN=\(MultiRankTests.binary)"] + env.map { "\($0)=\($1)" }).joined(separator: ",")
+        let exports = (["ALL", "STRDIST_BIN=\(TinyRun.binary)"] + env.map { "\($0)=\($1)" }).joined(separator: ",")
         let sub = MultiHostTests.shell("cd \(Self.root) && sbatch --parsable --export='\(exports)' " + options.joined(separator: " ") + " \(script)")
         XCTAssertEqual(sub.status, 0, sub.output)
         return sub.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ";").first.map(String.init) ?? ""
@@ -95,22 +94,7 @@ final class SlurmTests: XCTestCase {
     }
 
     func tinyConfig(epochs: Int) throws {
-        try """
-            arch: ResNet18
-            cifar_stem: true
-            stem_stride: 2
-            width_mult: 0.25
-            set: ImageNet
-            image_size: 16
-            lr: 0.01
-            lr_policy: constant_lr
-            epochs: \(epochs)
-            batch_size: 8
-            conv_type: STRConv
-            sInit_value: -6
-            seed: 3
-            print_freq: 1
-            """.write(toFile: Self.base + "/tiny.yaml", atomically: true, encoding: .utf8)
+        try TinyRun.config(["lr": "0.01", "epochs": "\(epochs)", "batch_size": "8", "seed": "3"]).write(toFile: Self.base + "/tiny.yaml", atomically: true, encoding: .utf8)
     }
 
     func testTheTrainingScriptRunsToCompletionOnTwoNodes() throws {

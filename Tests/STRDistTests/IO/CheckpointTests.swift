@@ -7,24 +7,6 @@ import Foundation
 @testable import STRDist
 
 final class CheckpointTests: TemporaryDirectoryTestCase {
-    /// A tiny ResNet18 (width 1/16, 16×16 inputs, batch 4) with random parameters and inputs.
-    static func tinyModel(_ kind: SparseKind, width: Double = 1.0 / 16, seed: UInt64 = 1, sInit: Float = -2,
-                          inputSeed: UInt64 = 11, pruneEpochs: (Int, Int) = (0, 100),
-                          algorithm: ConvAlgorithm = .auto) throws -> Model {
-        var o = ModelOptions()
-        o.convAlgorithm = algorithm
-        o.arch = "ResNet18"; o.numClasses = 10; o.widthMultiplier = width; o.smallInputStem = true
-        o.convKind = kind; o.pruneRate = 0.5; o.sInit = sInit; o.pruneEpochs = pruneEpochs
-        let model = try Model(o, threads: 1)
-        let net = model.network
-        net.plan(ActShape(channels: 3, batch: 4, height: 16, width: 16))
-        net.initialize(seed: seed)
-        let x = randomArray(net.inputRef.shape.count, seed: inputSeed)
-        for i in 0..<x.count { net.input[i] = x[i] }
-        for i in 0..<4 { net.labels[i] = Int32(i * 2) }
-        return model
-    }
-
     func logits(_ m: Model) -> [Float] {
         m.network.forward(training: false)
         return Array(UnsafeBufferPointer(start: m.network.logits, count: 40))
@@ -65,7 +47,7 @@ final class CheckpointTests: TemporaryDirectoryTestCase {
     }
 
     func testCheckpointRoundTripRestoresEverything() throws {
-        let a = try Self.tinyModel(.str)
+        let a = try tinyModel(.str)
         let sgd = SGD(SGDSettings(), table: a.layout.parameters)
         for _ in 0..<2 {   // momentum buffers and BN running statistics that are not initial values
             a.network.forward(training: true); _ = a.network.loss(); a.network.backward()
@@ -76,7 +58,7 @@ final class CheckpointTests: TemporaryDirectoryTestCase {
         state.seed = 7; state.worldSize = 2; state.settings = "arch: ResNet18\n"
         try Checkpoint.save(dir + "/latest", store: a.network.store, optimizer: sgd, state: state)
 
-        let b = try Self.tinyModel(.str, seed: 2)
+        let b = try tinyModel(.str, seed: 2)
         let sgdB = SGD(SGDSettings(), table: b.layout.parameters)
         let back = try Checkpoint.resume(dir + "/latest.safetensors", store: b.network.store, optimizer: sgdB)
         XCTAssertEqual(back, state)
@@ -94,14 +76,14 @@ final class CheckpointTests: TemporaryDirectoryTestCase {
     }
 
     func testLoadsThatDoNotFitNameTheProblem() throws {
-        let a = try Self.tinyModel(.str)
+        let a = try tinyModel(.str)
         try Checkpoint.save(dir + "/a", store: a.network.store, optimizer: SGD(SGDSettings(), table: a.layout.parameters),
                             state: TrainingState())
-        let dense = try Self.tinyModel(.dense)
+        let dense = try tinyModel(.dense)
         XCTAssertThrowsError(try Checkpoint.loadModel(dir + "/a", into: dense.network.store)) { e in
             XCTAssert("\(e)".contains("21 unexpected: conv1.sparseThreshold"), "\(e)")
         }
-        let wider = try Self.tinyModel(.str, width: 1.0 / 8)
+        let wider = try tinyModel(.str, width: 1.0 / 8)
         XCTAssertThrowsError(try Checkpoint.loadModel(dir + "/a", into: wider.network.store)) { e in
             XCTAssert("\(e)".contains("mis-shaped: conv1.weight [4, 3, 3, 3] (model: [8, 3, 3, 3])"), "\(e)")
         }
@@ -109,7 +91,7 @@ final class CheckpointTests: TemporaryDirectoryTestCase {
             XCTAssert("\(e)".contains("cannot be read"), "\(e)")
         }
         // A state that belongs to another save (the model file was replaced after it).
-        let b = try Self.tinyModel(.str, seed: 5)
+        let b = try tinyModel(.str, seed: 5)
         let sgdB = SGD(SGDSettings(), table: b.layout.parameters)
         try Checkpoint.save(dir + "/b", store: b.network.store, optimizer: sgdB, state: TrainingState())
         try FileManager.default.removeItem(atPath: dir + "/b.safetensors")
@@ -126,12 +108,12 @@ final class CheckpointTests: TemporaryDirectoryTestCase {
     func testDenseConversionGivesIdenticalLogits() throws {
         // sigmoid(−1) = 0.27: most weights pruned. Both on the dense kernels, so the sums are the same
         // (`auto` may run the sparse ones on the STR model, which round differently).
-        let str = try Self.tinyModel(.str, sInit: -1, algorithm: .im2col)
+        let str = try tinyModel(.str, sInit: -1, algorithm: .im2col)
         let report = str.sparsityReport()
         XCTAssertGreaterThan(report.total, 50)
         let path = dir + "/dense.safetensors"
         try AtomicFile.write(SafeTensors.encode(Checkpoint.denseTensors(str)), to: path)
-        let dense = try Self.tinyModel(.dense, seed: 9, algorithm: .im2col)
+        let dense = try tinyModel(.dense, seed: 9, algorithm: .im2col)
         try Checkpoint.loadModel(path, into: dense.network.store)
         dense.network.parametersChanged()
         XCTAssertEqual(logits(dense), logits(str))
@@ -139,8 +121,8 @@ final class CheckpointTests: TemporaryDirectoryTestCase {
     }
 
     func testPretrainedTakesWhatFitsAndNamesTheRest() throws {
-        let str = try Self.tinyModel(.str)
-        let dnw = try Self.tinyModel(.dnw, seed: 4)
+        let str = try tinyModel(.str)
+        let dnw = try tinyModel(.dnw, seed: 4)
         let tensors = Checkpoint.modelTensors(str.network.store).map { t -> SafeTensor in
             var t = t; t.name = "module." + t.name; return t   // DataParallel's prefix is dropped
         }

@@ -5,7 +5,7 @@ import XCTest
 
 final class ConvertPthTests: XCTestCase {
     func testConvertPthPassesItsPythonTests() {
-        let test = MultiRankTests.root + "/scripts/tests/test_convert_pth.py"
+        let test = TinyRun.root + "/scripts/tests/test_convert_pth.py"
         let r = ChildProcess.run("/usr/bin/env", ["python3", test], limit: 300)
         XCTAssertEqual(r.status, 0, "python3 \(test) failed:\n\(r.output)")
     }

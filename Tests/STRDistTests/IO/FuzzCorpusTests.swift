@@ -5,8 +5,8 @@ import XCTest
 @testable import STRDist
 
 final class FuzzCorpusTests: TemporaryDirectoryTestCase {
-    static let binary = MultiRankTests.root + "/.build/release/strdist-fuzz"
-    static let corpus = MultiRankTests.root + "/fuzz/corpus"
+    static let binary = TinyRun.root + "/.build/release/strdist-fuzz"
+    static let corpus = TinyRun.root + "/fuzz/corpus"
     static let targets = ["safetensors", "state", "config", "idx", "jpeg", "tfrecord"]
 
     func testEverySeedIsReadWithoutACrash() throws {

@@ -56,7 +56,7 @@ final class HostileInputTests: TemporaryDirectoryTestCase {
     }
 
     func testIntegerTensorsWhereFloatsBelongAreRefusedAndOtherFloatsConvertByValue() throws {
-        let model = try CheckpointTests.tinyModel(.dense)
+        let model = try tinyModel(.dense)
         let store = model.network.store
         var tensors = Checkpoint.modelTensors(store)
         let k = tensors.firstIndex { $0.name == "conv1.weight" }!
@@ -68,7 +68,7 @@ final class HostileInputTests: TemporaryDirectoryTestCase {
         let m = message { try Checkpoint.loadModel(path, into: store) }
         XCTAssertTrue(m.contains("'\(path)' does not fit this model") && m.contains("stored as integers where floats belong: conv1.weight (I32)"), m)
         // --pretrained follows the same rule (it converted the integers silently): refused, nothing copied.
-        let fresh = try CheckpointTests.tinyModel(.dense, seed: 9)
+        let fresh = try tinyModel(.dense, seed: 9)
         let before = Array(fresh.network.store.value("layer1.0.conv1.weight"))
         let p = message { _ = try Checkpoint.loadMatching(try Checkpoint.readModel(path).tensors, into: fresh.network.store, what: path) }
         XCTAssertTrue(p.contains("'\(path)' does not fit this model") && p.contains("stored as integers where floats belong: conv1.weight (I32)"), p)
@@ -83,7 +83,7 @@ final class HostileInputTests: TemporaryDirectoryTestCase {
 
     /// A real checkpoint pair, then its state rewritten with `epoch` (the model checksum kept).
     func stateWithEpoch(_ epoch: String) throws -> (base: String, model: Model) {
-        let model = try CheckpointTests.tinyModel(.str)
+        let model = try tinyModel(.str)
         let sgd = SGD(SGDSettings(), table: model.network.store.parameters)
         var s = TrainingState()
         s.epoch = 3

@@ -42,26 +42,26 @@ final class BudgetTests: XCTestCase {
         XCTAssertEqual(model.convs[53].name, "fc")
         XCTAssertEqual(model.convs[53].pruneRate!, 0.7343, accuracy: 1e-6)
 
-        let small = try CheckpointTests.tinyModel(.dnw)
+        let small = try tinyModel(.dnw)
         XCTAssertThrowsError(try Budget.byLayer(try Budget.fromCSV(path, column: nil), model: small, path: path)) { e in
             XCTAssert("\(e)".contains("has 54 layers but ResNet18 has 21 convs"), "\(e)")
         }
     }
 
     func testSTRBudgetBecomesDNWAndGMPRates() throws {
-        let str = try CheckpointTests.tinyModel(.str, sInit: -1.5)
+        let str = try tinyModel(.str, sInit: -1.5)
         let report = str.sparsityReport()
         let budget = try Budget.fromSTR(Checkpoint.modelTensors(str.network.store), what: "str")
         XCTAssertEqual(budget.count, 21)
         for l in report.layers { XCTAssertEqual(budget[l.name]!, l.sparsity / 100, accuracy: 1e-12, l.name) }
 
-        let dnw = try CheckpointTests.tinyModel(.dnw, seed: 3)
+        let dnw = try tinyModel(.dnw, seed: 3)
         XCTAssertEqual(Budget.apply(budget, to: dnw), 21)
         for (a, b) in zip(dnw.sparsityReport().layers, report.layers) {
             XCTAssertEqual(a.nonzero, b.nonzero, accuracy: 1, "\(a.name): DNW keeps as many weights as STR did")
         }
 
-        let gmp = try CheckpointTests.tinyModel(.gmp, seed: 3, pruneEpochs: (0, 4))
+        let gmp = try tinyModel(.gmp, seed: 3, pruneEpochs: (0, 4))
         Budget.apply(budget, to: gmp)
         let schedule = PruneSchedule(target: 0.9, initEpoch: 0, finalEpoch: 4)
         gmp.pruning.apply(epoch: 10)

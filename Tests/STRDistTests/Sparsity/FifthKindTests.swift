@@ -62,7 +62,7 @@ final class FifthKindTests: TemporaryDirectoryTestCase {
 
     func testItTrainsCheckpointsExportsDenseAndCounts() throws {
         for algorithm in [ConvAlgorithm.im2col, .sparse] {
-            let a = try CheckpointTests.tinyModel(RandomMaskWeight.kind, algorithm: algorithm)
+            let a = try tinyModel(RandomMaskWeight.kind, algorithm: algorithm)
             let masked = a.convs.filter { $0.kind == RandomMaskWeight.kind }
             XCTAssertEqual(masked.count, a.convs.count, "every conv (this model keeps none dense)")
             // Trains: the loss falls on a batch learnt by heart, and pruned weights stay out of it.
@@ -84,7 +84,7 @@ final class FifthKindTests: TemporaryDirectoryTestCase {
             try Checkpoint.save(dir + "/mask", store: a.network.store, optimizer: sgd, state: TrainingState())
             let (saved, _) = try Checkpoint.readModel(dir + "/mask")
             XCTAssert(saved.contains { $0.name == "layer1.0.conv1.maskDensity" })
-            let b = try CheckpointTests.tinyModel(RandomMaskWeight.kind, seed: 9, algorithm: algorithm)
+            let b = try tinyModel(RandomMaskWeight.kind, seed: 9, algorithm: algorithm)
             _ = try Checkpoint.resume(dir + "/mask", store: b.network.store, optimizer: SGD(SGDSettings(), table: b.layout.parameters))
             b.network.parametersChanged()
             a.network.parametersChanged()
@@ -93,7 +93,7 @@ final class FifthKindTests: TemporaryDirectoryTestCase {
             let exported = Checkpoint.denseTensors(a)
             XCTAssertFalse(exported.contains { $0.name.hasSuffix(".maskDensity") })
             try AtomicFile.write(SafeTensors.encode(exported), to: dir + "/dense.safetensors")
-            let dense = try CheckpointTests.tinyModel(.dense, seed: 3, algorithm: .im2col)
+            let dense = try tinyModel(.dense, seed: 3, algorithm: .im2col)
             try Checkpoint.loadModel(dir + "/dense.safetensors", into: dense.network.store)
             dense.network.parametersChanged()
             assertClose(logits(dense), logits(a), rtol: 1e-4, atol: 1e-5, "\(algorithm)")

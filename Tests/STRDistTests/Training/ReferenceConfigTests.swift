@@ -70,7 +70,7 @@ final class ReferenceConfigTests: TemporaryDirectoryTestCase {
     /// redirects or pipes the progress still sees the warnings.
     func testWarningsGoToStandardErrorAndProgressToStandardOutput() throws {
         let data = try tree()
-        let r = ChildProcess.shell("'\(MultiRankTests.binary)' --arch ResNet18 --width_mult 0.125 --set ImageNet --data '\(data)' " +
+        let r = ChildProcess.shell("'\(TinyRun.binary)' --arch ResNet18 --width_mult 0.125 --set ImageNet --data '\(data)' " +
                                    "--image_size 32 --epochs 1 --batch_size 6 --num_classes 5 --log-dir '\(dir)/runs' --workers 0 " +
                                    "--threads 1 >'\(dir)/out' 2>'\(dir)/err'")
         XCTAssertEqual(r.status, 0, r.output)

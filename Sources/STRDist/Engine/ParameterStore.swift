@@ -84,3 +84,10 @@ public final class ParameterStore {
         return UnsafeMutableBufferPointer(start: grads.base + e.offset, count: e.count)
     }
 }
+
+/// Parameter and buffer tables being filled while a model is built.
+public final class ParameterLayout {
+    public let parameters = ParameterTable()
+    public let buffers = ParameterTable()
+    public init() {}
+}

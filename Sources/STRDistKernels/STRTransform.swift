@@ -4,6 +4,10 @@
 //   ∂L/∂s = −Σ ∂L/∂w'·sign(w)·1[|w| > g] · g(1 − g)
 
 import CSparse
+import Foundation
+
+/// sigmoid in Double: exact 0 for the reference's sInit of −3200.
+@inline(__always) public func sigmoid(_ s: Float) -> Double { 1 / (1 + exp(-Double(s))) }
 
 public enum STRTransform {
     public static func forward(_ w: UnsafePointer<Float>, threshold s: Float, _ out: UnsafeMutablePointer<Float>,

@@ -51,7 +51,7 @@ final class CoreBudgetTests: XCTestCase {
         try XCTSkipUnless(FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist"), "dataset-fashion-mnist not installed")
         // The first CPU this process may use (CPU 0 may be outside a container's or a job's set).
         let first = "$(awk '/^Cpus_allowed_list/ { split($2, a, /[-,]/); print a[1] }' /proc/self/status)"
-        let r = MultiHostTests.shell("taskset -c \(first) \(MultiRankTests.binary) --arch ResNet18 --width_mult 0.125 --cifar_stem --epochs 0 --batch_size 8 --train_subset 64 --log_dir \(NSTemporaryDirectory())/strdist-pin-\(getpid()) 2>&1")
+        let r = MultiHostTests.shell("taskset -c \(first) \(TinyRun.binary) --arch ResNet18 --width_mult 0.125 --cifar_stem --epochs 0 --batch_size 8 --train_subset 64 --log_dir \(NSTemporaryDirectory())/strdist-pin-\(getpid()) 2>&1")
         XCTAssert(r.output.contains(", 1 thread(s),"), r.output)
     }
 }

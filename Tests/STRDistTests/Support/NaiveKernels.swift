@@ -1,5 +1,8 @@
 // Naive reference kernels: direct loops in Double over CNHW arrays, written
 // for clarity only. The tests compare every fast kernel against these.
+import Foundation
+@testable import STRDist
+
 
 public enum Naive {
     /// Direct convolution: y[o, n, oh, ow] = Σ w[o, c, i, j]·x[g·C_g + c, n, ih, iw] + b[o].
