@@ -76,6 +76,7 @@ public struct ConvGeometry: Equatable, Sendable {
     public var macs: Int { columns * outChannels * colRows }
 
     /// Floats one chunk's column matrix should stay near (≈ 4 MiB: L2 + a share of L3).
+    // unsafe: a tuning knob that tests and benchmarks set before any work starts; steps only read it.
     nonisolated(unsafe) public static var chunkBudget = 1 << 20
 
     /// Images per chunk: as many as keep one chunk's columns near `chunkBudget` floats.

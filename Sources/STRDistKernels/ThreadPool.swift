@@ -86,6 +86,7 @@ public final class ThreadPool {
     /// small parallel loops, and waking a sleeping thread through the kernel costs tens of microseconds
     /// each time. The `sleepers` and `callerSleeps` counts (read after the atomic they guard, both
     /// sequentially consistent) make sure a side that went to sleep is woken under the mutex.
+    // unchecked: shared between the pool's threads under the atomics and the mutex described above.
     private final class Shared: @unchecked Sendable {
         public let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         public let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)

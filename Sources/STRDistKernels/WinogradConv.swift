@@ -22,6 +22,7 @@
 public struct WinogradPlan {
     public static let points = 36
     /// Batches with at most this many tiles share out the 36 points among threads, not the images.
+    // unsafe (this and minChunkTiles): tuning knobs tests set before any work starts; steps only read them.
     nonisolated(unsafe) public static var pointSplitTiles = 1024
     /// Fewest tiles per chunk when splitting images: fewer make the 36 GEMMs too thin.
     nonisolated(unsafe) public static var minChunkTiles = 256

@@ -43,6 +43,7 @@ public enum AllreduceBenchmark {
 }
 
 /// Threads that spin on arithmetic while `running` (a rank's compute, for measurements under load).
+// unchecked: its one mutable state is the Locked flag the threads read.
 final class Busy: @unchecked Sendable {
     private let flag = Locked<Int>(0)
     var running: Bool {

@@ -69,6 +69,8 @@ public final class BatchLoader {
 }
 
 /// The threads and the ring of buffers behind a BatchLoader.
+// unchecked: the worker threads and the consumer touch its state only under `cond` (marked below); each
+// buffer is written by one worker and read by the consumer only after `cond` says it is done.
 private final class Pipeline: @unchecked Sendable {
     let batch: Int, depth: Int, floats: Int, plane: Int
     let buffers: [UnsafeMutablePointer<Float>]

@@ -73,6 +73,7 @@ public final class ImageFolderSamples: SampleSource {
 }
 
 /// Bad files met while loading: each named once in a warning, all counted.
+// unchecked: every mutable field is read and written under `lock`.
 public final class BadImageLog: @unchecked Sendable {
     private let lock = NSLock()
     private var seen = Set<String>()

@@ -7,6 +7,8 @@
 import CMPI
 import Foundation
 
+// unchecked: MPI is called from one thread at a time (the training thread, or GradientSync's thread while
+// the training thread waits); a stall is inspected by the thread that waited, on its own duplicate communicator.
 public final class Communicator: @unchecked Sendable {
     public let rank: Int
     public let size: Int

@@ -21,6 +21,8 @@
 import CMPI
 import Foundation
 
+// unchecked: the main thread and the communication thread hand buckets over under `cond`; a
+// bucket's memory belongs to one of them at a time (the main thread waits for it before touching it again).
 public final class GradientSync: StepCollectives, @unchecked Sendable {
     public let comm: Communicator
     public let syncBatchNorm: Bool

@@ -140,10 +140,10 @@ public final class Conv2d: Layer {
                 // this conv writes the epilogue's output and the norm (and join) skip their passes.
                 if !reuse { fold(e.norm, c, ctx) }
                 let shift = UnsafePointer(ctx.region(foldRegion) + outChannels)
-                SparseConvKernels.forward(x: x, w: c, bias: shift, residual: e.join.map { UnsafePointer(ctx.value($0.shortcut)) },
-                                          relu: e.relu, y: ctx.value(e.output), g, layout, ctx, scratch: scratch(ctx))
+                SparseConvKernels.forward(x: x, w: c.operand(ctx), bias: shift, residual: e.join.map { UnsafePointer(ctx.value($0.shortcut)) },
+                                          relu: e.relu, y: ctx.value(e.output), g, layout, pool: ctx.pool, scratch: scratch(ctx))
             } else {
-                SparseConvKernels.forward(x: x, w: c, bias: b, relu: false, y: y, g, layout, ctx, scratch: scratch(ctx))
+                SparseConvKernels.forward(x: x, w: c.operand(ctx), bias: b, relu: false, y: y, g, layout, pool: ctx.pool, scratch: scratch(ctx))
             }
         } else if execution == .depthwise {
             DepthwiseKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool)
@@ -162,8 +162,8 @@ public final class Conv2d: Layer {
         let dw = ctx.grad(weight), db = bias.map { ctx.grad($0) }
         let keptOnly = transform.gradientRule == .keptOnly
         if case .sparse(let layout) = execution, let c = compressed {
-            SparseConvKernels.backward(x: x, w: c, dy: dy, dx: dx, accumulate: acc, dw: dw, keptOnly: keptOnly,
-                                       denseWeight: w, dbias: db, g, layout, ctx, scratch: scratch(ctx))
+            SparseConvKernels.backward(x: x, w: c.operand(ctx), dy: dy, dx: dx, accumulate: acc, dw: dw, keptOnly: keptOnly,
+                                       denseWeight: w, dbias: db, g, layout, pool: ctx.pool, scratch: scratch(ctx))
         } else if execution == .depthwise {
             DepthwiseKernels.backward(x: x, w: w, dy: dy, dx: dx, accumulate: acc, dw: dw, dbias: db, g, pool: ctx.pool)
         } else {

@@ -1,16 +1,6 @@
 // How one conv layer computes: one value, chosen by ConvPlanner, that forward,
 // backward, the sparse kernels' dispatch and the profile all switch on.
 
-/// How the sparse kernels address the dense operand of a compressed weight.
-public enum SparseLayout: Int, CaseIterable, Sendable {
-    /// 1×1 stride-1: the input itself is the dense operand.
-    case pointwise
-    /// Stride-1 k×k on padded planes, one shifted view per kernel tap (no im2col).
-    case shifted
-    /// Any other shape: im2col columns, chunk by chunk.
-    case columns
-}
-
 /// The kernels a conv runs.
 public enum ConvPlan: Equatable, Sendable {
     /// One filter per channel (the direct depthwise kernel).

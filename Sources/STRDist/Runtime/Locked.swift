@@ -3,6 +3,7 @@
 import Foundation
 
 /// A value shared between threads behind a lock.
+// unchecked: `stored` is only touched under `lock` (the point of the type).
 public final class Locked<T>: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: T

@@ -41,7 +41,7 @@ public struct ShiftedPlanes: Sendable {
         return (base, x, dy, dy + g.outChannels * gradRows)
     }
 
-    var layout: CompressedWeight.Layout {
+    var layout: SparseAddressing {
         .shifted(channels: g.inChannels, kernel: g.kernelH, rowLength: wp, planes: planes, gradRows: gradRows, margin: margin)
     }
 }
@@ -53,14 +53,14 @@ extension SparseConvKernels {
             && g.kernelH == g.kernelW && g.kernelH > 1 && g.outW >= 14
     }
 
-    static func shiftedForward(x: UnsafePointer<Float>, w: CompressedWeight, bias: UnsafePointer<Float>?,
+    static func shiftedForward(x: UnsafePointer<Float>, w: SparseOperand, bias: UnsafePointer<Float>?,
                                residual: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>,
-                               _ g: ConvGeometry, _ ctx: StepContext, scratch: ConvScratch) {
-        let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity * ctx.pool.threads)
-        pad(x, into: r.x, channels: g.inChannels, s, pool: ctx.pool)
-        var a = w.matrix(ctx)
+                               _ g: ConvGeometry, pool: ThreadPool, scratch: ConvScratch) {
+        let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity * pool.threads)
+        pad(x, into: r.x, channels: g.inChannels, s, pool: pool)
+        var a = w.matrix
         withUnsafePointer(to: &a) { m in
-            ctx.pool.run((m: m, x: r.x, y: r.out, q: s.planes, threads: ctx.pool.threads)) { a, t in
+            pool.run((m: m, x: r.x, y: r.out, q: s.planes, threads: pool.threads)) { a, t in
                 let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
                 sp_spmm(a.m, a.x, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.y, Int64(a.q), 0, nil, nil, 0)
             }
@@ -68,29 +68,29 @@ extension SparseConvKernels {
         if let residual {
             // The padded output gets the bias, then the residual and ReLU come with the crop.
             crop(r.out, rowLength: s.planes, into: y, channels: g.outChannels, size: (g.outH, g.outW), accumulate: false,
-                 offset: 0, bias: bias, relu: false, s, pool: ctx.pool)
-            ElementwiseKernels.addReluForward(UnsafePointer(y), residual, y, g.outChannels * g.columns, pool: ctx.pool)
+                 offset: 0, bias: bias, relu: false, s, pool: pool)
+            ElementwiseKernels.addReluForward(UnsafePointer(y), residual, y, g.outChannels * g.columns, pool: pool)
         } else {
             crop(r.out, rowLength: s.planes, into: y, channels: g.outChannels, size: (g.outH, g.outW), accumulate: false,
-                 offset: 0, bias: bias, relu: relu, s, pool: ctx.pool)
+                 offset: 0, bias: bias, relu: relu, s, pool: pool)
         }
     }
 
-    static func shiftedBackward(x: UnsafePointer<Float>, w: CompressedWeight, dy: UnsafePointer<Float>,
+    static func shiftedBackward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>,
                                 dx: UnsafeMutablePointer<Float>?, accumulate: Bool, dw: UnsafeMutablePointer<Float>?,
-                                _ g: ConvGeometry, _ ctx: StepContext, scratch: ConvScratch) {
-        let threads = ctx.pool.threads
+                                _ g: ConvGeometry, pool: ThreadPool, scratch: ConvScratch) {
+        let threads = pool.threads
         let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity * threads)
-        padGradient(dy, into: r.dy, s, pool: ctx.pool)
+        padGradient(dy, into: r.dy, s, pool: pool)
         if let dx, let dw {
             // Both gradients in one pass over each column tile; entry sums per thread, added in thread order.
-            pad(x, into: r.x, channels: g.inChannels, s, pool: ctx.pool)
+            pad(x, into: r.x, channels: g.inChannels, s, pool: pool)
             let count = w.count
             r.sums.update(repeating: 0, count: threads * count)
-            var a = w.matrix(ctx), t = w.transposed(ctx)
+            var a = w.matrix, t = w.transposed
             withUnsafePointer(to: &a) { m in
                 withUnsafePointer(to: &t) { mt in
-                    ctx.pool.run((m: m, mt: mt, x: r.x, dy: r.dy, dx: r.out, sums: r.sums, q: s.planes, ld: s.gradRows,
+                    pool.run((m: m, mt: mt, x: r.x, dy: r.dy, dx: r.out, sums: r.sums, q: s.planes, ld: s.gradRows,
                                   margin: s.margin, count: count, threads: threads)) { a, t in
                         let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
                         sp_shifted_backward(a.m, a.mt, a.dy + a.margin, Int64(a.ld), a.x, a.dy, Int64(range.lowerBound),
@@ -99,33 +99,33 @@ extension SparseConvKernels {
                 }
             }
             crop(r.out, rowLength: s.planes, into: dx, channels: g.inChannels, size: (g.inH, g.inW), accumulate: accumulate,
-                 offset: g.padH * s.wp + g.padW, bias: nil, relu: false, s, pool: ctx.pool)
-            if threads > 1 { ConvKernels.reducePartials(r.sums, r.sums + count, count, ctx.pool) }
-            scatter(r.sums, w, into: dw, g, ctx)
+                 offset: g.padH * s.wp + g.padW, bias: nil, relu: false, s, pool: pool)
+            if threads > 1 { ConvKernels.reducePartials(r.sums, r.sums + count, count, pool) }
+            scatter(r.sums, w, into: dw, g, pool: pool)
             return
         }
         if let dx {
-            var t = w.transposed(ctx)
+            var t = w.transposed
             withUnsafePointer(to: &t) { m in
-                ctx.pool.run((m: m, dy: r.dy, dx: r.out, q: s.planes, threads: threads)) { a, t in
+                pool.run((m: m, dy: r.dy, dx: r.out, q: s.planes, threads: threads)) { a, t in
                     let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
                     sp_spmm(a.m, a.dy, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.dx, Int64(a.q), 0, nil, nil, 0)
                 }
             }
             crop(r.out, rowLength: s.planes, into: dx, channels: g.inChannels, size: (g.inH, g.inW), accumulate: accumulate,
-                 offset: g.padH * s.wp + g.padW, bias: nil, relu: false, s, pool: ctx.pool)
+                 offset: g.padH * s.wp + g.padW, bias: nil, relu: false, s, pool: pool)
         }
         guard let dw else { return }
-        pad(x, into: r.x, channels: g.inChannels, s, pool: ctx.pool)
+        pad(x, into: r.x, channels: g.inChannels, s, pool: pool)
         r.sums.update(repeating: 0, count: w.count)
-        var a = w.matrix(ctx)
+        var a = w.matrix
         withUnsafePointer(to: &a) { m in
-            ctx.pool.run((m: m, x: r.x, dy: r.dy + s.margin, sums: r.sums, q: s.planes, ld: s.gradRows, threads: threads)) { a, t in
+            pool.run((m: m, x: r.x, dy: r.dy + s.margin, sums: r.sums, q: s.planes, ld: s.gradRows, threads: threads)) { a, t in
                 let rows = SparseConvKernels.rowRange(a.m, part: t, of: a.threads)
                 sp_sddmm(a.m, a.dy, Int64(a.ld), a.x, 1, 0, nil, 0, Int64(a.q), Int32(rows.lowerBound), Int32(rows.upperBound), a.sums)
             }
         }
-        scatter(r.sums, w, into: dw, g, ctx)
+        scatter(r.sums, w, into: dw, g, pool: pool)
     }
 
     /// Each channel's images into zero-padded planes, then `margin` zeros of slack after the last.

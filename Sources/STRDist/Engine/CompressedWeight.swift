@@ -14,7 +14,9 @@
 // shifted planes (forward: channel c's padded plane shifted by the tap;
 // transpose: channel c's row reads ∂Y row o shifted back). `index` maps each
 // forward entry to its place o·K + k in the dense weight (for the weight
-// gradient). Integer arrays live in the float workspace as 32-bit patterns.
+// gradient). Integer arrays live in Int32 regions of the workspace; the
+// counting, filling and transposing are CSparse's kernels (sp_count, sp_fill,
+// sp_transpose), and `operand` hands the result to the sparse conv kernels.
 
 import CSparse
 
@@ -40,13 +42,8 @@ public final class CompressedWeight {
     /// Entries of the last build.
     public private(set) var count = 0
     /// Where a column's entries read their dense operand.
-    public enum Layout: Sendable {
-        /// im2col columns: forward entry (o, k) reads row k; the transpose's row k reads ∂Y row o.
-        case columns
-        /// Shifted padded planes (stride-1 direct convolution): forward entry (o, c, a, b) reads
-        /// x + c·planes + a·rowLength + b; the transpose's row c reads ∂Y at o·gradRows + margin − (a·rowLength + b).
-        case shifted(channels: Int, kernel: Int, rowLength: Int, planes: Int, gradRows: Int, margin: Int)
-    }
+    /// How the build maps a weight column to the dense operand (SparseAddressing).
+    public typealias Layout = SparseAddressing
 
     public let layout: Layout
     /// Per column k: the forward entries' offset, the transposed row and shift; the transpose's stride in o.
@@ -110,6 +107,12 @@ public final class CompressedWeight {
     @inline(__always) public func transposed(_ ctx: StepContext) -> sp_matrix {
         sp_matrix(rows: Int32(transposedRows), blocks: Int32(transposedBlocks), start: UnsafePointer(ctx.region(tStart)),
                   offset: UnsafePointer(ctx.region(tOffset)), value: UnsafePointer(ctx.region(tValue)))
+    }
+
+    /// The last build as the sparse kernels take it.
+    public func operand(_ ctx: StepContext) -> SparseOperand {
+        SparseOperand(matrix: matrix(ctx), transposed: transposes ? transposed(ctx) : sp_matrix(), entryIndex: entryIndex(ctx),
+                      count: count, capacity: capacity)
     }
 
     /// Dense position o·K + k of each forward entry.

@@ -1,4 +1,4 @@
-// Convolution with a compressed weight (CompressedWeight), forward and
+// Convolution with a compressed weight (SparseOperand), forward and
 // backward, on CNHW activations. Three products with one sparse operand:
 //   forward      Y = Ŵ·X                  (SpMM)
 //   input grad   ∂X = Ŵᵀ·∂Y               (SpMM with the transposed operand)
@@ -40,23 +40,23 @@ public enum SparseConvKernels {
     }
 
     /// How the compressed weight of `g` addresses its dense operand.
-    public static func layout(_ g: ConvGeometry) -> CompressedWeight.Layout {
+    public static func layout(_ g: ConvGeometry) -> SparseAddressing {
         usesShiftedPlanes(g) ? ShiftedPlanes(g).layout : .columns
     }
 
     /// y = conv(x, Ŵ) + bias + residual (y's shape), then max(·, 0) when `relu` (all in the kernels' store).
-    public static func forward(x: UnsafePointer<Float>, w: CompressedWeight, bias: UnsafePointer<Float>?,
+    public static func forward(x: UnsafePointer<Float>, w: SparseOperand, bias: UnsafePointer<Float>?,
                                residual: UnsafePointer<Float>? = nil, relu: Bool, y: UnsafeMutablePointer<Float>,
-                               _ g: ConvGeometry, _ layout: SparseLayout, _ ctx: StepContext, scratch: ConvScratch) {
-        var a = w.matrix(ctx)
+                               _ g: ConvGeometry, _ layout: SparseLayout, pool: ThreadPool, scratch: ConvScratch) {
+        var a = w.matrix
         let relu: Int32 = relu ? 1 : 0
         switch layout {
         case .shifted:
-            shiftedForward(x: x, w: w, bias: bias, residual: residual, relu: relu != 0, y: y, g, ctx, scratch: scratch)
+            shiftedForward(x: x, w: w, bias: bias, residual: residual, relu: relu != 0, y: y, g, pool: pool, scratch: scratch)
         case .pointwise:
             withUnsafePointer(to: &a) { m in
-                ctx.pool.run((m: m, x: x, y: y, columns: g.columns, rows: Int32(g.inChannels), scratch: scratch,
-                              bias: bias, residual: residual, relu: relu, threads: ctx.pool.threads)) { a, t in
+                pool.run((m: m, x: x, y: y, columns: g.columns, rows: Int32(g.inChannels), scratch: scratch,
+                              bias: bias, residual: residual, relu: relu, threads: pool.threads)) { a, t in
                     let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads)
                     sp_spmm(a.m, a.x, Int64(a.columns), a.rows, a.scratch.perThread(t), Int64(r.lowerBound), Int64(r.upperBound),
                             a.y, Int64(a.columns), 0, a.bias, a.residual, a.relu)
@@ -64,8 +64,8 @@ public enum SparseConvKernels {
             }
         case .columns:
             withUnsafePointer(to: &a) { m in
-                let perChunk = SparseConvKernels.imagesPerChunk(g, threads: ctx.pool.threads)
-                ctx.pool.parallelRanges(g.batch, (m: m, x: x, y: y, g: g, scratch: scratch, perChunk: perChunk, bias: bias,
+                let perChunk = SparseConvKernels.imagesPerChunk(g, threads: pool.threads)
+                pool.parallelRanges(g.batch, (m: m, x: x, y: y, g: g, scratch: scratch, perChunk: perChunk, bias: bias,
                                                   residual: residual, relu: relu)) { a, images, t in
                     let col = a.scratch.perThread(t)
                     var n0 = images.lowerBound
@@ -84,47 +84,47 @@ public enum SparseConvKernels {
 
     /// ∂X (overwritten, or added to when `accumulate`) when dx is non-nil; ∂Ŵ into `dw` — at the kept
     /// positions only (zeros elsewhere) when `keptOnly`, else dense; ∂bias when dbias is non-nil.
-    public static func backward(x: UnsafePointer<Float>, w: CompressedWeight, dy: UnsafePointer<Float>,
+    public static func backward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>,
                                 dx: UnsafeMutablePointer<Float>?, accumulate: Bool, dw: UnsafeMutablePointer<Float>,
                                 keptOnly: Bool, denseWeight: UnsafePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
-                                _ g: ConvGeometry, _ layout: SparseLayout, _ ctx: StepContext, scratch: ConvScratch) {
+                                _ g: ConvGeometry, _ layout: SparseLayout, pool: ThreadPool, scratch: ConvScratch) {
         if !keptOnly {
             // Straight-through (DNW): the dense weight gradient, the dense path's own GEMMs.
             ConvKernels.backward(x: x, w: denseWeight, dy: dy, dx: nil, accumulate: false, dw: dw, dbias: nil, g,
-                                 pool: ctx.pool, scratch: scratch)
+                                 pool: pool, scratch: scratch)
         }
         switch layout {
         case .shifted:
-            shiftedBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, ctx,
+            shiftedBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, pool: pool,
                             scratch: scratch)
         case .pointwise:
-            pointwiseBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, ctx,
+            pointwiseBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, pool: pool,
                               scratch: scratch)
         case .columns:
-            im2colBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, ctx,
+            im2colBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, pool: pool,
                            scratch: scratch)
         }
         if let dbias {
-            ctx.pool.parallelRanges(g.outChannels, (dy: dy, db: dbias, columns: g.columns)) { a, range, _ in
+            pool.parallelRanges(g.outChannels, (dy: dy, db: dbias, columns: g.columns)) { a, range, _ in
                 for o in range { a.db[o] = Vec.sum(a.dy + o * a.columns, a.columns) }
             }
         }
     }
 
-    private static func pointwiseBackward(x: UnsafePointer<Float>, w: CompressedWeight, dy: UnsafePointer<Float>,
+    private static func pointwiseBackward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>,
                                           dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
-                                          dw: UnsafeMutablePointer<Float>?, _ g: ConvGeometry, _ ctx: StepContext,
+                                          dw: UnsafeMutablePointer<Float>?, _ g: ConvGeometry, pool: ThreadPool,
                                           scratch: ConvScratch) {
-        var a = w.matrix(ctx)
-        let threads = ctx.pool.threads
+        var a = w.matrix
+        let threads = pool.threads
         if let dx, let dw {
-            fusedPointwiseBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: dw, g, ctx, scratch: scratch)
+            fusedPointwiseBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: dw, g, pool: pool, scratch: scratch)
             return
         }
         if let dx {
-            var t = w.transposed(ctx)
+            var t = w.transposed
             withUnsafePointer(to: &t) { m in
-                ctx.pool.run((m: m, dy: dy, dx: dx, columns: g.columns, acc: accumulate, rows: Int32(g.outChannels),
+                pool.run((m: m, dy: dy, dx: dx, columns: g.columns, acc: accumulate, rows: Int32(g.outChannels),
                               scratch: scratch, threads: threads)) { a, t in
                     let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads)
                     sp_spmm(a.m, a.dy, Int64(a.columns), a.rows, a.scratch.perThread(t), Int64(r.lowerBound),
@@ -136,28 +136,28 @@ public enum SparseConvKernels {
         let sums = scratch.partials
         sums.update(repeating: 0, count: w.count)
         withUnsafePointer(to: &a) { m in
-            ctx.pool.run((m: m, x: x, dy: dy, sums: sums, columns: g.columns, rows: Int32(g.inChannels), scratch: scratch,
+            pool.run((m: m, x: x, dy: dy, sums: sums, columns: g.columns, rows: Int32(g.inChannels), scratch: scratch,
                           threads: threads)) { a, t in
                 let r = SparseConvKernels.rowRange(a.m, part: t, of: a.threads)
                 sp_sddmm(a.m, a.dy, Int64(a.columns), a.x, Int64(a.columns), a.rows, a.scratch.perThread(t), 0,
                          Int64(a.columns), Int32(r.lowerBound), Int32(r.upperBound), a.sums)
             }
         }
-        scatter(sums, w, into: dw, g, ctx)
+        scatter(sums, w, into: dw, g, pool: pool)
     }
 
-    private static func im2colBackward(x: UnsafePointer<Float>, w: CompressedWeight, dy: UnsafePointer<Float>,
+    private static func im2colBackward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>,
                                        dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
-                                       dw: UnsafeMutablePointer<Float>?, _ g: ConvGeometry, _ ctx: StepContext,
+                                       dw: UnsafeMutablePointer<Float>?, _ g: ConvGeometry, pool: ThreadPool,
                                        scratch: ConvScratch) {
-        var a = w.matrix(ctx), t = w.transposed(ctx)
-        let threads = ctx.pool.threads, count = w.count
+        var a = w.matrix, t = w.transposed
+        let threads = pool.threads, count = w.count
         if dw != nil { scratch.partials.update(repeating: 0, count: threads * count) }
         withUnsafePointer(to: &a) { m in
             withUnsafePointer(to: &t) { mt in
                 let args = (m: m, mt: mt, x: x, dy: dy, dx: dx, acc: accumulate, wantsDW: dw != nil, g: g,
                             scratch: scratch, count: count, threads: threads)
-                ctx.pool.run(args) { a, t in
+                pool.run(args) { a, t in
                     let g = a.g, perChunk = SparseConvKernels.imagesPerChunk(g, threads: a.threads)
                     let images = ThreadPool.split(g.batch, parts: a.threads, index: t)
                     let col = a.scratch.perThread(t), dcol = col + g.colRows * perChunk * g.outPlane
@@ -185,22 +185,22 @@ public enum SparseConvKernels {
             }
         }
         guard let dw else { return }
-        if threads > 1 { ConvKernels.reducePartials(scratch.partials, scratch.partials + count, count, ctx.pool) }
-        scatter(scratch.partials, w, into: dw, g, ctx)
+        if threads > 1 { ConvKernels.reducePartials(scratch.partials, scratch.partials + count, count, pool) }
+        scatter(scratch.partials, w, into: dw, g, pool: pool)
     }
 
     /// Both gradients of a pointwise conv in one pass over each column tile; each thread its columns and
     /// its own entry sums, added in thread order.
-    private static func fusedPointwiseBackward(x: UnsafePointer<Float>, w: CompressedWeight, dy: UnsafePointer<Float>,
+    private static func fusedPointwiseBackward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>,
                                                dx: UnsafeMutablePointer<Float>, accumulate: Bool,
-                                               dw: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ ctx: StepContext,
+                                               dw: UnsafeMutablePointer<Float>, _ g: ConvGeometry, pool: ThreadPool,
                                                scratch: ConvScratch) {
-        var a = w.matrix(ctx), t = w.transposed(ctx)
-        let threads = ctx.pool.threads, count = w.count
+        var a = w.matrix, t = w.transposed
+        let threads = pool.threads, count = w.count
         scratch.partials.update(repeating: 0, count: threads * count)
         withUnsafePointer(to: &a) { m in
             withUnsafePointer(to: &t) { mt in
-                ctx.pool.run((m: m, mt: mt, x: x, dy: dy, dx: dx, acc: accumulate, columns: g.columns,
+                pool.run((m: m, mt: mt, x: x, dy: dy, dx: dx, acc: accumulate, columns: g.columns,
                               o: Int32(g.outChannels), c: Int32(g.inChannels), scratch: scratch, count: count,
                               threads: threads)) { a, t in
                     let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads)
@@ -210,15 +210,15 @@ public enum SparseConvKernels {
                 }
             }
         }
-        if threads > 1 { ConvKernels.reducePartials(scratch.partials, scratch.partials + count, count, ctx.pool) }
-        scatter(scratch.partials, w, into: dw, g, ctx)
+        if threads > 1 { ConvKernels.reducePartials(scratch.partials, scratch.partials + count, count, pool) }
+        scatter(scratch.partials, w, into: dw, g, pool: pool)
     }
 
     /// dw = 0, then each entry's sum at its dense position.
-    static func scatter(_ sums: UnsafePointer<Float>, _ w: CompressedWeight, into dw: UnsafeMutablePointer<Float>,
-                                _ g: ConvGeometry, _ ctx: StepContext) {
+    static func scatter(_ sums: UnsafePointer<Float>, _ w: SparseOperand, into dw: UnsafeMutablePointer<Float>,
+                                _ g: ConvGeometry, pool: ThreadPool) {
         dw.update(repeating: 0, count: g.weightCount)
-        sp_scatter(w.entryIndex(ctx), sums, 0, Int64(w.count), dw)
+        sp_scatter(w.entryIndex, sums, 0, Int64(w.count), dw)
     }
 
     /// Thread t's share of `columns`, cut at multiples of the kernels' 64-column tile.

@@ -1,0 +1,41 @@
+// What the sparse conv kernels take: how they address the dense operand
+// (SparseLayout, SparseAddressing) and the compressed weight as pointers
+// (SparseOperand; the engine's CompressedWeight builds it in planned memory).
+
+import CSparse
+
+/// How the sparse kernels address the dense operand of a compressed weight.
+public enum SparseLayout: Int, CaseIterable, Sendable {
+    /// 1×1 stride-1: the input itself is the dense operand.
+    case pointwise
+    /// Stride-1 k×k on padded planes, one shifted view per kernel tap (no im2col).
+    case shifted
+    /// Any other shape: im2col columns, chunk by chunk.
+    case columns
+}
+
+/// How a compressed weight's entries address the dense operand.
+public enum SparseAddressing: Sendable {
+    /// im2col columns: forward entry (o, k) reads row k; the transpose's row k reads ∂Y row o.
+    case columns
+    /// Shifted padded planes (stride-1 direct convolution): forward entry (o, c, a, b) reads
+    /// x + c·planes + a·rowLength + b; the transpose's row c reads ∂Y at o·gradRows + margin − (a·rowLength + b).
+    case shifted(channels: Int, kernel: Int, rowLength: Int, planes: Int, gradRows: Int, margin: Int)
+}
+
+/// A compressed weight as the sparse kernels read it.
+public struct SparseOperand {
+    /// The forward operand (rows: output channels).
+    public var matrix: sp_matrix
+    /// The transposed operand, for the input gradient (training only; empty otherwise).
+    public var transposed: sp_matrix
+    /// Each forward entry's dense position o·K + k.
+    public var entryIndex: UnsafeMutablePointer<Int32>
+    /// Entries now, and the most the planned memory holds.
+    public var count: Int, capacity: Int
+
+    public init(matrix: sp_matrix, transposed: sp_matrix, entryIndex: UnsafeMutablePointer<Int32>, count: Int, capacity: Int) {
+        self.matrix = matrix; self.transposed = transposed; self.entryIndex = entryIndex; self.count = count
+        self.capacity = capacity
+    }
+}
