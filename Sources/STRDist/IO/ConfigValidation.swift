@@ -32,6 +32,30 @@ extension ConfigLoader {
 }
 
 extension Config {
+    /// The rules that need the world and the data, in one place, checked once when both are known: the
+    /// global batch must split evenly over the ranks and fit in the training set; num_classes must cover
+    /// the data's classes (more is a warning), and unset it becomes their count. Returns the config with
+    /// num_classes resolved.
+    public func resolved(world: Int, samples: Int, classes: Int, print: (String) -> Void, warn: (String) -> Void) throws -> Config {
+        guard batchSize % world == 0 else {
+            throw ConfigError("config key 'batch_size' (\(batchSize), the global batch) must divide evenly over the \(world) ranks (try \(max(world, batchSize / world * world)))")
+        }
+        guard samples >= batchSize else {
+            throw ConfigError("config key 'batch_size' (\(batchSize)) is larger than the \(samples) training samples")
+        }
+        var c = self
+        if let k = numClasses {
+            guard k >= classes else {
+                throw ConfigError("config key 'num_classes' is \(k) but \(set) at '\(data)' has \(classes) classes (set num_classes: \(classes), or leave it out to take the data's)")
+            }
+            if k > classes { warn("num_classes \(k) is more than the \(classes) classes of the data: \(k - classes) outputs never see a label") }
+        } else {
+            c.numClasses = classes
+            print("=> num_classes: \(classes), the class count of \(set) at '\(data)'")
+        }
+        return c
+    }
+
     /// Legal settings worth a line at start: what the run will do that its author may not expect.
     public var warnings: [String] {
         var lines: [String] = []

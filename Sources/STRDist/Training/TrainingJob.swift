@@ -39,31 +39,11 @@ public struct TrainingJob {
         try SetupFingerprint.verify(SetupFingerprint.of(config), "config", comm)
         if config.multigpu != nil { print("=> --multigpu has no meaning here: ranks come from mpirun; ignoring it") }
         for line in config.warnings { warn(line) }
-        guard config.batchSize % comm.size == 0 else {
-            throw ConfigError("config key 'batch_size' (\(config.batchSize), the global batch) must divide evenly over the \(comm.size) ranks (try \(max(comm.size, config.batchSize / comm.size * comm.size)))")
-        }
         let rank = comm.rank, ranks = comm.size, warnings = warnings
         let data = try TrainingData(config, warn: { line in warnings(ranks > 1 ? "rank \(rank): " + line : line) })
-        guard data.train.count >= config.batchSize else {
-            throw ConfigError("config key 'batch_size' (\(config.batchSize)) is larger than the \(data.train.count) training samples")
-        }
-        return try resolved(classes: data.classes).run(on: data)
-    }
-
-    /// This job with what the data decides: an unset num_classes becomes the data's class count;
-    /// fewer outputs than classes is an error, more a warning.
-    func resolved(classes: Int) throws -> TrainingJob {
-        var c = config
-        if let k = c.numClasses {
-            guard k >= classes else {
-                throw ConfigError("config key 'num_classes' is \(k) but \(c.set) at '\(c.data)' has \(classes) classes (set num_classes: \(classes), or leave it out to take the data's)")
-            }
-            if k > classes { warn("num_classes \(k) is more than the \(classes) classes of the data: \(k - classes) outputs never see a label") }
-        } else {
-            c.numClasses = classes
-            print("=> num_classes: \(classes), the class count of \(c.set) at '\(c.data)'")
-        }
-        return TrainingJob(config: c, comm: comm, print: print, warnings: warnings)
+        let c = try config.resolved(world: comm.size, samples: data.train.count, classes: data.classes, print: print,
+                                    warn: warn)
+        return try TrainingJob(config: c, comm: comm, print: print, warnings: warnings).run(on: data)
     }
 
     func run(on data: TrainingData) throws -> Trainer {
