@@ -28,11 +28,15 @@ public final class Network {
 
     /// Plans all activation memory for inputs of `shape` (CNHW). `inputGradient`
     /// keeps ∂loss/∂input too (for gradient checks).
+    /// Run after the layers are planned, with the planner's dataflow: the fusions a model plans
+    /// (Model adds ConvPlanner.planEpilogues), so the engine does not reach up into planning.
+    public var planPasses: [(WorkspacePlanner) -> Void] = []
+
     public func plan(_ shape: ActShape, inputGradient: Bool = false) {
         let planner = WorkspacePlanner(threads: pool.threads)
         inputRef = planner.activation(shape, needsGrad: inputGradient)
         outputRef = root.plan(inputRef, planner)
-        ConvPlanner.planEpilogues(planner)
+        for pass_ in planPasses { pass_(planner) }
         precondition(outputRef.shape.plane == 1, "the model must end in a [classes, N, 1, 1] output, got \(outputRef.shape)")
         context = StepContext(workspace: Workspace(planner), store: store, pool: pool)
         labels.deallocate()
