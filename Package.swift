@@ -62,9 +62,18 @@ let package = Package(
         .executableTarget(name: "strdist-fuzz", dependencies: ["STRDist", "CFuzzMain"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Counts heap allocations by interposing malloc; proves a step allocates nothing.
         .target(name: "CAllocCounter", path: "Tests/CAllocCounter"),
+        // What the test targets share: the naive reference kernels and the assertions.
+        .target(name: "STRDistTestSupport", dependencies: ["STRDistKernels"], path: "Tests/STRDistTestSupport",
+                swiftSettings: [.swiftLanguageMode(.v5)]),
+        // The kernels alone, against the naive references, on every ISA the CPU has.
+        .testTarget(
+            name: "STRDistKernelsTests",
+            dependencies: ["STRDistKernels", "CSparse", "CAllocCounter", "STRDistTestSupport"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
         .testTarget(
             name: "STRDistTests",
-            dependencies: ["STRDist", "STRDistKernels", "CAllocCounter"],
+            dependencies: ["STRDist", "STRDistKernels", "CAllocCounter", "STRDistTestSupport"],
             exclude: ["Fixtures"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),

@@ -1,9 +1,9 @@
-// assertClose: element-wise |a − b| ≤ atol + rtol·|b|, reporting the worst
-// element at the caller's line.
+// What every test target shares: assertClose (element-wise |a − b| ≤ atol + rtol·|b|, reporting the worst
+// element at the caller's line) and seeded random arrays.
 import XCTest
-@testable import STRDist
+import STRDistKernels
 
-func assertClose(_ actual: [Float], _ expected: [Float], rtol: Float = 1e-4, atol: Float = 1e-5,
+public func assertClose(_ actual: [Float], _ expected: [Float], rtol: Float = 1e-4, atol: Float = 1e-5,
                  _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(actual.count, expected.count, "sizes differ \(message)", file: file, line: line)
     var worst = -1, worstExcess: Float = 0
@@ -17,13 +17,13 @@ func assertClose(_ actual: [Float], _ expected: [Float], rtol: Float = 1e-4, ato
     }
 }
 
-func assertClose(_ actual: Float, _ expected: Float, rtol: Float = 1e-4, atol: Float = 1e-5,
+public func assertClose(_ actual: Float, _ expected: Float, rtol: Float = 1e-4, atol: Float = 1e-5,
                  _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
     assertClose([actual], [expected], rtol: rtol, atol: atol, message, file: file, line: line)
 }
 
 /// Random floats in [low, high) from a fixed seed.
-func randomArray(_ count: Int, seed: UInt64, low: Double = -1, high: Double = 1) -> [Float] {
+public func randomArray(_ count: Int, seed: UInt64, low: Double = -1, high: Double = 1) -> [Float] {
     var rng = RNG(seed: seed, stream: 77)
     return (0..<count).map { _ in Float(rng.uniform(low, high)) }
 }

@@ -1,7 +1,7 @@
 import XCTest
 import CAllocCounter
-@testable import STRDist
 @testable import STRDistKernels
+import STRDistTestSupport
 
 final class GemmTests: XCTestCase {
     func testAllTransposesMatchNaive() {

@@ -5,7 +5,8 @@
 // column sub-ranges, strides, accumulation and row ranges.
 import XCTest
 import CSparse
-@testable import STRDist
+@testable import STRDistKernels
+import STRDistTestSupport
 
 final class SparseKernelTests: XCTestCase {
     override func tearDown() { _ = sp_force_isa(-1) }

@@ -1,7 +1,7 @@
 // Naive reference kernels: direct loops in Double over CNHW arrays, written
 // for clarity only. The tests compare every fast kernel against these.
 import Foundation
-@testable import STRDist
+import STRDistKernels
 
 
 public enum Naive {
