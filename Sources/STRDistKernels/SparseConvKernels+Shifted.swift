@@ -101,7 +101,7 @@ extension SparseConvKernels {
             crop(r.out, rowLength: s.planes, into: dx, channels: g.inChannels, size: (g.inH, g.inW), accumulate: accumulate,
                  offset: g.padH * s.wp + g.padW, bias: nil, relu: false, s, pool: pool)
             if threads > 1 { ConvKernels.reducePartials(r.sums, r.sums + count, count, pool) }
-            scatter(r.sums, w, into: dw, g, pool: pool)
+            scatter(r.sums, w, into: dw, g)
             return
         }
         if let dx {
@@ -125,7 +125,7 @@ extension SparseConvKernels {
                 sp_sddmm(a.m, a.dy, Int64(a.ld), a.x, 1, 0, nil, 0, Int64(a.q), Int32(rows.lowerBound), Int32(rows.upperBound), a.sums)
             }
         }
-        scatter(r.sums, w, into: dw, g, pool: pool)
+        scatter(r.sums, w, into: dw, g)
     }
 
     /// Each channel's images into zero-padded planes, then `margin` zeros of slack after the last.

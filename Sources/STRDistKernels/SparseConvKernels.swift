@@ -143,7 +143,7 @@ public enum SparseConvKernels {
                          Int64(a.columns), Int32(r.lowerBound), Int32(r.upperBound), a.sums)
             }
         }
-        scatter(sums, w, into: dw, g, pool: pool)
+        scatter(sums, w, into: dw, g)
     }
 
     private static func im2colBackward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>,
@@ -186,7 +186,7 @@ public enum SparseConvKernels {
         }
         guard let dw else { return }
         if threads > 1 { ConvKernels.reducePartials(scratch.partials, scratch.partials + count, count, pool) }
-        scatter(scratch.partials, w, into: dw, g, pool: pool)
+        scatter(scratch.partials, w, into: dw, g)
     }
 
     /// Both gradients of a pointwise conv in one pass over each column tile; each thread its columns and
@@ -211,12 +211,12 @@ public enum SparseConvKernels {
             }
         }
         if threads > 1 { ConvKernels.reducePartials(scratch.partials, scratch.partials + count, count, pool) }
-        scatter(scratch.partials, w, into: dw, g, pool: pool)
+        scatter(scratch.partials, w, into: dw, g)
     }
 
     /// dw = 0, then each entry's sum at its dense position.
     static func scatter(_ sums: UnsafePointer<Float>, _ w: SparseOperand, into dw: UnsafeMutablePointer<Float>,
-                                _ g: ConvGeometry, pool: ThreadPool) {
+                                _ g: ConvGeometry) {
         dw.update(repeating: 0, count: g.weightCount)
         sp_scatter(w.entryIndex, sums, 0, Int64(w.count), dw)
     }

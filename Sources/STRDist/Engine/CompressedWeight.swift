@@ -41,7 +41,6 @@ public final class CompressedWeight {
     private var transposes = false
     /// Entries of the last build.
     public private(set) var count = 0
-    /// Where a column's entries read their dense operand.
     /// How the build maps a weight column to the dense operand (SparseAddressing).
     public typealias Layout = SparseAddressing
 

@@ -26,12 +26,12 @@ public final class Network {
     /// Initialises every parameter and buffer from `seed`.
     public func initialize(seed: UInt64) { root.initialize(store, seed: seed) }
 
-    /// Plans all activation memory for inputs of `shape` (CNHW). `inputGradient`
-    /// keeps ∂loss/∂input too (for gradient checks).
     /// Run after the layers are planned, with the planner's dataflow: the fusions a model plans
     /// (Model adds ConvPlanner.planEpilogues), so the engine does not reach up into planning.
     public var planPasses: [(WorkspacePlanner) -> Void] = []
 
+    /// Plans all activation memory for inputs of `shape` (CNHW). `inputGradient`
+    /// keeps ∂loss/∂input too (for gradient checks).
     public func plan(_ shape: ActShape, inputGradient: Bool = false) {
         let planner = WorkspacePlanner(threads: pool.threads)
         inputRef = planner.activation(shape, needsGrad: inputGradient)
