@@ -40,10 +40,13 @@ let package = Package(
         .target(name: "CSystem"),
         // Sparse × dense kernels (AVX-512 and AVX2 bodies, chosen at run time) and their operand's build.
         .target(name: "CSparse", exclude: ["sparse_body.inc"], cSettings: [.unsafeFlags(["-O3"])]),
+        // bfloat16 rounding, operand packing and the bf16 product (portable and AVX512_BF16 bodies, chosen
+        // at run time) for mixed precision.
+        .target(name: "CBFloat16", cSettings: [.unsafeFlags(["-O3"])]),
         // Numeric kernels (GEMM, im2col, Winograd, BatchNorm, pooling, depthwise; STR's soft threshold and
         // the magnitude mask) and the thread pool they run on: pointer loops over planned memory, built
         // without run-time checks.
-        .target(name: "STRDistKernels", dependencies: ["CBLAS", "CSparse"], swiftSettings: fast + [.swiftLanguageMode(.v5)]),
+        .target(name: "STRDistKernels", dependencies: ["CBLAS", "CSparse", "CBFloat16"], swiftSettings: fast + [.swiftLanguageMode(.v5)]),
         .target(
             name: "STRDist",
             dependencies: ["STRDistKernels", "CMPI", "CBLAS", "CJPEG", "CSparse", "CSystem", "CZlib", .product(name: "Yams", package: "Yams")],
@@ -68,7 +71,7 @@ let package = Package(
         // The kernels alone, against the naive references, on every ISA the CPU has.
         .testTarget(
             name: "STRDistKernelsTests",
-            dependencies: ["STRDistKernels", "CSparse", "CAllocCounter", "STRDistTestSupport"],
+            dependencies: ["STRDistKernels", "CSparse", "CBFloat16", "CAllocCounter", "STRDistTestSupport"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(

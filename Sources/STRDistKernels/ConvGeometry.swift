@@ -25,6 +25,8 @@ public struct ConvGeometry: Equatable, Sendable {
     public var batch: Int, inH: Int, inW: Int
     /// Computed by Winograd F(4×4, 3×3) rather than im2col + GEMM (set from the layer's plan).
     public var winograd = false
+    /// Operands in bf16, sums in fp32 (`precision: bf16`; im2col and pointwise plans only).
+    public var bf16 = false
     /// Whether a training step computes ∂X (not for a conv that reads the network's input).
     public var inputGradient = true
 

@@ -14,30 +14,41 @@ public struct ConvScratch {
     public var stride: Int
     /// (threads − 1) · weightCount floats for partial weight gradients.
     public var partials: UnsafeMutablePointer<Float>
+    /// Thread t's bf16 scratch starts at halves + t · halfStride (≥ g.bf16ScratchPerThread; bf16 plans).
+    public var halves: UnsafeMutablePointer<UInt16>?
+    public var halfStride: Int
 
-    public init(base: UnsafeMutablePointer<Float>, stride: Int, partials: UnsafeMutablePointer<Float>) {
+    public init(base: UnsafeMutablePointer<Float>, stride: Int, partials: UnsafeMutablePointer<Float>,
+                halves: UnsafeMutablePointer<UInt16>? = nil, halfStride: Int = 0) {
         self.base = base; self.stride = stride; self.partials = partials
+        self.halves = halves; self.halfStride = halfStride
     }
 
     @inline(__always) public func perThread(_ t: Int) -> UnsafeMutablePointer<Float> { base + t * stride }
+    @inline(__always) public func halves(_ t: Int) -> UnsafeMutablePointer<UInt16> { halves! + t * halfStride }
 }
 
 public enum ConvKernels {
-    /// y = conv(x, w) + bias.
+    /// y = conv(x, w) + bias; with bf16 operands (`wb`, packed by packWeight) when `g.bf16`.
     public static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                y: UnsafeMutablePointer<Float>, _ g: ConvGeometry,
-                               pool: ThreadPool, scratch: ConvScratch) {
+                               pool: ThreadPool, scratch: ConvScratch, bf16 wb: BF16Weight? = nil) {
+        precondition(g.bf16 == (wb != nil), "a bf16 conv takes its packed weight (ConvKernels.packWeight)")
         if g.winograd {
             WinogradConv.forward(x: x, w: w, bias: bias, y: y, g, pool: pool, scratch: scratch)
             return
         }
-        let args = (x: x, w: w, bias: bias, y: y, g: g, scratch: scratch, perChunk: g.imagesPerChunk())
+        let args = (x: x, w: w, wb: wb, bias: bias, y: y, g: g, scratch: scratch, perChunk: g.imagesPerChunk())
         pool.parallelRanges(g.batch, args) { a, images, t in
             let col = a.scratch.perThread(t)
             var n0 = images.lowerBound
             while n0 < images.upperBound {
                 let n1 = min(images.upperBound, n0 + a.perChunk)
-                forwardChunk(x: a.x, w: a.w, y: a.y, a.g, n0, n1, col)
+                if let wb = a.wb {
+                    forwardChunkBF16(x: a.x, w: wb, y: a.y, a.g, n0, n1, col, a.scratch.halves(t))
+                } else {
+                    forwardChunk(x: a.x, w: a.w, y: a.y, a.g, n0, n1, col)
+                }
                 if let bias = a.bias { addBias(bias, a.y, a.g, n0, n1) }
                 n0 = n1
             }
@@ -59,7 +70,7 @@ public enum ConvKernels {
     /// Group gi's column matrix for images [n0, n1) and its row stride: the input
     /// itself for pointwise convs, else im2col into `col`.
     @inline(__always)
-    private static func columnMatrix(_ x: UnsafePointer<Float>, _ g: ConvGeometry, group gi: Int, _ n0: Int, _ n1: Int,
+    static func columnMatrix(_ x: UnsafePointer<Float>, _ g: ConvGeometry, group gi: Int, _ n0: Int, _ n1: Int,
                                      _ col: UnsafeMutablePointer<Float>) -> (UnsafePointer<Float>, Int) {
         if g.isPointwise { return (x + gi * g.groupIn * g.columns + n0 * g.inPlane, g.columns) }
         Im2col.im2col(x, g, channel: gi * g.groupIn, images: n0, n1, col)
@@ -81,12 +92,14 @@ public enum ConvKernels {
     public static func backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                 dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
                                 dw: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
-                                _ g: ConvGeometry, pool: ThreadPool, scratch: ConvScratch) {
+                                _ g: ConvGeometry, pool: ThreadPool, scratch: ConvScratch, bf16 wb: BF16Weight? = nil) {
+        precondition(g.bf16 == (wb != nil), "a bf16 conv takes its packed weight (ConvKernels.packWeight)")
         if g.winograd {
             WinogradConv.backward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: dw, g, pool: pool,
                                   scratch: scratch)
         } else {
-            im2colBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: dw, g, pool: pool, scratch: scratch)
+            im2colBackward(x: x, w: w, wb: wb, dy: dy, dx: dx, accumulate: accumulate, dw: dw, g, pool: pool,
+                           scratch: scratch)
         }
         if let dbias = dbias {
             pool.parallelRanges(g.outChannels, (dy: dy, db: dbias, columns: g.columns)) { a, range, _ in
@@ -95,12 +108,13 @@ public enum ConvKernels {
         }
     }
 
-    private static func im2colBackward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+    private static func im2colBackward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, wb: BF16Weight?,
+                                       dy: UnsafePointer<Float>,
                                        dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
                                        dw: UnsafeMutablePointer<Float>, _ g: ConvGeometry, pool: ThreadPool,
                                        scratch: ConvScratch) {
         let threads = pool.threads
-        let args = (x: x, w: w, dy: dy, dx: dx, acc: accumulate, dw: dw, g: g, scratch: scratch, threads: threads)
+        let args = (x: x, w: w, wb: wb, dy: dy, dx: dx, acc: accumulate, dw: dw, g: g, scratch: scratch, threads: threads)
         pool.run(args) { a, t in
             let g = a.g, perChunk = g.imagesPerChunk()
             let images = ThreadPool.split(g.batch, parts: a.threads, index: t)
@@ -111,8 +125,13 @@ public enum ConvKernels {
             var n0 = images.lowerBound
             while n0 < images.upperBound {
                 let n1 = min(images.upperBound, n0 + perChunk)
-                backwardChunk(x: a.x, w: a.w, dy: a.dy, dx: a.dx, accumulate: a.acc, dw: dwT,
-                              first: n0 == images.lowerBound, g, n0, n1, col, dcol)
+                if let wb = a.wb {
+                    backwardChunkBF16(x: a.x, w: wb, dy: a.dy, dx: a.dx, accumulate: a.acc, dw: dwT,
+                                      first: n0 == images.lowerBound, g, n0, n1, col, dcol, a.scratch.halves(t))
+                } else {
+                    backwardChunk(x: a.x, w: a.w, dy: a.dy, dx: a.dx, accumulate: a.acc, dw: dwT,
+                                  first: n0 == images.lowerBound, g, n0, n1, col, dcol)
+                }
                 n0 = n1
             }
         }

@@ -21,6 +21,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Also print where the step's time goes, per conv shape and BatchNorm.") var profile = false
     @Option(name: .customLong("conv-algorithm"), help: "auto (per layer, by the cost model), im2col, winograd (every 3×3 stride-1 conv) or sparse.")
     var convAlgorithm = "auto"
+    @Option(help: "fp32, or bf16: conv operands in bfloat16 with fp32 sums (needs AVX512_BF16).") var precision = "fp32"
     @Option(name: .customLong("bucket-mb"), help: "Gradient bucket size under mpirun, MiB.") var bucketMiB = 25.0
     @Flag(name: .customLong("dense-allreduce"), help: "Under mpirun: all-reduce STR/GMP weight gradients whole, not their kept positions.")
     var denseAllreduce = false
@@ -35,6 +36,7 @@ struct Bench: ParsableCommand {
         do {
             let kind = try SparseKind.parse(conv, flag: "--conv")
             let algorithm = try ConvAlgorithm.parse(convAlgorithm, flag: "--conv-algorithm")
+            let arithmetic = try Precision.parse(precision, flag: "--precision")
             var choice: SparsityChoice?
             if let p = sparsity {
                 let fraction = p > 1 ? p / 100 : p
@@ -53,7 +55,8 @@ struct Bench: ParsableCommand {
                                           threads: threads, steps: steps, eval: eval, widthMultiplier: widthMult,
                                           cifarStem: cifarStem, stemStride: stemStride, algorithm: algorithm,
                                           profile: stepProfile,
-                                          bucketMiB: bucketMiB, sparsity: choice, keptOnlyAllreduce: !denseAllreduce)
+                                          bucketMiB: bucketMiB, sparsity: choice, keptOnlyAllreduce: !denseAllreduce,
+                                          precision: arithmetic)
             defer { Communicator.world.finalize() }
             guard Communicator.world.isRoot else { return }
             if json {
@@ -61,8 +64,8 @@ struct Bench: ParsableCommand {
                 enc.outputFormatting = .sortedKeys
                 print(String(decoding: try enc.encode(r), as: UTF8.self))
             } else {
-                print(String(format: "%@ %@ (%@) batch %d at %d×%d, %d thread(s), OpenBLAS %@: %@ step %.3f s median (min %.3f), %.1f images/s, peak RSS %.0f MiB",
-                             arch, kind.rawValue, algorithm.rawValue, batch, size, size, threads, r.openblasCore, r.mode, r.stepSecondsMedian,
+                print(String(format: "%@ %@ (%@, %@) batch %d at %d×%d, %d thread(s), OpenBLAS %@: %@ step %.3f s median (min %.3f), %.1f images/s, peak RSS %.0f MiB",
+                             arch, kind.rawValue, algorithm.rawValue, arithmetic.rawValue, batch, size, size, threads, r.openblasCore, r.mode, r.stepSecondsMedian,
                              r.stepSecondsMin, r.imagesPerSecond, r.peakRssMb))
                 if let p = stepProfile { print(p.table(stepSeconds: r.stepSecondsMedian)); print(p.layerTable()) }
                 if r.ranks > 1 {

@@ -7,6 +7,7 @@ public struct StepBenchmarkResult: Codable {
     public var arch: String, conv: String, batch: Int, size: Int, threads: Int
     public var mode: String
     public var convAlgorithm = "auto"
+    public var precision = "fp32"
     public var steps: Int
     public var stepSecondsMedian: Double
     public var stepSecondsMin: Double
@@ -27,7 +28,7 @@ public struct StepBenchmarkResult: Codable {
     public var bucketReady: [Double] = [], bucketMiB: [Double] = []
 
     enum CodingKeys: String, CodingKey {
-        case arch, conv, batch, size, threads, mode, steps, convAlgorithm = "conv_algorithm"
+        case arch, conv, batch, size, threads, mode, steps, convAlgorithm = "conv_algorithm", precision
         case stepSecondsMedian = "step_s_median", stepSecondsMin = "step_s_min"
         case imagesPerSecond = "images_per_s", openblasCore = "openblas_core", peakRssMb = "peak_rss_mb"
         case ranks, allreduceSecondsMedian = "allreduce_s_median", exposedSecondsMedian = "exposed_s_median"
@@ -57,12 +58,14 @@ public enum StepBenchmark {
                            steps: Int, eval: Bool, widthMultiplier: Double = 1, cifarStem: Bool = false,
                            stemStride: Int = 1, algorithm: ConvAlgorithm = .auto, profile: StepProfile? = nil,
                            comm: Communicator = .world, bucketMiB: Double = 25, sparsity: SparsityChoice? = nil,
-                           keptOnlyAllreduce: Bool = true)
+                           keptOnlyAllreduce: Bool = true, precision: Precision = .fp32)
         throws -> StepBenchmarkResult {
+        if let why = BFloat16.unsupported(precision) { throw ConfigError(why) }
         var o = ModelOptions()
         o.arch = arch; o.numClasses = classes; o.convKind = kind
         o.widthMultiplier = widthMultiplier; o.smallInputStem = cifarStem; o.stemStride = stemStride
         o.convAlgorithm = algorithm
+        o.precision = precision
         o.pruneRate = kind == .dnw || kind == .gmp ? 0.9 : 0
         o.sInit = -3200
         let input = ActShape(channels: o.inputChannels, batch: batch, height: size, width: size)
@@ -111,6 +114,7 @@ public enum StepBenchmark {
                                     openblasCore: BLASInfo.coreName, peakRssMb: peakResidentMB())
         r.ranks = comm.size
         r.convAlgorithm = algorithm.rawValue
+        r.precision = precision.rawValue
         r.allreduceSecondsMedian = median(reduce)
         r.exposedSecondsMedian = median(exposed)
         r.allreduceMiB = Double(sync?.floatsPerStep ?? 0) * 4 / 1_048_576

@@ -30,6 +30,7 @@ public final class StepContext {
     @inline(__always) public func value(_ ref: ActRef) -> UnsafeMutablePointer<Float> { workspace.value(ref) }
     @inline(__always) public func region(_ r: WorkspaceRegion<Float>) -> UnsafeMutablePointer<Float> { workspace.pointer(r) }
     @inline(__always) public func region(_ r: WorkspaceRegion<Int32>) -> UnsafeMutablePointer<Int32> { workspace.pointer(r) }
+    @inline(__always) public func region(_ r: WorkspaceRegion<UInt16>) -> UnsafeMutablePointer<UInt16> { workspace.pointer(r) }
 }
 
 /// What layers may ask of the other replicas during a step.

@@ -43,6 +43,22 @@ public final class WorkspacePlanner {
     /// Int32 regions, bound to Int32 when the workspace is allocated.
     private(set) var intRegions: [(offset: Int, count: Int)] = []
 
+    /// bf16 elements planned: regions, then each thread's bf16 scratch (a separate block, bound to UInt16).
+    private(set) var halfTotal = 0
+    private(set) var halfScratchPerThread = 0
+
+    /// Reserves `count` bf16 elements that live for the whole step (64-byte aligned).
+    public func halfRegion(_ count: Int) -> WorkspaceRegion<UInt16> {
+        let offset = halfTotal
+        halfTotal += (count + 31) / 32 * 32
+        return WorkspaceRegion(offset)
+    }
+
+    /// Asks for `count` bf16 elements of scratch per thread (reused by every layer).
+    public func scratch(perThreadHalves count: Int) {
+        halfScratchPerThread = max(halfScratchPerThread, (count + 31) / 32 * 32)
+    }
+
     /// Reserves `count` floats that live for the whole step.
     public func region(_ count: Int) -> WorkspaceRegion<Float> { WorkspaceRegion(words(count)) }
 
@@ -113,8 +129,19 @@ public final class Workspace {
     private let scratchBase: Int
     private let accumulate: [Bool]
     public let threads: Int
+    /// The bf16 block: regions, then per-thread scratch (empty unless a layer runs bf16 products).
+    private let halves: UnsafeMutablePointer<UInt16>
+    private let halfCount: Int
+    public let halfScratchPerThread: Int
+    private let halfScratchBase: Int
 
     public init(_ planner: WorkspacePlanner) {
+        halfScratchPerThread = planner.halfScratchPerThread
+        halfScratchBase = planner.halfTotal
+        halfCount = planner.halfTotal + planner.threads * planner.halfScratchPerThread
+        halves = UnsafeMutableRawPointer.allocate(byteCount: max(64, halfCount * 2), alignment: 64)
+            .bindMemory(to: UInt16.self, capacity: max(32, halfCount))
+        halves.initialize(repeating: 0, count: halfCount)
         threads = planner.threads
         scratchPerThread = planner.scratchPerThread
         sharedScratch = planner.sharedScratch
@@ -134,6 +161,14 @@ public final class Workspace {
         UnsafeMutableRawPointer(memory.base + r.offset).assumingMemoryBound(to: Int32.self)
     }
 
+    /// A bf16 region's memory.
+    @inline(__always) public func pointer(_ r: WorkspaceRegion<UInt16>) -> UnsafeMutablePointer<UInt16> { halves + r.offset }
+
+    /// Thread 0's bf16 scratch; thread t's starts t · halfScratchPerThread further.
+    public var halfScratch: UnsafeMutablePointer<UInt16> { halves + halfScratchBase }
+
+    deinit { halves.deallocate() }
+
     @inline(__always) public func value(_ ref: ActRef) -> UnsafeMutablePointer<Float> { memory.base + ref.value }
 
     /// The gradient region of `ref`, or nil when it has none.
@@ -152,5 +187,5 @@ public final class Workspace {
     /// Scratch shared by all threads.
     public var shared: UnsafeMutablePointer<Float> { memory.base + scratchBase + threads * scratchPerThread }
 
-    public var bytes: Int { memory.count * MemoryLayout<Float>.stride }
+    public var bytes: Int { memory.count * MemoryLayout<Float>.stride + halfCount * 2 }
 }

@@ -26,6 +26,9 @@ public struct TrainingState: Sendable, Equatable {
     public var rankBuffers: [Float] = []
     /// `target_sparsity`'s controller when the run has one.
     public var controller: SparsityController.State?
+    /// The conv operands' precision the run trained in (its weights and state are fp32 either way, so
+    /// a run may resume in the other one).
+    public var precision = Precision.fp32
 
     public init() {}
 }
@@ -72,7 +75,7 @@ public enum Checkpoint {
             "best_acc1": "\(state.bestTop1)", "best_acc5": "\(state.bestTop5)",
             "best_train_acc1": "\(state.bestTrainTop1)", "best_train_acc5": "\(state.bestTrainTop5)",
             "seed": "\(state.seed)", "world_size": "\(state.worldSize)", "settings": state.settings,
-            "plans": state.plans,
+            "plans": state.plans, "precision": state.precision.rawValue,
         ]
         if let p = state.position {
             meta["batch"] = "\(p.batch)"
@@ -192,6 +195,11 @@ public enum Checkpoint {
         s.seed = try integer("seed", -9.2e18...9.2e18); s.worldSize = try integer("world_size", 1...1e7)
         s.settings = meta["settings"] ?? ""
         s.plans = meta["plans"] ?? ""
+        // Saved before precision existed: fp32, the only one then.
+        guard let precision = Precision(rawValue: meta["precision"] ?? "fp32") else {
+            throw SafeTensorsError("training state '\(statePath)' has precision '\(meta["precision"]!)' (fp32 or bf16 expected: a damaged or hand-edited file)")
+        }
+        s.precision = precision
         if let b = meta["batch"] {
             let m = (meta["meters"] ?? "").split(separator: " ").compactMap { Double($0) }
             guard let batch = Int(b), batch > 0, batch < 1 << 40, m.count == 6, m.allSatisfy({ $0.isFinite && $0 >= 0 }) else {

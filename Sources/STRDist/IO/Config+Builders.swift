@@ -27,6 +27,7 @@ extension Config {
         o.smallInputStem = cifarStem
         o.stemStride = stemStride
         o.convAlgorithm = convAlgorithm
+        o.precision = precision
         return o
     }
 

@@ -86,6 +86,8 @@ public struct Config: Sendable {
     public var allreduceKeptOnly = true
     /// 3×3 stride-1 convs: `auto` (Winograd F(4×4, 3×3) from 16 channels up) or `im2col`.
     public var convAlgorithm = ConvAlgorithm.auto
+    /// `fp32` (the reference's arithmetic) or `bf16`: conv operands in bf16, sums and all else in fp32.
+    public var precision = Precision.fp32
     /// Seconds a collective may stall before the job is aborted.
     public var stallTimeout = 300.0
     /// Train on only the first N training samples (0: all); for quick checks.

@@ -57,6 +57,7 @@ public enum SInitType: String, CaseIterable, ConfigChoice { case constant }
 extension FanMode: ConfigChoice {}
 extension SetPointSchedule: ConfigChoice {}
 extension ConvAlgorithm: ConfigChoice {}
+extension Precision: ConfigChoice {}
 
 extension SparseKind: ConfigChoice {
     public var configValue: String { rawValue }

@@ -105,7 +105,7 @@ enum ConfigKey {
         "bucket_size_mb": .double(\.bucketSizeMb, .init(above: 0, upTo: 4096)), "sync_bn": .bool(\.syncBn),
         "allreduce_kept_only": .bool(\.allreduceKeptOnly),
         "stall_timeout": .double(\.stallTimeout, .init(above: 0, upTo: 1e7)),
-        "conv_algorithm": .choice(\.convAlgorithm), "train_subset": .int(\.trainSubset, 0...(1 << 40)),
+        "conv_algorithm": .choice(\.convAlgorithm), "precision": .choice(\.precision), "train_subset": .int(\.trainSubset, 0...(1 << 40)),
         "step_log": .optionalString(\.stepLog), "strict_images": .bool(\.strictImages),
     ]
 

@@ -25,6 +25,10 @@ public final class Conv2d: Layer {
     public var initializer: WeightInit = .standard
     /// `conv_algorithm` for this layer; read when the layer is planned.
     public var algorithm = ConvAlgorithm.auto
+    /// `precision` for this layer's dense products; read when the layer is planned.
+    public var precision = Precision.fp32
+    /// The effective weight in bf16 (both layouts), when the dense plan runs bf16 products.
+    var bf16Weight = WorkspaceRegion<UInt16>.none
     /// The plan the last forward ran (ConvPlanner chooses), and the effective weight's density then.
     public internal(set) var execution = ConvPlan.im2col
     public internal(set) var density = 1.0
@@ -77,12 +81,17 @@ public final class Conv2d: Layer {
         g.inputGradient = input.grad != nil
         densePlan = ConvPlanner.densePlan(g, algorithm: algorithm)
         g.winograd = densePlan == .winograd
+        g.bf16 = ConvPlanner.bf16Products(g, plan: densePlan, precision: precision)
         execution = densePlan
         geometry = g
         self.input = input
         inputGrad = planner.use(input, by: self)
         planner.scratch(perThread: g.scratchPerThread)
         planner.scratch(shared: g.sharedScratch(threads: planner.threads))
+        if g.bf16 {
+            bf16Weight = planner.halfRegion(g.bf16WeightCount)
+            planner.scratch(perThreadHalves: g.bf16ScratchPerThread)
+        }
         precondition(planner.threads <= 64, "at most 64 threads per rank")
         if !transform.isIdentity {
             effective = planner.region(g.weightCount)
@@ -118,7 +127,10 @@ public final class Conv2d: Layer {
     }
 
     /// The profile key: what kind of work this conv is.
-    public var profileKey: String { "conv \(kernel)x\(kernel)/\(stride) \(inChannels)->\(outChannels) @\(geometry!.inH) \(execution.name)" }
+    public var profileKey: String {
+        let bf16 = geometry!.bf16 && !execution.isSparse ? " bf16" : ""
+        return "conv \(kernel)x\(kernel)/\(stride) \(inChannels)->\(outChannels) @\(geometry!.inH) \(execution.name)\(bf16)"
+    }
 
     private func profiled(_ ctx: StepContext, backward: Bool, since start: UInt64) {
         ctx.profile?.add(conv: name, key: profileKey, plan: execution, density: density, geometry: geometry!,
@@ -131,6 +143,9 @@ public final class Conv2d: Layer {
         let g = geometry!
         let reuse = !ctx.training && effectiveVersion == ctx.parameterVersion && (!transform.isIdentity || compressed != nil)
         let w = reuse ? (transform.isIdentity ? ctx.param(weight) : ctx.region(effective)) : prepareWeight(ctx)
+        if g.bf16 && !execution.isSparse && !reuse {
+            ConvKernels.packWeight(w, g, into: packedWeight(ctx), transposed: ctx.training && g.inputGradient, pool: ctx.pool)
+        }
         effectiveVersion = ctx.parameterVersion
         let x = ctx.value(input), y = ctx.value(output)
         let b = bias.map { UnsafePointer(ctx.param($0)) }
@@ -148,8 +163,15 @@ public final class Conv2d: Layer {
         } else if execution == .depthwise {
             DepthwiseKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool)
         } else {
-            ConvKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool, scratch: scratch(ctx))
+            ConvKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool, scratch: scratch(ctx),
+                                bf16: g.bf16 ? packedWeight(ctx) : nil)
         }
+    }
+
+    /// The bf16 weight's two layouts (planned when the dense plan runs bf16 products).
+    private func packedWeight(_ ctx: StepContext) -> BF16Weight {
+        let rows = ctx.region(bf16Weight)
+        return BF16Weight(rows: rows, transposed: rows + groups * (outChannels / groups) * geometry!.evenColRows)
     }
 
     public func backward(_ ctx: StepContext) {
@@ -168,7 +190,7 @@ public final class Conv2d: Layer {
             DepthwiseKernels.backward(x: x, w: w, dy: dy, dx: dx, accumulate: acc, dw: dw, dbias: db, g, pool: ctx.pool)
         } else {
             ConvKernels.backward(x: x, w: w, dy: dy, dx: dx, accumulate: acc, dw: dw, dbias: db, g,
-                                 pool: ctx.pool, scratch: scratch(ctx))
+                                 pool: ctx.pool, scratch: scratch(ctx), bf16: g.bf16 ? packedWeight(ctx) : nil)
         }
         // dw holds ∂L/∂ŵ; map it onto the stored weight. On the sparse plan a kept-only kind's dw is
         // already zero where pruned, and its own gradients come from the kept entries (their sums lead the scratch).
@@ -187,7 +209,8 @@ public final class Conv2d: Layer {
 
     @inline(__always) private func scratch(_ ctx: StepContext) -> ConvScratch {
         ConvScratch(base: ctx.workspace.scratch(thread: 0), stride: ctx.workspace.scratchPerThread,
-                    partials: ctx.workspace.shared)
+                    partials: ctx.workspace.shared, halves: ctx.workspace.halfScratch,
+                    halfStride: ctx.workspace.halfScratchPerThread)
     }
 
     public func initialize(_ store: ParameterStore, seed: UInt64) {

@@ -32,6 +32,8 @@ public struct ModelOptions: Sendable {
     public var stemStride = 1
     /// How 3×3 stride-1 convs are computed (`conv_algorithm`).
     public var convAlgorithm = ConvAlgorithm.auto
+    /// `precision`: the convs' dense products in fp32 or with bf16 operands.
+    public var precision = Precision.fp32
 
     public init() {}
 
@@ -77,6 +79,7 @@ public struct ConvBuilder {
                           settings: TransformSettings(sInit: options.sInit), layout: layout)
         conv.initializer = initializer
         conv.algorithm = options.convAlgorithm
+        conv.precision = options.precision
         convs.append(conv)
         return conv
     }

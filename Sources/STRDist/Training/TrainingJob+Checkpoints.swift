@@ -60,6 +60,9 @@ extension TrainingJob {
                 print("=> note: '\(path)' holds no sparsity controller state (saved without target_sparsity): the controller starts afresh")
             }
         }
+        if state.precision != config.precision {
+            print("=> note: '\(path)' was trained in precision \(state.precision); continuing in \(config.precision) (weights and optimizer state are fp32 either way)")
+        }
         trainer.bestTop1 = state.bestTop1; trainer.bestTop5 = state.bestTop5
         trainer.bestTrainTop1 = state.bestTrainTop1; trainer.bestTrainTop5 = state.bestTrainTop5
         if let p = state.position {
@@ -85,6 +88,7 @@ extension TrainingJob {
         s.seed = config.seed ?? 0
         s.worldSize = comm.size
         s.settings = config.settingsText
+        s.precision = config.precision
         s.plans = String(trainer.model.convs.map { $0.execution.isSparse ? "s" : "d" })
         s.controller = trainer.sparsityController?.state
         do { try Checkpoint.save(base, store: trainer.model.network.store, optimizer: trainer.optimizer, state: s) } catch {

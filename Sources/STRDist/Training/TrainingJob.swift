@@ -36,6 +36,7 @@ public struct TrainingJob {
     @discardableResult
     public func run() throws -> Trainer {
         comm.stallTimeout = config.stallTimeout
+        if let why = BFloat16.unsupported(config.precision) { throw ConfigError(why) }
         try SetupFingerprint.verify(SetupFingerprint.of(config), "config", comm)
         if config.multigpu != nil { print("=> --multigpu has no meaning here: ranks come from mpirun; ignoring it") }
         for line in config.warnings { warn(line) }

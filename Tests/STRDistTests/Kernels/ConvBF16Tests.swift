@@ -1,0 +1,96 @@
+// Convolutions with bf16 operands (precision: bf16) against the naive direct convolution of the same
+// operands rounded to bf16, summed in Double: forward, ∂X (overwritten and accumulated) and ∂W, on
+// every body the CPU has (the portable one everywhere), one and several threads, one chunk and many.
+import XCTest
+@testable import STRDist
+
+final class ConvBF16Tests: XCTestCase {
+    typealias Case = ConvKernelTests.Case
+
+    static let cases: [Case] = [
+        Case(c: 3, o: 5, k: 3, p: 1),                       // odd sizes, padding
+        Case(c: 4, o: 6, k: 3, s: 2, p: 1, bias: true),      // stride 2, bias
+        Case(c: 5, o: 4, k: 1),                             // pointwise: the input packed directly
+        Case(c: 6, o: 4, k: 1, s: 2),                       // 1×1 stride 2
+        Case(c: 6, o: 4, k: 3, s: 1, p: 1, g: 2),           // groups
+        Case(c: 4, o: 6, k: 1, g: 2),                       // grouped pointwise
+        Case(c: 3, o: 4, k: 7, s: 2, p: 3, h: 13, w: 11),   // stem-like 7×7/2
+        Case(c: 8, o: 10, k: 1, n: 5, h: 1, w: 1, bias: true), // classifier on [C, N, 1, 1]
+        Case(c: 33, o: 17, k: 3, p: 1, n: 2, h: 9, w: 9),   // odd channel counts past a tile
+        Case(c: 40, o: 50, k: 1, n: 3, h: 8, w: 9),         // 50 rows: partial tiles of 8 rows
+    ]
+
+    override func tearDown() { BFloat16.force(isa: nil) }
+
+    func run(_ t: Case, threads: Int, chunkBudget: Int, accumulate: Bool) {
+        let saved = ConvGeometry.chunkBudget
+        ConvGeometry.chunkBudget = chunkBudget
+        defer { ConvGeometry.chunkBudget = saved }
+        var g = ConvGeometry(inChannels: t.c, outChannels: t.o, kernel: (t.k, t.k), stride: (t.s, t.s),
+                             padding: (t.p, t.p), dilation: (t.d, t.d), groups: t.g, batch: t.n, inH: t.h, inW: t.w)
+        g.bf16 = true
+        let x = randomArray(t.c * t.n * t.h * t.w, seed: 1), w = randomArray(g.weightCount, seed: 2)
+        let b = t.bias ? randomArray(t.o, seed: 3) : nil
+        let dy = randomArray(g.outChannels * g.columns, seed: 4)
+        let dxStart = randomArray(x.count, seed: 5)
+        let pool = ThreadPool(threads: threads)
+        let perThread = max(1, g.scratchPerThread), scratchFloats = perThread * threads
+        var scratch = [Float](repeating: 0, count: scratchFloats + g.sharedScratch(threads: threads))
+        var halves = [UInt16](repeating: 0xFFFF, count: g.bf16ScratchPerThread * threads)
+        var packed = [UInt16](repeating: 0xFFFF, count: g.bf16WeightCount)
+        var y = [Float](repeating: .nan, count: g.outChannels * g.columns)
+        var dx = accumulate ? dxStart : [Float](repeating: .nan, count: x.count)
+        var dw = [Float](repeating: .nan, count: g.weightCount), db = [Float](repeating: .nan, count: t.o)
+        scratch.withUnsafeMutableBufferPointer { s in
+          halves.withUnsafeMutableBufferPointer { h in
+            packed.withUnsafeMutableBufferPointer { p in
+              db.withUnsafeMutableBufferPointer { dbp in
+                let cs = ConvScratch(base: s.baseAddress!, stride: perThread, partials: s.baseAddress! + scratchFloats,
+                                     halves: h.baseAddress!, halfStride: g.bf16ScratchPerThread)
+                let wb = BF16Weight(rows: p.baseAddress!, transposed: p.baseAddress! + g.groups * g.groupOut * g.evenColRows)
+                ConvKernels.packWeight(w, g, into: wb, transposed: true, pool: pool)
+                ConvKernels.forward(x: x, w: w, bias: b, y: &y, g, pool: pool, scratch: cs, bf16: wb)
+                ConvKernels.backward(x: x, w: w, dy: dy, dx: &dx, accumulate: accumulate, dw: &dw,
+                                     dbias: t.bias ? dbp.baseAddress : nil, g, pool: pool, scratch: cs, bf16: wb)
+              }
+            }
+          }
+        }
+        let label = "\(t) body \(BFloat16.isa) threads \(threads) budget \(chunkBudget) accumulate \(accumulate)"
+        let r = { (v: [Float]) in v.map(BFloat16.rounded) }
+        let yRef = Naive.convForward(x: r(x), w: r(w), bias: b, g)
+        assertClose(y, yRef, rtol: 1e-4, atol: 1e-4, "forward \(label)")
+        let ref = Naive.convBackward(x: r(x), w: r(w), dy: r(dy), g)
+        let dxRef = accumulate ? zip(ref.dx, dxStart).map { $0 + $1 } : ref.dx
+        assertClose(dx, dxRef, rtol: 1e-4, atol: 1e-4, "dx \(label)")
+        assertClose(dw, ref.dw, rtol: 1e-4, atol: 1e-4, "dw \(label)")
+        // The bias gradient is a plain fp32 sum of ∂Y.
+        if t.bias { assertClose(db, Naive.convBackward(x: x, w: w, dy: dy, g).db, rtol: 1e-4, atol: 1e-4, "db \(label)") }
+        // Not the fp32 result: the operands were rounded (else this test could not tell).
+        let fp32 = Naive.convForward(x: x, w: w, bias: b, g)
+        XCTAssertGreaterThan(zip(y, fp32).map { abs($0 - $1) }.max()!, 1e-5, "forward \(label) is not bf16")
+    }
+
+    func testMatchesNaiveOnRoundedOperands() {
+        for body in BFloat16.cpuHasArithmetic ? [0, 1] : [0] {
+            BFloat16.force(isa: body)
+            for t in Self.cases {
+                run(t, threads: 1, chunkBudget: 1 << 20, accumulate: false)
+                run(t, threads: 3, chunkBudget: 1, accumulate: true)    // one image per chunk, partial sums
+            }
+        }
+    }
+
+    func testPlannerRunsBF16OnlyWhereItPays() {
+        func g(_ c: Int, _ o: Int, k: Int, s: Int = 1, n: Int = 16, h: Int = 56) -> ConvGeometry {
+            ConvGeometry(inChannels: c, outChannels: o, kernel: (k, k), stride: (s, s), padding: (k / 2, k / 2),
+                         batch: n, inH: h, inW: h)
+        }
+        XCTAssertTrue(ConvPlanner.bf16Products(g(64, 256, k: 1), plan: .gemm, precision: .bf16))
+        XCTAssertTrue(ConvPlanner.bf16Products(g(128, 128, k: 3, s: 2), plan: .im2col, precision: .bf16))
+        XCTAssertFalse(ConvPlanner.bf16Products(g(64, 256, k: 1), plan: .gemm, precision: .fp32), "fp32")
+        XCTAssertFalse(ConvPlanner.bf16Products(g(64, 64, k: 3), plan: .winograd, precision: .bf16), "Winograd stays fp32")
+        XCTAssertFalse(ConvPlanner.bf16Products(g(3, 64, k: 7, s: 2, h: 224), plan: .im2col, precision: .bf16), "3-channel stem")
+        XCTAssertFalse(ConvPlanner.bf16Products(g(2048, 1000, k: 1, h: 1), plan: .gemm, precision: .bf16), "classifier at batch 16")
+    }
+}
