@@ -66,7 +66,7 @@ int bf16_force_isa(int isa) {
     return current_isa;
 }
 
-bf16_t bf16_from_float(float x) {
+static inline bf16_t round_one(float x) {
     uint32_t u;
     memcpy(&u, &x, 4);
     if ((u & 0x7F800000u) == 0) return (bf16_t)((u >> 16) & 0x8000u);          // zero or denormal
@@ -74,6 +74,8 @@ bf16_t bf16_from_float(float x) {
     u += 0x7FFFu + ((u >> 16) & 1u);
     return (bf16_t)(u >> 16);
 }
+
+bf16_t bf16_from_float(float x) { return round_one(x); }
 
 float bf16_to_float(bf16_t h) {
     uint32_t u = (uint32_t)h << 16;
@@ -84,22 +86,35 @@ float bf16_to_float(bf16_t h) {
 
 void bf16_round(const float *src, bf16_t *dst, int64_t n) {
     if (bf16_isa() == 1) { bf16_round_avx512(src, dst, n); return; }
-    for (int64_t i = 0; i < n; i++) dst[i] = bf16_from_float(src[i]);
+    for (int64_t i = 0; i < n; i++) dst[i] = round_one(src[i]);
 }
 
 void bf16_pack_rows(const float *src, int64_t ld, int32_t rows, int32_t cols, bf16_t *dst, int64_t ldd) {
     if (bf16_isa() == 1) { bf16_pack_rows_avx512(src, ld, rows, cols, dst, ldd); return; }
     for (int32_t r = 0; r < rows; r++) {
-        for (int32_t c = 0; c < cols; c++) dst[r * ldd + c] = bf16_from_float(src[r * ld + c]);
+        for (int32_t c = 0; c < cols; c++) dst[r * ldd + c] = round_one(src[r * ld + c]);
         for (int64_t c = cols; c < ldd; c++) dst[r * ldd + c] = 0;
     }
 }
 
-void bf16_pack_rows_transposed(const float *src, int64_t ld, int32_t rows, int32_t cols, bf16_t *dst, int64_t ldd) {
-    for (int32_t c = 0; c < cols; c++) {
-        for (int32_t r = 0; r < rows; r++) dst[c * ldd + r] = bf16_from_float(src[r * ld + c]);
-        for (int64_t r = rows; r < ldd; r++) dst[c * ldd + r] = 0;
+void bf16_pack_block_transposed(const float *src, int64_t ld, int32_t rows, int32_t cols, bf16_t *dst, int64_t ldd) {
+    // Eight rows of src at a time: each column's eight values land side by side in dst.
+    int32_t r0 = 0;
+    for (; r0 + 8 <= rows; r0 += 8) {
+        const float *s = src + r0 * ld;
+        for (int32_t c = 0; c < cols; c++) {
+            bf16_t *d = dst + c * ldd + r0;
+            for (int q = 0; q < 8; q++) d[q] = round_one(s[q * ld + c]);
+        }
     }
+    for (int32_t c = 0; c < cols; c++)
+        for (int32_t r = r0; r < rows; r++) dst[c * ldd + r] = round_one(src[r * ld + c]);
+}
+
+void bf16_pack_rows_transposed(const float *src, int64_t ld, int32_t rows, int32_t cols, bf16_t *dst, int64_t ldd) {
+    bf16_pack_block_transposed(src, ld, rows, cols, dst, ldd);
+    for (int32_t c = 0; c < cols; c++)
+        for (int64_t r = rows; r < ldd; r++) dst[c * ldd + r] = 0;
 }
 
 void bf16_pack_pairs(const float *src, int64_t ld, int32_t k, int32_t n, bf16_t *dst) {
@@ -107,7 +122,7 @@ void bf16_pack_pairs(const float *src, int64_t ld, int32_t k, int32_t n, bf16_t 
     int64_t np = bf16_packed_columns(n);
     for (int32_t r = 0; r < (k + 1) / 2 * 2; r++)
         for (int64_t j = 0; j < np; j++)
-            dst[((r / 2) * np + j) * 2 + r % 2] = r < k && j < n ? bf16_from_float(src[r * ld + j]) : 0;
+            dst[((r / 2) * np + j) * 2 + r % 2] = r < k && j < n ? round_one(src[r * ld + j]) : 0;
 }
 
 void bf16_pack_pairs_transposed(const float *src, int64_t ld, int32_t n, int32_t k, bf16_t *dst) {
@@ -115,7 +130,7 @@ void bf16_pack_pairs_transposed(const float *src, int64_t ld, int32_t n, int32_t
     int64_t np = bf16_packed_columns(n);
     for (int32_t r = 0; r < (k + 1) / 2 * 2; r++)
         for (int64_t j = 0; j < np; j++)
-            dst[((r / 2) * np + j) * 2 + r % 2] = r < k && j < n ? bf16_from_float(src[j * ld + r]) : 0;
+            dst[((r / 2) * np + j) * 2 + r % 2] = r < k && j < n ? round_one(src[j * ld + r]) : 0;
 }
 
 /// The portable product: per element of C, pairs of k in order, in blocks of BF16_KC pairs as the fast

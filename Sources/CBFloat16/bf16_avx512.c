@@ -45,24 +45,57 @@ void bf16_pack_pairs_avx512(const float *src, int64_t ld, int32_t k, int32_t n, 
     }
 }
 
+/// Sixteen rows of S (each 8 pair-words from round16) → 8 vectors of 16 words, word i of vector q from row i:
+/// two 8 × 8 word transposes, one per 256-bit half.
+static inline void transpose16x8(const __m256i *row, __m512i *out) {
+    __m512i z[8], a[8], b[8];
+    for (int i = 0; i < 8; i++) z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(row[i]), row[i + 8], 1);
+    for (int i = 0; i < 8; i += 2) {
+        a[i] = _mm512_unpacklo_epi32(z[i], z[i + 1]);
+        a[i + 1] = _mm512_unpackhi_epi32(z[i], z[i + 1]);
+    }
+    for (int h = 0; h < 8; h += 4) {
+        b[h] = _mm512_unpacklo_epi64(a[h], a[h + 2]);
+        b[h + 1] = _mm512_unpackhi_epi64(a[h], a[h + 2]);
+        b[h + 2] = _mm512_unpacklo_epi64(a[h + 1], a[h + 3]);
+        b[h + 3] = _mm512_unpackhi_epi64(a[h + 1], a[h + 3]);
+    }
+    const __m512i low = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0), high = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+    for (int q = 0; q < 4; q++) {
+        out[q] = _mm512_permutex2var_epi64(b[q], low, b[q + 4]);
+        out[q + 4] = _mm512_permutex2var_epi64(b[q], high, b[q + 4]);
+    }
+}
+
 void bf16_pack_pairs_transposed_avx512(const float *src, int64_t ld, int32_t n, int32_t k, bf16_t *dst) {
     int64_t np = bf16_packed_columns(n), pairs = (k + 1) / 2;
     uint32_t *out = (uint32_t *)dst;
-    // Row j of S (k floats) gives column j of every pair-row: its words are already the pairs.
-    for (int64_t j = 0; j < np; j++) {
+    // Whole blocks of 16 rows of S × 8 pairs: rounded, transposed in registers, stored as 8 runs of 16 words.
+    int64_t j0 = 0;
+    for (; j0 + 16 <= n; j0 += 16) {
+        int64_t p = 0;
+        for (; p + 8 <= pairs && 2 * p + 16 <= k; p += 8) {
+            __m256i rows[16];
+            __m512i cols[8];
+            for (int i = 0; i < 16; i++) rows[i] = round16(src + (j0 + i) * ld + 2 * p, 16);
+            transpose16x8(rows, cols);
+            for (int q = 0; q < 8; q++) _mm512_storeu_si512(out + (p + q) * np + j0, cols[q]);
+        }
+        for (int64_t jj = j0; jj < j0 + 16; jj++) {
+            const float *row = src + jj * ld;
+            for (int64_t pp = p; pp < pairs; pp++) {
+                bf16_t lo = bf16_from_float(row[2 * pp]), hi = 2 * pp + 1 < k ? bf16_from_float(row[2 * pp + 1]) : 0;
+                out[pp * np + jj] = (uint32_t)lo | ((uint32_t)hi << 16);
+            }
+        }
+    }
+    // The last rows of S (fewer than 16) and the zero columns up to np.
+    for (int64_t j = j0; j < np; j++) {
         if (j >= n) { for (int64_t p = 0; p < pairs; p++) out[p * np + j] = 0; continue; }
         const float *row = src + j * ld;
-        int64_t p = 0;
-        for (; p + 8 <= pairs; p += 8) {
-            uint32_t w[8];
-            int64_t left = k - 2 * p;
-            _mm256_storeu_si256((__m256i *)w, round16(row + 2 * p, left < 16 ? left : 16));
-            for (int q = 0; q < 8; q++) out[(p + q) * np + j] = w[q];
-        }
-        if (p < pairs) {
-            uint32_t w[8];
-            _mm256_storeu_si256((__m256i *)w, round16(row + 2 * p, k - 2 * p));
-            for (int64_t q = 0; p + q < pairs; q++) out[(p + q) * np + j] = w[q];
+        for (int64_t p = 0; p < pairs; p++) {
+            bf16_t lo = bf16_from_float(row[2 * p]), hi = 2 * p + 1 < k ? bf16_from_float(row[2 * p + 1]) : 0;
+            out[p * np + j] = (uint32_t)lo | ((uint32_t)hi << 16);
         }
     }
 }

@@ -89,6 +89,7 @@ public struct ConvGeometry: Equatable, Sendable {
     /// Floats of per-thread scratch: im2col's columns and their gradient, or Winograd's tiles.
     public var scratchPerThread: Int {
         if winograd { return WinogradPlan(self).scratchPerThread }
+        if bf16 { return isPointwise ? 0 : 2 * colRows * pieceColumns }
         return isPointwise || isDepthwise ? 0 : 2 * colRows * imagesPerChunk() * outPlane
     }
 

@@ -18,7 +18,53 @@ public struct BF16Weight {
     }
 }
 
+/// A run of a chunk's columns: images [n0, n1) whole, or output rows [oh0, oh1) of image n0 alone.
+public struct ConvPiece {
+    public var n0: Int, n1: Int, oh0: Int, oh1: Int
+    /// Columns of the piece.
+    @inlinable public func columns(_ g: ConvGeometry) -> Int { n1 - n0 == 1 ? (oh1 - oh0) * g.outW : (n1 - n0) * g.outPlane }
+    /// The piece's first column in the batch's columns (N·OH·OW).
+    @inlinable public func firstColumn(_ g: ConvGeometry) -> Int { n0 * g.outPlane + oh0 * g.outW }
+    /// Whether this piece begins its image (or its images).
+    @inlinable public var beginsImage: Bool { oh0 == 0 }
+}
+
 extension ConvGeometry {
+    /// Floats one bf16 piece's column matrix should stay near (512 KiB: half a Zen 4 core's L2, the other
+    /// half for its packed copy and the product's panels). Large images are cut into runs of rows.
+    // unsafe: a tuning knob that tests and benchmarks set before any work starts; steps only read it.
+    nonisolated(unsafe) public static var bf16PieceBudget = 1 << 17
+
+    /// Rows of one image per piece when an image is larger than the budget, else nil (whole images).
+    var rowsPerPiece: Int? {
+        colRows * outPlane <= Self.bf16PieceBudget ? nil : max(1, Self.bf16PieceBudget / max(1, colRows * outW))
+    }
+
+    /// The most columns a bf16 piece has.
+    public var pieceColumns: Int {
+        if let rows = rowsPerPiece { return min(outH, rows) * outW }
+        return max(1, min(batch, Self.bf16PieceBudget / max(1, colRows * outPlane))) * outPlane
+    }
+
+    /// Calls `body` for each piece of images `images`, in order.
+    @inline(__always)
+    func forEachPiece(_ images: Range<Int>, _ body: (ConvPiece) -> Void) {
+        if let rows = rowsPerPiece {
+            for n in images {
+                var oh0 = 0
+                while oh0 < outH { body(ConvPiece(n0: n, n1: n + 1, oh0: oh0, oh1: min(outH, oh0 + rows))); oh0 += rows }
+            }
+            return
+        }
+        let perPiece = max(1, pieceColumns / outPlane)
+        var n0 = images.lowerBound
+        while n0 < images.upperBound {
+            let n1 = min(images.upperBound, n0 + perPiece)
+            body(ConvPiece(n0: n0, n1: n1, oh0: 0, oh1: outH))
+            n0 = n1
+        }
+    }
+
     /// colRows rounded up to even (a bf16 row holds whole pairs).
     @inlinable public var evenColRows: Int { (colRows + 1) & ~1 }
     @inlinable public var evenGroupOut: Int { (groupOut + 1) & ~1 }
@@ -28,13 +74,12 @@ extension ConvGeometry {
     /// bf16 elements of one thread's scratch: the packed columns, then ∂Y as rows and as pairs.
     public var bf16ScratchPerThread: Int {
         guard bf16 else { return 0 }
-        let parts = bf16ScratchParts
-        return parts.dyPairs + Self.aligned(Int(bf16_packed_size(Int64(groupOut), Int64(imagesPerChunk() * outPlane))))
+        return bf16ScratchParts.dyPairs + Self.aligned(Int(bf16_packed_size(Int64(groupOut), Int64(pieceColumns))))
     }
 
     /// Where each part of a thread's bf16 scratch starts.
     var bf16ScratchParts: (columns: Int, dyRows: Int, dyPairs: Int) {
-        let cols = imagesPerChunk() * outPlane
+        let cols = pieceColumns
         let packed = max(bf16_packed_size(Int64(colRows), Int64(cols)), bf16_packed_size(Int64(cols), Int64(colRows)))
         let dyRows = Self.aligned(Int(packed))
         return (0, dyRows, dyRows + Self.aligned(groupOut * ((cols + 1) & ~1)))
@@ -60,64 +105,97 @@ extension ConvKernels {
                                a.p.rows + (gi * g.groupOut + o0) * g.evenColRows, Int64(g.evenColRows))
                 guard a.t else { continue }
                 let dst = a.p.transposed + gi * g.colRows * g.evenGroupOut
-                for c in 0..<g.colRows {
-                    let row = dst + c * g.evenGroupOut
-                    for o in o0..<o1 { row[o] = bf16_from_float(src[(o - o0) * g.colRows + c]) }
-                    if o1 == g.groupOut && g.evenGroupOut > g.groupOut { row[g.groupOut] = 0 }
+                bf16_pack_block_transposed(src, Int64(g.colRows), Int32(o1 - o0), Int32(g.colRows), dst + o0,
+                                           Int64(g.evenGroupOut))
+                if o1 == g.groupOut && g.evenGroupOut > g.groupOut {
+                    for c in 0..<g.colRows { dst[c * g.evenGroupOut + g.groupOut] = 0 }
                 }
             }
         }
     }
 
-    @inline(__always)
-    static func forwardChunkBF16(x: UnsafePointer<Float>, w: BF16Weight, y: UnsafeMutablePointer<Float>,
-                                 _ g: ConvGeometry, _ n0: Int, _ n1: Int, _ col: UnsafeMutablePointer<Float>,
-                                 _ halves: UnsafeMutablePointer<UInt16>) {
-        let cols = (n1 - n0) * g.outPlane
-        for gi in 0..<g.groups {
-            let (b, ldb) = columnMatrix(x, g, group: gi, n0, n1, col)
-            bf16_pack_pairs(b, Int64(ldb), Int32(g.colRows), Int32(cols), halves)
-            bf16_gemm(Int32(g.groupOut), Int32(cols), Int32(g.colRows), w.rows + gi * g.groupOut * g.evenColRows,
-                      Int64(g.evenColRows), halves, y + gi * g.groupOut * g.columns + n0 * g.outPlane,
-                      Int64(g.columns), 0)
-        }
-    }
-
-    @inline(__always)
-    static func backwardChunkBF16(x: UnsafePointer<Float>, w: BF16Weight, dy: UnsafePointer<Float>,
-                                  dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
-                                  dw: UnsafeMutablePointer<Float>, first: Bool, _ g: ConvGeometry,
-                                  _ n0: Int, _ n1: Int, _ col: UnsafeMutablePointer<Float>,
-                                  _ dcol: UnsafeMutablePointer<Float>, _ halves: UnsafeMutablePointer<UInt16>) {
-        let cols = (n1 - n0) * g.outPlane, evenCols = (cols + 1) & ~1
-        let parts = g.bf16ScratchParts
-        let packedColumns = halves + parts.columns, dyRows = halves + parts.dyRows, dyPairs = halves + parts.dyPairs
-        for gi in 0..<g.groups {
-            let dyG = dy + gi * g.groupOut * g.columns + n0 * g.outPlane
-            let (b, ldb) = columnMatrix(x, g, group: gi, n0, n1, col)
-            // ∂W_g (+)= ∂Y_g · colᵀ: ∂Y as rows, the columns as the pairs of their transpose.
-            bf16_pack_rows(dyG, Int64(g.columns), Int32(g.groupOut), Int32(cols), dyRows, Int64(evenCols))
-            bf16_pack_pairs_transposed(b, Int64(ldb), Int32(g.colRows), Int32(cols), packedColumns)
-            bf16_gemm(Int32(g.groupOut), Int32(g.colRows), Int32(cols), dyRows, Int64(evenCols), packedColumns,
-                      dw + gi * g.groupOut * g.colRows, Int64(g.colRows), first ? 0 : 1)
-            guard let dx = dx else { continue }
-            // ∂col = W_gᵀ · ∂Y_g (straight into ∂X for a pointwise conv).
-            bf16_pack_pairs(dyG, Int64(g.columns), Int32(g.groupOut), Int32(cols), dyPairs)
-            let wT = w.transposed + gi * g.colRows * g.evenGroupOut
-            if g.isPointwise {
-                bf16_gemm(Int32(g.groupIn), Int32(cols), Int32(g.groupOut), wT, Int64(g.evenGroupOut), dyPairs,
-                          dx + gi * g.groupIn * g.columns + n0 * g.inPlane, Int64(g.columns), accumulate ? 1 : 0)
-            } else {
-                bf16_gemm(Int32(g.colRows), Int32(cols), Int32(g.groupOut), wT, Int64(g.evenGroupOut), dyPairs,
-                          dcol, Int64(cols), 0)
-                if !accumulate {
-                    for c in 0..<g.groupIn {
-                        (dx + ((gi * g.groupIn + c) * g.batch + n0) * g.inPlane)
-                            .update(repeating: 0, count: (n1 - n0) * g.inPlane)
+    /// y = conv(x, w) + bias with bf16 operands: each thread a run of images, piece by piece.
+    static func forwardBF16(x: UnsafePointer<Float>, w: BF16Weight, bias: UnsafePointer<Float>?,
+                            y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, pool: ThreadPool, scratch: ConvScratch) {
+        pool.parallelRanges(g.batch, (x: x, w: w, bias: bias, y: y, g: g, scratch: scratch)) { a, images, t in
+            let g = a.g, col = a.scratch.perThread(t), packed = a.scratch.halves(t)
+            g.forEachPiece(images) { piece in
+                let cols = piece.columns(g), first = piece.firstColumn(g)
+                for gi in 0..<g.groups {
+                    let (b, ldb) = pieceColumns(a.x, g, group: gi, piece, col)
+                    bf16_pack_pairs(b, Int64(ldb), Int32(g.colRows), Int32(cols), packed)
+                    bf16_gemm(Int32(g.groupOut), Int32(cols), Int32(g.colRows), a.w.rows + gi * g.groupOut * g.evenColRows,
+                              Int64(g.evenColRows), packed, a.y + gi * g.groupOut * g.columns + first, Int64(g.columns), 0)
+                }
+                if let bias = a.bias {
+                    for o in 0..<g.outChannels {
+                        let row = a.y + o * g.columns + first
+                        for j in 0..<cols { row[j] += bias[o] }
                     }
                 }
-                Im2col.col2im(dcol, g, channel: gi * g.groupIn, images: n0, n1, dx)
             }
+        }
+    }
+
+    /// Group gi's column matrix of a piece and its row stride: the input itself for a pointwise conv,
+    /// else im2col of the piece into `col`.
+    @inline(__always)
+    static func pieceColumns(_ x: UnsafePointer<Float>, _ g: ConvGeometry, group gi: Int, _ p: ConvPiece,
+                             _ col: UnsafeMutablePointer<Float>) -> (UnsafePointer<Float>, Int) {
+        if g.isPointwise { return (x + gi * g.groupIn * g.columns + p.firstColumn(g), g.columns) }
+        if p.n1 - p.n0 == 1 && (p.oh0 > 0 || p.oh1 < g.outH) {
+            Im2col.im2colRows(x, g, channel: gi * g.groupIn, image: p.n0, rows: p.oh0, p.oh1, col)
+        } else {
+            Im2col.im2col(x, g, channel: gi * g.groupIn, images: p.n0, p.n1, col)
+        }
+        return (UnsafePointer(col), p.columns(g))
+    }
+
+    /// One thread's share of the backward pass: ∂W over its images into `dw` (overwritten), and ∂X.
+    static func backwardBF16(x: UnsafePointer<Float>, w: BF16Weight, dy: UnsafePointer<Float>,
+                             dx: UnsafeMutablePointer<Float>?, accumulate: Bool, dw: UnsafeMutablePointer<Float>,
+                             _ g: ConvGeometry, images: Range<Int>, col: UnsafeMutablePointer<Float>,
+                             halves: UnsafeMutablePointer<UInt16>) {
+        if images.isEmpty { dw.update(repeating: 0, count: g.weightCount); return }
+        let dcol = col + g.colRows * g.pieceColumns
+        let parts = g.bf16ScratchParts
+        let packedColumns = halves + parts.columns, dyRows = halves + parts.dyRows, dyPairs = halves + parts.dyPairs
+        var firstPiece = true
+        g.forEachPiece(images) { piece in
+            let cols = piece.columns(g), evenCols = (cols + 1) & ~1, first = piece.firstColumn(g)
+            for gi in 0..<g.groups {
+                let dyG = dy + gi * g.groupOut * g.columns + first
+                let (b, ldb) = pieceColumns(x, g, group: gi, piece, col)
+                // ∂W_g (+)= ∂Y_g · colᵀ: ∂Y as rows, the columns as the pairs of their transpose.
+                bf16_pack_rows(dyG, Int64(g.columns), Int32(g.groupOut), Int32(cols), dyRows, Int64(evenCols))
+                bf16_pack_pairs_transposed(b, Int64(ldb), Int32(g.colRows), Int32(cols), packedColumns)
+                bf16_gemm(Int32(g.groupOut), Int32(g.colRows), Int32(cols), dyRows, Int64(evenCols), packedColumns,
+                          dw + gi * g.groupOut * g.colRows, Int64(g.colRows), firstPiece ? 0 : 1)
+                guard let dx = dx else { continue }
+                // ∂col = W_gᵀ · ∂Y_g (straight into ∂X for a pointwise conv).
+                bf16_pack_pairs(dyG, Int64(g.columns), Int32(g.groupOut), Int32(cols), dyPairs)
+                let wT = w.transposed + gi * g.colRows * g.evenGroupOut
+                if g.isPointwise {
+                    bf16_gemm(Int32(g.groupIn), Int32(cols), Int32(g.groupOut), wT, Int64(g.evenGroupOut), dyPairs,
+                              dx + gi * g.groupIn * g.columns + first, Int64(g.columns), accumulate ? 1 : 0)
+                    continue
+                }
+                bf16_gemm(Int32(g.colRows), Int32(cols), Int32(g.groupOut), wT, Int64(g.evenGroupOut), dyPairs,
+                          dcol, Int64(cols), 0)
+                // The images' ∂X planes are cleared before their first piece adds into them.
+                if !accumulate && piece.beginsImage {
+                    for c in 0..<g.groupIn {
+                        (dx + ((gi * g.groupIn + c) * g.batch + piece.n0) * g.inPlane)
+                            .update(repeating: 0, count: (piece.n1 - piece.n0) * g.inPlane)
+                    }
+                }
+                if piece.n1 - piece.n0 == 1 && (piece.oh0 > 0 || piece.oh1 < g.outH) {
+                    Im2col.col2imRows(dcol, g, channel: gi * g.groupIn, image: piece.n0, rows: piece.oh0, piece.oh1, dx)
+                } else {
+                    Im2col.col2im(dcol, g, channel: gi * g.groupIn, images: piece.n0, piece.n1, dx)
+                }
+            }
+            firstPiece = false
         }
     }
 }

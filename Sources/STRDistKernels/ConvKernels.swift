@@ -38,17 +38,17 @@ public enum ConvKernels {
             WinogradConv.forward(x: x, w: w, bias: bias, y: y, g, pool: pool, scratch: scratch)
             return
         }
-        let args = (x: x, w: w, wb: wb, bias: bias, y: y, g: g, scratch: scratch, perChunk: g.imagesPerChunk())
+        if let wb = wb {
+            forwardBF16(x: x, w: wb, bias: bias, y: y, g, pool: pool, scratch: scratch)
+            return
+        }
+        let args = (x: x, w: w, bias: bias, y: y, g: g, scratch: scratch, perChunk: g.imagesPerChunk())
         pool.parallelRanges(g.batch, args) { a, images, t in
             let col = a.scratch.perThread(t)
             var n0 = images.lowerBound
             while n0 < images.upperBound {
                 let n1 = min(images.upperBound, n0 + a.perChunk)
-                if let wb = a.wb {
-                    forwardChunkBF16(x: a.x, w: wb, y: a.y, a.g, n0, n1, col, a.scratch.halves(t))
-                } else {
-                    forwardChunk(x: a.x, w: a.w, y: a.y, a.g, n0, n1, col)
-                }
+                forwardChunk(x: a.x, w: a.w, y: a.y, a.g, n0, n1, col)
                 if let bias = a.bias { addBias(bias, a.y, a.g, n0, n1) }
                 n0 = n1
             }
@@ -120,18 +120,18 @@ public enum ConvKernels {
             let images = ThreadPool.split(g.batch, parts: a.threads, index: t)
             let dwT = t == 0 ? a.dw : a.scratch.partials + (t - 1) * g.weightCount
             if images.isEmpty { dwT.update(repeating: 0, count: g.weightCount); return }
+            if let wb = a.wb {
+                backwardBF16(x: a.x, w: wb, dy: a.dy, dx: a.dx, accumulate: a.acc, dw: dwT, g, images: images,
+                             col: a.scratch.perThread(t), halves: a.scratch.halves(t))
+                return
+            }
             let col = a.scratch.perThread(t)
             let dcol = col + g.colRows * perChunk * g.outPlane
             var n0 = images.lowerBound
             while n0 < images.upperBound {
                 let n1 = min(images.upperBound, n0 + perChunk)
-                if let wb = a.wb {
-                    backwardChunkBF16(x: a.x, w: wb, dy: a.dy, dx: a.dx, accumulate: a.acc, dw: dwT,
-                                      first: n0 == images.lowerBound, g, n0, n1, col, dcol, a.scratch.halves(t))
-                } else {
-                    backwardChunk(x: a.x, w: a.w, dy: a.dy, dx: a.dx, accumulate: a.acc, dw: dwT,
-                                  first: n0 == images.lowerBound, g, n0, n1, col, dcol)
-                }
+                backwardChunk(x: a.x, w: a.w, dy: a.dy, dx: a.dx, accumulate: a.acc, dw: dwT,
+                              first: n0 == images.lowerBound, g, n0, n1, col, dcol)
                 n0 = n1
             }
         }

@@ -32,13 +32,44 @@ public enum Im2col {
         }
     }
 
-    /// One image, one kernel tap: OH·OW values.
+    /// Fills `col` for channels [c0, c0 + g.groupIn), image n, output rows [oh0, oh1): a piece of one
+    /// image's columns, (oh1 − oh0)·OW of them (bf16 plans cut large images so the piece stays in L2).
+    public static func im2colRows(_ x: UnsafePointer<Float>, _ g: ConvGeometry, channel c0: Int, image n: Int,
+                                  rows oh0: Int, _ oh1: Int, _ col: UnsafeMutablePointer<Float>) {
+        let cols = (oh1 - oh0) * g.outW
+        for c in 0..<g.groupIn {
+            let plane = x + ((c0 + c) * g.batch + n) * g.inPlane
+            for ki in 0..<g.kernelH {
+                for kj in 0..<g.kernelW {
+                    fillRows(plane, g, ki, kj, col + ((c * g.kernelH + ki) * g.kernelW + kj) * cols - oh0 * g.outW,
+                             rows: oh0..<oh1)
+                }
+            }
+        }
+    }
+
+    /// Adds a piece's `col` (as im2colRows lays it out) into dx: channels [c0, c0 + g.groupIn), image n.
+    public static func col2imRows(_ col: UnsafePointer<Float>, _ g: ConvGeometry, channel c0: Int, image n: Int,
+                                  rows oh0: Int, _ oh1: Int, _ dx: UnsafeMutablePointer<Float>) {
+        let cols = (oh1 - oh0) * g.outW
+        for c in 0..<g.groupIn {
+            let plane = dx + ((c0 + c) * g.batch + n) * g.inPlane
+            for ki in 0..<g.kernelH {
+                for kj in 0..<g.kernelW {
+                    addRows(col + ((c * g.kernelH + ki) * g.kernelW + kj) * cols - oh0 * g.outW, g, ki, kj, plane,
+                            rows: oh0..<oh1)
+                }
+            }
+        }
+    }
+
+    /// One image, one kernel tap: OH·OW values (output rows `rows` only: dst still indexed from row 0).
     @inline(__always)
     private static func fillRows(_ plane: UnsafePointer<Float>, _ g: ConvGeometry, _ ki: Int, _ kj: Int,
-                                 _ dst: UnsafeMutablePointer<Float>) {
+                                 _ dst: UnsafeMutablePointer<Float>, rows: Range<Int>? = nil) {
         let (lo, hi) = validColumns(g, kj)
         let ow = g.outW
-        for oh in 0..<g.outH {
+        for oh in rows ?? 0..<g.outH {
             let row = dst + oh * ow
             let ih = oh * g.strideH - g.padH + ki * g.dilationH
             if ih < 0 || ih >= g.inH {
@@ -91,11 +122,11 @@ public enum Im2col {
 
     @inline(__always)
     private static func addRows(_ src: UnsafePointer<Float>, _ g: ConvGeometry, _ ki: Int, _ kj: Int,
-                                _ plane: UnsafeMutablePointer<Float>) {
+                                _ plane: UnsafeMutablePointer<Float>, rows: Range<Int>? = nil) {
         let (lo, hi) = validColumns(g, kj)
         if hi <= lo { return }
         let ow = g.outW, s = g.strideW
-        for oh in 0..<g.outH {
+        for oh in rows ?? 0..<g.outH {
             let ih = oh * g.strideH - g.padH + ki * g.dilationH
             if ih < 0 || ih >= g.inH { continue }
             let row = src + oh * ow

@@ -30,6 +30,9 @@ void bf16_round(const float *src, bf16_t *dst, int64_t n);
 void bf16_pack_rows(const float *src, int64_t ld, int32_t rows, int32_t cols, bf16_t *dst, int64_t ldd);
 /// The same of the transpose: dst (cols × rows) row c holds src's column c; rows padded to ldd with zeros.
 void bf16_pack_rows_transposed(const float *src, int64_t ld, int32_t rows, int32_t cols, bf16_t *dst, int64_t ldd);
+/// A block of that transpose: src's rows become dst's columns 0..<rows (no padding written), so that
+/// threads can fill disjoint column blocks of one transposed matrix.
+void bf16_pack_block_transposed(const float *src, int64_t ld, int32_t rows, int32_t cols, bf16_t *dst, int64_t ldd);
 
 /// Columns of a packed right operand: n rounded up to 16.
 static inline int64_t bf16_packed_columns(int64_t n) { return (n + 15) & ~(int64_t)15; }

@@ -30,12 +30,13 @@ public enum ConvPlanner {
     }
 
     /// Whether `g`, planned `plan`, runs its products with bf16 operands under `precision`. Only the
-    /// im2col and pointwise GEMMs do, and only where that measured faster (ResNet50 b16 on a Zen 4, per
-    /// conv, fwd + bwd): 1×1 convs 1.4–1.7× faster, strided 3×3 1.5×; but the 3-channel stem (packing
-    /// 147-long columns) and the classifier (16 columns: packing its 2 M weights each step) ran slower,
-    /// hence at least 16 input channels and 256 columns. Winograd keeps fp32 operands — its transforms
-    /// lose accuracy in bf16, and fp32 Winograd beat bf16 im2col on the 56- and 28-pixel 3×3 convs
-    /// (170 vs 332 ms, 134 vs 180 ms) — as do the depthwise and sparse kernels.
+    /// im2col and pointwise GEMMs do, and only where that measured faster (ResNet50 b16 on a Zen 4, fwd +
+    /// bwd per conv against fp32: 1×1 convs and strided 3×3 about 1.5–2× faster); the 3-channel stem
+    /// (147-long columns) and the classifier (16 columns, its 2 M weights packed each step) ran slower,
+    /// hence at least 16 input channels and 256 columns. Winograd keeps fp32 operands: its transforms
+    /// lose accuracy in bf16, and fp32 Winograd beat or matched bf16 im2col on every 3×3 stride-1 conv
+    /// (107 vs 125 ms at 28 px, 111 vs 143 ms at 7 px, level at 56 and 14 px). The depthwise and sparse
+    /// kernels stay fp32 too.
     public static func bf16Products(_ g: ConvGeometry, plan: ConvPlan, precision: Precision) -> Bool {
         precision == .bf16 && (plan == .im2col || plan == .gemm) && g.groupIn >= bf16Minimum.inputChannels
             && g.columns >= bf16Minimum.columns

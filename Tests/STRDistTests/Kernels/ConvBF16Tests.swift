@@ -23,9 +23,10 @@ final class ConvBF16Tests: XCTestCase {
     override func tearDown() { BFloat16.force(isa: nil) }
 
     func run(_ t: Case, threads: Int, chunkBudget: Int, accumulate: Bool) {
-        let saved = ConvGeometry.chunkBudget
-        ConvGeometry.chunkBudget = chunkBudget
-        defer { ConvGeometry.chunkBudget = saved }
+        // The budget of a bf16 piece: 1 cuts every image into single output rows.
+        let saved = ConvGeometry.bf16PieceBudget
+        ConvGeometry.bf16PieceBudget = chunkBudget
+        defer { ConvGeometry.bf16PieceBudget = saved }
         var g = ConvGeometry(inChannels: t.c, outChannels: t.o, kernel: (t.k, t.k), stride: (t.s, t.s),
                              padding: (t.p, t.p), dilation: (t.d, t.d), groups: t.g, batch: t.n, inH: t.h, inW: t.w)
         g.bf16 = true
@@ -76,7 +77,8 @@ final class ConvBF16Tests: XCTestCase {
             BFloat16.force(isa: body)
             for t in Self.cases {
                 run(t, threads: 1, chunkBudget: 1 << 20, accumulate: false)
-                run(t, threads: 3, chunkBudget: 1, accumulate: true)    // one image per chunk, partial sums
+                run(t, threads: 3, chunkBudget: 1, accumulate: true)    // one output row per piece, partial sums
+                run(t, threads: 2, chunkBudget: 300, accumulate: false) // pieces of a few rows, or of whole images
             }
         }
     }
