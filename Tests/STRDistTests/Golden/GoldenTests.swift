@@ -25,16 +25,18 @@ final class GoldenTests: XCTestCase {
         return (0..<count).map { Float(offset + amp * sin(0.731 * Double($0) + 0.173 * h + 0.3)) }
     }
 
-    func makeModel(_ kind: SparseKind, _ algorithm: ConvAlgorithm) throws -> Model {
+    func makeModel(_ kind: SparseKind, _ algorithm: ConvAlgorithm, precision: Precision = .fp32, batch: Int = batch,
+                   width: Double = 1.0 / 16, labels: [Int32] = labels) throws -> Model {
         var o = ModelOptions()
         o.convAlgorithm = algorithm
-        o.arch = "ResNet18"; o.numClasses = Self.classes; o.widthMultiplier = 1.0 / 16; o.smallInputStem = true
+        o.precision = precision
+        o.arch = "ResNet18"; o.numClasses = Self.classes; o.widthMultiplier = width; o.smallInputStem = true
         o.convKind = kind
         o.pruneRate = 0.5
         let model = try Model(o, threads: 2)
         if kind == .gmp { model.pruning.setCurrent(0.3) }
         let net = model.network
-        net.plan(ActShape(channels: 3, batch: Self.batch, height: Self.size, width: Self.size))
+        net.plan(ActShape(channels: 3, batch: batch, height: Self.size, width: Self.size))
         net.initialize(seed: 0)
         for e in model.layout.parameters.entries {
             let v: [Float]
@@ -52,7 +54,7 @@ final class GoldenTests: XCTestCase {
         let shape = net.inputRef.shape
         let nchw = (0..<shape.count).map { Float(1.5 * sin(0.05 * Double($0) + 0.2)) }
         nchw.withUnsafeBufferPointer { Layout.nchwToCNHW($0.baseAddress!, net.input, shape) }
-        for (i, l) in Self.labels.enumerated() { net.labels[i] = l }
+        for (i, l) in labels.enumerated() { net.labels[i] = l }
         return model
     }
 
