@@ -3,7 +3,10 @@
 `strdist bench` (needs torch; never run in CI). The models are scripts/interop/torch_models.py's: torchvision's
 ResNet layout and the reference's MobileNetV1, each with the 1x1-conv classifier strdist uses.
 
-    python3 scripts/bench_pytorch.py --arch resnet18 --batch 32 --threads 2 [--conv STRConv]
+    python3 scripts/bench_pytorch.py --arch resnet18 --batch 32 --threads 2 [--conv STRConv] [--precision bf16] [--eval]
+
+--precision bf16 runs the step under torch.autocast("cpu", dtype=torch.bfloat16), as researchers train on
+CPUs with bf16 arithmetic; --eval times inference (model.eval(), no_grad) instead of training.
 
 Its fastest setting preloads tcmalloc (apt-get install libgoogle-perftools4):
     LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4 python3 scripts/bench_pytorch.py ...
@@ -45,6 +48,8 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--conv", default="DenseConv", choices=["DenseConv", "STRConv"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--eval", action="store_true")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     names = {"resnet18": "ResNet18", "resnet34": "ResNet34", "resnet50": "ResNet50", "resnet101": "ResNet101",
@@ -57,19 +62,30 @@ def main():
     y = torch.randint(0, 1000, (a.batch,))
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
 
+    autocast = a.precision == "bf16"
+
     def step():
+        if a.eval:
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                model(x)
+            return
         opt.zero_grad()
-        loss_fn(model(x), y).backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = loss_fn(model(x), y)
+        loss.backward()
         opt.step()
 
+    if a.eval:
+        model.eval()
     step(); step()
     times = []
     for _ in range(a.steps):
         t = time.perf_counter()
         step()
         times.append(time.perf_counter() - t)
-    print(f"pytorch {torch.__version__} {a.arch} {a.conv} batch {a.batch} at {a.size}, {a.threads} threads: "
-          f"train step {statistics.median(times):.3f} s median (min {min(times):.3f})")
+    mode = "eval" if a.eval else "train"
+    print(f"pytorch {torch.__version__} {a.arch} {a.conv} {a.precision} batch {a.batch} at {a.size}, {a.threads} threads: "
+          f"{mode} step {statistics.median(times):.3f} s median (min {min(times):.3f})")
 
 
 if __name__ == "__main__":

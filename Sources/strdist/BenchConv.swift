@@ -4,7 +4,7 @@ import STRDist
 
 struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the version and what this machine gives the engine: CPU, cores, the sparse kernels' instruction set, OpenBLAS's core.")
+        abstract: "Print the version and what this machine gives the engine: CPU, cores, the sparse kernels' instruction set, the bf16 kernels', OpenBLAS's core.")
     func run() {
         print("strdist 0.1.0; \(MachineSummary.line)")
     }

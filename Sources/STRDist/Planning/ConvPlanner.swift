@@ -9,6 +9,8 @@
 // layer near the crossover does not flap. Deterministic: the same densities
 // give the same plans on every rank and after a resume.
 
+import Foundation
+
 public enum ConvPlanner {
     /// Above this density the sparse kernels never run (`auto` plans no memory for denser weights).
     public static let maxDensity = 0.5
@@ -42,9 +44,14 @@ public enum ConvPlanner {
             && g.columns >= bf16Minimum.columns
     }
 
-    /// The smallest conv that runs bf16 products.
-    // unsafe: a tuning knob that tests set (to 0: tiny models in bf16) before any model is planned; plans only read it.
-    nonisolated(unsafe) public static var bf16Minimum = (inputChannels: 16, columns: 256)
+    /// The smallest conv that runs bf16 products: `STRDIST_BF16_MIN=channels,columns` in the environment
+    /// changes it (tests set 0,0 to put tiny models on bf16 products; a tuning knob, not a config key).
+    // unsafe: set before any model is planned (tests, or the environment once); plans only read it.
+    nonisolated(unsafe) public static var bf16Minimum: (inputChannels: Int, columns: Int) = {
+        let parts = ProcessInfo.processInfo.environment["STRDIST_BF16_MIN"]?.split(separator: ",").compactMap { Int($0) }
+        guard let p = parts, p.count == 2, p[0] >= 0, p[1] >= 0 else { return (16, 256) }
+        return (p[0], p[1])
+    }()
 
     /// How the sparse kernels would run `g`.
     public static func sparseLayout(_ g: ConvGeometry) -> SparseLayout {

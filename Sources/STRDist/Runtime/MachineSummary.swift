@@ -1,6 +1,6 @@
 // What this machine gives the engine, in one line for test logs and reports: the CPU, the cores
-// online, the instruction set the sparse kernels dispatch to, and the core OpenBLAS loaded (and
-// whether OPENBLAS_CORETYPE chose it). Figures are only comparable with this line beside them.
+// online, the instruction set the sparse kernels dispatch to, the bf16 kernels' body (and whether
+// precision: bf16 can run here), and the core OpenBLAS loaded (and whether OPENBLAS_CORETYPE chose it). Figures are only comparable with this line beside them.
 
 import Foundation
 
@@ -19,7 +19,13 @@ public enum MachineSummary {
         return "OpenBLAS core \(BLASInfo.coreName) (\(forced ?? "its own choice"))"
     }
 
+    /// "bf16 avx512_bf16" where precision: bf16 runs; "bf16 portable only (no AVX512_BF16: precision fp32 here)" elsewhere.
+    public static var bf16: String {
+        let amx = BFloat16.cpuHasAMX ? ", AMX-BF16 present (unused)" : ""
+        return BFloat16.cpuHasArithmetic ? "bf16 \(BFloat16.isa)\(amx)" : "bf16 portable only (no AVX512_BF16: precision fp32 here)"
+    }
+
     public static var line: String {
-        "CPU \(cpuModel), \(CoreBudget.online) core(s) online; sparse kernels \(SparseISA.name); \(blas)"
+        "CPU \(cpuModel), \(CoreBudget.online) core(s) online; sparse kernels \(SparseISA.name); \(bf16); \(blas)"
     }
 }

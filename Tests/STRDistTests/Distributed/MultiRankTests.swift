@@ -102,6 +102,25 @@ final class MultiRankTests: XCTestCase {
         XCTAssertEqual(try parameters(dir + "/full.txt.params"), try parameters(dir + "/part.txt.params"))
     }
 
+    /// The same in bf16, every im2col and pointwise conv on bf16 products (STRDIST_BF16_MIN=0,0).
+    func testResumeOnTwoRanksIsBitIdenticalInBF16() throws {
+        try XCTSkipUnless(BFloat16.cpuHasArithmetic, "precision bf16 needs AVX512_BF16, which this CPU lacks")
+        let env = ["STRDIST_BF16_MIN": "0,0"]
+        let words = ["--precision", "bf16", "--conv_algorithm", "im2col"]
+        let full = try mpirun(2, words + ["--epochs", "2", "--name", "bf16full", "--step_log", dir + "/bf16full.txt"], env: env)
+        XCTAssertEqual(full.status, 0, full.output)
+        let part = try mpirun(2, words + ["--epochs", "1", "--name", "bf16part"], env: env)
+        XCTAssertEqual(part.status, 0, part.output)
+        let resumed = try mpirun(2, words + ["--epochs", "2", "--name", "bf16part", "--resume", "auto", "--step_log",
+                                             dir + "/bf16part.txt"], env: env)
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertEqual(try parameters(dir + "/bf16full.txt.params"), try parameters(dir + "/bf16part.txt.params"))
+        // And bf16 did run: the fp32 run's parameters differ.
+        let fp32 = try mpirun(2, ["--conv_algorithm", "im2col", "--epochs", "2", "--name", "fp32", "--step_log", dir + "/fp32.txt"])
+        XCTAssertEqual(fp32.status, 0, fp32.output)
+        XCTAssertNotEqual(try parameters(dir + "/fp32.txt.params"), try parameters(dir + "/bf16full.txt.params"))
+    }
+
     /// STR's weight gradients travel as their kept positions only; with two ranks every element's sum
     /// is a + b either way, so the result is the dense all-reduce's bit for bit — while masks move.
     func testKeptOnlyAllreduceIsBitIdenticalToTheDenseOne() throws {
