@@ -79,12 +79,26 @@ public struct SparseCostModel: Sendable, Codable, Equatable {
                            sparse: [1.687e-11, 2.597e-11, 2.162e-11], sparseElement: [3.381e-10, 7.708e-10, 6.771e-10],
                            visit: [8.561e-09, 0, 9.397e-09], weight: 2.336e-10))
 
+    /// What the bf16 product costs per multiply-add against the fp32 GEMM's, and per column element
+    /// (each column is also rounded and packed): bf16_gemm ran 1.9–2.4× OpenBLAS's sgemm on ResNet50's
+    /// shapes (scripts/bench-bf16-gemm.sh), and whole bf16 convs 0.55–0.65× their fp32 time (bench
+    /// --profile, ResNet50 b16). Not fitted: scales the fp32 fit where `g.bf16` (so the sparse kernels'
+    /// crossover moves to lower densities in bf16, where dense is cheaper).
+    public static let bf16MAC = 0.5, bf16Column = 1.5
+
     /// Seconds of one step of `g` under `plan` (the weight at `density` for a sparse plan). A dense-rule
-    /// (DNW) weight gradient on the sparse kernels is a third of `dense`'s cost.
+    /// (DNW) weight gradient on the sparse kernels is a third of `dense`'s cost. A dense GEMM plan of a
+    /// conv planned with bf16 products (`g.bf16`) is priced at bf16MAC and bf16Column.
     public func seconds(_ g: ConvGeometry, _ plan: ConvPlan, density: Double = 1, training: Bool,
                         keptOnlyGradient: Bool = true, dense: ConvPlan = .im2col) -> Double {
         let c = training ? train : eval
-        let t = (Self.features(g, plan, density: density, training: training) * c.vector(sparse: plan.isSparse)).sum()
+        var f = Self.features(g, plan, density: density, training: training)
+        if g.bf16 && plan == .im2col {
+            f[1] *= Self.bf16MAC; f[4] *= Self.bf16Column
+        } else if g.bf16 && plan == .gemm {
+            f[0] *= Self.bf16MAC; f[4] = Double(g.groupIn * g.columns) * (Self.bf16Column - 1)
+        }
+        let t = (f * c.vector(sparse: plan.isSparse)).sum()
         guard plan.isSparse && training && !keptOnlyGradient else { return t }
         return t * 2 / 3 + seconds(g, dense, training: true) / 3
     }

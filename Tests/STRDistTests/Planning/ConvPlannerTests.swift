@@ -64,4 +64,24 @@ final class ConvPlannerTests: XCTestCase {
         XCTAssertEqual([ConvPlan.depthwise, .gemm, .im2col, .winograd, .sparse(.shifted)].map(\.name),
                        ["depthwise", "gemm", "im2col", "winograd", "sparse"])
     }
+
+    /// In bf16 the dense GEMM is cheaper, so the sparse kernels must be sparser to pay.
+    func testBF16MovesTheCrossoverToLowerDensity() {
+        for (c, o, k) in [(256, 256, 1), (128, 128, 3)] {
+            var g = geometry(c, o, k: k)
+            let dense: ConvPlan = k == 1 ? .gemm : .im2col, sparse = ConvPlanner.sparseLayout(g)
+            func crossover() -> Double {
+                let cost = SparseCostModel.default
+                let d = cost.seconds(g, dense, training: true)
+                return stride(from: 0.5, to: 0, by: -0.005).first {
+                    cost.seconds(g, .sparse(sparse), density: $0, training: true, dense: dense) < d
+                } ?? 0
+            }
+            let fp32 = crossover()
+            g.bf16 = true
+            let bf16 = crossover()
+            XCTAssertLessThan(bf16, fp32, "\(c)→\(o) \(k)×\(k): sparse pays below \(fp32) in fp32, \(bf16) in bf16")
+            XCTAssertGreaterThan(bf16, 0.5 * fp32, "\(c)→\(o) \(k)×\(k): a bf16 product is about twice as fast, not more")
+        }
+    }
 }
