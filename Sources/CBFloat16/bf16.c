@@ -117,20 +117,22 @@ void bf16_pack_rows_transposed(const float *src, int64_t ld, int32_t rows, int32
         for (int64_t r = rows; r < ldd; r++) dst[c * ldd + r] = 0;
 }
 
-void bf16_pack_pairs(const float *src, int64_t ld, int32_t k, int32_t n, bf16_t *dst) {
-    if (bf16_isa() == 1) { bf16_pack_pairs_avx512(src, ld, k, n, dst); return; }
+/// The pairs layout of a k × n operand whose element (r, j) is src[r·rowStride + j·colStride].
+static void pack_pairs_portable(const float *src, int64_t rowStride, int64_t colStride, int32_t k, int32_t n, bf16_t *dst) {
     int64_t np = bf16_packed_columns(n);
     for (int32_t r = 0; r < (k + 1) / 2 * 2; r++)
         for (int64_t j = 0; j < np; j++)
-            dst[((r / 2) * np + j) * 2 + r % 2] = r < k && j < n ? round_one(src[r * ld + j]) : 0;
+            dst[((r / 2) * np + j) * 2 + r % 2] = r < k && j < n ? round_one(src[r * rowStride + j * colStride]) : 0;
+}
+
+void bf16_pack_pairs(const float *src, int64_t ld, int32_t k, int32_t n, bf16_t *dst) {
+    if (bf16_isa() == 1) { bf16_pack_pairs_avx512(src, ld, k, n, dst); return; }
+    pack_pairs_portable(src, ld, 1, k, n, dst);
 }
 
 void bf16_pack_pairs_transposed(const float *src, int64_t ld, int32_t n, int32_t k, bf16_t *dst) {
     if (bf16_isa() == 1) { bf16_pack_pairs_transposed_avx512(src, ld, n, k, dst); return; }
-    int64_t np = bf16_packed_columns(n);
-    for (int32_t r = 0; r < (k + 1) / 2 * 2; r++)
-        for (int64_t j = 0; j < np; j++)
-            dst[((r / 2) * np + j) * 2 + r % 2] = r < k && j < n ? round_one(src[j * ld + r]) : 0;
+    pack_pairs_portable(src, 1, ld, k, n, dst);
 }
 
 /// The portable product: per element of C, pairs of k in order, in blocks of BF16_KC pairs as the fast

@@ -67,6 +67,12 @@ static inline void transpose16x8(const __m256i *row, __m512i *out) {
     }
 }
 
+/// Pair p of a row of k floats as one word: element 2p in the low half, 2p + 1 (or 0 past k) in the high.
+static inline uint32_t pair_word(const float *row, int64_t p, int32_t k) {
+    bf16_t lo = bf16_from_float(row[2 * p]), hi = 2 * p + 1 < k ? bf16_from_float(row[2 * p + 1]) : 0;
+    return (uint32_t)lo | ((uint32_t)hi << 16);
+}
+
 void bf16_pack_pairs_transposed_avx512(const float *src, int64_t ld, int32_t n, int32_t k, bf16_t *dst) {
     int64_t np = bf16_packed_columns(n), pairs = (k + 1) / 2;
     uint32_t *out = (uint32_t *)dst;
@@ -81,23 +87,12 @@ void bf16_pack_pairs_transposed_avx512(const float *src, int64_t ld, int32_t n, 
             transpose16x8(rows, cols);
             for (int q = 0; q < 8; q++) _mm512_storeu_si512(out + (p + q) * np + j0, cols[q]);
         }
-        for (int64_t jj = j0; jj < j0 + 16; jj++) {
-            const float *row = src + jj * ld;
-            for (int64_t pp = p; pp < pairs; pp++) {
-                bf16_t lo = bf16_from_float(row[2 * pp]), hi = 2 * pp + 1 < k ? bf16_from_float(row[2 * pp + 1]) : 0;
-                out[pp * np + jj] = (uint32_t)lo | ((uint32_t)hi << 16);
-            }
-        }
+        for (int64_t jj = j0; jj < j0 + 16; jj++)
+            for (int64_t pp = p; pp < pairs; pp++) out[pp * np + jj] = pair_word(src + jj * ld, pp, k);
     }
     // The last rows of S (fewer than 16) and the zero columns up to np.
-    for (int64_t j = j0; j < np; j++) {
-        if (j >= n) { for (int64_t p = 0; p < pairs; p++) out[p * np + j] = 0; continue; }
-        const float *row = src + j * ld;
-        for (int64_t p = 0; p < pairs; p++) {
-            bf16_t lo = bf16_from_float(row[2 * p]), hi = 2 * p + 1 < k ? bf16_from_float(row[2 * p + 1]) : 0;
-            out[p * np + j] = (uint32_t)lo | ((uint32_t)hi << 16);
-        }
-    }
+    for (int64_t j = j0; j < np; j++)
+        for (int64_t p = 0; p < pairs; p++) out[p * np + j] = j < n ? pair_word(src + j * ld, p, k) : 0;
 }
 
 /// C[mr × 16·nv] (+)= A[mr × 2·kc] · B[kc pairs × 16·nv]: mr rows of A broadcast pair by pair against nv

@@ -36,7 +36,7 @@ def run(autocast):
     net.zero_grad()
     loss.backward()
     grads = {n: g.summary(p.grad) for n, p in net.named_parameters()}
-    first = (logits.detach().float().flatten().tolist(), float(loss))
+    first = (logits.detach().float().flatten().tolist(), float(loss.detach()))
     net = g.make(g.STRConv)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     losses = []
@@ -47,7 +47,7 @@ def run(autocast):
         l = g.smoothing_loss(out.float(), y)
         l.backward()
         opt.step()
-        losses.append(float(l))
+        losses.append(float(l.detach()))
     return first, grads, losses
 
 
@@ -58,17 +58,7 @@ def main():
     print()
     print("enum AutocastGoldenData {")
     for name, autocast in [("bf16", True), ("fp32", False)]:
-        (logits, loss), grads, losses = run(autocast)
-        print(f"    static let {name} = GoldenCase(")
-        print(f"        logits: {g.swift_floats(logits)},")
-        print(f"        loss: {loss!r},")
-        print("        grads: [")
-        for k, (s, nrm, samples) in grads.items():
-            sm = ", ".join(f"({i}, {v!r})" for i, v in samples)
-            print(f'            "{k}": ({s!r}, {nrm!r}, [{sm}]),')
-        print("        ],")
-        print(f"        stepLosses: {g.swift_floats(losses)}")
-        print("    )")
+        g.print_case(name, *run(autocast))
     print("}")
 
 

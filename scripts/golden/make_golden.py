@@ -187,18 +187,23 @@ def main():
     print()
     print("enum GoldenData {")
     for name, kind in [("str", STRConv), ("dnw", DNWConv), ("gmp", GMPConv)]:
-        (logits, loss), grads, losses = run(kind)
-        print(f"    static let {name} = GoldenCase(")
-        print(f"        logits: {swift_floats(logits)},")
-        print(f"        loss: {loss!r},")
-        print("        grads: [")
-        for k, (s, nrm, samples) in grads.items():
-            sm = ", ".join(f"({i}, {v!r})" for i, v in samples)
-            print(f'            "{k}": ({s!r}, {nrm!r}, [{sm}]),')
-        print("        ],")
-        print(f"        stepLosses: {swift_floats(losses)}")
-        print("    )")
+        print_case(name, *run(kind))
     print("}")
+
+
+def print_case(name, first, grads, losses):
+    """One `static let <name> = GoldenCase(...)` from run()'s results."""
+    logits, loss = first
+    print(f"    static let {name} = GoldenCase(")
+    print(f"        logits: {swift_floats(logits)},")
+    print(f"        loss: {loss!r},")
+    print("        grads: [")
+    for k, (s, nrm, samples) in grads.items():
+        sm = ", ".join(f"({i}, {v!r})" for i, v in samples)
+        print(f'            "{k}": ({s!r}, {nrm!r}, [{sm}]),')
+    print("        ],")
+    print(f"        stepLosses: {swift_floats(losses)}")
+    print("    )")
 
 
 if __name__ == "__main__":
