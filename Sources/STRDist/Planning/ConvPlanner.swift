@@ -33,12 +33,12 @@ public enum ConvPlanner {
 
     /// Whether `g`, planned `plan`, runs its products with bf16 operands under `precision`. Only the
     /// im2col and pointwise GEMMs do, and only where that measured faster (ResNet50 b16 on a Zen 4, fwd +
-    /// bwd per conv against fp32: 1×1 convs and strided 3×3 about 1.5–2× faster); the 3-channel stem
-    /// (147-long columns) and the classifier (16 columns, its 2 M weights packed each step) ran slower,
-    /// hence at least 16 input channels and 256 columns. Winograd keeps fp32 operands: its transforms
-    /// lose accuracy in bf16, and fp32 Winograd beat or matched bf16 im2col on every 3×3 stride-1 conv
-    /// (107 vs 125 ms at 28 px, 111 vs 143 ms at 7 px, level at 56 and 14 px). The depthwise and sparse
-    /// kernels stay fp32 too.
+    /// bwd per conv against fp32: 1×1 convs and strided 3×3 about 1.5–2× faster, the 7×7 stem 2×); the
+    /// classifier at batch 16 (16 columns, its 2 M weights packed each step) ran slower, hence at least
+    /// 256 columns. Winograd keeps fp32 operands: in bf16 its outputs' error was 1.2% RMS (15–17% at
+    /// worst) against 0.21% (0.9%) for bf16 im2col, and fp32 Winograd beat or matched bf16 im2col on
+    /// every 3×3 stride-1 conv (107 vs 125 ms at 28 px, 111 vs 143 ms at 7 px, level at 56 and 14 px).
+    /// The depthwise and sparse kernels stay fp32 too.
     public static func bf16Products(_ g: ConvGeometry, plan: ConvPlan, precision: Precision) -> Bool {
         precision == .bf16 && (plan == .im2col || plan == .gemm) && g.groupIn >= bf16Minimum.inputChannels
             && g.columns >= bf16Minimum.columns
@@ -49,7 +49,7 @@ public enum ConvPlanner {
     // unsafe: set before any model is planned (tests, or the environment once); plans only read it.
     nonisolated(unsafe) public static var bf16Minimum: (inputChannels: Int, columns: Int) = {
         let parts = ProcessInfo.processInfo.environment["STRDIST_BF16_MIN"]?.split(separator: ",").compactMap { Int($0) }
-        guard let p = parts, p.count == 2, p[0] >= 0, p[1] >= 0 else { return (16, 256) }
+        guard let p = parts, p.count == 2, p[0] >= 0, p[1] >= 0 else { return (1, 256) }
         return (p[0], p[1])
     }()
 

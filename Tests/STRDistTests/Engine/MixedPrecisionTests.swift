@@ -7,8 +7,9 @@ import CAllocCounter
 @testable import STRDist
 
 final class MixedPrecisionTests: XCTestCase {
-    override func setUp() { ConvPlanner.bf16Minimum = (0, 0) }     // every im2col and pointwise conv in bf16
-    override func tearDown() { ConvPlanner.bf16Minimum = (16, 256) }
+    private var savedMinimum = ConvPlanner.bf16Minimum
+    override func setUp() { savedMinimum = ConvPlanner.bf16Minimum; ConvPlanner.bf16Minimum = (0, 0) }  // every im2col and pointwise conv in bf16
+    override func tearDown() { ConvPlanner.bf16Minimum = savedMinimum }
 
     func model(_ precision: Precision, kind: SparseKind = .str, batch: Int = 8) throws -> Model {
         var o = ModelOptions()

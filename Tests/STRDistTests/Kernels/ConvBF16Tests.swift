@@ -92,7 +92,7 @@ final class ConvBF16Tests: XCTestCase {
         XCTAssertTrue(ConvPlanner.bf16Products(g(128, 128, k: 3, s: 2), plan: .im2col, precision: .bf16))
         XCTAssertFalse(ConvPlanner.bf16Products(g(64, 256, k: 1), plan: .gemm, precision: .fp32), "fp32")
         XCTAssertFalse(ConvPlanner.bf16Products(g(64, 64, k: 3), plan: .winograd, precision: .bf16), "Winograd stays fp32")
-        XCTAssertFalse(ConvPlanner.bf16Products(g(3, 64, k: 7, s: 2, h: 224), plan: .im2col, precision: .bf16), "3-channel stem")
+        XCTAssertTrue(ConvPlanner.bf16Products(g(3, 64, k: 7, s: 2, h: 224), plan: .im2col, precision: .bf16), "the 7×7 stem")
         XCTAssertFalse(ConvPlanner.bf16Products(g(2048, 1000, k: 1, h: 1), plan: .gemm, precision: .bf16), "classifier at batch 16")
     }
 }
