@@ -135,8 +135,8 @@ void bf16_pack_pairs_transposed(const float *src, int64_t ld, int32_t n, int32_t
     pack_pairs_portable(src, 1, ld, k, n, dst);
 }
 
-/// The portable product: per element of C, pairs of k in order, in blocks of BF16_KC pairs as the fast
-/// body sums them (each pair's two exact products added one after the other).
+/// The portable product: per element of C, pairs of k in order, each pair's two exact products added one
+/// after the other (the fast body's order; its blocks of BF16_KC pairs only store and reload the fp32 sum).
 static void gemm_portable(int32_t m, int32_t n, int32_t k, const bf16_t *a, int64_t lda, const bf16_t *b,
                           float *c, int64_t ldc, int accumulate) {
     int64_t np = bf16_packed_columns(n), pairs = (k + 1) / 2;

@@ -1,6 +1,7 @@
-// Convolution with bf16 operands and fp32 sums (precision: bf16): the same chunks as the fp32 im2col
-// path, each column matrix (im2col's, or the input itself for a pointwise conv) rounded into the pairs
-// layout as it is packed, then one bf16 product (CBFloat16's bf16_gemm). In backward, ∂Y is packed
+// Convolution with bf16 operands and fp32 sums (precision: bf16): each thread takes a run of images, as
+// the fp32 im2col path does, and walks it in pieces small enough for L2 (whole images, or runs of output
+// rows of a large one); each piece's column matrix (im2col's, or the input itself for a pointwise conv)
+// is rounded into the pairs layout as it is packed, then one bf16 product (CBFloat16's bf16_gemm). In backward, ∂Y is packed
 // twice per chunk — as rows for ∂W = ∂Y·colᵀ and as pairs for ∂col = Wᵀ·∂Y — and the columns as the
 // pairs of their transpose. The weight's two bf16 layouts are packed once per forward (packWeight).
 

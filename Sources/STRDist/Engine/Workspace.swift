@@ -110,6 +110,9 @@ public final class WorkspacePlanner {
     /// Floats the workspace will hold: every region plus each thread's scratch and the shared scratch.
     public var floats: Int { total + scratchPerThread * threads + sharedScratch }
 
+    /// Bytes of both blocks: the floats and the bf16 elements (regions and each thread's scratch).
+    public var bytes: Int { 4 * floats + 2 * (halfTotal + threads * halfScratchPerThread) }
+
     /// Whether each use accumulates: all but the last use of a gradient region do.
     func accumulateFlags() -> [Bool] {
         var seen = Set<Int>()

@@ -29,7 +29,7 @@ public struct MemoryPlan: Sendable {
         _ = Sequential(layers).plan(planner.activation(input, needsGrad: false), planner)
         var plan = MemoryPlan()
         plan.parameterBytes = 4 * (layout.parameters.count * (2 + optimizerCopies) + layout.buffers.count)
-        plan.workspaceBytes = 4 * planner.floats
+        plan.workspaceBytes = planner.bytes
         plan.loaderBytes = 4 * input.count * loaderBatches
         return plan
     }

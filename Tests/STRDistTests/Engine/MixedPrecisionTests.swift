@@ -52,6 +52,15 @@ final class MixedPrecisionTests: XCTestCase {
         XCTAssertLessThan(last, first, "bf16 training learns the toy task")
     }
 
+    /// A CPU without AVX512_BF16 runs the portable body (in tests): the same steps, to fp32 rounding.
+    func testPortableBodyGivesTheSameSteps() throws {
+        defer { BFloat16.force(isa: nil) }
+        let fast = try train(.bf16, steps: 3)
+        BFloat16.force(isa: 0)
+        let portable = try train(.bf16, steps: 3)
+        assertClose(portable.values, fast.values, rtol: 1e-5, atol: 1e-6, "portable against \(BFloat16.cpuHasArithmetic ? "AVX512_BF16" : "portable")")
+    }
+
     func testBF16StepAllocatesNothing() throws {
         let m = try model(.bf16)
         let net = m.network
