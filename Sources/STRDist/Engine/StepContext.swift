@@ -24,6 +24,15 @@ public final class StepContext {
         self.pool = pool
     }
 
+    /// A clock reading when a profile is attached (0 otherwise), for `profiled`.
+    @inline(__always) public func profileStart() -> UInt64 { profile == nil ? 0 : StepProfile.now() }
+
+    /// Adds the time since `start` to the profile under `key`, with the activation floats the work's passes
+    /// swept (StepProfile's `act MB`).
+    @inline(__always) public func profiled(_ key: String, backward: Bool, since start: UInt64, floats: Int) {
+        profile?.add(key, backward: backward, since: start, bytes: Double(4 * floats))
+    }
+
     @inline(__always) public func param(_ p: ParameterRef) -> UnsafeMutablePointer<Float> { store.values.base + p.offset }
     @inline(__always) public func grad(_ p: ParameterRef) -> UnsafeMutablePointer<Float> { store.grads.base + p.offset }
     @inline(__always) public func buffer(_ b: BufferRef) -> UnsafeMutablePointer<Float> { store.bufferValues.base + b.offset }

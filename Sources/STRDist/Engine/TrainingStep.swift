@@ -67,13 +67,17 @@ public final class TrainingStep {
         let net = network
         sync?.beginStep()
         net.forward(training: true)
+        let ctx: StepContext = net.context, lossStart = ctx.profileStart()
         let loss = net.loss(smoothing: smoothing)
         let c = net.correct()
+        ctx.profile?.add("loss", backward: false, since: lossStart)
         net.backward()
         sync?.finishBackward()
         count += 1
         comm.step = sync?.step ?? count
+        let updateStart = ctx.profileStart()
         optimizer.step(values: net.store.values, grads: net.store.grads, lr: lr, pool: net.pool)
+        ctx.profile?.add("optimizer", backward: false, since: updateStart)
         if let sync {
             communication = StepCommunication(total: sync.communicationSeconds, exposed: sync.exposedSeconds)
             sync.resetTimes()

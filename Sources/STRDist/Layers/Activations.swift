@@ -16,11 +16,18 @@ public final class ReLU: Layer {
     }
 
     public func forward(_ ctx: StepContext) {
+        let start = ctx.profileStart()
         ElementwiseKernels.reluForward(ctx.value(input), ctx.value(output), input.shape.count, pool: ctx.pool)
+        ctx.profiled("relu", backward: false, since: start, floats: 2 * input.shape.count)
     }
 
     public func backward(_ ctx: StepContext) {
         guard let dx = ctx.workspace.grad(input) else { return }
+        let start = ctx.profileStart()
+        defer {
+            let passes = ctx.workspace.accumulates(inputGrad) ? 4 : 3
+            ctx.profiled("relu", backward: true, since: start, floats: passes * input.shape.count)
+        }
         ElementwiseKernels.reluBackward(ctx.value(output), ctx.workspace.grad(output)!, dx,
                                         accumulate: ctx.workspace.accumulates(inputGrad), input.shape.count,
                                         pool: ctx.pool)
@@ -55,13 +62,21 @@ public final class AddReLU {
 
     public func forward(_ ctx: StepContext) {
         if !ctx.training, foldingConv?.ranEpilogue == true { return }
+        let start = ctx.profileStart()
         ElementwiseKernels.addReluForward(ctx.value(a), ctx.value(b), ctx.value(output), a.shape.count, pool: ctx.pool)
+        ctx.profiled("relu+add", backward: false, since: start, floats: 3 * a.shape.count)
     }
 
     public func backward(_ ctx: StepContext) {
         let n = a.shape.count, y = ctx.value(output), dy = ctx.workspace.grad(output)!
         let da = ctx.workspace.grad(a), db = ctx.workspace.grad(b)
         let accA = ctx.workspace.accumulates(gradA), accB = ctx.workspace.accumulates(gradB)
+        // Passes: read y and ∂Y, write each gradient (read it first when accumulating).
+        let start = ctx.profileStart()
+        defer {
+            let passes = 2 + (da == nil ? 0 : accA ? 2 : 1) + (db == nil ? 0 : accB ? 2 : 1)
+            ctx.profiled("relu+add", backward: true, since: start, floats: passes * n)
+        }
         if let da = da, let db = db {
             ElementwiseKernels.addReluBackward(y, dy, da, accumulateA: accA, db, accumulateB: accB, n, pool: ctx.pool)
         } else if let d = da ?? db {

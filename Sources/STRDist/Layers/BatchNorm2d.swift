@@ -46,13 +46,15 @@ public final class BatchNorm2d: Layer {
     }
 
     public func forward(_ ctx: StepContext) {
-        let start = ctx.profile == nil ? 0 : StepProfile.now()
-        defer { if let p = ctx.profile { p.add("batchnorm", backward: false, since: start) } }
+        // Passes over the activation: statistics (two reads), then the normalising read and write.
+        let start = ctx.profileStart()
+        var passes = ctx.training ? 4 : 2
+        defer { ctx.profiled("batchnorm", backward: false, since: start, floats: passes * input.shape.count) }
         let x = ctx.value(input), y = ctx.value(output), m = input.shape.perChannel
         let gamma = weight.map { UnsafePointer(ctx.param($0)) }, beta = bias.map { UnsafePointer(ctx.param($0)) }
         let rm = ctx.buffer(runningMean), rv = ctx.buffer(runningVar)
         guard ctx.training else {
-            if foldingConv?.ranEpilogue == true { return }
+            if foldingConv?.ranEpilogue == true { passes = 0; return }
             BatchNormKernels.forwardEval(x, channels: channels, m: m, runningMean: rm, runningVar: rv, eps: eps,
                                          gamma: gamma, beta: beta, relu: fuseReLU, y: y, pool: ctx.pool)
             return
@@ -90,8 +92,12 @@ public final class BatchNorm2d: Layer {
     }
 
     public func backward(_ ctx: StepContext) {
-        let start = ctx.profile == nil ? 0 : StepProfile.now()
-        defer { if let p = ctx.profile { p.add("batchnorm", backward: true, since: start) } }
+        // Passes: the sums read x and ∂Y (and y for the ReLU mask), ∂X reads them again and writes.
+        let start = ctx.profileStart()
+        defer {
+            let passes = (fuseReLU ? 7 : 5) + (ctx.workspace.accumulates(inputGrad) ? 1 : 0)
+            ctx.profiled("batchnorm", backward: true, since: start, floats: passes * input.shape.count)
+        }
         precondition(ctx.training, "\(name): backward needs the batch statistics of a training-mode forward")
         let x = ctx.value(input), y = ctx.value(output), dy = ctx.workspace.grad(output)!
         let m = input.shape.perChannel

@@ -133,8 +133,11 @@ public final class Conv2d: Layer {
     }
 
     private func profiled(_ ctx: StepContext, backward: Bool, since start: UInt64) {
-        ctx.profile?.add(conv: name, key: profileKey, plan: execution, density: density, geometry: geometry!,
-                         backward: backward, since: start)
+        let g = geometry!
+        let bytes = backward ? ConvTraffic.backward(g, execution, accumulate: ctx.workspace.accumulates(inputGrad))
+                             : ConvTraffic.forward(g, execution, residual: !ctx.training && execution.isSparse && epilogue?.join != nil)
+        ctx.profile?.add(conv: name, key: profileKey, plan: execution, density: density, geometry: g,
+                         backward: backward, since: start, bytes: bytes)
     }
 
     public func forward(_ ctx: StepContext) {

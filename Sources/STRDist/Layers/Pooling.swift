@@ -29,14 +29,18 @@ public final class MaxPool2d: Layer {
     }
 
     public func forward(_ ctx: StepContext) {
+        let start = ctx.profileStart()
         PoolingKernels.maxForward(ctx.value(input), ctx.value(output), argmax: ctx.region(argmax), geometry,
                                   pool: ctx.pool)
+        ctx.profiled("pool", backward: false, since: start, floats: input.shape.count + 2 * output.shape.count)
     }
 
     public func backward(_ ctx: StepContext) {
         guard let dx = ctx.workspace.grad(input) else { return }
+        let start = ctx.profileStart()
         PoolingKernels.maxBackward(ctx.workspace.grad(output)!, argmax: ctx.region(argmax), dx,
                                    accumulate: ctx.workspace.accumulates(inputGrad), geometry, pool: ctx.pool)
+        ctx.profiled("pool", backward: true, since: start, floats: 2 * input.shape.count + 2 * output.shape.count)
     }
 }
 
@@ -58,13 +62,17 @@ public final class AvgPool2d: Layer {
     }
 
     public func forward(_ ctx: StepContext) {
+        let start = ctx.profileStart()
         PoolingKernels.avgForward(ctx.value(input), ctx.value(output), geometry, pool: ctx.pool)
+        ctx.profiled("pool", backward: false, since: start, floats: input.shape.count + output.shape.count)
     }
 
     public func backward(_ ctx: StepContext) {
         guard let dx = ctx.workspace.grad(input) else { return }
+        let start = ctx.profileStart()
         PoolingKernels.avgBackward(ctx.workspace.grad(output)!, dx, accumulate: ctx.workspace.accumulates(inputGrad),
                                    geometry, pool: ctx.pool)
+        ctx.profiled("pool", backward: true, since: start, floats: 2 * input.shape.count + output.shape.count)
     }
 }
 
@@ -87,15 +95,17 @@ public final class GlobalAvgPool: Layer {
     }
 
     public func forward(_ ctx: StepContext) {
-        let s = input.shape
+        let s = input.shape, start = ctx.profileStart()
         PoolingKernels.globalAvgForward(ctx.value(input), ctx.value(output), planes: s.channels * s.batch,
                                         plane: s.plane, pool: ctx.pool)
+        ctx.profiled("pool", backward: false, since: start, floats: s.count + output.shape.count)
     }
 
     public func backward(_ ctx: StepContext) {
         guard let dx = ctx.workspace.grad(input) else { return }
-        let s = input.shape
+        let s = input.shape, start = ctx.profileStart()
         PoolingKernels.globalAvgBackward(ctx.workspace.grad(output)!, dx, accumulate: ctx.workspace.accumulates(inputGrad),
                                          planes: s.channels * s.batch, plane: s.plane, pool: ctx.pool)
+        ctx.profiled("pool", backward: true, since: start, floats: s.count + output.shape.count)
     }
 }

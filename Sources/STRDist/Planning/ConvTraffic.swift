@@ -1,0 +1,40 @@
+// The activation memory a conv's passes sweep, in bytes, estimated from its
+// shape and plan for the profile's `act MB` column: the input and output, and
+// every staged copy (im2col columns, zero-padded planes, Winograd's transformed
+// tiles) counted once written and once read. Weights are not counted; a pass
+// counts whole even where its data is still in cache.
+
+import STRDistKernels
+
+enum ConvTraffic {
+    /// Forward: read x, write y (and read the shortcut when the epilogue joins it), plus the staging.
+    static func forward(_ g: ConvGeometry, _ plan: ConvPlan, residual: Bool) -> Double {
+        let input = Double(g.inChannels * g.batch * g.inPlane), output = Double(g.outChannels * g.columns)
+        return 4 * (input + output * (residual ? 2 : 1) + 2 * staged(g, plan, gradient: false))
+    }
+
+    /// Backward: read ∂Y and x (for ∂W), write ∂X (read it first when accumulating), plus the staging of
+    /// both gradients.
+    static func backward(_ g: ConvGeometry, _ plan: ConvPlan, accumulate: Bool) -> Double {
+        let input = Double(g.inChannels * g.batch * g.inPlane), output = Double(g.outChannels * g.columns)
+        let dx = g.inputGradient ? input * (accumulate ? 2 : 1) : 0
+        return 4 * (output + input + dx + 2 * staged(g, plan, gradient: true))
+    }
+
+    /// Floats (bf16 halves counted as half a float) staged between the activations and the products.
+    private static func staged(_ g: ConvGeometry, _ plan: ConvPlan, gradient: Bool) -> Double {
+        let columns = Double(g.colRows * g.columns) * (g.bf16 && !plan.isSparse ? 0.5 : 1)
+        let both = gradient && g.inputGradient ? 2.0 : 1
+        switch plan {
+        case .gemm, .depthwise: return 0
+        case .im2col: return columns * both
+        case .winograd: return SparseCostModel.winogradTransformed(g) * both
+        case .sparse(.pointwise): return 0
+        case .sparse(.columns): return columns * both
+        case .sparse(.shifted):
+            let planes = Double(ShiftedPlanes(g).planes)
+            return gradient ? Double(g.inChannels * (g.inputGradient ? 2 : 1) + g.outChannels) * planes
+                            : Double(g.inChannels + g.outChannels) * planes
+        }
+    }
+}
