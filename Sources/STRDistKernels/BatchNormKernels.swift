@@ -2,14 +2,27 @@
 // M = N·H·W values. Training mode normalises with the batch mean and biased
 // variance and updates the running statistics with the unbiased variance
 // (PyTorch). An optional ReLU is fused into the same passes, forward and
-// backward (its mask is read from the output). The statistics and the
-// gradient sums are separate steps so synchronized BN can all-reduce them;
+// backward (its mask is read from the output). A residual join after the
+// norm can be fused the same way: given the shortcut, the norm writes
+// relu(norm(x) + shortcut), and its backward reads the join's output and
+// gradient and writes the shortcut's gradient too (`Join`). The statistics and
+// the gradient sums are separate steps so synchronized BN can all-reduce them;
 // without it, `trainingForward` and `trainingBackward` run all passes of a
 // channel back to back, while the channel is still in cache.
 
 import Foundation
 
 public enum BatchNormKernels {
+    /// The residual join fused after a norm, backward: the shortcut's gradient, written (or added) with
+    /// the masked output gradient the norm's own backward uses.
+    public struct ShortcutGradient {
+        public var pointer: UnsafeMutablePointer<Float>
+        public var accumulate: Bool
+        public init(_ pointer: UnsafeMutablePointer<Float>, accumulate: Bool) {
+            self.pointer = pointer; self.accumulate = accumulate
+        }
+    }
+
     /// mean[c] and biased var[c] of each channel.
     public static func moments(_ x: UnsafePointer<Float>, channels: Int, m: Int,
                                mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>,
@@ -40,15 +53,16 @@ public enum BatchNormKernels {
     public static func normalize(_ x: UnsafePointer<Float>, channels: Int, m: Int,
                                  mean: UnsafePointer<Float>, varianceToInvstd: UnsafeMutablePointer<Float>, eps: Float,
                                  gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, relu: Bool,
-                                 y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        let args = (x: x, y: y, m: m, mean: mean, inv: varianceToInvstd, eps: eps, gamma: gamma, beta: beta, relu: relu)
+                                 residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        let args = (x: x, y: y, m: m, mean: mean, inv: varianceToInvstd, eps: eps, gamma: gamma, beta: beta, relu: relu,
+                    r: residual)
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
                 let invstd = 1 / (a.inv[c] + a.eps).squareRoot()
                 a.inv[c] = invstd
                 let scale = invstd * (a.gamma?[c] ?? 1)
                 let shift = (a.beta?[c] ?? 0) - a.mean[c] * scale
-                affine(a.x + c * a.m, a.y + c * a.m, a.m, scale, shift, a.relu)
+                affine(a.x + c * a.m, a.y + c * a.m, a.m, scale, shift, a.relu, a.r.map { $0 + c * a.m })
             }
         }
     }
@@ -59,9 +73,10 @@ public enum BatchNormKernels {
                                        mean: UnsafeMutablePointer<Float>, invstd: UnsafeMutablePointer<Float>,
                                        variance: UnsafeMutablePointer<Float>, eps: Float,
                                        gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, relu: Bool,
-                                       y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+                                       residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>,
+                                       pool: ThreadPool) {
         let args = (x: x, y: y, m: m, mean: mean, inv: invstd, variance: variance, eps: eps, gamma: gamma, beta: beta,
-                    relu: relu)
+                    relu: relu, r: residual)
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
                 let xc = a.x + c * a.m
@@ -70,7 +85,7 @@ public enum BatchNormKernels {
                 let invstd = 1 / (v + a.eps).squareRoot()
                 a.mean[c] = mu; a.variance[c] = v; a.inv[c] = invstd
                 let scale = invstd * (a.gamma?[c] ?? 1)
-                affine(xc, a.y + c * a.m, a.m, scale, (a.beta?[c] ?? 0) - mu * scale, a.relu)
+                affine(xc, a.y + c * a.m, a.m, scale, (a.beta?[c] ?? 0) - mu * scale, a.relu, a.r.map { $0 + c * a.m })
             }
         }
     }
@@ -80,15 +95,16 @@ public enum BatchNormKernels {
                                         channels: Int, m: Int, mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
                                         gamma: UnsafePointer<Float>?, relu: Bool, sumDy: UnsafeMutablePointer<Float>,
                                         sumDyXhat: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>?,
-                                        accumulate: Bool, pool: ThreadPool) {
+                                        accumulate: Bool, shortcut: ShortcutGradient? = nil, pool: ThreadPool) {
         let args = (x: x, y: y, dy: dy, dx: dx, m: m, mean: mean, invstd: invstd, gamma: gamma, relu: relu,
-                    s1: sumDy, s2: sumDyXhat, acc: accumulate)
+                    s1: sumDy, s2: sumDyXhat, acc: accumulate, sc: shortcut)
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
                 let at = c * a.m, inv = a.invstd[c]
                 let (t1, t2) = channelSums(a.x + at, a.y + at, a.dy + at, a.m, a.mean[c], a.relu)
                 a.s1[c] = t1
                 a.s2[c] = t2 * inv
+                if let sc = a.sc { maskedGradient(a.y + at, a.dy + at, sc.pointer + at, a.m, sc.accumulate) }
                 guard let dx = a.dx else { continue }
                 let k = inputGradientCoefficients(gamma: a.gamma?[c] ?? 1, invstd: inv, mean: a.mean[c],
                                                   sumDy: a.s1[c], sumDyXhat: a.s2[c], count: Float(a.m))
@@ -101,23 +117,28 @@ public enum BatchNormKernels {
     public static func forwardEval(_ x: UnsafePointer<Float>, channels: Int, m: Int,
                                    runningMean: UnsafePointer<Float>, runningVar: UnsafePointer<Float>, eps: Float,
                                    gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, relu: Bool,
-                                   y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        let args = (x: x, y: y, m: m, rm: runningMean, rv: runningVar, eps: eps, gamma: gamma, beta: beta, relu: relu)
+                                   residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        let args = (x: x, y: y, m: m, rm: runningMean, rv: runningVar, eps: eps, gamma: gamma, beta: beta, relu: relu,
+                    r: residual)
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
                 let scale = (a.gamma?[c] ?? 1) / (a.rv[c] + a.eps).squareRoot()
                 let shift = (a.beta?[c] ?? 0) - a.rm[c] * scale
-                affine(a.x + c * a.m, a.y + c * a.m, a.m, scale, shift, a.relu)
+                affine(a.x + c * a.m, a.y + c * a.m, a.m, scale, shift, a.relu, a.r.map { $0 + c * a.m })
             }
         }
     }
 
+    /// y = relu?(x·scale + shift), or with a residual r the join relu((x·scale + shift) + r).
     @inline(__always)
     public static func affine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ m: Int,
-                       _ scale: Float, _ shift: Float, _ relu: Bool) {
+                       _ scale: Float, _ shift: Float, _ relu: Bool, _ residual: UnsafePointer<Float>? = nil) {
         let s = Vec.V(repeating: scale), b = Vec.V(repeating: shift), zero = Vec.V(repeating: 0)
         var i = 0
-        if relu {
+        if let r = residual {
+            while i + 16 <= m { Vec.store(pointwiseMax(Vec.load(x + i) * s + b + Vec.load(r + i), zero), y + i); i += 16 }
+            while i < m { y[i] = max(0, (x[i] * scale + shift) + r[i]); i += 1 }
+        } else if relu {
             while i + 16 <= m { Vec.store(pointwiseMax(Vec.load(x + i) * s + b, zero), y + i); i += 16 }
             while i < m { y[i] = max(0, x[i] * scale + shift); i += 1 }
         } else {
@@ -168,15 +189,18 @@ public enum BatchNormKernels {
                                      channels: Int, m: Int, mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
                                      gamma: UnsafePointer<Float>?, relu: Bool,
                                      sumDy: UnsafePointer<Float>, sumDyXhat: UnsafePointer<Float>, count: Int? = nil,
-                                     dx: UnsafeMutablePointer<Float>, accumulate: Bool, pool: ThreadPool) {
+                                     dx: UnsafeMutablePointer<Float>?, accumulate: Bool, shortcut: ShortcutGradient? = nil,
+                                     pool: ThreadPool) {
         // `count`: the M the sums run over (all replicas' for synchronized BN; default m).
         let args = (x: x, y: y, dy: dy, dx: dx, m: m, mean: mean, invstd: invstd, gamma: gamma, relu: relu,
-                    s1: sumDy, s2: sumDyXhat, acc: accumulate, total: Float(count ?? m))
+                    s1: sumDy, s2: sumDyXhat, acc: accumulate, total: Float(count ?? m), sc: shortcut)
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
+                if let sc = a.sc { maskedGradient(a.y + c * a.m, a.dy + c * a.m, sc.pointer + c * a.m, a.m, sc.accumulate) }
+                guard let dx = a.dx else { continue }
                 let k = inputGradientCoefficients(gamma: a.gamma?[c] ?? 1, invstd: a.invstd[c], mean: a.mean[c],
                                                   sumDy: a.s1[c], sumDyXhat: a.s2[c], count: a.total)
-                channelInputGradient(a.x + c * a.m, a.y + c * a.m, a.dy + c * a.m, a.dx + c * a.m, a.m, k, a.relu, a.acc)
+                channelInputGradient(a.x + c * a.m, a.y + c * a.m, a.dy + c * a.m, dx + c * a.m, a.m, k, a.relu, a.acc)
             }
         }
     }
@@ -188,6 +212,26 @@ public enum BatchNormKernels {
                                           count: Float) -> (Float, Float, Float) {
         let k = gamma * inv, meanDy = sumDy / count, meanDyXhat = sumDyXhat / count
         return (k, -k * meanDy + k * meanDyXhat * inv * mean, -k * meanDyXhat * inv)
+    }
+
+    /// d = dy·1[y > 0] over one channel, written or (accumulate) added: the join's gradient of the shortcut.
+    @inline(__always)
+    public static func maskedGradient(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                      _ d: UnsafeMutablePointer<Float>, _ m: Int, _ accumulate: Bool) {
+        let zero = Vec.V(repeating: 0)
+        var i = 0
+        while i + 16 <= m {
+            var g = Vec.load(dy + i)
+            g.replace(with: zero, where: Vec.load(y + i) .<= zero)
+            if accumulate { g += Vec.load(d + i) }
+            Vec.store(g, d + i)
+            i += 16
+        }
+        while i < m {
+            let g = y[i] > 0 ? dy[i] : 0
+            d[i] = accumulate ? d[i] + g : g
+            i += 1
+        }
     }
 
     /// dx = a·dy' + b + s·x over one channel.

@@ -1,5 +1,6 @@
 // ReLU as a layer of its own (BatchNorm2d can fuse it instead), and the
-// residual join relu(a + b) that ends a ResNet block.
+// residual join relu(a + b) that ends a ResNet block (which the BatchNorm
+// producing `a` computes instead when ResidualFusion plans it).
 
 public final class ReLU: Layer {
     private var input: ActRef!
@@ -38,7 +39,9 @@ public final class ReLU: Layer {
 public final class AddReLU {
     private var a: ActRef!, b: ActRef!
     private var output: ActRef!
-    private var gradA = GradUse.none, gradB = GradUse.none
+    private var gradA = GradUse.none
+    /// The shortcut's gradient use (a norm that computes this join writes that gradient).
+    private(set) var gradB = GradUse.none
     /// The main path's output, the shortcut's and the join's, for a conv that computes the join in its
     /// store at inference (its ConvEpilogue).
     var main: ActRef { a }
@@ -46,6 +49,8 @@ public final class AddReLU {
     var outputRef: ActRef { output }
     /// The conv whose epilogue computes this join at inference (ConvPlanner.planEpilogues).
     weak var foldingConv: Conv2d?
+    /// The BatchNorm that computes this join in its own passes, forward and backward (ResidualFusion.plan).
+    weak var fusedNorm: BatchNorm2d?
 
     public init() {}
 
@@ -57,17 +62,19 @@ public final class AddReLU {
         output = planner.activation(a.shape)
         planner.produced(output, by: self)
         foldingConv = nil
+        fusedNorm = nil
         return output
     }
 
     public func forward(_ ctx: StepContext) {
-        if !ctx.training, foldingConv?.ranEpilogue == true { return }
+        if fusedNorm != nil || (!ctx.training && foldingConv?.ranEpilogue == true) { return }
         let start = ctx.profileStart()
         ElementwiseKernels.addReluForward(ctx.value(a), ctx.value(b), ctx.value(output), a.shape.count, pool: ctx.pool)
         ctx.profiled("relu+add", backward: false, since: start, floats: 3 * a.shape.count)
     }
 
     public func backward(_ ctx: StepContext) {
+        if fusedNorm != nil { return }
         let n = a.shape.count, y = ctx.value(output), dy = ctx.workspace.grad(output)!
         let da = ctx.workspace.grad(a), db = ctx.workspace.grad(b)
         let accA = ctx.workspace.accumulates(gradA), accB = ctx.workspace.accumulates(gradB)

@@ -1,8 +1,10 @@
 // BatchNorm2d (affine: `weight`, `bias`; or non-affine) with buffers
 // `running_mean`, `running_var`, `num_batches_tracked`; eps 1e-5, momentum
-// 0.1. `fuseReLU` applies the following ReLU in the same passes. At inference
-// a conv on the sparse kernels may compute it in its store instead (its
-// ConvEpilogue).
+// 0.1. `fuseReLU` applies the following ReLU in the same passes. A residual
+// join that alone reads this norm's output is computed here too, forward and
+// backward (`join`, planned by ResidualFusion): the norm's own output is then
+// never written. At inference a conv on the sparse kernels may compute all of
+// it in its store instead (its ConvEpilogue).
 
 public final class BatchNorm2d: Layer {
     public let name: String
@@ -19,6 +21,8 @@ public final class BatchNorm2d: Layer {
     var outputRef: ActRef { output }
     /// The conv whose epilogue computes this norm at inference (ConvPlanner.planEpilogues).
     weak var foldingConv: Conv2d?
+    /// The residual join this norm computes in its own passes (ResidualFusion.plan).
+    var join: AddReLU?
     private var inputGrad = GradUse.none
     /// Saved per step: mean, invstd, and the two gradient sums, each `channels` long.
     private var saved = WorkspaceRegion<Float>.none
@@ -42,6 +46,7 @@ public final class BatchNorm2d: Layer {
         output = planner.activation(input.shape)
         planner.produced(output, by: self)
         foldingConv = nil
+        join = nil
         return output
     }
 
@@ -50,13 +55,16 @@ public final class BatchNorm2d: Layer {
         let start = ctx.profileStart()
         var passes = ctx.training ? 4 : 2
         defer { ctx.profiled("batchnorm", backward: false, since: start, floats: passes * input.shape.count) }
-        let x = ctx.value(input), y = ctx.value(output), m = input.shape.perChannel
+        // With the join: the shortcut read, the join's output written in place of this norm's.
+        let residual = join.map { UnsafePointer(ctx.value($0.shortcut)) }
+        if residual != nil { passes += 1 }
+        let x = ctx.value(input), y = ctx.value(join?.outputRef ?? output), m = input.shape.perChannel
         let gamma = weight.map { UnsafePointer(ctx.param($0)) }, beta = bias.map { UnsafePointer(ctx.param($0)) }
         let rm = ctx.buffer(runningMean), rv = ctx.buffer(runningVar)
         guard ctx.training else {
             if foldingConv?.ranEpilogue == true { passes = 0; return }
             BatchNormKernels.forwardEval(x, channels: channels, m: m, runningMean: rm, runningVar: rv, eps: eps,
-                                         gamma: gamma, beta: beta, relu: fuseReLU, y: y, pool: ctx.pool)
+                                         gamma: gamma, beta: beta, relu: fuseReLU, residual: residual, y: y, pool: ctx.pool)
             return
         }
         let mean = ctx.region(saved), invstd = mean + channels
@@ -64,7 +72,7 @@ public final class BatchNorm2d: Layer {
             let variance = mean + 2 * channels   // a gradient-sum slot, free until backward
             BatchNormKernels.trainingForward(x, channels: channels, m: m, mean: mean, invstd: invstd,
                                              variance: variance, eps: eps, gamma: gamma, beta: beta,
-                                             relu: fuseReLU, y: y, pool: ctx.pool)
+                                             relu: fuseReLU, residual: residual, y: y, pool: ctx.pool)
             BatchNormKernels.updateRunning(mean: mean, variance: variance, channels: channels, m: m,
                                            momentum: momentum, runningMean: rm, runningVar: rv)
             ctx.buffer(batchesTracked).pointee += 1
@@ -88,42 +96,56 @@ public final class BatchNorm2d: Layer {
                                        runningMean: rm, runningVar: rv)
         ctx.buffer(batchesTracked).pointee += 1
         BatchNormKernels.normalize(x, channels: channels, m: m, mean: mean, varianceToInvstd: invstd, eps: eps,
-                                   gamma: gamma, beta: beta, relu: fuseReLU, y: y, pool: ctx.pool)
+                                   gamma: gamma, beta: beta, relu: fuseReLU, residual: residual, y: y, pool: ctx.pool)
     }
 
     public func backward(_ ctx: StepContext) {
-        // Passes: the sums read x and ∂Y (and y for the ReLU mask), ∂X reads them again and writes.
+        // Passes: the sums read x and ∂Y (and y for the ReLU mask), ∂X reads them again and writes (with
+        // the join: y is the join's output, and the shortcut's gradient is written too).
         let start = ctx.profileStart()
         defer {
-            let passes = (fuseReLU ? 7 : 5) + (ctx.workspace.accumulates(inputGrad) ? 1 : 0)
+            let relu = fuseReLU || join != nil
+            let passes = (relu ? 7 : 5) + (ctx.workspace.accumulates(inputGrad) ? 1 : 0)
+                + (join.map { ctx.workspace.accumulates($0.gradB) ? 2 : 1 } ?? 0)
             ctx.profiled("batchnorm", backward: true, since: start, floats: passes * input.shape.count)
         }
         precondition(ctx.training, "\(name): backward needs the batch statistics of a training-mode forward")
-        let x = ctx.value(input), y = ctx.value(output), dy = ctx.workspace.grad(output)!
+        // With the join, ∂ of this norm's output is the join's ∂Y under its ReLU mask: the fused ReLU's rule
+        // with the join's output as y.
+        let relu = fuseReLU || join != nil
+        let out = join?.outputRef ?? output!
+        let x = ctx.value(input), y = ctx.value(out), dy = ctx.workspace.grad(out)!
+        let shortcut = join.flatMap { j in
+            ctx.workspace.grad(j.shortcut).map {
+                BatchNormKernels.ShortcutGradient($0, accumulate: ctx.workspace.accumulates(j.gradB))
+            }
+        }
         let m = input.shape.perChannel
         let mean = ctx.region(saved), invstd = mean + channels
         let sumDy = mean + 2 * channels, sumDyXhat = mean + 3 * channels
         let gamma = weight.map { UnsafePointer(ctx.param($0)) }
         guard let sync = ctx.collectives, sync.syncBatchNorm, sync.world > 1 else {
             BatchNormKernels.trainingBackward(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean, invstd: invstd,
-                                              gamma: gamma, relu: fuseReLU, sumDy: sumDy, sumDyXhat: sumDyXhat,
+                                              gamma: gamma, relu: relu, sumDy: sumDy, sumDyXhat: sumDyXhat,
                                               dx: ctx.workspace.grad(input),
-                                              accumulate: ctx.workspace.accumulates(inputGrad), pool: ctx.pool)
+                                              accumulate: ctx.workspace.accumulates(inputGrad), shortcut: shortcut,
+                                              pool: ctx.pool)
             publishAffineGradients(ctx, sumDy: sumDy, sumDyXhat: sumDyXhat)
             return
         }
         BatchNormKernels.gradientSums(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean, invstd: invstd,
-                                      relu: fuseReLU, sumDy: sumDy, sumDyXhat: sumDyXhat, pool: ctx.pool)
+                                      relu: relu, sumDy: sumDy, sumDyXhat: sumDyXhat, pool: ctx.pool)
         publishAffineGradients(ctx, sumDy: sumDy, sumDyXhat: sumDyXhat)
-        guard let dx = ctx.workspace.grad(input) else { return }
+        let dx = ctx.workspace.grad(input)
+        guard dx != nil || shortcut != nil else { return }
         // The affine gradients above stay local (the bucket all-reduce sums them); the input
         // gradient needs the sums over every replica's batch.
         sync.allreduceSum(sumDy, count: 2 * channels)
         let count = m * sync.world
         BatchNormKernels.inputGradient(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean, invstd: invstd,
-                                       gamma: gamma, relu: fuseReLU,
+                                       gamma: gamma, relu: relu,
                                        sumDy: sumDy, sumDyXhat: sumDyXhat, count: count, dx: dx,
-                                       accumulate: ctx.workspace.accumulates(inputGrad), pool: ctx.pool)
+                                       accumulate: ctx.workspace.accumulates(inputGrad), shortcut: shortcut, pool: ctx.pool)
     }
 
     /// γ and β gradients from the sums (local; the gradient buckets sum them over replicas).

@@ -49,9 +49,11 @@ public final class BasicBlock: Layer {
     }
 
     public func backward(_ ctx: StepContext) {
+        // The shortcut after bn2: a norm that computes the join writes the shortcut's gradient.
         join.backward(ctx)
+        bn2.backward(ctx)
         shortcut.backward(ctx)
-        bn2.backward(ctx); conv2.backward(ctx); bn1.backward(ctx); conv1.backward(ctx)
+        conv2.backward(ctx); bn1.backward(ctx); conv1.backward(ctx)
     }
 
     public func initialize(_ store: ParameterStore, seed: UInt64) {
@@ -90,9 +92,11 @@ public final class Bottleneck: Layer {
     }
 
     public func backward(_ ctx: StepContext) {
+        // The shortcut after bn3: a norm that computes the join writes the shortcut's gradient.
         join.backward(ctx)
+        bn3.backward(ctx)
         shortcut.backward(ctx)
-        bn3.backward(ctx); conv3.backward(ctx); bn2.backward(ctx); conv2.backward(ctx); bn1.backward(ctx); conv1.backward(ctx)
+        conv3.backward(ctx); bn2.backward(ctx); conv2.backward(ctx); bn1.backward(ctx); conv1.backward(ctx)
     }
 
     public func initialize(_ store: ParameterStore, seed: UInt64) {

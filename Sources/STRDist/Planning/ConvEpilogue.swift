@@ -28,11 +28,7 @@ extension ConvPlanner {
             conv.epilogue = nil
             guard conv.canFold, let out = conv.outputRef, planner.readers(of: out).count == 1,
                   let norm = planner.readers(of: out).first as? BatchNorm2d else { continue }
-            var join: AddReLU?
-            if !norm.fuseReLU, planner.readers(of: norm.outputRef).count == 1,
-               let j = planner.readers(of: norm.outputRef).first as? AddReLU, j.main.value == norm.outputRef.value {
-                join = j
-            }
+            let join = ResidualFusion.join(after: norm, planner)
             conv.epilogue = ConvEpilogue(norm: norm, join: join)
             norm.foldingConv = conv
             join?.foldingConv = conv
