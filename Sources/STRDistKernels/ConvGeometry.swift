@@ -86,8 +86,10 @@ public struct ConvGeometry: Equatable, Sendable {
         max(1, min(batch, ConvGeometry.chunkBudget / max(1, colRows * outPlane)))
     }
 
-    /// Floats of per-thread scratch: im2col's columns and their gradient, or Winograd's tiles.
+    /// Floats of per-thread scratch: im2col's columns and their gradient, Winograd's tiles, or the
+    /// depthwise phase planes.
     public var scratchPerThread: Int {
+        if isDepthwise { return DepthwisePhases.applies(self) ? DepthwisePhases(self).scratchFloats : 0 }
         if winograd { return WinogradPlan(self).scratchPerThread }
         if bf16 { return isPointwise ? 0 : 2 * colRows * pieceColumns }
         return isPointwise || isDepthwise ? 0 : 2 * colRows * imagesPerChunk() * outPlane

@@ -1,15 +1,32 @@
-// Depthwise convolution (groups == channels == outputs) computed directly:
-// for each kernel tap, a shifted multiply-add over whole output rows, which
-// vectorises for stride 1. Threads own channels, so every output, input
-// gradient and weight gradient is written by exactly one thread.
+// Depthwise convolution (groups == channels == outputs). Square strides
+// without dilation run on phase planes (DepthwisePhases: one flat multiply-add
+// per tap over a whole plane, in the thread's scratch); any other shape
+// directly, a shifted multiply-add per tap over each output row. Threads own
+// channels, so every output, input gradient and weight gradient is written by
+// exactly one thread.
 //
 // Shapes: x [C, N, H, W], y/dy [C, N, OH, OW], w/dw [C, 1, kh, kw].
 
 public enum DepthwiseKernels {
+    /// `scratch`: g.scratchPerThread floats per thread (used by the phase planes).
     public static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                               y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, pool: ThreadPool) {
-        pool.parallelRanges(g.inChannels, (x: x, w: w, bias: bias, y: y, g: g)) { a, channels, _ in
-            forwardChannels(a.x, a.w, a.bias, a.y, a.g, channels)
+                               y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, pool: ThreadPool, scratch: ConvScratch) {
+        guard DepthwisePhases.applies(g) else {
+            pool.parallelRanges(g.inChannels, (x: x, w: w, bias: bias, y: y, g: g)) { a, channels, _ in
+                forwardChannels(a.x, a.w, a.bias, a.y, a.g, channels)
+            }
+            return
+        }
+        let args = (x: x, w: w, bias: bias, y: y, p: DepthwisePhases(g), scratch: scratch)
+        pool.parallelRanges(g.inChannels, args) { a, channels, t in
+            let p = a.p, g = p.g, phases = a.scratch.perThread(t), positions = phases + p.s * p.s * p.phaseSize
+            for c in channels {
+                let wc = a.w + c * g.kernelH * g.kernelW, bias = a.bias?[c] ?? 0
+                for n in 0..<g.batch {
+                    p.fill(a.x + (c * g.batch + n) * g.inPlane, phases)
+                    p.forwardPlane(phases, wc, bias: bias, positions, a.y + (c * g.batch + n) * g.outPlane)
+                }
+            }
         }
     }
 
@@ -43,10 +60,33 @@ public enum DepthwiseKernels {
     public static func backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                 dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
                                 dw: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
-                                _ g: ConvGeometry, pool: ThreadPool) {
-        let args = (x: x, w: w, dy: dy, dx: dx, acc: accumulate, dw: dw, dbias: dbias, g: g)
-        pool.parallelRanges(g.inChannels, args) { a, channels, _ in
-            backwardChannels(a.x, a.w, a.dy, a.dx, a.acc, a.dw, a.dbias, a.g, channels)
+                                _ g: ConvGeometry, pool: ThreadPool, scratch: ConvScratch) {
+        guard DepthwisePhases.applies(g) else {
+            let args = (x: x, w: w, dy: dy, dx: dx, acc: accumulate, dw: dw, dbias: dbias, g: g)
+            pool.parallelRanges(g.inChannels, args) { a, channels, _ in
+                backwardChannels(a.x, a.w, a.dy, a.dx, a.acc, a.dw, a.dbias, a.g, channels)
+            }
+            return
+        }
+        let args = (x: x, w: w, dy: dy, dx: dx, acc: accumulate, dw: dw, dbias: dbias, p: DepthwisePhases(g),
+                    scratch: scratch)
+        pool.parallelRanges(g.inChannels, args) { a, channels, t in
+            let p = a.p, g = p.g, taps = g.kernelH * g.kernelW, size = p.s * p.s * p.phaseSize
+            let phases = a.scratch.perThread(t), gradPhases = phases + size, positions = gradPhases + size
+            for c in channels {
+                let wc = a.w + c * taps, dwc = a.dw + c * taps
+                dwc.update(repeating: 0, count: taps)
+                if let dbias = a.dbias { dbias[c] = Vec.sum(a.dy + c * g.batch * g.outPlane, g.batch * g.outPlane) }
+                for n in 0..<g.batch {
+                    p.spread(a.dy + (c * g.batch + n) * g.outPlane, positions)
+                    p.fill(a.x + (c * g.batch + n) * g.inPlane, phases)
+                    p.weightGradientPlane(positions, phases, dwc)
+                    if let dx = a.dx {
+                        p.inputGradientPlane(positions, wc, gradPhases, dx + (c * g.batch + n) * g.inPlane,
+                                             accumulate: a.acc)
+                    }
+                }
+            }
         }
     }
 

@@ -164,7 +164,7 @@ public final class Conv2d: Layer {
                 SparseConvKernels.forward(x: x, w: c.operand(ctx), bias: b, relu: false, y: y, g, layout, pool: ctx.pool, scratch: scratch(ctx))
             }
         } else if execution == .depthwise {
-            DepthwiseKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool)
+            DepthwiseKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool, scratch: scratch(ctx))
         } else {
             ConvKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool, scratch: scratch(ctx),
                                 bf16: g.bf16 ? packedWeight(ctx) : nil)
@@ -190,7 +190,8 @@ public final class Conv2d: Layer {
             SparseConvKernels.backward(x: x, w: c.operand(ctx), dy: dy, dx: dx, accumulate: acc, dw: dw, keptOnly: keptOnly,
                                        denseWeight: w, dbias: db, g, layout, pool: ctx.pool, scratch: scratch(ctx))
         } else if execution == .depthwise {
-            DepthwiseKernels.backward(x: x, w: w, dy: dy, dx: dx, accumulate: acc, dw: dw, dbias: db, g, pool: ctx.pool)
+            DepthwiseKernels.backward(x: x, w: w, dy: dy, dx: dx, accumulate: acc, dw: dw, dbias: db, g, pool: ctx.pool,
+                                      scratch: scratch(ctx))
         } else {
             ConvKernels.backward(x: x, w: w, dy: dy, dx: dx, accumulate: acc, dw: dw, dbias: db, g,
                                  pool: ctx.pool, scratch: scratch(ctx), bf16: g.bf16 ? packedWeight(ctx) : nil)

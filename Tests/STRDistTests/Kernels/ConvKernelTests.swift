@@ -22,6 +22,14 @@ final class ConvKernelTests: XCTestCase {
         Case(c: 4, o: 6, k: 1, g: 2),                       // grouped pointwise
         Case(c: 6, o: 6, k: 3, p: 1, g: 6, bias: true),     // depthwise
         Case(c: 5, o: 5, k: 3, s: 2, p: 1, g: 5, h: 10),    // depthwise stride 2
+        Case(c: 4, o: 4, k: 3, s: 2, p: 1, g: 4, n: 2, h: 7, w: 9, bias: true),  // depthwise stride 2, odd planes
+        Case(c: 3, o: 3, k: 3, p: 1, g: 3, n: 2, h: 14, w: 14),                  // depthwise, MobileNet's 14×14
+        Case(c: 3, o: 3, k: 5, p: 2, g: 3, n: 2, h: 6, w: 11),                   // depthwise 5×5
+        Case(c: 2, o: 2, k: 3, s: 3, p: 0, g: 2, h: 10, w: 8),                   // depthwise stride 3, no padding
+        Case(c: 2, o: 2, k: 3, p: 2, d: 2, g: 2, h: 6, w: 7),                    // depthwise dilated: the direct path
+        Case(c: 2, o: 2, k: 3, p: 1, g: 2, h: 1, w: 1),                          // depthwise on a 1×1 plane
+        Case(c: 2, o: 2, k: 3, s: 2, p: 1, g: 2, n: 2, h: 5, w: 70),             // depthwise stride 2, long rows
+        Case(c: 2, o: 2, k: 5, s: 2, p: 2, g: 2, n: 1, h: 6, w: 67, bias: true), // … even padding
         Case(c: 3, o: 4, k: 7, s: 2, p: 3, h: 13, w: 11),   // stem-like 7×7/2
         Case(c: 8, o: 10, k: 1, n: 5, h: 1, w: 1, bias: true), // classifier on [C, N, 1, 1]
         Case(c: 2, o: 3, k: 5, p: 2, h: 6, w: 5),           // "same" 5×5: shifts of two columns
@@ -57,9 +65,9 @@ final class ConvKernelTests: XCTestCase {
             let cs = ConvScratch(base: s.baseAddress!, stride: max(1, g.scratchPerThread),
                                  partials: s.baseAddress! + scratchFloats)
             if g.isDepthwise {
-                DepthwiseKernels.forward(x: x, w: w, bias: b, y: &y, g, pool: pool)
+                DepthwiseKernels.forward(x: x, w: w, bias: b, y: &y, g, pool: pool, scratch: cs)
                 DepthwiseKernels.backward(x: x, w: w, dy: dy, dx: &dx, accumulate: false, dw: &dw,
-                                          dbias: dbias, g, pool: pool)
+                                          dbias: dbias, g, pool: pool, scratch: cs)
             } else {
                 ConvKernels.forward(x: x, w: w, bias: b, y: &y, g, pool: pool, scratch: cs)
                 ConvKernels.backward(x: x, w: w, dy: dy, dx: &dx, accumulate: false, dw: &dw,
@@ -108,7 +116,7 @@ final class ConvKernelTests: XCTestCase {
     func testMatchesNaiveThreeThreadsManyChunks() { for t in Self.cases { run(t, threads: 3, chunkBudget: 100) } }
 
     func testAccumulateAddsToInputGradient() {
-        for t in [Self.cases[0], Self.cases[2], Self.cases[7], Self.cases[14], Self.cases[16]] {
+        for t in [Self.cases[0], Self.cases[2], Self.cases[7], Self.cases[9], Self.cases[12], Self.cases[15], Self.cases[22], Self.cases[24]] {
             let g = geometry(t)
             let x = randomArray(t.c * t.n * t.h * t.w, seed: 1), w = randomArray(g.weightCount, seed: 2)
             let dy = randomArray(g.outChannels * g.columns, seed: 4)
@@ -120,7 +128,8 @@ final class ConvKernelTests: XCTestCase {
                 let cs = ConvScratch(base: s.baseAddress!, stride: max(1, g.scratchPerThread),
                                      partials: s.baseAddress! + 2 * max(1, g.scratchPerThread))
                 if g.isDepthwise {
-                    DepthwiseKernels.backward(x: x, w: w, dy: dy, dx: &dx, accumulate: true, dw: &dw, dbias: nil, g, pool: pool)
+                    DepthwiseKernels.backward(x: x, w: w, dy: dy, dx: &dx, accumulate: true, dw: &dw, dbias: nil, g,
+                                              pool: pool, scratch: cs)
                 } else {
                     ConvKernels.backward(x: x, w: w, dy: dy, dx: &dx, accumulate: true, dw: &dw, dbias: nil, g,
                                          pool: pool, scratch: cs)
