@@ -79,15 +79,25 @@ public enum BatchNormKernels {
                     relu: relu, r: residual)
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
-                let xc = a.x + c * a.m
-                let mu = Vec.sum(xc, a.m) / Float(a.m)
-                let v = Vec.sumSquaredDeviations(xc, a.m, mean: mu) / Float(a.m)
-                let invstd = 1 / (v + a.eps).squareRoot()
-                a.mean[c] = mu; a.variance[c] = v; a.inv[c] = invstd
-                let scale = invstd * (a.gamma?[c] ?? 1)
-                affine(xc, a.y + c * a.m, a.m, scale, (a.beta?[c] ?? 0) - mu * scale, a.relu, a.r.map { $0 + c * a.m })
+                trainingForwardChannel(c, a.x, m: a.m, mean: a.mean, invstd: a.inv, variance: a.variance, eps: a.eps,
+                                       gamma: a.gamma, beta: a.beta, relu: a.relu, residual: a.r, y: a.y)
             }
         }
+    }
+
+    /// Channel c of `trainingForward` (x, y and the residual are the whole tensors).
+    @inline(__always)
+    public static func trainingForwardChannel(_ c: Int, _ x: UnsafePointer<Float>, m: Int, mean: UnsafeMutablePointer<Float>,
+                                              invstd: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>,
+                                              eps: Float, gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?,
+                                              relu: Bool, residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+        let xc = x + c * m
+        let mu = Vec.sum(xc, m) / Float(m)
+        let v = Vec.sumSquaredDeviations(xc, m, mean: mu) / Float(m)
+        let inv = 1 / (v + eps).squareRoot()
+        mean[c] = mu; variance[c] = v; invstd[c] = inv
+        let scale = inv * (gamma?[c] ?? 1)
+        affine(xc, y + c * m, m, scale, (beta?[c] ?? 0) - mu * scale, relu, residual.map { $0 + c * m })
     }
 
     /// gradientSums + inputGradient channel by channel (dx nil: the sums alone).
@@ -100,17 +110,30 @@ public enum BatchNormKernels {
                     s1: sumDy, s2: sumDyXhat, acc: accumulate, sc: shortcut)
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
-                let at = c * a.m, inv = a.invstd[c]
-                let (t1, t2) = channelSums(a.x + at, a.y + at, a.dy + at, a.m, a.mean[c], a.relu)
-                a.s1[c] = t1
-                a.s2[c] = t2 * inv
-                if let sc = a.sc { maskedGradient(a.y + at, a.dy + at, sc.pointer + at, a.m, sc.accumulate) }
-                guard let dx = a.dx else { continue }
-                let k = inputGradientCoefficients(gamma: a.gamma?[c] ?? 1, invstd: inv, mean: a.mean[c],
-                                                  sumDy: a.s1[c], sumDyXhat: a.s2[c], count: Float(a.m))
-                channelInputGradient(a.x + at, a.y + at, a.dy + at, dx + at, a.m, k, a.relu, a.acc)
+                trainingBackwardChannel(c, x: a.x, y: a.y, dy: a.dy, m: a.m, mean: a.mean, invstd: a.invstd, gamma: a.gamma,
+                                        relu: a.relu, sumDy: a.s1, sumDyXhat: a.s2, dx: a.dx, accumulate: a.acc,
+                                        shortcut: a.sc)
             }
         }
+    }
+
+    /// Channel c of `trainingBackward` (x, y, dy, dx and the shortcut's gradient are the whole tensors).
+    @inline(__always)
+    public static func trainingBackwardChannel(_ c: Int, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
+                                               dy: UnsafePointer<Float>, m: Int, mean: UnsafePointer<Float>,
+                                               invstd: UnsafePointer<Float>, gamma: UnsafePointer<Float>?, relu: Bool,
+                                               sumDy: UnsafeMutablePointer<Float>, sumDyXhat: UnsafeMutablePointer<Float>,
+                                               dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
+                                               shortcut: ShortcutGradient?) {
+        let at = c * m, inv = invstd[c]
+        let (t1, t2) = channelSums(x + at, y + at, dy + at, m, mean[c], relu)
+        sumDy[c] = t1
+        sumDyXhat[c] = t2 * inv
+        if let sc = shortcut { maskedGradient(y + at, dy + at, sc.pointer + at, m, sc.accumulate) }
+        guard let dx else { return }
+        let k = inputGradientCoefficients(gamma: gamma?[c] ?? 1, invstd: inv, mean: mean[c],
+                                          sumDy: sumDy[c], sumDyXhat: sumDyXhat[c], count: Float(m))
+        channelInputGradient(x + at, y + at, dy + at, dx + at, m, k, relu, accumulate)
     }
 
     /// Evaluation: y = relu?((x − running_mean)/√(running_var + eps)·γ + β).
@@ -122,11 +145,21 @@ public enum BatchNormKernels {
                     r: residual)
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
-                let scale = (a.gamma?[c] ?? 1) / (a.rv[c] + a.eps).squareRoot()
-                let shift = (a.beta?[c] ?? 0) - a.rm[c] * scale
-                affine(a.x + c * a.m, a.y + c * a.m, a.m, scale, shift, a.relu, a.r.map { $0 + c * a.m })
+                evalChannel(c, a.x, m: a.m, runningMean: a.rm, runningVar: a.rv, eps: a.eps, gamma: a.gamma, beta: a.beta,
+                            relu: a.relu, residual: a.r, y: a.y)
             }
         }
+    }
+
+    /// Channel c of `forwardEval` (x, y and the residual are the whole tensors).
+    @inline(__always)
+    public static func evalChannel(_ c: Int, _ x: UnsafePointer<Float>, m: Int, runningMean: UnsafePointer<Float>,
+                                   runningVar: UnsafePointer<Float>, eps: Float, gamma: UnsafePointer<Float>?,
+                                   beta: UnsafePointer<Float>?, relu: Bool, residual: UnsafePointer<Float>?,
+                                   y: UnsafeMutablePointer<Float>) {
+        let scale = (gamma?[c] ?? 1) / (runningVar[c] + eps).squareRoot()
+        let shift = (beta?[c] ?? 0) - runningMean[c] * scale
+        affine(x + c * m, y + c * m, m, scale, shift, relu, residual.map { $0 + c * m })
     }
 
     /// y = relu?(x·scale + shift), or with a residual r the join relu((x·scale + shift) + r).

@@ -3,21 +3,28 @@
 // per tap over a whole plane, in the thread's scratch); any other shape
 // directly, a shifted multiply-add per tap over each output row. Threads own
 // channels, so every output, input gradient and weight gradient is written by
-// exactly one thread.
+// exactly one thread. A BatchNorm that alone reads the output can run inside
+// the channel loop (`norm`: ChannelNorm), each channel normalised right after
+// its planes and its gradient taken right before them, while still in cache.
 //
 // Shapes: x [C, N, H, W], y/dy [C, N, OH, OW], w/dw [C, 1, kh, kw].
 
 public enum DepthwiseKernels {
-    /// `scratch`: g.scratchPerThread floats per thread (used by the phase planes).
+    /// `scratch`: g.scratchPerThread floats per thread (used by the phase planes). `norm`: the BatchNorm
+    /// run on each channel of y after it is computed.
     public static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                               y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, pool: ThreadPool, scratch: ConvScratch) {
+                               y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, pool: ThreadPool, scratch: ConvScratch,
+                               norm: ChannelNorm? = nil) {
         guard DepthwisePhases.applies(g) else {
-            pool.parallelRanges(g.inChannels, (x: x, w: w, bias: bias, y: y, g: g)) { a, channels, _ in
-                forwardChannels(a.x, a.w, a.bias, a.y, a.g, channels)
+            pool.parallelRanges(g.inChannels, (x: x, w: w, bias: bias, y: y, g: g, norm: norm)) { a, channels, _ in
+                for c in channels {
+                    forwardChannels(a.x, a.w, a.bias, a.y, a.g, c..<(c + 1))
+                    a.norm?.forward(channel: c, a.y, m: a.g.batch * a.g.outPlane)
+                }
             }
             return
         }
-        let args = (x: x, w: w, bias: bias, y: y, p: DepthwisePhases(g), scratch: scratch)
+        let args = (x: x, w: w, bias: bias, y: y, p: DepthwisePhases(g), scratch: scratch, norm: norm)
         pool.parallelRanges(g.inChannels, args) { a, channels, t in
             let p = a.p, g = p.g, phases = a.scratch.perThread(t), positions = phases + p.s * p.s * p.phaseSize
             for c in channels {
@@ -26,6 +33,7 @@ public enum DepthwiseKernels {
                     p.fill(a.x + (c * g.batch + n) * g.inPlane, phases)
                     p.forwardPlane(phases, wc, bias: bias, positions, a.y + (c * g.batch + n) * g.outPlane)
                 }
+                a.norm?.forward(channel: c, a.y, m: g.batch * g.outPlane)
             }
         }
     }
@@ -56,24 +64,29 @@ public enum DepthwiseKernels {
         }
     }
 
-    /// dw and dbias overwritten; dx overwritten or added to (`accumulate`).
+    /// dw and dbias overwritten; dx overwritten or added to (`accumulate`). `norm`: the BatchNorm whose
+    /// backward writes each channel of dy (its `dx`) right before that channel is used.
     public static func backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                 dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
                                 dw: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
-                                _ g: ConvGeometry, pool: ThreadPool, scratch: ConvScratch) {
+                                _ g: ConvGeometry, pool: ThreadPool, scratch: ConvScratch, norm: ChannelNormBackward? = nil) {
         guard DepthwisePhases.applies(g) else {
-            let args = (x: x, w: w, dy: dy, dx: dx, acc: accumulate, dw: dw, dbias: dbias, g: g)
+            let args = (x: x, w: w, dy: dy, dx: dx, acc: accumulate, dw: dw, dbias: dbias, g: g, norm: norm)
             pool.parallelRanges(g.inChannels, args) { a, channels, _ in
-                backwardChannels(a.x, a.w, a.dy, a.dx, a.acc, a.dw, a.dbias, a.g, channels)
+                for c in channels {
+                    a.norm?.backward(channel: c, m: a.g.batch * a.g.outPlane)
+                    backwardChannels(a.x, a.w, a.dy, a.dx, a.acc, a.dw, a.dbias, a.g, c..<(c + 1))
+                }
             }
             return
         }
         let args = (x: x, w: w, dy: dy, dx: dx, acc: accumulate, dw: dw, dbias: dbias, p: DepthwisePhases(g),
-                    scratch: scratch)
+                    scratch: scratch, norm: norm)
         pool.parallelRanges(g.inChannels, args) { a, channels, t in
             let p = a.p, g = p.g, taps = g.kernelH * g.kernelW, size = p.s * p.s * p.phaseSize
             let phases = a.scratch.perThread(t), gradPhases = phases + size, positions = gradPhases + size
             for c in channels {
+                a.norm?.backward(channel: c, m: g.batch * g.outPlane)
                 let wc = a.w + c * taps, dwc = a.dw + c * taps
                 dwc.update(repeating: 0, count: taps)
                 if let dbias = a.dbias { dbias[c] = Vec.sum(a.dy + c * g.batch * g.outPlane, g.batch * g.outPlane) }

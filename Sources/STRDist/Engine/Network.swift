@@ -27,7 +27,8 @@ public final class Network {
     public func initialize(seed: UInt64) { root.initialize(store, seed: seed) }
 
     /// Run after the layers are planned, with the planner's dataflow: the fusions a model plans
-    /// (Model adds ResidualFusion.plan and ConvPlanner.planEpilogues), so the engine does not reach up into planning.
+    /// (Model adds ResidualFusion, DepthwiseNormFusion and ConvPlanner.planEpilogues), so the engine does not reach
+    /// up into planning.
     public var planPasses: [(WorkspacePlanner) -> Void] = []
 
     /// Plans all activation memory for inputs of `shape` (CNHW). `inputGradient`

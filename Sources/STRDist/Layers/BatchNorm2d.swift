@@ -4,7 +4,9 @@
 // join that alone reads this norm's output is computed here too, forward and
 // backward (`join`, planned by ResidualFusion): the norm's own output is then
 // never written. At inference a conv on the sparse kernels may compute all of
-// it in its store instead (its ConvEpilogue).
+// it in its store instead (its ConvEpilogue); a depthwise conv runs it channel
+// by channel inside its own loop, forward and backward (`fusedConv`, planned
+// by DepthwiseNormFusion), except under synchronized BN.
 
 public final class BatchNorm2d: Layer {
     public let name: String
@@ -23,6 +25,8 @@ public final class BatchNorm2d: Layer {
     weak var foldingConv: Conv2d?
     /// The residual join this norm computes in its own passes (ResidualFusion.plan).
     var join: AddReLU?
+    /// The depthwise conv that runs this norm per channel (DepthwiseNormFusion.plan).
+    weak var fusedConv: Conv2d?
     private var inputGrad = GradUse.none
     /// Saved per step: mean, invstd, and the two gradient sums, each `channels` long.
     private var saved = WorkspaceRegion<Float>.none
@@ -47,10 +51,55 @@ public final class BatchNorm2d: Layer {
         planner.produced(output, by: self)
         foldingConv = nil
         join = nil
+        fusedConv = nil
         return output
     }
 
+    /// Whether `fusedConv` runs this norm in this step: not under synchronized BN, whose statistics need an
+    /// all-reduce between the sums and the normalisation.
+    func runsInConv(_ ctx: StepContext) -> Bool {
+        guard fusedConv != nil else { return false }
+        guard ctx.training, let sync = ctx.collectives else { return true }
+        return !(sync.syncBatchNorm && sync.world > 1)
+    }
+
+    /// The per-channel norm a fused conv runs forward: batch statistics into this step's saved region, or
+    /// the running statistics at inference.
+    func channelForward(_ ctx: StepContext) -> ChannelNorm {
+        let mean = ctx.region(saved)
+        let statistics: ChannelNorm.Statistics = ctx.training
+            ? .batch(mean: mean, invstd: mean + channels, variance: mean + 2 * channels)
+            : .running(mean: ctx.buffer(runningMean), variance: ctx.buffer(runningVar))
+        return ChannelNorm(statistics: statistics, eps: eps, gamma: weight.map { UnsafePointer(ctx.param($0)) },
+                           beta: bias.map { UnsafePointer(ctx.param($0)) }, relu: fuseReLU, y: ctx.value(output))
+    }
+
+    /// The per-channel backward a fused conv runs before its own: it writes ∂ of this norm's input.
+    func channelBackward(_ ctx: StepContext) -> ChannelNormBackward {
+        let mean = ctx.region(saved)
+        return ChannelNormBackward(x: ctx.value(input), y: ctx.value(output), dy: ctx.workspace.grad(output)!, mean: mean,
+                                   invstd: mean + channels, gamma: weight.map { UnsafePointer(ctx.param($0)) },
+                                   relu: fuseReLU, sumDy: mean + 2 * channels, sumDyXhat: mean + 3 * channels,
+                                   dx: ctx.workspace.grad(input)!)
+    }
+
+    /// After a fused conv's backward: γ's and β's gradients from the sums it left.
+    func finishChannelBackward(_ ctx: StepContext) {
+        let mean = ctx.region(saved)
+        publishAffineGradients(ctx, sumDy: mean + 2 * channels, sumDyXhat: mean + 3 * channels)
+    }
+
     public func forward(_ ctx: StepContext) {
+        if runsInConv(ctx) {
+            // The conv wrote the output and this step's statistics; what is left is the running statistics.
+            guard ctx.training else { return }
+            let mean = ctx.region(saved)
+            BatchNormKernels.updateRunning(mean: mean, variance: mean + 2 * channels, channels: channels,
+                                           m: input.shape.perChannel, momentum: momentum,
+                                           runningMean: ctx.buffer(runningMean), runningVar: ctx.buffer(runningVar))
+            ctx.buffer(batchesTracked).pointee += 1
+            return
+        }
         // Passes over the activation: statistics (two reads), then the normalising read and write.
         let start = ctx.profileStart()
         var passes = ctx.training ? 4 : 2
@@ -100,6 +149,7 @@ public final class BatchNorm2d: Layer {
     }
 
     public func backward(_ ctx: StepContext) {
+        if runsInConv(ctx) { return }   // the conv's backward runs this norm's, channel by channel
         // Passes: the sums read x and ∂Y (and y for the ReLU mask), ∂X reads them again and writes (with
         // the join: y is the join's output, and the shortcut's gradient is written too).
         let start = ctx.profileStart()

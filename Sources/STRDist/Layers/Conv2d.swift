@@ -41,6 +41,8 @@ public final class Conv2d: Layer {
     /// At inference on the sparse kernels: the BatchNorm (and ReLU, and residual join) computed in the
     /// store (ConvPlanner.planEpilogues).
     var epilogue: ConvEpilogue?
+    /// A depthwise conv's BatchNorm, run channel by channel inside its kernel (DepthwiseNormFusion.plan).
+    var channelNorm: BatchNorm2d?
     /// Planned floats for the fold: per output channel its scale, then its bias.
     var foldRegion = WorkspaceRegion<Float>.none
     /// Whether this step's compressed weight lists the kept positions (for the kept-only all-reduce).
@@ -101,6 +103,7 @@ public final class Conv2d: Layer {
         output = planner.activation(ActShape(channels: outChannels, batch: g.batch, height: g.outH, width: g.outW))
         planner.produced(output, by: self)
         epilogue = nil
+        channelNorm = nil
         return output
     }
 
@@ -129,13 +132,19 @@ public final class Conv2d: Layer {
     /// The profile key: what kind of work this conv is.
     public var profileKey: String {
         let bf16 = geometry!.bf16 && !execution.isSparse ? " bf16" : ""
-        return "conv \(kernel)x\(kernel)/\(stride) \(inChannels)->\(outChannels) @\(geometry!.inH) \(execution.name)\(bf16)"
+        let norm = channelNorm != nil ? "+bn" : ""
+        return "conv \(kernel)x\(kernel)/\(stride) \(inChannels)->\(outChannels) @\(geometry!.inH) \(execution.name)\(norm)\(bf16)"
     }
 
     private func profiled(_ ctx: StepContext, backward: Bool, since start: UInt64) {
         let g = geometry!
-        let bytes = backward ? ConvTraffic.backward(g, execution, accumulate: ctx.workspace.accumulates(inputGrad))
+        var bytes = backward ? ConvTraffic.backward(g, execution, accumulate: ctx.workspace.accumulates(inputGrad))
                              : ConvTraffic.forward(g, execution, residual: !ctx.training && execution.isSparse && epilogue?.join != nil)
+        if let norm = channelNorm, norm.runsInConv(ctx) {
+            // The norm's passes over this conv's output (as BatchNorm2d counts them).
+            let passes = backward ? (norm.fuseReLU ? 7 : 5) : ctx.training ? 4 : 2
+            bytes += Double(4 * passes * g.outChannels * g.columns)
+        }
         ctx.profile?.add(conv: name, key: profileKey, plan: execution, density: density, geometry: g,
                          backward: backward, since: start, bytes: bytes)
     }
@@ -164,7 +173,8 @@ public final class Conv2d: Layer {
                 SparseConvKernels.forward(x: x, w: c.operand(ctx), bias: b, relu: false, y: y, g, layout, pool: ctx.pool, scratch: scratch(ctx))
             }
         } else if execution == .depthwise {
-            DepthwiseKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool, scratch: scratch(ctx))
+            let norm = channelNorm.flatMap { $0.runsInConv(ctx) ? $0.channelForward(ctx) : nil }
+            DepthwiseKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool, scratch: scratch(ctx), norm: norm)
         } else {
             ConvKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool, scratch: scratch(ctx),
                                 bf16: g.bf16 ? packedWeight(ctx) : nil)
@@ -190,8 +200,10 @@ public final class Conv2d: Layer {
             SparseConvKernels.backward(x: x, w: c.operand(ctx), dy: dy, dx: dx, accumulate: acc, dw: dw, keptOnly: keptOnly,
                                        denseWeight: w, dbias: db, g, layout, pool: ctx.pool, scratch: scratch(ctx))
         } else if execution == .depthwise {
+            let norm = channelNorm.flatMap { $0.runsInConv(ctx) ? $0 : nil }
             DepthwiseKernels.backward(x: x, w: w, dy: dy, dx: dx, accumulate: acc, dw: dw, dbias: db, g, pool: ctx.pool,
-                                      scratch: scratch(ctx))
+                                      scratch: scratch(ctx), norm: norm?.channelBackward(ctx))
+            norm?.finishChannelBackward(ctx)
         } else {
             ConvKernels.backward(x: x, w: w, dy: dy, dx: dx, accumulate: acc, dw: dw, dbias: db, g,
                                  pool: ctx.pool, scratch: scratch(ctx), bf16: g.bf16 ? packedWeight(ctx) : nil)

@@ -21,7 +21,7 @@ public final class Model {
         pruning = PruningPlan(schedule: PruneSchedule(target: options.pruneRate, initEpoch: options.pruneEpochs.initial,
                                                       finalEpoch: options.pruneEpochs.final), convs: convs)
         network = Network(root: Sequential(layers), layout: layout, threads: threads)
-        network.planPasses = [ResidualFusion.plan, ConvPlanner.planEpilogues]
+        network.planPasses = [ResidualFusion.plan, DepthwiseNormFusion.plan, ConvPlanner.planEpilogues]
     }
 
     /// The layers `options` describe, their parameters registered in `layout`; nothing large is

@@ -1,20 +1,30 @@
-// The residual join computed by the BatchNorm before it (ResidualFusion):
-// planned where the norm's output feeds only the join, and bit for bit the
-// same steps, gradients, statistics and inference outputs as the separate
-// passes, on both block kinds, dense and sparse, one thread and two.
+// The fusions planned from the dataflow give the same bits as separate
+// passes: the residual join computed by the BatchNorm before it
+// (ResidualFusion) on both ResNet block kinds, and a depthwise conv running its
+// BatchNorm channel by channel (DepthwiseNormFusion) in MobileNetV1 — steps,
+// gradients, statistics and inference outputs, dense and sparse, one thread
+// and two; each planned exactly where its rule says.
 import XCTest
 @testable import STRDist
 
-final class ResidualFusionTests: XCTestCase {
+final class FusionTests: XCTestCase {
     func model(_ arch: String, kind: SparseKind, algorithm: ConvAlgorithm, threads: Int, fused: Bool) throws -> Model {
         var o = ModelOptions()
         o.arch = arch; o.numClasses = 4; o.widthMultiplier = arch == "ResNet50" ? 0.125 : 0.25; o.smallInputStem = true
         o.convKind = kind; o.convAlgorithm = algorithm; o.sInit = -3200
         let m = try Model(o, threads: threads)
         if !fused { m.network.planPasses = [ConvPlanner.planEpilogues] }
-        m.network.plan(ActShape(channels: 3, batch: 8, height: 16, width: 16))
+        let size = arch == "MobileNetV1" ? 32 : 16
+        m.network.plan(ActShape(channels: 3, batch: 8, height: size, width: size))
         m.network.initialize(seed: 9)
         return m
+    }
+
+    /// Norms computing their block's join, and depthwise convs running their norm.
+    func fusions(_ m: Model) -> (joins: Int, depthwise: Int) {
+        let blocks = (m.network.root as! Sequential).layers
+        let joins = blocks.compactMap { ($0 as? Bottleneck)?.bn3 ?? ($0 as? BasicBlock)?.bn2 }.filter { $0.join != nil }.count
+        return (joins, m.convs.filter { $0.channelNorm != nil }.count)
     }
 
     /// Fails with the number of differing floats and the first of them.
@@ -25,22 +35,19 @@ final class ResidualFusionTests: XCTestCase {
         XCTFail("\(what): \(differing.count) of \(n) floats differ, first [\(i)] \(a[i]) vs \(b[i])", line: line)
     }
 
-    func testFusedJoinsGiveTheSameBitsAsSeparatePasses() throws {
+    func testFusionsGiveTheSameBitsAsSeparatePasses() throws {
         let cases: [(String, SparseKind, ConvAlgorithm, Int)] = [
             ("ResNet18", .dense, .auto, 1), ("ResNet18", .str, .sparse, 2), ("ResNet50", .dense, .im2col, 2),
-            ("ResNet50", .gmp, .sparse, 1),
+            ("ResNet50", .gmp, .sparse, 1), ("MobileNetV1", .dense, .auto, 2), ("MobileNetV1", .str, .sparse, 1),
         ]
         for (arch, kind, algorithm, threads) in cases {
             let label = "\(arch) \(kind) \(algorithm) \(threads) thread(s)"
             let fused = try model(arch, kind: kind, algorithm: algorithm, threads: threads, fused: true)
             let separate = try model(arch, kind: kind, algorithm: algorithm, threads: threads, fused: false)
-            let blocks = arch == "ResNet50" ? 16 : 8
-            let norms = { (m: Model) -> Int in
-                let blocks = (m.network.root as! Sequential).layers
-                return blocks.compactMap { ($0 as? Bottleneck)?.bn3 ?? ($0 as? BasicBlock)?.bn2 }.filter { $0.join != nil }.count
-            }
-            XCTAssertEqual(norms(fused), blocks, "\(label): every block's last norm computes its join")
-            XCTAssertEqual(norms(separate), 0, label)
+            let expected = arch == "ResNet50" ? (16, 0) : arch == "ResNet18" ? (8, 0) : (0, 13)
+            XCTAssertTrue(fusions(fused) == expected,
+                          "\(label): every block's last norm computes its join, every depthwise conv runs its norm: \(fusions(fused))")
+            XCTAssertTrue(fusions(separate) == (0, 0), label)
             if kind == .gmp {
                 let targets = Dictionary(uniqueKeysWithValues: fused.convs.map { ($0.name, 0.7) })
                 for m in [fused, separate] { _ = m.setSparsity(targets) }
