@@ -20,37 +20,71 @@ public struct PoolGeometry: Equatable, Sendable {
 }
 
 public enum PoolingKernels {
+    /// y and (argmax non-nil: training) each window's argmax.
     public static func maxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                                  argmax: UnsafeMutablePointer<Float>, _ g: PoolGeometry, pool: ThreadPool) {
+                                  argmax: UnsafeMutablePointer<Float>?, _ g: PoolGeometry, pool: ThreadPool) {
         pool.parallelRanges(g.planes, (x: x, y: y, argmax: argmax, g: g)) { a, planes, _ in
             maxPlanes(a.x, a.y, a.argmax, a.g, planes)
         }
     }
 
+    /// Stride 2 (the stem's 3/2/1 pool) takes 16 outputs at a time wherever a window's columns lie inside the
+    /// row: the even lanes of 32 loaded columns, per kernel cell, in the scalar loop's order.
     public static func maxPlanes(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                          _ argmax: UnsafeMutablePointer<Float>, _ g: PoolGeometry, _ planes: Range<Int>) {
+                                 _ argmax: UnsafeMutablePointer<Float>?, _ g: PoolGeometry, _ planes: Range<Int>) {
         let inPlane = g.inH * g.inW, outPlane = g.outH * g.outW
+        // Outputs whose every window column c = 2·ow − padding + kw, and the 32 floats loaded from it, lie in the row.
+        let first = g.stride == 2 ? (g.padding + 1) / 2 : g.outW
+        let last = g.stride == 2 ? (g.inW - 32 - g.kernel + 1 + g.padding) / 2 : -1   // the last block's first output
+        var lanes = Vec.V()
+        for j in 0..<16 { lanes[j] = Float(2 * j) }
         for p in planes {
-            let xp = x + p * inPlane
+            let xp = x + p * inPlane, yp = y + p * outPlane, ap = argmax.map { $0 + p * outPlane }
             for oh in 0..<g.outH {
                 let h0 = max(0, oh * g.stride - g.padding), h1 = min(g.inH, oh * g.stride - g.padding + g.kernel)
-                for ow in 0..<g.outW {
-                    let w0 = max(0, ow * g.stride - g.padding), w1 = min(g.inW, ow * g.stride - g.padding + g.kernel)
-                    var best = -Float.infinity, at = h0 * g.inW + w0
+                var ow = 0
+                while ow < g.outW {
+                    guard ow >= first && ow + 15 <= g.outW - 1 && ow <= last else {
+                        let (best, at) = maxWindow(xp, g, h0, h1, ow)
+                        yp[oh * g.outW + ow] = best
+                        ap?[oh * g.outW + ow] = Float(at)
+                        ow += 1
+                        continue
+                    }
+                    let c0 = 2 * ow - g.padding
+                    var best = Vec.V(repeating: -.infinity), at = Vec.V(repeating: Float(h0 * g.inW + c0)) + lanes
                     for h in h0..<h1 {
-                        for w in w0..<w1 {
-                            // Selects, not branches: which cell wins is data, and mispredicts cost more than the compare.
-                            let i = h * g.inW + w, v = xp[i]
-                            let take = v > best || v != v   // the first maximum, or NaN (PyTorch)
-                            best = take ? v : best
-                            at = take ? i : at
+                        for kw in 0..<g.kernel {
+                            let i = h * g.inW + c0 + kw
+                            let v = UnsafeRawPointer(xp + i).loadUnaligned(as: SIMD32<Float>.self).evenHalf
+                            let take = (v .> best) .| (v .!= v)
+                            best.replace(with: v, where: take)
+                            at.replace(with: Vec.V(repeating: Float(i)) + lanes, where: take)
                         }
                     }
-                    y[p * outPlane + oh * g.outW + ow] = best
-                    argmax[p * outPlane + oh * g.outW + ow] = Float(at)
+                    Vec.store(best, yp + oh * g.outW + ow)
+                    if let ap { Vec.store(at, ap + oh * g.outW + ow) }
+                    ow += 16
                 }
             }
         }
+    }
+
+    /// One window's maximum and the index of its first maximum (or of a NaN, as PyTorch) in the plane.
+    @inline(__always)
+    static func maxWindow(_ xp: UnsafePointer<Float>, _ g: PoolGeometry, _ h0: Int, _ h1: Int, _ ow: Int) -> (Float, Int) {
+        let w0 = max(0, ow * g.stride - g.padding), w1 = min(g.inW, ow * g.stride - g.padding + g.kernel)
+        var best = -Float.infinity, at = h0 * g.inW + w0
+        for h in h0..<h1 {
+            for w in w0..<w1 {
+                // Selects, not branches: which cell wins is data, and mispredicts cost more than the compare.
+                let i = h * g.inW + w, v = xp[i]
+                let take = v > best || v != v   // the first maximum, or NaN (PyTorch)
+                best = take ? v : best
+                at = take ? i : at
+            }
+        }
+        return (best, at)
     }
 
     public static func maxBackward(_ dy: UnsafePointer<Float>, argmax: UnsafePointer<Float>,

@@ -30,9 +30,11 @@ public final class MaxPool2d: Layer {
 
     public func forward(_ ctx: StepContext) {
         let start = ctx.profileStart()
-        PoolingKernels.maxForward(ctx.value(input), ctx.value(output), argmax: ctx.region(argmax), geometry,
-                                  pool: ctx.pool)
-        ctx.profiled("pool", backward: false, since: start, floats: input.shape.count + 2 * output.shape.count)
+        // The argmax only for backward.
+        PoolingKernels.maxForward(ctx.value(input), ctx.value(output), argmax: ctx.training ? ctx.region(argmax) : nil,
+                                  geometry, pool: ctx.pool)
+        ctx.profiled("pool", backward: false, since: start,
+                     floats: input.shape.count + (ctx.training ? 2 : 1) * output.shape.count)
     }
 
     public func backward(_ ctx: StepContext) {
