@@ -88,6 +88,29 @@ final class TrainingStepTests: XCTestCase {
         XCTAssertEqual(count, 0, "a Winograd training step made \(count) heap allocations")
     }
 
+    /// The same for MobileNetV1: depthwise convs on phase planes (strides 1 and 2) running their BatchNorm
+    /// channel by channel, training and inference.
+    func testMobileNetStepAllocatesNothing() throws {
+        var o = ModelOptions()
+        o.arch = "MobileNetV1"; o.numClasses = 10; o.widthMultiplier = 0.25; o.convKind = .str; o.sInit = -5
+        let model = try Model(o, threads: 2)
+        let net = model.network
+        net.plan(ActShape(channels: 3, batch: 4, height: 64, width: 64))
+        net.initialize(seed: 1)
+        XCTAssertEqual(model.convs.filter { $0.channelNorm != nil }.count, 13, "each depthwise conv runs its norm")
+        let sgd = SGD(SGDSettings(), table: model.layout.parameters)
+        fillToyBatch(net, step: 0)
+        let run = sgdStep(net, sgd)
+        func step() throws { try run.run(lr: 0.01) }
+        try step()
+        net.forward(training: false)
+        alloc_counter_start()
+        for _ in 0..<2 { try step() }
+        net.forward(training: false)
+        let count = alloc_counter_stop()
+        XCTAssertEqual(count, 0, "a MobileNetV1 training step made \(count) heap allocations")
+    }
+
     func testCounterSeesAllocations() {
         // The proof above is only worth something if the counter counts.
         alloc_counter_start()
