@@ -5,7 +5,7 @@
 // backward (its mask is read from the output). A residual join after the
 // norm can be fused the same way: given the shortcut, the norm writes
 // relu(norm(x) + shortcut), and its backward reads the join's output and
-// gradient and writes the shortcut's gradient too (`Join`). The statistics and
+// gradient and writes the shortcut's gradient too (`ShortcutGradient`). The statistics and
 // the gradient sums are separate steps so synchronized BN can all-reduce them;
 // without it, `trainingForward` and `trainingBackward` run all passes of a
 // channel back to back, while the channel is still in cache.

@@ -33,9 +33,10 @@ public enum PoolingKernels {
     public static func maxPlanes(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                  _ argmax: UnsafeMutablePointer<Float>?, _ g: PoolGeometry, _ planes: Range<Int>) {
         let inPlane = g.inH * g.inW, outPlane = g.outH * g.outW
-        // Outputs whose every window column c = 2·ow − padding + kw, and the 32 floats loaded from it, lie in the row.
+        // Outputs whose every window column c = 2·ow − padding + kw, and the 32 floats loaded from it, lie in the
+        // row: ow ≥ first, and a block starting at ow loads up to column 2·ow − padding + kernel + 30 < inW.
         let first = g.stride == 2 ? (g.padding + 1) / 2 : g.outW
-        let last = g.stride == 2 ? (g.inW - 32 - g.kernel + 1 + g.padding) / 2 : -1   // the last block's first output
+        @inline(__always) func fits(_ ow: Int) -> Bool { 2 * ow - g.padding + g.kernel + 30 < g.inW }
         var lanes = Vec.V()
         for j in 0..<16 { lanes[j] = Float(2 * j) }
         for p in planes {
@@ -44,7 +45,7 @@ public enum PoolingKernels {
                 let h0 = max(0, oh * g.stride - g.padding), h1 = min(g.inH, oh * g.stride - g.padding + g.kernel)
                 var ow = 0
                 while ow < g.outW {
-                    guard ow >= first && ow + 15 <= g.outW - 1 && ow <= last else {
+                    guard g.stride == 2 && ow >= first && ow + 15 <= g.outW - 1 && fits(ow) else {
                         let (best, at) = maxWindow(xp, g, h0, h1, ow)
                         yp[oh * g.outW + ow] = best
                         ap?[oh * g.outW + ow] = Float(at)

@@ -2,7 +2,8 @@
 // step context) add their forward and backward seconds under a key that
 // names the work (a conv's shape and algorithm, "batchnorm"), with the bytes
 // their passes sweep over activation memory (an estimate from the shapes:
-// each pass counts whole, even where a channel is still in cache; MemoryPasses).
+// each pass counts whole, even where a channel is still in cache; ConvTraffic
+// for the convs).
 // Off unless a benchmark asks for it; then it costs a clock read per layer call.
 
 import Foundation
@@ -90,7 +91,7 @@ public final class StepProfile {
         lines.append(pad("rest (unprofiled)")
                      + String(format: " %26.1f %6.1f%%", 1000 * (stepSeconds - covered), 100 * (1 - covered / stepSeconds)))
         lines.append(pad("activation memory swept, per step")
-                     + String(format: " %33.1f MB", bytes / 1e6))
+                     + String(repeating: " ", count: 35) + String(format: " %8.1f", bytes / 1e6))   // under act MB
         return lines.joined(separator: "\n")
     }
 }

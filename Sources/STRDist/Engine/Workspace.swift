@@ -33,7 +33,7 @@ public final class WorkspacePlanner {
     /// For each gradient use: the activation's gradient offset.
     private var uses: [Int] = []
     /// The dataflow, by value offset: the layer that writes each activation (in planning order) and
-    /// those that read it — what the inference fusions are planned from (Network.planPasses).
+    /// those that read it — what the fusions are planned from (Network.planPasses).
     private var producerOf: [Int: AnyObject] = [:]
     private(set) var producers: [AnyObject] = []
     private var readersOf: [Int: [AnyObject]] = [:]

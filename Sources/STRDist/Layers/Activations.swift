@@ -42,8 +42,8 @@ public final class AddReLU {
     private var gradA = GradUse.none
     /// The shortcut's gradient use (a norm that computes this join writes that gradient).
     private(set) var gradB = GradUse.none
-    /// The main path's output, the shortcut's and the join's, for a conv that computes the join in its
-    /// store at inference (its ConvEpilogue).
+    /// The main path's output, the shortcut's and the join's, for the norm that computes the join
+    /// (ResidualFusion) or a conv that computes it in its store at inference (its ConvEpilogue).
     var main: ActRef { a }
     var shortcut: ActRef { b }
     var outputRef: ActRef { output }

@@ -154,9 +154,9 @@ public final class BatchNorm2d: Layer {
         // the join: y is the join's output, and the shortcut's gradient is written too).
         let start = ctx.profileStart()
         defer {
-            let relu = fuseReLU || join != nil
-            let passes = (relu ? 7 : 5) + (ctx.workspace.accumulates(inputGrad) ? 1 : 0)
-                + (join.map { ctx.workspace.accumulates($0.gradB) ? 2 : 1 } ?? 0)
+            let relu = fuseReLU || join != nil, dx = ctx.workspace.grad(input) != nil
+            let passes = (relu ? 3 : 2) + (dx ? (relu ? 4 : 3) + (ctx.workspace.accumulates(inputGrad) ? 1 : 0) : 0)
+                + (join.map { ctx.workspace.grad($0.shortcut) == nil ? 0 : ctx.workspace.accumulates($0.gradB) ? 2 : 1 } ?? 0)
             ctx.profiled("batchnorm", backward: true, since: start, floats: passes * input.shape.count)
         }
         precondition(ctx.training, "\(name): backward needs the batch statistics of a training-mode forward")

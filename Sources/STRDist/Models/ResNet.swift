@@ -42,7 +42,8 @@ public final class BasicBlock: Layer {
     }
 
     public func forward(_ ctx: StepContext) {
-        // The shortcut goes first: at inference a sparse conv2 may compute the join, reading its output.
+        // The shortcut goes first: bn2 computes the join, reading its output (ResidualFusion), and at
+        // inference a sparse conv2 may compute all of it in its store.
         shortcut.forward(ctx)
         conv1.forward(ctx); bn1.forward(ctx); conv2.forward(ctx); bn2.forward(ctx)
         join.forward(ctx)
@@ -85,7 +86,8 @@ public final class Bottleneck: Layer {
     }
 
     public func forward(_ ctx: StepContext) {
-        // The shortcut goes first: at inference a sparse conv3 may compute the join, reading its output.
+        // The shortcut goes first: bn3 computes the join, reading its output (ResidualFusion), and at
+        // inference a sparse conv3 may compute all of it in its store.
         shortcut.forward(ctx)
         conv1.forward(ctx); bn1.forward(ctx); conv2.forward(ctx); bn2.forward(ctx); conv3.forward(ctx); bn3.forward(ctx)
         join.forward(ctx)

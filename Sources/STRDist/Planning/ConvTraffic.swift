@@ -1,8 +1,9 @@
 // The activation memory a conv's passes sweep, in bytes, estimated from its
 // shape and plan for the profile's `act MB` column: the input and output, and
-// every staged copy (im2col columns, zero-padded planes, Winograd's transformed
-// tiles) counted once written and once read. Weights are not counted; a pass
-// counts whole even where its data is still in cache.
+// every staged copy (im2col columns, the sparse kernels' zero-padded planes,
+// Winograd's transformed tiles) counted once written and once read. Weights
+// are not counted, nor the depthwise kernel's phase planes (one image plane at
+// a time, in cache); a pass counts whole even where its data is still in cache.
 
 import STRDistKernels
 

@@ -18,7 +18,9 @@ final class PoolingTests: XCTestCase {
     /// Stride 2 on rows long enough for 16 outputs at a time: values, the argmax of the first maximum under
     /// ties (values on a coarse grid), a NaN taking its window, −∞ cells, and no argmax at inference.
     func testWideStride2MaxPoolMatchesTheWindowRule() {
-        for (k, p, h, w) in [(3, 1, 5, 112), (3, 1, 4, 71), (2, 0, 3, 70), (3, 0, 4, 69), (5, 2, 3, 80)] {
+        // The last two: one block of 16 outputs whose last load would end exactly at the row's end.
+        for (k, p, h, w) in [(3, 1, 5, 112), (3, 1, 4, 71), (2, 0, 3, 70), (3, 0, 4, 69), (5, 2, 3, 80), (2, 0, 2, 32),
+                             (3, 0, 2, 33)] {
             let g = PoolGeometry(kernel: k, stride: 2, padding: p, planes: 3, inH: h, inW: w)
             var x = randomArray(3 * h * w, seed: 12).map { ($0 * 4).rounded() }
             x[w + 40] = .nan
