@@ -75,17 +75,7 @@ final class TrainingStepTests: XCTestCase {
         net.initialize(seed: 1)
         let plans = model.convs.compactMap { $0.geometry.winograd ? WinogradPlan($0.geometry) : nil }
         XCTAssert(plans.contains { $0.splitsPoints } && plans.contains { !$0.splitsPoints })
-        let sgd = SGD(SGDSettings(), table: model.layout.parameters)
-        fillToyBatch(net, step: 0)
-        let run = sgdStep(net, sgd)
-        func step() throws { try run.run(lr: 0.01) }
-        try step()
-        net.forward(training: false)
-        alloc_counter_start()
-        for _ in 0..<2 { try step() }
-        net.forward(training: false)
-        let count = alloc_counter_stop()
-        XCTAssertEqual(count, 0, "a Winograd training step made \(count) heap allocations")
+        try assertStepsAllocateNothing(model, "a Winograd training step")
     }
 
     /// The same for MobileNetV1: depthwise convs on phase planes (strides 1 and 2) running their BatchNorm
@@ -98,17 +88,22 @@ final class TrainingStepTests: XCTestCase {
         net.plan(ActShape(channels: 3, batch: 4, height: 64, width: 64))
         net.initialize(seed: 1)
         XCTAssertEqual(model.convs.filter { $0.channelNorm != nil }.count, 13, "each depthwise conv runs its norm")
-        let sgd = SGD(SGDSettings(), table: model.layout.parameters)
+        try assertStepsAllocateNothing(model, "a MobileNetV1 training step")
+    }
+
+    /// Two SGD steps and an evaluation of `model` (planned and initialised), after one of each to warm up,
+    /// make no heap allocation.
+    func assertStepsAllocateNothing(_ model: Model, _ what: String, line: UInt = #line) throws {
+        let net = model.network
+        let run = sgdStep(net, SGD(SGDSettings(), table: model.layout.parameters))
         fillToyBatch(net, step: 0)
-        let run = sgdStep(net, sgd)
-        func step() throws { try run.run(lr: 0.01) }
-        try step()
+        try run.run(lr: 0.01)
         net.forward(training: false)
         alloc_counter_start()
-        for _ in 0..<2 { try step() }
+        for _ in 0..<2 { try run.run(lr: 0.01) }
         net.forward(training: false)
         let count = alloc_counter_stop()
-        XCTAssertEqual(count, 0, "a MobileNetV1 training step made \(count) heap allocations")
+        XCTAssertEqual(count, 0, "\(what) made \(count) heap allocations", line: line)
     }
 
     func testCounterSeesAllocations() {
