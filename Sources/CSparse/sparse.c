@@ -71,11 +71,12 @@ static void sddmm_c(const sp_matrix *a, const float *d, int64_t ldd, const float
 }
 
 void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, float *pack, int64_t q0, int64_t q1,
-             float *c, int64_t ldc, int accumulate, const float *bias, const float *residual, int relu) {
+             float *c, int64_t ldc, int flags, const float *bias, const float *residual) {
     switch (sp_isa()) {
-    case 2: sp_spmm_avx512(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate, bias, residual, relu); break;
-    case 1: sp_spmm_avx2(a, b, stride, brows, pack, q0, q1, c, ldc, accumulate, bias, residual, relu); break;
-    default: spmm_c(a, b, stride, q0, q1, c, ldc, accumulate, bias, residual, relu);
+    case 2: sp_spmm_avx512(a, b, stride, brows, pack, q0, q1, c, ldc, flags, bias, residual); break;
+    case 1: sp_spmm_avx2(a, b, stride, brows, pack, q0, q1, c, ldc, flags, bias, residual); break;
+    // The portable body stores through the caches (SP_STREAM is a hint).
+    default: spmm_c(a, b, stride, q0, q1, c, ldc, flags & SP_ACCUMULATE, bias, residual, (flags & SP_RELU) != 0);
     }
 }
 
@@ -90,13 +91,13 @@ void sp_sddmm(const sp_matrix *a, const float *d, int64_t ldd, const float *b, i
 
 void sp_pointwise_backward(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, int32_t drows,
                            const float *b, int64_t ldb, int32_t brows, float *pack, int64_t q0, int64_t q1,
-                           float *c, int64_t ldc, int accumulate, float *out) {
+                           float *c, int64_t ldc, int flags, float *out) {
     switch (sp_isa()) {
-    case 2: sp_pointwise_backward_avx512(a, at, d, ldd, drows, b, ldb, brows, pack, q0, q1, c, ldc, accumulate, out); break;
-    case 1: sp_pointwise_backward_avx2(a, at, d, ldd, drows, b, ldb, brows, pack, q0, q1, c, ldc, accumulate, out); break;
+    case 2: sp_pointwise_backward_avx512(a, at, d, ldd, drows, b, ldb, brows, pack, q0, q1, c, ldc, flags, out); break;
+    case 1: sp_pointwise_backward_avx2(a, at, d, ldd, drows, b, ldb, brows, pack, q0, q1, c, ldc, flags, out); break;
     default:
         sddmm_c(a, d, ldd, b, ldb, q0, q1, 0, a->rows, out);
-        if (at) spmm_c(at, d, ldd, q0, q1, c, ldc, accumulate, 0, 0, 0);
+        if (at) spmm_c(at, d, ldd, q0, q1, c, ldc, flags & SP_ACCUMULATE, 0, 0, 0);
     }
 }
 

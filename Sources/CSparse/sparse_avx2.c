@@ -11,6 +11,8 @@ typedef __m256i VMASK;
 #define VZERO _mm256_setzero_ps()
 #define VSET1(x) _mm256_set1_ps(x)
 #define VLOAD(p) _mm256_loadu_ps(p)
+#define VSTREAM(p, v) _mm256_stream_ps(p, v)
+#define VFENCE() _mm_sfence()
 #define VSTORE(p, v) _mm256_storeu_ps(p, v)
 #define VMASK_N(n) _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 #define VMLOAD(m, p) _mm256_maskload_ps(p, m)

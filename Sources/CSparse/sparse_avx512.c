@@ -11,6 +11,8 @@ typedef __mmask16 VMASK;
 #define VZERO _mm512_setzero_ps()
 #define VSET1(x) _mm512_set1_ps(x)
 #define VLOAD(p) _mm512_loadu_ps(p)
+#define VSTREAM(p, v) _mm512_stream_ps(p, v)
+#define VFENCE() _mm_sfence()
 #define VSTORE(p, v) _mm512_storeu_ps(p, v)
 #define VMASK_N(n) ((__mmask16)((1u << (n)) - 1u))
 #define VMLOAD(m, p) _mm512_maskz_loadu_ps(m, p)

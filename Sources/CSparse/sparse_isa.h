@@ -3,19 +3,19 @@
 #define CSPARSE_ISA_H
 #include "CSparse.h"
 void sp_spmm_avx512(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, float *pack, int64_t q0,
-                  int64_t q1, float *c, int64_t ldc, int accumulate, const float *bias, const float *residual, int relu);
+                  int64_t q1, float *c, int64_t ldc, int flags, const float *bias, const float *residual);
 void sp_sddmm_avx512(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride, int32_t brows,
                    float *pack, int64_t q0, int64_t q1, int32_t r0, int32_t r1, float *out);
 void sp_spmm_avx2(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, float *pack, int64_t q0,
-                  int64_t q1, float *c, int64_t ldc, int accumulate, const float *bias, const float *residual, int relu);
+                  int64_t q1, float *c, int64_t ldc, int flags, const float *bias, const float *residual);
 void sp_sddmm_avx2(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride, int32_t brows,
                    float *pack, int64_t q0, int64_t q1, int32_t r0, int32_t r1, float *out);
 void sp_pointwise_backward_avx512(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, int32_t drows,
                              const float *b, int64_t ldb, int32_t brows, float *pack, int64_t q0, int64_t q1,
-                             float *c, int64_t ldc, int accumulate, float *out);
+                             float *c, int64_t ldc, int flags, float *out);
 void sp_pointwise_backward_avx2(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, int32_t drows,
                              const float *b, int64_t ldb, int32_t brows, float *pack, int64_t q0, int64_t q1,
-                             float *c, int64_t ldc, int accumulate, float *out);
+                             float *c, int64_t ldc, int flags, float *out);
 void sp_shifted_backward_avx512(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, const float *b,
                            const float *dt, int64_t q0, int64_t q1, float *c, int64_t ldc, float *out);
 void sp_shifted_backward_avx2(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, const float *b,

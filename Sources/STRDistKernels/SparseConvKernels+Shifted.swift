@@ -62,7 +62,7 @@ extension SparseConvKernels {
         withUnsafePointer(to: &a) { m in
             pool.run((m: m, x: r.x, y: r.out, q: s.planes, threads: pool.threads)) { a, t in
                 let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
-                sp_spmm(a.m, a.x, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.y, Int64(a.q), 0, nil, nil, 0)
+                sp_spmm(a.m, a.x, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.y, Int64(a.q), 0, nil, nil)
             }
         }
         if let residual {
@@ -109,7 +109,7 @@ extension SparseConvKernels {
             withUnsafePointer(to: &t) { m in
                 pool.run((m: m, dy: r.dy, dx: r.out, q: s.planes, threads: threads)) { a, t in
                     let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
-                    sp_spmm(a.m, a.dy, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.dx, Int64(a.q), 0, nil, nil, 0)
+                    sp_spmm(a.m, a.dy, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.dx, Int64(a.q), 0, nil, nil)
                 }
             }
             crop(r.out, rowLength: s.planes, into: dx, channels: g.inChannels, size: (g.inH, g.inW), accumulate: accumulate,

@@ -49,32 +49,32 @@ public enum SparseConvKernels {
                                residual: UnsafePointer<Float>? = nil, relu: Bool, y: UnsafeMutablePointer<Float>,
                                _ g: ConvGeometry, _ layout: SparseLayout, pool: ThreadPool, scratch: ConvScratch) {
         var a = w.matrix
-        let relu: Int32 = relu ? 1 : 0
+        let flags = (relu ? SP_RELU : 0) | (MachineCaches.streams(floats: g.outChannels * g.columns) ? SP_STREAM : 0)
         switch layout {
         case .shifted:
-            shiftedForward(x: x, w: w, bias: bias, residual: residual, relu: relu != 0, y: y, g, pool: pool, scratch: scratch)
+            shiftedForward(x: x, w: w, bias: bias, residual: residual, relu: relu, y: y, g, pool: pool, scratch: scratch)
         case .pointwise:
             withUnsafePointer(to: &a) { m in
                 pool.run((m: m, x: x, y: y, columns: g.columns, rows: Int32(g.inChannels), scratch: scratch,
-                              bias: bias, residual: residual, relu: relu, threads: pool.threads)) { a, t in
+                              bias: bias, residual: residual, flags: flags, threads: pool.threads)) { a, t in
                     let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads)
                     sp_spmm(a.m, a.x, Int64(a.columns), a.rows, a.scratch.perThread(t), Int64(r.lowerBound), Int64(r.upperBound),
-                            a.y, Int64(a.columns), 0, a.bias, a.residual, a.relu)
+                            a.y, Int64(a.columns), a.flags, a.bias, a.residual)
                 }
             }
         case .columns:
             withUnsafePointer(to: &a) { m in
                 let perChunk = SparseConvKernels.imagesPerChunk(g, threads: pool.threads)
                 pool.parallelRanges(g.batch, (m: m, x: x, y: y, g: g, scratch: scratch, perChunk: perChunk, bias: bias,
-                                                  residual: residual, relu: relu)) { a, images, t in
+                                                  residual: residual, flags: flags)) { a, images, t in
                     let col = a.scratch.perThread(t)
                     var n0 = images.lowerBound
                     while n0 < images.upperBound {
                         let n1 = min(images.upperBound, n0 + a.perChunk), cols = (n1 - n0) * a.g.outPlane
                         Im2col.im2col(a.x, a.g, channel: 0, images: n0, n1, col)
                         sp_spmm(a.m, col, Int64(cols), Int32(a.g.colRows), col + 2 * a.g.colRows * a.perChunk * a.g.outPlane,
-                                0, Int64(cols), a.y + n0 * a.g.outPlane, Int64(a.g.columns), 0, a.bias,
-                                a.residual.map { $0 + n0 * a.g.outPlane }, a.relu)
+                                0, Int64(cols), a.y + n0 * a.g.outPlane, Int64(a.g.columns), a.flags, a.bias,
+                                a.residual.map { $0 + n0 * a.g.outPlane })
                         n0 = n1
                     }
                 }
@@ -111,6 +111,11 @@ public enum SparseConvKernels {
         }
     }
 
+    /// SP_STREAM when ∂X (the input's shape) outgrows the last-level cache.
+    private static func dxStoreFlags(_ g: ConvGeometry) -> Int32 {
+        MachineCaches.streams(floats: g.inChannels * g.batch * g.inPlane) ? SP_STREAM : 0
+    }
+
     private static func pointwiseBackward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>,
                                           dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
                                           dw: UnsafeMutablePointer<Float>?, _ g: ConvGeometry, pool: ThreadPool,
@@ -123,12 +128,13 @@ public enum SparseConvKernels {
         }
         if let dx {
             var t = w.transposed
+            let flags = (accumulate ? SP_ACCUMULATE : 0) | dxStoreFlags(g)
             withUnsafePointer(to: &t) { m in
-                pool.run((m: m, dy: dy, dx: dx, columns: g.columns, acc: accumulate, rows: Int32(g.outChannels),
+                pool.run((m: m, dy: dy, dx: dx, columns: g.columns, flags: flags, rows: Int32(g.outChannels),
                               scratch: scratch, threads: threads)) { a, t in
                     let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads)
                     sp_spmm(a.m, a.dy, Int64(a.columns), a.rows, a.scratch.perThread(t), Int64(r.lowerBound),
-                            Int64(r.upperBound), a.dx, Int64(a.columns), a.acc ? 1 : 0, nil, nil, 0)
+                            Int64(r.upperBound), a.dx, Int64(a.columns), a.flags, nil, nil)
                 }
             }
         }
@@ -173,7 +179,7 @@ public enum SparseConvKernels {
                         }
                         if let dx = a.dx {
                             sp_spmm(a.mt, dyChunk, Int64(g.columns), Int32(g.outChannels),
-                                    col + 2 * g.colRows * perChunk * g.outPlane, 0, Int64(cols), dcol, Int64(cols), 0, nil, nil, 0)
+                                    col + 2 * g.colRows * perChunk * g.outPlane, 0, Int64(cols), dcol, Int64(cols), 0, nil, nil)
                             if !a.acc {
                                 for c in 0..<g.inChannels { (dx + (c * g.batch + n0) * g.inPlane).update(repeating: 0, count: (n1 - n0) * g.inPlane) }
                             }
@@ -198,15 +204,16 @@ public enum SparseConvKernels {
         var a = w.matrix, t = w.transposed
         let threads = pool.threads, count = w.count
         scratch.partials.update(repeating: 0, count: threads * count)
+        let flags = (accumulate ? SP_ACCUMULATE : 0) | dxStoreFlags(g)
         withUnsafePointer(to: &a) { m in
             withUnsafePointer(to: &t) { mt in
-                pool.run((m: m, mt: mt, x: x, dy: dy, dx: dx, acc: accumulate, columns: g.columns,
+                pool.run((m: m, mt: mt, x: x, dy: dy, dx: dx, flags: flags, columns: g.columns,
                               o: Int32(g.outChannels), c: Int32(g.inChannels), scratch: scratch, count: count,
                               threads: threads)) { a, t in
                     let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads)
                     sp_pointwise_backward(a.m, a.mt, a.dy, Int64(a.columns), a.o, a.x, Int64(a.columns), a.c,
                                           a.scratch.perThread(t), Int64(r.lowerBound), Int64(r.upperBound), a.dx,
-                                          Int64(a.columns), a.acc ? 1 : 0, a.scratch.partials + t * a.count)
+                                          Int64(a.columns), a.flags, a.scratch.partials + t * a.count)
                 }
             }
         }

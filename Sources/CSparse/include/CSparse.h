@@ -26,15 +26,23 @@ int sp_isa(void);
 /// Forces a body (tests: 0, 1 or 2, never above what the CPU has); returns the one in use.
 int sp_force_isa(int isa);
 
-/// C[i·ldc + q] = (accumulate ? C[i·ldc + q] : 0) + Σ_e value[e] · B[offset[e]·stride + q]
+/// Bits of a product's `flags`: add to C instead of overwriting it; max(·, 0) after the epilogue; store
+/// full 64-column tiles past the caches (non-temporal stores, then a store fence) — for outputs larger
+/// than the last-level cache, whose reader finds them in memory anyway: the store then neither reads
+/// the line first nor evicts the operands still in use.
+#define SP_ACCUMULATE 1
+#define SP_RELU 2
+#define SP_STREAM 4
+
+/// C[i·ldc + q] = (SP_ACCUMULATE ? C[i·ldc + q] : 0) + Σ_e value[e] · B[offset[e]·stride + q]
 /// for every row i and q in [q0, q1). With `pack` (brows × 64 floats of scratch), each 64-column tile
 /// of B's rows [0, brows) is first copied together (offsets must then be row numbers, stride their
 /// spacing): rows 4 KiB apart would otherwise share one cache set. The epilogue, when `bias` or
-/// `residual` is non-null or `relu` set: C[i·ldc + q] = max(C + bias[i] + residual[i·ldc + q], 0) (each
-/// term only when given, the max only with relu) — a folded BatchNorm, the residual it joins and the
-/// ReLU after them, at inference.
+/// `residual` is non-null or SP_RELU set: C[i·ldc + q] = max(C + bias[i] + residual[i·ldc + q], 0) (each
+/// term only when given, the max only with SP_RELU) — a folded BatchNorm, the residual it joins and the
+/// ReLU after them, at inference. `flags`: SP_ACCUMULATE, SP_RELU, SP_STREAM.
 void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, float *pack, int64_t q0, int64_t q1,
-             float *c, int64_t ldc, int accumulate, const float *bias, const float *residual, int relu);
+             float *c, int64_t ldc, int flags, const float *bias, const float *residual);
 
 /// out[e] += Σ_q D[i·ldd + q] · B[offset[e]·stride + q] for the entries e of rows [r0, r1), q in [q0, q1):
 /// the product D·Bᵀ sampled where the operand has entries (SDDMM). `pack` as for sp_spmm.
@@ -43,11 +51,12 @@ void sp_sddmm(const sp_matrix *a, const float *d, int64_t ldd, const float *b, i
 
 /// A pointwise conv's backward over columns [q0, q1), one pass per 64-column tile: out[e] += Σ_q D[i·ldd + q] ·
 /// B[offset[e]·ldb + q] for every entry of `a` (rows i = D's rows, offsets = B's rows) and, when `at` is
-/// non-null, C[r·ldc + q] = (accumulate ? C : 0) + Σ_e at.value[e] · D[at.offset[e]·ldd + q]. `pack` holds
+/// non-null, C[r·ldc + q] = (SP_ACCUMULATE ? C : 0) + Σ_e at.value[e] · D[at.offset[e]·ldd + q]. `pack` holds
 /// (drows + brows) × 64 floats. Columns split among threads give each its own `out` (partial sums).
+/// `flags`: SP_ACCUMULATE, SP_STREAM (C's stores).
 void sp_pointwise_backward(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, int32_t drows,
                            const float *b, int64_t ldb, int32_t brows, float *pack, int64_t q0, int64_t q1,
-                           float *c, int64_t ldc, int accumulate, float *out);
+                           float *c, int64_t ldc, int flags, float *out);
 
 /// The same over operands addressed by flat offsets (stride 1, no packing; shifted planes): out[e] +=
 /// Σ_q D[i·ldd + q] · B[offset[e] + q] and C[r·ldc + q] = Σ_e at.value[e] · Dt[at.offset[e] + q], q in [q0, q1).

@@ -26,6 +26,7 @@ public enum MachineSummary {
     }
 
     public static var line: String {
-        "CPU \(cpuModel), \(CoreBudget.online) core(s) online; sparse kernels \(SparseISA.name); \(bf16); \(blas)"
+        "CPU \(cpuModel), \(CoreBudget.online) core(s) online, last-level cache \(MachineCaches.lastLevelBytes >> 20) MiB; "
+            + "sparse kernels \(SparseISA.name); \(bf16); \(blas)"
     }
 }
