@@ -81,6 +81,22 @@ public struct ConvGeometry: Equatable, Sendable {
     // unsafe: a tuning knob that tests and benchmarks set before any work starts; steps only read it.
     nonisolated(unsafe) public static var chunkBudget = 1 << 20
 
+    /// Floats one piece's column matrix should stay near (512 KiB: half a Zen 4 core's L2, the other half
+    /// for the product's panels): bf16 plans cut every conv into such pieces, and the fp32 forward cuts an
+    /// image whose columns outgrow a chunk into runs of output rows. On the 7×7 stem (ResNet50 b16, Zen 4,
+    /// 2 threads) pieces of 512 KiB took the forward from 35.8–52 ms (whole images) to 30–33 ms.
+    // unsafe: a tuning knob that tests and benchmarks set before any work starts; steps only read it.
+    nonisolated(unsafe) public static var pieceBudget = 1 << 17
+
+    /// Output rows per forward piece when one image's columns outgrow `chunkBudget` (im2col only), else nil.
+    public var forwardRowsPerPiece: Int? {
+        guard !isPointwise, !isDepthwise, !winograd, colRows * outPlane > ConvGeometry.chunkBudget else { return nil }
+        return min(outH, outputRowsPerPiece)
+    }
+
+    /// Output rows whose im2col columns fit `pieceBudget` (at least one).
+    var outputRowsPerPiece: Int { max(1, ConvGeometry.pieceBudget / max(1, colRows * outW)) }
+
     /// Images per chunk: as many as keep one chunk's columns near `chunkBudget` floats.
     public func imagesPerChunk() -> Int {
         max(1, min(batch, ConvGeometry.chunkBudget / max(1, colRows * outPlane)))

@@ -31,20 +31,15 @@ public struct ConvPiece {
 }
 
 extension ConvGeometry {
-    /// Floats one bf16 piece's column matrix should stay near (512 KiB: half a Zen 4 core's L2, the other
-    /// half for its packed copy and the product's panels). Large images are cut into runs of rows.
-    // unsafe: a tuning knob that tests and benchmarks set before any work starts; steps only read it.
-    nonisolated(unsafe) public static var bf16PieceBudget = 1 << 17
-
     /// Rows of one image per piece when an image is larger than the budget, else nil (whole images).
     var rowsPerPiece: Int? {
-        colRows * outPlane <= Self.bf16PieceBudget ? nil : max(1, Self.bf16PieceBudget / max(1, colRows * outW))
+        colRows * outPlane <= Self.pieceBudget ? nil : outputRowsPerPiece
     }
 
     /// The most columns a bf16 piece has.
     public var pieceColumns: Int {
         if let rows = rowsPerPiece { return min(outH, rows) * outW }
-        return max(1, min(batch, Self.bf16PieceBudget / max(1, colRows * outPlane))) * outPlane
+        return max(1, min(batch, Self.pieceBudget / max(1, colRows * outPlane))) * outPlane
     }
 
     /// Calls `body` for each piece of images `images`, in order.

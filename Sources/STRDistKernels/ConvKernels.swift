@@ -43,6 +43,21 @@ public enum ConvKernels {
             return
         }
         let args = (x: x, w: w, bias: bias, y: y, g: g, scratch: scratch, perChunk: g.imagesPerChunk())
+        if let rows = g.forwardRowsPerPiece {
+            pool.parallelRanges(g.batch, (args: args, rows: rows)) { a, images, t in
+                let col = a.args.scratch.perThread(t), g = a.args.g
+                for n in images {
+                    var oh0 = 0
+                    while oh0 < g.outH {
+                        let oh1 = min(g.outH, oh0 + a.rows)
+                        forwardPiece(x: a.args.x, w: a.args.w, y: a.args.y, g, n, oh0, oh1, col)
+                        oh0 = oh1
+                    }
+                    if let bias = a.args.bias { addBias(bias, a.args.y, g, n, n + 1) }
+                }
+            }
+            return
+        }
         pool.parallelRanges(g.batch, args) { a, images, t in
             let col = a.scratch.perThread(t)
             var n0 = images.lowerBound
@@ -64,6 +79,19 @@ public enum ConvKernels {
             Gemm.gemm(transA: false, transB: false, m: g.groupOut, n: cols, k: g.colRows,
                       a: w + gi * g.groupOut * g.colRows, lda: g.colRows, b: b, ldb: ldb,
                       beta: 0, c: y + gi * g.groupOut * g.columns + n0 * g.outPlane, ldc: g.columns)
+        }
+    }
+
+    /// Output rows [oh0, oh1) of image n: im2col of those rows only, then one GEMM per group.
+    @inline(__always)
+    private static func forwardPiece(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                                     _ g: ConvGeometry, _ n: Int, _ oh0: Int, _ oh1: Int, _ col: UnsafeMutablePointer<Float>) {
+        let cols = (oh1 - oh0) * g.outW
+        for gi in 0..<g.groups {
+            Im2col.im2colRows(x, g, channel: gi * g.groupIn, image: n, rows: oh0, oh1, col)
+            Gemm.gemm(transA: false, transB: false, m: g.groupOut, n: cols, k: g.colRows,
+                      a: w + gi * g.groupOut * g.colRows, lda: g.colRows, b: col, ldb: cols,
+                      beta: 0, c: y + gi * g.groupOut * g.columns + n * g.outPlane + oh0 * g.outW, ldc: g.columns)
         }
     }
 

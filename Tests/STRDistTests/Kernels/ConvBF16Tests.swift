@@ -24,9 +24,9 @@ final class ConvBF16Tests: XCTestCase {
 
     func run(_ t: Case, threads: Int, chunkBudget: Int, accumulate: Bool) {
         // The budget of a bf16 piece: 1 cuts every image into single output rows.
-        let saved = ConvGeometry.bf16PieceBudget
-        ConvGeometry.bf16PieceBudget = chunkBudget
-        defer { ConvGeometry.bf16PieceBudget = saved }
+        let saved = ConvGeometry.pieceBudget
+        ConvGeometry.pieceBudget = chunkBudget
+        defer { ConvGeometry.pieceBudget = saved }
         var g = ConvGeometry(inChannels: t.c, outChannels: t.o, kernel: (t.k, t.k), stride: (t.s, t.s),
                              padding: (t.p, t.p), dilation: (t.d, t.d), groups: t.g, batch: t.n, inH: t.h, inW: t.w)
         g.bf16 = true

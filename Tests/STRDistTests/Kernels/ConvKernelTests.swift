@@ -44,10 +44,12 @@ final class ConvKernelTests: XCTestCase {
         Case(c: 256, o: 16, k: 3, p: 1, n: 2, h: 8, w: 8),                      // long sums: Winograd's rounding
     ]
 
-    func run(_ t: Case, threads: Int, chunkBudget: Int) {
-        let saved = ConvGeometry.chunkBudget
-        ConvGeometry.chunkBudget = chunkBudget
-        defer { ConvGeometry.chunkBudget = saved }
+    /// `chunkBudget` below one image's columns sends the forward to runs of output rows, `pieceBudget`
+    /// floats each (1: single rows).
+    func run(_ t: Case, threads: Int, chunkBudget: Int, pieceBudget: Int = 1 << 17) {
+        let saved = (ConvGeometry.chunkBudget, ConvGeometry.pieceBudget)
+        ConvGeometry.chunkBudget = chunkBudget; ConvGeometry.pieceBudget = pieceBudget
+        defer { (ConvGeometry.chunkBudget, ConvGeometry.pieceBudget) = saved }
         let g = geometry(t)
         let x = randomArray(t.c * t.n * t.h * t.w, seed: 1)
         let w = randomArray(g.weightCount, seed: 2)
@@ -75,7 +77,7 @@ final class ConvKernelTests: XCTestCase {
             }
           }
         }
-        let label = "\(t) threads \(threads) budget \(chunkBudget)"
+        let label = "\(t) threads \(threads) budget \(chunkBudget) piece \(pieceBudget)"
         // Winograd's transforms round at ~1e-5 of the outputs' scale (F(4×4, 3×3) in float32), so an
         // output near zero in a long sum is held to that scale, not to its own size.
         func atol(_ ref: [Float]) -> Float { g.winograd ? max(1e-4, 2e-5 * ref.map(abs).max()!) : 1e-4 }
@@ -112,8 +114,9 @@ final class ConvKernelTests: XCTestCase {
 
     func testMatchesNaiveSingleThreadOneChunk() { for t in Self.cases { run(t, threads: 1, chunkBudget: 1 << 20) } }
     func testMatchesNaiveSingleThreadManyChunks() { for t in Self.cases { run(t, threads: 1, chunkBudget: 1) } }
+    func testMatchesNaiveSingleOutputRowsPerPiece() { for t in Self.cases { run(t, threads: 1, chunkBudget: 1, pieceBudget: 1) } }
     func testMatchesNaiveTwoThreads() { for t in Self.cases { run(t, threads: 2, chunkBudget: 1 << 20) } }
-    func testMatchesNaiveThreeThreadsManyChunks() { for t in Self.cases { run(t, threads: 3, chunkBudget: 100) } }
+    func testMatchesNaiveThreeThreadsManyChunks() { for t in Self.cases { run(t, threads: 3, chunkBudget: 100, pieceBudget: 100) } }
 
     func testAccumulateAddsToInputGradient() {
         for t in [Self.cases[0], Self.cases[2], Self.cases[7], Self.cases[9], Self.cases[12], Self.cases[15], Self.cases[22], Self.cases[24]] {
