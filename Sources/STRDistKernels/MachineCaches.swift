@@ -26,7 +26,7 @@ public enum MachineCaches {
     /// the last-level cache (the other half holds the operands being read), so whoever reads them next
     /// fetches most of them from memory anyway, and a store through the caches would first read every
     /// line and evict the operands still in use. Measured on ResNet50 b16 inference at the STR 90%
-    /// budget (Zen 4, 32 MiB L3, 2 threads): half the L3 gave 0.293 s per batch against 0.329 s
+    /// budget (Zen 4, 32 MiB L3, 2 threads): half the L3 gave 0.293 s per batch against 0.327 s
     /// storing through the caches and 0.300 s at a quarter (medians of four runs each).
     public static func streams(floats: Int) -> Bool {
         floats * MemoryLayout<Float>.size > lastLevelBytes / 2
