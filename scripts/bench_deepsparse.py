@@ -18,16 +18,15 @@ DeepSparse pins its threads: run on a quiet machine.
 import argparse
 import csv
 import os
-import statistics
 import sys
 import tempfile
-import time
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "interop"))
 import torch_models  # noqa: E402
+from steptimer import timed  # noqa: E402
 
 
 def budget(path, column):
@@ -54,16 +53,6 @@ def prune(model, rates):
             total += w.numel()
     return 1 - kept / total
 
-
-def timed(run, steps):
-    run()
-    run()
-    times = []
-    for _ in range(steps):
-        t = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), min(times)
 
 
 def main():

@@ -12,8 +12,6 @@ Its fastest setting preloads tcmalloc (apt-get install libgoogle-perftools4):
     LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4 python3 scripts/bench_pytorch.py ...
 """
 import argparse
-import statistics
-import time
 
 import os
 import sys
@@ -23,6 +21,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "interop"))
 import torch_models  # noqa: E402
+from steptimer import timed  # noqa: E402
 
 
 class STRConv(torch.nn.Conv2d):
@@ -77,15 +76,10 @@ def main():
 
     if a.eval:
         model.eval()
-    step(); step()
-    times = []
-    for _ in range(a.steps):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
+    median, fastest = timed(step, a.steps)
     mode = "eval" if a.eval else "train"
     print(f"pytorch {torch.__version__} {a.arch} {a.conv} {a.precision} batch {a.batch} at {a.size}, {a.threads} threads: "
-          f"{mode} step {statistics.median(times):.3f} s median (min {min(times):.3f})")
+          f"{mode} step {median:.3f} s median (min {fastest:.3f})")
 
 
 if __name__ == "__main__":

@@ -12,14 +12,13 @@ each layer above 80% sparsity with SparseProp's kernels where its own one-shot t
 import argparse
 import contextlib
 import os
-import statistics
 import sys
-import time
 
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "interop"))
 import torch_models  # noqa: E402
+from steptimer import timed  # noqa: E402
 
 
 def prune(model, sparsity):
@@ -63,13 +62,8 @@ def main():
         loss_fn(model(x), y).backward()
         opt.step()
 
-    step(); step()
-    times = []
-    for _ in range(a.steps):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    print(f"sparseprop: {statistics.median(times):.3f} s median (min {min(times):.3f}), {swapped} layers on its "
+    median, fastest = timed(step, a.steps)
+    print(f"sparseprop: {median:.3f} s median (min {fastest:.3f}), {swapped} layers on its "
           f"sparse kernels, torch {torch.__version__}, {a.arch} b{a.batch} at {a.size}, sparsity {a.sparsity}")
 
 
