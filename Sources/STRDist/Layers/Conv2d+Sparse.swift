@@ -28,32 +28,11 @@ extension Conv2d {
         compressed = c
         sparseLayout = sparse
         execution = algorithm == .sparse ? .sparse(sparse) : densePlan
-        foldRegion = planner.region(2 * outChannels)
     }
 
     /// A resumed run's plan (the hysteresis state of the run that saved it: sparse or not); only where it can run.
     public func restorePlan(sparse: Bool) {
         if let layout = sparseLayout, algorithm == .auto { execution = sparse ? .sparse(layout) : densePlan }
-    }
-
-    /// Whether the BatchNorm reading this conv's output can be folded into it at inference.
-    var canFold: Bool { compressed != nil }
-
-    /// Whether the last inference forward computed the epilogue (then the norm and join skip theirs).
-    var ranEpilogue: Bool { epilogue != nil && execution.isSparse && compressed != nil }
-
-    /// Inference with `bn` folded: each output channel's entries scaled by γ/√(var + eps), and the bias
-    /// scale·b + β − mean·scale, from the running statistics (the compressed values were just rebuilt).
-    func fold(_ bn: BatchNorm2d, _ c: CompressedWeight, _ ctx: StepContext) {
-        let scale = ctx.region(foldRegion), shift = scale + outChannels
-        let gamma = bn.weight.map { ctx.param($0) }, beta = bn.bias.map { ctx.param($0) }
-        let mean = ctx.buffer(bn.runningMean), variance = ctx.buffer(bn.runningVar)
-        let own = bias.map { ctx.param($0) }
-        for o in 0..<outChannels {
-            scale[o] = (gamma?[o] ?? 1) / (variance[o] + bn.eps).squareRoot()
-            shift[o] = (beta?[o] ?? 0) - mean[o] * scale[o] + (own?[o] ?? 0) * scale[o]
-        }
-        c.scaleRows(UnsafePointer(scale), ctx)
     }
 
     /// The weight the dense path would run, after choosing the kernels for this step and compressing

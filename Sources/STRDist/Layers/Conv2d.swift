@@ -100,6 +100,8 @@ public final class Conv2d: Layer {
             transform.plan(count: g.weightCount, planner)
         }
         planSparse(g, planner)
+        // The folded norm's per-channel scale and shift, for an inference epilogue.
+        foldRegion = planner.region(2 * outChannels)
         output = planner.activation(ActShape(channels: outChannels, batch: g.batch, height: g.outH, width: g.outW))
         planner.produced(output, by: self)
         epilogue = nil
