@@ -157,9 +157,19 @@ public enum BatchNormKernels {
                                    runningVar: UnsafePointer<Float>, eps: Float, gamma: UnsafePointer<Float>?,
                                    beta: UnsafePointer<Float>?, relu: Bool, residual: UnsafePointer<Float>?,
                                    y: UnsafeMutablePointer<Float>) {
-        let scale = (gamma?[c] ?? 1) / (runningVar[c] + eps).squareRoot()
-        let shift = (beta?[c] ?? 0) - runningMean[c] * scale
+        let (scale, shift) = evalCoefficients(c, runningMean: runningMean, runningVar: runningVar, eps: eps,
+                                              gamma: gamma, beta: beta)
         affine(x + c * m, y + c * m, m, scale, shift, relu, residual.map { $0 + c * m })
+    }
+
+    /// Channel c's evaluation as y = x·scale + shift: scale = γ/√(running_var + eps), shift = β − running_mean·scale
+    /// (what a conv computing this norm in its store applies, for the same bits).
+    @inline(__always)
+    public static func evalCoefficients(_ c: Int, runningMean: UnsafePointer<Float>, runningVar: UnsafePointer<Float>,
+                                        eps: Float, gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?)
+        -> (scale: Float, shift: Float) {
+        let scale = (gamma?[c] ?? 1) / (runningVar[c] + eps).squareRoot()
+        return (scale, (beta?[c] ?? 0) - runningMean[c] * scale)
     }
 
     /// y = relu?(x·scale + shift), or with a residual r the join relu((x·scale + shift) + r).

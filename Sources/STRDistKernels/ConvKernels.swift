@@ -28,12 +28,38 @@ public struct ConvScratch {
     @inline(__always) public func halves(_ t: Int) -> UnsafeMutablePointer<UInt16> { halves! + t * halfStride }
 }
 
+/// What the fp32 im2col/GEMM forward applies to each chunk of its output while the chunk is in cache, after
+/// the bias: y = relu?(y·scale[o] + shift[o]), or with a residual r relu((y·scale[o] + shift[o]) + r) — an
+/// evaluation BatchNorm (BatchNormKernels.evalCoefficients) with its ReLU or the residual join it feeds,
+/// in BatchNormKernels.affine's arithmetic, so the bits equal the separate passes'.
+public struct ChannelAffine {
+    public var scale: UnsafePointer<Float>, shift: UnsafePointer<Float>
+    public var relu: Bool
+    public var residual: UnsafePointer<Float>?
+
+    public init(scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, relu: Bool, residual: UnsafePointer<Float>?) {
+        self.scale = scale; self.shift = shift; self.relu = relu; self.residual = residual
+    }
+
+    /// Columns [first, first + count) of every output channel of y ([O, N·OH·OW]).
+    @inline(__always)
+    func apply(_ y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, first: Int, count: Int) {
+        for o in 0..<g.outChannels {
+            let at = o * g.columns + first
+            BatchNormKernels.affine(y + at, y + at, count, scale[o], shift[o], relu, residual.map { $0 + at })
+        }
+    }
+}
+
 public enum ConvKernels {
-    /// y = conv(x, w) + bias; with bf16 operands (`wb`, packed by packWeight) when `g.bf16`.
+    /// y = conv(x, w) + bias, then the `epilogue` when given (fp32 im2col or GEMM plans only); with bf16
+    /// operands (`wb`, packed by packWeight) when `g.bf16`.
     public static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                y: UnsafeMutablePointer<Float>, _ g: ConvGeometry,
-                               pool: ThreadPool, scratch: ConvScratch, bf16 wb: BF16Weight? = nil) {
+                               pool: ThreadPool, scratch: ConvScratch, bf16 wb: BF16Weight? = nil,
+                               epilogue: ChannelAffine? = nil) {
         precondition(g.bf16 == (wb != nil), "a bf16 conv takes its packed weight (ConvKernels.packWeight)")
+        precondition(epilogue == nil || (!g.winograd && !g.bf16), "the forward's epilogue runs on fp32 im2col or GEMM plans")
         if g.winograd {
             WinogradConv.forward(x: x, w: w, bias: bias, y: y, g, pool: pool, scratch: scratch)
             return
@@ -42,18 +68,23 @@ public enum ConvKernels {
             forwardBF16(x: x, w: wb, bias: bias, y: y, g, pool: pool, scratch: scratch)
             return
         }
-        let args = (x: x, w: w, bias: bias, y: y, g: g, scratch: scratch, perChunk: g.imagesPerChunk())
+        if let epilogue, g.isPointwise, g.groups == 1 {
+            pointwiseForward(x: x, w: w, bias: bias, y: y, g, pool: pool, epilogue: epilogue)
+            return
+        }
+        let args = (x: x, w: w, bias: bias, y: y, g: g, scratch: scratch, perChunk: g.imagesPerChunk(), epilogue: epilogue)
         if let rows = g.forwardRowsPerPiece {
             pool.parallelRanges(g.batch, (args: args, rows: rows)) { a, images, t in
                 let col = a.args.scratch.perThread(t), g = a.args.g
                 for n in images {
                     var oh0 = 0
                     while oh0 < g.outH {
-                        let oh1 = min(g.outH, oh0 + a.rows)
+                        let oh1 = min(g.outH, oh0 + a.rows), first = n * g.outPlane + oh0 * g.outW, count = (oh1 - oh0) * g.outW
                         forwardPiece(x: a.args.x, w: a.args.w, y: a.args.y, g, n, oh0, oh1, col)
+                        if let bias = a.args.bias { addBias(bias, a.args.y, g, first: first, count: count) }
+                        a.args.epilogue?.apply(a.args.y, g, first: first, count: count)
                         oh0 = oh1
                     }
-                    if let bias = a.args.bias { addBias(bias, a.args.y, g, n, n + 1) }
                 }
             }
             return
@@ -62,10 +93,30 @@ public enum ConvKernels {
             let col = a.scratch.perThread(t)
             var n0 = images.lowerBound
             while n0 < images.upperBound {
-                let n1 = min(images.upperBound, n0 + a.perChunk)
+                let n1 = min(images.upperBound, n0 + a.perChunk), first = n0 * a.g.outPlane, count = (n1 - n0) * a.g.outPlane
                 forwardChunk(x: a.x, w: a.w, y: a.y, a.g, n0, n1, col)
-                if let bias = a.bias { addBias(bias, a.y, a.g, n0, n1) }
+                if let bias = a.bias { addBias(bias, a.y, a.g, first: first, count: count) }
+                a.epilogue?.apply(a.y, a.g, first: first, count: count)
                 n0 = n1
+            }
+        }
+    }
+
+    /// A 1×1 stride-1 conv with an epilogue: runs of columns whose output (all channels) fits a piece, so
+    /// the epilogue reads the product from cache; each thread takes a contiguous share of the columns.
+    private static func pointwiseForward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                         y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, pool: ThreadPool,
+                                         epilogue: ChannelAffine) {
+        let span = max(256, ConvGeometry.pieceBudget / g.outChannels) & ~15
+        pool.parallelRanges(g.columns, (x: x, w: w, bias: bias, y: y, g: g, span: span, epilogue: epilogue)) { a, range, _ in
+            var first = range.lowerBound
+            while first < range.upperBound {
+                let count = min(a.span, range.upperBound - first)
+                Gemm.gemm(transA: false, transB: false, m: a.g.outChannels, n: count, k: a.g.inChannels, a: a.w,
+                          lda: a.g.inChannels, b: a.x + first, ldb: a.g.columns, beta: 0, c: a.y + first, ldc: a.g.columns)
+                if let bias = a.bias { addBias(bias, a.y, a.g, first: first, count: count) }
+                a.epilogue.apply(a.y, a.g, first: first, count: count)
+                first += count
             }
         }
     }
@@ -105,13 +156,13 @@ public enum ConvKernels {
         return (UnsafePointer(col), (n1 - n0) * g.outPlane)
     }
 
+    /// Columns [first, first + count) of every output channel get the channel's bias.
     private static func addBias(_ bias: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                                _ g: ConvGeometry, _ n0: Int, _ n1: Int) {
-        let cols = (n1 - n0) * g.outPlane
+                                _ g: ConvGeometry, first: Int, count: Int) {
         for o in 0..<g.outChannels {
-            let row = y + o * g.columns + n0 * g.outPlane
+            let row = y + o * g.columns + first
             let b = bias[o]
-            for j in 0..<cols { row[j] += b }
+            for j in 0..<count { row[j] += b }
         }
     }
 

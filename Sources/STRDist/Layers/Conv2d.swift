@@ -141,7 +141,7 @@ public final class Conv2d: Layer {
     private func profiled(_ ctx: StepContext, backward: Bool, since start: UInt64) {
         let g = geometry!
         var bytes = backward ? ConvTraffic.backward(g, execution, accumulate: ctx.workspace.accumulates(inputGrad))
-                             : ConvTraffic.forward(g, execution, residual: !ctx.training && execution.isSparse && epilogue?.join != nil)
+                             : ConvTraffic.forward(g, execution, residual: !ctx.training && ranEpilogue && epilogue?.join != nil)
         if let norm = channelNorm, norm.runsInConv(ctx) {
             // The norm's passes over this conv's output (as BatchNorm2d counts them).
             let passes = backward ? (norm.fuseReLU ? 7 : 5) : ctx.training ? 4 : 2
@@ -178,8 +178,10 @@ public final class Conv2d: Layer {
             let norm = channelNorm.flatMap { $0.runsInConv(ctx) ? $0.channelForward(ctx) : nil }
             DepthwiseKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool, scratch: scratch(ctx), norm: norm)
         } else {
-            ConvKernels.forward(x: x, w: w, bias: b, y: y, g, pool: ctx.pool, scratch: scratch(ctx),
-                                bf16: g.bf16 ? packedWeight(ctx) : nil)
+            // Inference: the norm (and join) computed on each chunk, written where the norm's output goes.
+            let affine = denseEpilogue(ctx)
+            ConvKernels.forward(x: x, w: w, bias: b, y: affine == nil ? y : ctx.value(epilogue!.output), g, pool: ctx.pool,
+                                scratch: scratch(ctx), bf16: g.bf16 ? packedWeight(ctx) : nil, epilogue: affine)
         }
     }
 

@@ -77,4 +77,40 @@ final class FusionTests: XCTestCase {
             assertSameBits(fused.network.logits, separate.network.logits, n, "\(label): inference")
         }
     }
+
+    /// Dense convs on im2col or GEMM compute the BatchNorm that alone reads their output at inference, with
+    /// its ReLU or the residual join, chunk by chunk: the same bits as the norm's and the join's own passes
+    /// (a model planned with no fusion passes at all), and every such conv runs it.
+    func testDenseConvEpiloguesGiveTheSameBitsAsTheNormsPasses() throws {
+        for (arch, threads) in [("ResNet18", 2), ("ResNet50", 1), ("MobileNetV1", 2)] {
+            let fused = try model(arch, kind: .dense, algorithm: .im2col, threads: threads, fused: true)
+            let separate = try model(arch, kind: .dense, algorithm: .im2col, threads: threads, fused: true)
+            separate.network.planPasses = []
+            let size = arch == "MobileNetV1" ? 32 : 16
+            separate.network.plan(ActShape(channels: 3, batch: 8, height: size, width: size))
+            separate.network.initialize(seed: 9)
+            for m in [fused, separate] {
+                // Two steps give the classifier, the norms' affine parameters and running statistics values.
+                let net = m.network
+                let step = sgdStep(net, SGD(SGDSettings(), table: m.layout.parameters))
+                var rng = RNG(seed: 3)
+                rng.fillNormal(net.input, count: net.inputRef.shape.count, std: 1)
+                for i in 0..<net.batch { net.labels[i] = Int32(rng.below(4)) }
+                for _ in 0..<2 { _ = try step.run(lr: 0.01) }
+                net.parametersChanged()
+                net.forward(training: false)
+            }
+            let folding = fused.convs.filter(\.ranEpilogue).count
+            // Every conv but the depthwise ones and the classifier (no norm reads it).
+            let foldable = fused.convs.filter { $0.execution != .depthwise }.count - 1
+            XCTAssertEqual(folding, foldable, "\(arch): every conv a norm reads computes it")
+            XCTAssertEqual(separate.convs.filter(\.ranEpilogue).count, 0, arch)
+            let n = fused.network.batch * fused.network.classes
+            XCTAssertGreaterThan(Set((0..<n).map { fused.network.logits[$0] }).count, fused.network.classes,
+                                 "\(arch): the logits carry the input")
+            XCTAssertTrue((0..<n).allSatisfy { fused.network.logits[$0].isFinite && abs(fused.network.logits[$0]) < 1e3 },
+                          "\(arch): logits of a sane size")
+            assertSameBits(fused.network.logits, separate.network.logits, n, "\(arch): inference")
+        }
+    }
 }
