@@ -87,11 +87,18 @@ void sp_fill_avx512(const float *w, const float *mask, float threshold, int32_t 
                 const __mmask16 m = kept16(mr, wr, threshold, k, k1);
                 if (!m) continue;
                 const __m512 x = _mm512_maskz_loadu_ps(m, wr + k);
+                // Compressed in registers, then stored under the mask of the first popcount(m) lanes: AMD Zen 4
+                // runs a compressing store to memory as microcode (about 140 cycles each), which made this fill
+                // 20x slower than the count on a 512x4608 weight.
+                const int n = __builtin_popcount(m);
+                const __mmask16 first = (__mmask16)((1u << n) - 1u);
                 // x − copysign(threshold, x): STR's soft threshold (threshold 0 leaves x).
-                _mm512_mask_compressstoreu_ps(value + e, m, _mm512_sub_ps(x, _mm512_or_ps(t, _mm512_and_ps(x, sign))));
-                _mm512_mask_compressstoreu_epi32(offset + e, m, _mm512_maskz_loadu_epi32(m, col_offset + k));
-                _mm512_mask_compressstoreu_epi32(index + e, m, _mm512_add_epi32(iota, _mm512_set1_epi32(i * cols + k)));
-                e += __builtin_popcount(m);
+                _mm512_mask_storeu_ps(value + e, first,
+                                      _mm512_maskz_compress_ps(m, _mm512_sub_ps(x, _mm512_or_ps(t, _mm512_and_ps(x, sign)))));
+                _mm512_mask_storeu_epi32(offset + e, first, _mm512_maskz_compress_epi32(m, _mm512_maskz_loadu_epi32(m, col_offset + k)));
+                _mm512_mask_storeu_epi32(index + e, first,
+                                         _mm512_maskz_compress_epi32(m, _mm512_add_epi32(iota, _mm512_set1_epi32(i * cols + k))));
+                e += n;
             }
         }
     }
