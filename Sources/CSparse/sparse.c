@@ -197,18 +197,29 @@ int64_t sp_transpose(const sp_matrix *a, const int32_t *index, int32_t cols, con
     const int32_t rows = a->rows, tblocks = (rows + tblock_rows - 1) / tblock_rows;
     const int64_t n = a->start[(int64_t)(a->blocks - 1) * (rows + 1) + rows];
     memset(tstart, 0, sizeof(int32_t) * (size_t)tblocks * (trows + 1));
-    for (int64_t e = 0; e < n; e++) {
-        const int32_t i = index[e] / cols, k = index[e] - i * cols;
-        tstart[(int64_t)(i / tblock_rows) * (trows + 1) + trow[k] + 1]++;
+    // Entries are stored block by block, row by row, so walking (block, row) visits them in order and gives
+    // each its row i without a division per entry (two per entry made this 3 ms on a 512x4608 weight).
+    for (int32_t blk = 0; blk < a->blocks; blk++) {
+        const int32_t *st = a->start + (int64_t)blk * (rows + 1);
+        for (int32_t i = 0; i < rows; i++) {
+            int32_t *count = tstart + (int64_t)(i / tblock_rows) * (trows + 1) + 1;
+            const int32_t base = i * cols;
+            for (int32_t e = st[i]; e < st[i + 1]; e++) count[trow[index[e] - base]]++;
+        }
     }
     sp_prefix(trows, tblocks, tstart);
     // Place entries in source order; tstart[b][r] walks forward as its row fills, then is restored.
-    for (int64_t e = 0; e < n; e++) {
-        const int32_t i = index[e] / cols, k = index[e] - i * cols;
-        int32_t *slot = tstart + (int64_t)(i / tblock_rows) * (trows + 1) + trow[k];
-        const int32_t t = (*slot)++;
-        toffset[t] = i * tstride + tshift[k];
-        tvalue[t] = a->value[e];
+    for (int32_t blk = 0; blk < a->blocks; blk++) {
+        const int32_t *st = a->start + (int64_t)blk * (rows + 1);
+        for (int32_t i = 0; i < rows; i++) {
+            int32_t *slots = tstart + (int64_t)(i / tblock_rows) * (trows + 1);
+            const int32_t base = i * cols, shifted = i * tstride;
+            for (int32_t e = st[i]; e < st[i + 1]; e++) {
+                const int32_t k = index[e] - base, t = slots[trow[k]]++;
+                toffset[t] = shifted + tshift[k];
+                tvalue[t] = a->value[e];
+            }
+        }
     }
     for (int32_t blk = tblocks - 1; blk >= 0; blk--) {
         int32_t *st = tstart + (int64_t)blk * (trows + 1);
