@@ -111,7 +111,7 @@ public enum SparseConvKernels {
         }
     }
 
-    /// SP_STREAM when ∂X (the input's shape) outgrows the last-level cache.
+    /// SP_STREAM when ∂X (the input's shape) outgrows half the last-level cache (MachineCaches.streams).
     private static func dxStoreFlags(_ g: ConvGeometry) -> Int32 {
         MachineCaches.streams(floats: g.inChannels * g.batch * g.inPlane) ? SP_STREAM : 0
     }

@@ -17,33 +17,35 @@ extension Conv2d {
         return execution.isSparse ? compressed != nil : denseFolds
     }
 
-    /// The dense plan's epilogue for this inference forward, when it runs one: the norm's evaluation
-    /// coefficients (BatchNormKernels.evalCoefficients, the norm's own arithmetic: the same bits as its
-    /// pass) in the fold region, its ReLU or the join's shortcut.
+    /// The dense plan's epilogue for this inference forward, when it runs one: the norm's coefficients, its
+    /// ReLU or the join's shortcut (the conv's own bias is added before it, as the separate passes do).
     func denseEpilogue(_ ctx: StepContext) -> ChannelAffine? {
         guard !ctx.training, !execution.isSparse, ranEpilogue, let e = epilogue else { return nil }
-        let scale = ctx.region(foldRegion), shift = scale + outChannels
-        let gamma = e.norm.weight.map { UnsafePointer(ctx.param($0)) }, beta = e.norm.bias.map { UnsafePointer(ctx.param($0)) }
-        let mean = UnsafePointer(ctx.buffer(e.norm.runningMean)), variance = UnsafePointer(ctx.buffer(e.norm.runningVar))
-        for o in 0..<outChannels {
-            (scale[o], shift[o]) = BatchNormKernels.evalCoefficients(o, runningMean: mean, runningVar: variance,
-                                                                     eps: e.norm.eps, gamma: gamma, beta: beta)
-        }
+        let (scale, shift) = foldCoefficients(e.norm, withBias: false, ctx)
         return ChannelAffine(scale: scale, shift: shift, relu: e.relu,
                              residual: e.join.map { UnsafePointer(ctx.value($0.shortcut)) })
     }
 
-    /// Inference with `bn` folded: each output channel's entries scaled by γ/√(var + eps), and the bias
-    /// scale·b + β − mean·scale, from the running statistics (the compressed values were just rebuilt).
+    /// Inference with `bn` folded into the compressed weight (just rebuilt): each output channel's entries
+    /// scaled by γ/√(var + eps), and the bias scale·b + β − mean·scale.
     func fold(_ bn: BatchNorm2d, _ c: CompressedWeight, _ ctx: StepContext) {
+        c.scaleRows(foldCoefficients(bn, withBias: true, ctx).scale, ctx)
+    }
+
+    /// The norm's evaluation coefficients per output channel in the fold region, in the norm's own arithmetic
+    /// (BatchNormKernels.evalCoefficients); `withBias` folds this conv's bias into the shift.
+    private func foldCoefficients(_ bn: BatchNorm2d, withBias: Bool, _ ctx: StepContext)
+        -> (scale: UnsafePointer<Float>, shift: UnsafePointer<Float>) {
         let scale = ctx.region(foldRegion), shift = scale + outChannels
-        let gamma = bn.weight.map { ctx.param($0) }, beta = bn.bias.map { ctx.param($0) }
-        let mean = ctx.buffer(bn.runningMean), variance = ctx.buffer(bn.runningVar)
-        let own = bias.map { ctx.param($0) }
+        let gamma = bn.weight.map { UnsafePointer(ctx.param($0)) }, beta = bn.bias.map { UnsafePointer(ctx.param($0)) }
+        let mean = UnsafePointer(ctx.buffer(bn.runningMean)), variance = UnsafePointer(ctx.buffer(bn.runningVar))
+        let own = withBias ? bias.map { ctx.param($0) } : nil
         for o in 0..<outChannels {
-            scale[o] = (gamma?[o] ?? 1) / (variance[o] + bn.eps).squareRoot()
-            shift[o] = (beta?[o] ?? 0) - mean[o] * scale[o] + (own?[o] ?? 0) * scale[o]
+            let (s, t) = BatchNormKernels.evalCoefficients(o, runningMean: mean, runningVar: variance, eps: bn.eps,
+                                                           gamma: gamma, beta: beta)
+            scale[o] = s
+            shift[o] = own.map { t + $0[o] * s } ?? t
         }
-        c.scaleRows(UnsafePointer(scale), ctx)
+        return (UnsafePointer(scale), UnsafePointer(shift))
     }
 }
