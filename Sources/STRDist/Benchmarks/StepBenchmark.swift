@@ -46,7 +46,7 @@ public enum SparsityChoice: Sendable {
 
     public func targets(_ model: Model) throws -> [String: Double] {
         switch self {
-        case .uniform(let p): return Dictionary(uniqueKeysWithValues: model.convs.map { ($0.name, p) })
+        case .uniform(let p): return Dictionary(uniqueKeysWithValues: model.weighted.map { ($0.name, p) })
         case .budget(let path, let column):
             return try Budget.byLayer(try Budget.fromCSV(path, column: column), model: model, path: path)
         }

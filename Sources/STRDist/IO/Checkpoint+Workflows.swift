@@ -31,17 +31,17 @@ extension Checkpoint {
         return (taken.count, ignored)
     }
 
-    /// The model as a dense one: each sparse conv's `weight` is its effective weight, and the tensors
+    /// The model as a dense one: each sparse layer's weight is its effective weight, and the tensors
     /// its kind added (STR's thresholds) are dropped.
     public static func denseTensors(_ model: Model) -> [SafeTensor] {
         let ctx = model.network.context!
-        var effective: [String: Conv2d] = [:]
-        for c in model.convs where !c.transform.isIdentity { effective["\(c.name).weight"] = c }
-        let own = Set(model.convs.flatMap(\.transform.ownTensors))
+        var effective: [String: any SparseWeighted] = [:]
+        for l in model.weighted where !l.transform.isIdentity { effective[l.weightKey] = l }
+        let own = Set(model.weighted.flatMap(\.transform.ownTensors))
         return modelTensors(model.network.store).compactMap { t in
             if own.contains(t.name) { return nil }
-            guard let conv = effective[t.name] else { return t }
-            return .float32(t.name, shape: t.shape, conv.computeEffectiveWeight(ctx), count: conv.weightCount)
+            guard let layer = effective[t.name] else { return t }
+            return .float32(t.name, shape: t.shape, layer.computeEffectiveWeight(ctx), count: layer.weightCount)
         }
     }
 }

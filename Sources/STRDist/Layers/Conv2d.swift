@@ -7,7 +7,7 @@
 // its backward maps the effective weight's gradient onto the stored weight
 // (and the kind's own parameters, such as STR's `<name>.sparseThreshold`).
 
-public final class Conv2d: Layer {
+public final class Conv2d: Layer, SparseWeighted {
     public let name: String
     public let inChannels: Int, outChannels: Int
     public let kernel: Int, stride: Int, padding: Int, dilation: Int, groups: Int
@@ -15,9 +15,6 @@ public final class Conv2d: Layer {
     public let bias: ParameterRef?
     /// The sparse kind: how the effective weight is made from the stored one, and its gradient rule.
     public let transform: any WeightTransform
-    public var kind: SparseKind { transform.kind }
-    /// The current prune rate of a DNW or GMP conv (PruningPlan sets it), nil for other kinds.
-    public var pruneRate: Float? { (transform as? any MagnitudePruned)?.pruneRate }
     var effective = WorkspaceRegion<Float>.none
     /// The parameter version the effective weight was computed for.
     private var effectiveVersion = -1
@@ -73,6 +70,10 @@ public final class Conv2d: Layer {
     }
 
     public var weightCount: Int { outChannels * (inChannels / groups) * kernel * kernel }
+    public var weightKey: String { "\(name).weight" }
+    /// Output positions per image.
+    public var usesPerSample: Int { geometry!.outPlane }
+    public var runsSparse: Bool { execution.isSparse }
 
     public func plan(_ input: ActRef, _ planner: WorkspacePlanner) -> ActRef {
         precondition(input.shape.channels == inChannels,
@@ -116,19 +117,6 @@ public final class Conv2d: Layer {
         if transform.isIdentity { return w }
         transform.forward(w, ctx.region(effective), count: weightCount, ctx)
         return ctx.region(effective)
-    }
-
-    /// Non-zeros of the effective weight now (STR: |w| > sigmoid(s) on the stored weight, nothing written).
-    public func nonzeroWeights(_ ctx: StepContext) -> Int {
-        let w: UnsafePointer<Float>, t: Float
-        if let threshold = transform.compressionThreshold(ctx) {
-            (w, t) = (UnsafePointer(ctx.param(weight)), threshold)
-        } else {
-            (w, t) = (UnsafePointer(computeEffectiveWeight(ctx)), 0)
-        }
-        var nonzero = 0
-        for i in 0..<weightCount where abs(w[i]) > t { nonzero += 1 }
-        return nonzero
     }
 
     /// The profile key: what kind of work this conv is.

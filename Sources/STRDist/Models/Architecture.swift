@@ -1,16 +1,16 @@
 // The architectures (`arch`), as a registry: each one names itself and
-// builds its layers from the model options and a ConvBuilder. ResNet and
+// builds its layers from the model options and a LayerBuilder. ResNet and
 // MobileNetV1 register here; a new architecture is one file (its layers and
 // its `Architecture` value) plus one `Architecture.register` line.
 
 public struct Architecture: Sendable {
     /// The `arch` values it answers to ("ResNet18", …).
     public let names: [String]
-    /// Builds the layers of `arch`; every conv comes from the builder (so the model knows its convs).
-    let build: @Sendable (_ arch: String, _ options: ModelOptions, _ builder: inout ConvBuilder) -> [any Layer]
+    /// Builds the layers of `arch`; every conv and sparse-weight layer comes from the builder (so the model knows them).
+    let build: @Sendable (_ arch: String, _ options: ModelOptions, _ builder: inout LayerBuilder) -> [any Layer]
 
     public init(names: [String],
-                build: @escaping @Sendable (_ arch: String, _ options: ModelOptions, _ builder: inout ConvBuilder) -> [any Layer]) {
+                build: @escaping @Sendable (_ arch: String, _ options: ModelOptions, _ builder: inout LayerBuilder) -> [any Layer]) {
         self.names = names; self.build = build
     }
 

@@ -11,7 +11,7 @@ public enum MobileNetV1 {
 
     static let architecture = Architecture(names: ["MobileNetV1"]) { _, options, b in build(options, &b) }
 
-    static func build(_ options: ModelOptions, _ b: inout ConvBuilder) -> [any Layer] {
+    static func build(_ options: ModelOptions, _ b: inout LayerBuilder) -> [any Layer] {
         var c = options.width(32)
         var layers: [any Layer] = [
             b.conv("model.0.0", options.inputChannels, c, kernel: 3, stride: options.smallInputStem ? 1 : 2, role: .stem, defaultInit: true),

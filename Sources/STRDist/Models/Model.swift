@@ -7,6 +7,9 @@ public final class Model {
     public let options: ModelOptions
     public let network: Network
     public let convs: [Conv2d]
+    /// Every layer with a sparse-kind weight, in forward order: the convs, linear layers, a cell's
+    /// matrices. Accounting, budgets and prune rates go over these.
+    public let weighted: [any SparseWeighted]
     public let layout: ParameterLayout
     /// DNW's and GMP's prune rates: their one owner.
     public let pruning: PruningPlan
@@ -14,33 +17,32 @@ public final class Model {
     /// - Throws: `ModelError.unknownArchitecture` with the known names.
     public init(_ options: ModelOptions, threads: Int) throws {
         let layout = ParameterLayout()
-        let (layers, convs) = try Self.layers(options, layout)
+        let (layers, builder) = try Self.layers(options, layout)
         self.options = options
         self.layout = layout
-        self.convs = convs
+        convs = builder.convs
+        weighted = builder.weighted
         pruning = PruningPlan(schedule: PruneSchedule(target: options.pruneRate, initEpoch: options.pruneEpochs.initial,
-                                                      finalEpoch: options.pruneEpochs.final), convs: convs)
+                                                      finalEpoch: options.pruneEpochs.final), layers: weighted)
         network = Network(root: Sequential(layers), layout: layout, threads: threads)
         network.planPasses = [ResidualFusion.plan, DepthwiseNormFusion.plan, ConvPlanner.planEpilogues]
     }
 
     /// The layers `options` describe, their parameters registered in `layout`; nothing large is
     /// allocated yet (the arenas come with the Network, the workspace with its plan).
-    static func layers(_ options: ModelOptions, _ layout: ParameterLayout) throws -> (layers: [any Layer], convs: [Conv2d]) {
+    static func layers(_ options: ModelOptions, _ layout: ParameterLayout) throws -> (layers: [any Layer], builder: LayerBuilder) {
         guard let architecture = Architecture.named(options.arch) else { throw ModelError.unknownArchitecture(options.arch) }
-        var builder = ConvBuilder(options: options, layout: layout)
+        var builder = LayerBuilder(options: options, layout: layout)
         let layers = architecture.build(options.arch, options, &builder)
-        return (layers, builder.convs)
+        return (layers, builder)
     }
 
-    /// Effective-weight sparsity of every conv, with FLOPs at the planned input size.
+    /// Effective-weight sparsity of every sparse-kind layer, with FLOPs at the planned input size.
     public func sparsityReport() -> SparsityReport {
         let ctx = network.context!
-        let layers = convs.map { conv -> LayerSparsity in
-            let g = conv.geometry!
-            return LayerSparsity(name: conv.name, kind: conv.kind, numel: conv.weightCount, nonzero: conv.nonzeroWeights(ctx),
-                                 positions: g.outPlane,
-                                 threshold: conv.transform.reportedThreshold(ctx))
+        let layers = weighted.map { l -> LayerSparsity in
+            LayerSparsity(name: l.name, kind: l.kind, numel: l.weightCount, nonzero: l.nonzeroWeights(ctx),
+                          positions: l.usesPerSample, threshold: l.transform.reportedThreshold(ctx))
         }
         return SparsityReport(layers: layers, poolFlops: network.root.reportedMACs)
     }
@@ -48,11 +50,11 @@ public final class Model {
     /// `sparsityReport().total` as a fraction, without allocating (the sparsity controller's measurement).
     public func totalSparsity() -> Double {
         let ctx = network.context!
-        let any = convs.contains { $0.kind.countsTowardSparsity }
+        let any = weighted.contains { $0.kind.countsTowardSparsity }
         var numel = 0, nonzero = 0
-        for conv in convs where conv.kind.counted(anyCounts: any) {
-            numel += conv.weightCount
-            nonzero += conv.nonzeroWeights(ctx)
+        for l in weighted where l.kind.counted(anyCounts: any) {
+            numel += l.weightCount
+            nonzero += l.nonzeroWeights(ctx)
         }
         return numel == 0 ? 0 : 1 - Double(nonzero) / Double(numel)
     }

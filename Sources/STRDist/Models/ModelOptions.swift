@@ -47,11 +47,13 @@ public struct ModelOptions: Sendable {
 /// Where a conv sits, which decides its kind and initialisation.
 public enum ConvRole { case stem, inner, classifier }
 
-/// Makes the convs of a model as the reference's builder does.
-public struct ConvBuilder {
+/// Makes the layers of a model as the reference's builder does, and lists the ones with sparse weights.
+public struct LayerBuilder {
     public let options: ModelOptions
     public let layout: ParameterLayout
     public private(set) var convs: [Conv2d] = []
+    /// Every layer with a sparse-kind weight, in forward order (the convs among them).
+    public private(set) var weighted: [any SparseWeighted] = []
 
     public init(options: ModelOptions, layout: ParameterLayout) {
         self.options = options
@@ -59,21 +61,23 @@ public struct ConvBuilder {
     }
 
     /// - Parameter defaultInit: true where the reference keeps PyTorch's default init (MobileNetV1's body).
+    /// The kind and initialisation of a layer in `role` (the stem's and classifier's own rules), and
+    /// whether it has a bias.
+    func kindAndInit(_ role: ConvRole, defaultInit: Bool) -> (SparseKind, WeightInit, bias: Bool) {
+        switch role {
+        case .stem where options.firstLayerDense: return (.dense, .standard, false)
+        case .stem: return (options.firstLayerKind ?? options.convKind, defaultInit ? .standard : options.initialization, false)
+        case .classifier where options.lastLayerDense: return (.dense, .standard, true)
+        default: return (options.convKind, defaultInit ? .standard : options.initialization, false)
+        }
+    }
+
+    /// Lists a layer with a sparse-kind weight that is not a conv (a linear layer, a recurrent cell's matrix).
+    public mutating func register(_ layer: any SparseWeighted) { weighted.append(layer) }
+
     public mutating func conv(_ name: String, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
                               groups: Int = 1, role: ConvRole = .inner, defaultInit: Bool = false) -> Conv2d {
-        var kind = options.convKind
-        var initializer = defaultInit ? WeightInit.standard : options.initialization
-        var bias = false
-        switch role {
-        case .stem where options.firstLayerDense:
-            kind = .dense; initializer = .standard
-        case .stem:
-            kind = options.firstLayerKind ?? options.convKind
-        case .classifier where options.lastLayerDense:
-            kind = .dense; initializer = .standard; bias = true
-        default:
-            break
-        }
+        let (kind, initializer, bias) = kindAndInit(role, defaultInit: defaultInit)
         let conv = Conv2d(name, inChannels: inChannels, outChannels: outChannels, kernelSize: kernel, stride: stride,
                           padding: kernel / 2, groups: groups, bias: bias, kind: kind,
                           settings: TransformSettings(sInit: options.sInit), layout: layout)
@@ -81,6 +85,7 @@ public struct ConvBuilder {
         conv.algorithm = options.convAlgorithm
         conv.precision = options.precision
         convs.append(conv)
+        weighted.append(conv)
         return conv
     }
 

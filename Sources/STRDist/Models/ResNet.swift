@@ -8,7 +8,7 @@
 struct Shortcut {
     let layers: (conv: Conv2d, bn: BatchNorm2d)?
 
-    init(_ name: String, _ inPlanes: Int, _ outPlanes: Int, stride: Int, present: Bool, _ b: inout ConvBuilder) {
+    init(_ name: String, _ inPlanes: Int, _ outPlanes: Int, stride: Int, present: Bool, _ b: inout LayerBuilder) {
         layers = present
             ? (b.conv("\(name).downsample.0", inPlanes, outPlanes, kernel: 1, stride: stride),
                b.batchNorm("\(name).downsample.1", outPlanes, relu: false))
@@ -28,7 +28,7 @@ public final class BasicBlock: Layer {
     let shortcut: Shortcut
     let join = AddReLU()
 
-    init(_ name: String, _ inPlanes: Int, _ planes: Int, stride: Int, downsample: Bool, _ b: inout ConvBuilder) {
+    init(_ name: String, _ inPlanes: Int, _ planes: Int, stride: Int, downsample: Bool, _ b: inout LayerBuilder) {
         conv1 = b.conv("\(name).conv1", inPlanes, planes, kernel: 3, stride: stride)
         bn1 = b.batchNorm("\(name).bn1", planes, relu: true)
         conv2 = b.conv("\(name).conv2", planes, planes, kernel: 3)
@@ -68,7 +68,7 @@ public final class Bottleneck: Layer {
     let shortcut: Shortcut
     let join = AddReLU()
 
-    init(_ name: String, _ inPlanes: Int, _ planes: Int, stride: Int, downsample: Bool, _ b: inout ConvBuilder) {
+    init(_ name: String, _ inPlanes: Int, _ planes: Int, stride: Int, downsample: Bool, _ b: inout LayerBuilder) {
         let outPlanes = planes * 4
         conv1 = b.conv("\(name).conv1", inPlanes, planes, kernel: 1)
         bn1 = b.batchNorm("\(name).bn1", planes, relu: true)
@@ -116,7 +116,7 @@ public enum ResNet {
 
     static let architecture = Architecture(names: stages.map(\.key)) { arch, options, b in build(arch, options, &b) }
 
-    static func build(_ arch: String, _ options: ModelOptions, _ b: inout ConvBuilder) -> [any Layer] {
+    static func build(_ arch: String, _ options: ModelOptions, _ b: inout LayerBuilder) -> [any Layer] {
         guard let (counts, bottleneck) = stages.first(where: { $0.key == arch })?.value else { preconditionFailure("not a ResNet: \(arch)") }
         let expansion = bottleneck ? 4 : 1
         var inPlanes = options.width(64)

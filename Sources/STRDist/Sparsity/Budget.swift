@@ -53,18 +53,18 @@ public enum Budget {
     @discardableResult
     public static func apply(_ sparsity: [String: Double], to model: Model) -> Int {
         var applied = 0
-        for conv in model.convs {
-            if let s = sparsity[conv.name], model.pruning.setTarget(s, for: conv.name) { applied += 1 }
+        for layer in model.weighted {
+            if let s = sparsity[layer.name], model.pruning.setTarget(s, for: layer.name) { applied += 1 }
         }
         model.network.parametersChanged()
         return applied
     }
 
-    /// A CSV's rows matched to the model's convs in forward order.
+    /// A CSV's rows matched to the model's sparse-kind layers (convs, matrices) in forward order.
     public static func byLayer(_ rates: [Double], model: Model, path: String) throws -> [String: Double] {
-        guard rates.count == model.convs.count else {
-            throw ConfigError("budget file '\(path)' has \(rates.count) layers but \(model.options.arch) has \(model.convs.count) convs (the classifier included)")
+        guard rates.count == model.weighted.count else {
+            throw ConfigError("budget file '\(path)' has \(rates.count) layers but \(model.options.arch) has \(model.weighted.count) weighted layers (convs and matrices in forward order, the classifier included)")
         }
-        return Dictionary(uniqueKeysWithValues: zip(model.convs.map(\.name), rates))
+        return Dictionary(uniqueKeysWithValues: zip(model.weighted.map(\.name), rates))
     }
 }

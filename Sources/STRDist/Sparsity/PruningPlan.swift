@@ -6,16 +6,16 @@
 
 public final class PruningPlan {
     public let schedule: PruneSchedule
-    /// The magnitude-pruned convs, in forward order.
+    /// The magnitude-pruned layers, in forward order.
     public let layers: [(name: String, transform: any MagnitudePruned)]
     /// Per-layer final rates; a layer without one takes the schedule's target.
     public private(set) var targets: [String: Double] = [:]
     /// The epoch the rates were last set for.
     public private(set) var epoch = 0
 
-    public init(schedule: PruneSchedule, convs: [Conv2d]) {
+    public init(schedule: PruneSchedule, layers weighted: [any SparseWeighted]) {
         self.schedule = schedule
-        layers = convs.compactMap { c in (c.transform as? any MagnitudePruned).map { (c.name, $0) } }
+        layers = weighted.compactMap { c in (c.transform as? any MagnitudePruned).map { (c.name, $0) } }
         apply(epoch: 0)
     }
 

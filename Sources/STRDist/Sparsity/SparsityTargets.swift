@@ -9,13 +9,13 @@ extension Model {
     public func setSparsity(_ targets: [String: Double]) -> Int {
         let ctx = network.context!
         var current: [String: Double] = [:], set = 0
-        for conv in convs {
-            guard let p = targets[conv.name] else { continue }
+        for layer in weighted {
+            guard let p = targets[layer.name] else { continue }
             let rate = min(max(p, 0), 0.9999)
-            if conv.transform.impose(sparsity: rate, weight: ctx.param(conv.weight), count: conv.weightCount, ctx) {
+            if layer.transform.impose(sparsity: rate, weight: ctx.param(layer.weight), count: layer.weightCount, ctx) {
                 set += 1
-            } else if conv.transform is any MagnitudePruned {
-                current[conv.name] = rate
+            } else if layer.transform is any MagnitudePruned {
+                current[layer.name] = rate
                 set += 1
             }
         }

@@ -51,9 +51,9 @@ extension TrainingJob {
             path = found.checkpoints + "/latest"
         }
         let state = try Checkpoint.resume(path, store: trainer.model.network.store, optimizer: trainer.optimizer)
-        let convs = trainer.model.convs
-        if state.plans.count == convs.count {
-            for (conv, plan) in zip(convs, state.plans) { conv.restorePlan(sparse: plan == "s") }
+        let layers = trainer.model.weighted
+        if state.plans.count == layers.count {
+            for (layer, plan) in zip(layers, state.plans) { layer.restorePlan(sparse: plan == "s") }
         }
         if let c = trainer.sparsityController {
             if let saved = state.controller { c.restore(saved) } else {
@@ -89,7 +89,7 @@ extension TrainingJob {
         s.worldSize = comm.size
         s.settings = config.settingsText
         s.precision = config.precision
-        s.plans = String(trainer.model.convs.map { $0.execution.isSparse ? "s" : "d" })
+        s.plans = String(trainer.model.weighted.map { $0.runsSparse ? "s" : "d" })
         s.controller = trainer.sparsityController?.state
         do { try Checkpoint.save(base, store: trainer.model.network.store, optimizer: trainer.optimizer, state: s) } catch {
             throw AtomicFile.WriteError(description: "checkpoint not saved, training stops: \(error) (the previous checkpoint in '\((base as NSString).deletingLastPathComponent)' is intact: free space or fix the folder, then --resume auto continues from it)")

@@ -44,7 +44,7 @@ final class BudgetTests: XCTestCase {
 
         let small = try tinyModel(.dnw)
         XCTAssertThrowsError(try Budget.byLayer(try Budget.fromCSV(path, column: nil), model: small, path: path)) { e in
-            XCTAssert("\(e)".contains("has 54 layers but ResNet18 has 21 convs"), "\(e)")
+            XCTAssert("\(e)".contains("has 54 layers but ResNet18 has 21 weighted layers"), "\(e)")
         }
     }
 
