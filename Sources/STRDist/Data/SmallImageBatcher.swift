@@ -1,21 +1,27 @@
 // Builds CNHW input batches from a small grayscale dataset: each image is
 // centred on a size×size canvas (zero padding), replicated to 3 channels and
 // normalised; training adds a random crop from a 4-pixel zero border and a
-// horizontal flip (p 0.5). Sample i's draws in epoch e come from
+// horizontal flip (p 0.5). For a recurrent model (`sequences`) an image is
+// one channel and never augmented: the sequential-MNIST protocol's rows. Sample i's draws in epoch e come from
 // RNG(seed, stream(e, i)), so batches do not depend on batching or timing.
 
 public struct SmallImageBatcher {
     public let dataset: ImageDataset
     public let size: Int
     public let mean: Float, std: Float
-    public let channels = 3
+    public let channels: Int
+    /// Whether training samples get the random crop and flip.
+    public let augments: Bool
     public let padding = 4
 
     /// Fashion-MNIST's pixel mean and standard deviation (over the training set).
-    public init(dataset: ImageDataset, size: Int, mean: Float = 0.2860, std: Float = 0.3530) {
+    /// - Parameter sequences: one channel, no augmentation (a recurrent model reads the rows).
+    public init(dataset: ImageDataset, size: Int, mean: Float = 0.2860, std: Float = 0.3530, sequences: Bool = false) {
         precondition(size >= dataset.height && size >= dataset.width,
                      "image_size \(size) is smaller than the \(dataset.height)×\(dataset.width) images")
         self.dataset = dataset; self.size = size; self.mean = mean; self.std = std
+        channels = sequences ? 1 : 3
+        augments = !sequences
     }
 
     /// Writes samples `indices` into `input` (CNHW, batch = indices.count) and their labels.
@@ -29,10 +35,10 @@ public struct SmallImageBatcher {
         }
     }
 
-    /// Writes sample `i` as 3 planes at `out + c · planeStride`; returns its label.
+    /// Writes sample `i` as `channels` planes at `out + c · planeStride`; returns its label.
     public func write(_ i: Int, train: Bool, seed: Int, epoch: Int, out: UnsafeMutablePointer<Float>, planeStride: Int) -> Int32 {
         var dy = 0, dx = 0, flip = false
-        if train {
+        if train && augments {
             var rng = sampleRNG(seed: seed, epoch: epoch, index: i)
             dy = rng.below(2 * padding + 1) - padding
             dx = rng.below(2 * padding + 1) - padding

@@ -24,6 +24,10 @@ extension Config {
         o.pruneEpochs = (initPruneEpoch, finalPruneEpoch)
         o.sInit = Float(sInitValue)
         o.widthMultiplier = widthMult
+        o.inputWidth = inputSize
+        o.hiddenSize = hiddenSize
+        o.wRank = wRank
+        o.uRank = uRank
         o.smallInputStem = cifarStem
         o.stemStride = stemStride
         o.convAlgorithm = convAlgorithm

@@ -10,6 +10,10 @@ public struct Config: Sendable {
     /// Classifier outputs (nil: the data's class count, resolved when the data is loaded).
     public var numClasses: Int?
     public var widthMult = 1.0
+    /// FastGRNN's state size, and its W's and U's ranks (nil: full), EdgeML's names.
+    public var hiddenSize = 128
+    public var wRank: Int?
+    public var uRank: Int?
     public var workers = 20
     // Optimisation
     public var optimizer = OptimizerName.sgd
@@ -98,6 +102,11 @@ public struct Config: Sendable {
 
     public init() {}
 
-    /// The input side in pixels, resolved for the data set.
-    public var inputSize: Int { imageSize > 0 ? imageSize : (set == .fashionMNIST ? 32 : 224) }
+    /// The input side in pixels, resolved for the data set (Fashion-MNIST: 32 for a CNN, the images' own 28
+    /// for a model that reads rows as sequences).
+    public var inputSize: Int {
+        if imageSize > 0 { return imageSize }
+        guard set == .fashionMNIST else { return 224 }
+        return Architecture.named(arch)?.readsSequences == true ? 28 : 32
+    }
 }

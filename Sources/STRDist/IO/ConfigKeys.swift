@@ -71,6 +71,8 @@ enum ConfigKey {
         "data": .string(\.data), "set": .choice(\.set), "arch": .registered(\.arch, { Architecture.names }),
         "num_classes": .optionalInt(\.numClasses, 2...1_000_000),
         "width_mult": .double(\.widthMult, .init(above: 0, upTo: 64)),
+        "hidden_size": .int(\.hiddenSize, 1...65_536), "wRank": .optionalInt(\.wRank, 1...65_536),
+        "uRank": .optionalInt(\.uRank, 1...65_536),
         "workers": .int(\.workers, 0...1024),
         // Optimisation
         "optimizer": .choice(\.optimizer), "lr": .double(\.lr, .positive), "lr_policy": .choice(\.lrPolicy),

@@ -8,13 +8,16 @@ public struct Architecture: Sendable {
     public let names: [String]
     /// Builds the layers of `arch`; every conv and sparse-weight layer comes from the builder (so the model knows them).
     let build: @Sendable (_ arch: String, _ options: ModelOptions, _ builder: inout LayerBuilder) -> [any Layer]
+    /// Whether the model reads images as sequences of rows (a recurrent one): the small-image sets then
+    /// give one channel and no crop or flip.
+    public let readsSequences: Bool
 
-    public init(names: [String],
+    public init(names: [String], readsSequences: Bool = false,
                 build: @escaping @Sendable (_ arch: String, _ options: ModelOptions, _ builder: inout LayerBuilder) -> [any Layer]) {
-        self.names = names; self.build = build
+        self.names = names; self.readsSequences = readsSequences; self.build = build
     }
 
-    private static let registry = Locked<[Architecture]>([ResNet.architecture, MobileNetV1.architecture])
+    private static let registry = Locked<[Architecture]>([ResNet.architecture, MobileNetV1.architecture, FastGRNN.architecture])
 
     /// Every registered `arch` value, in registration order.
     public static var names: [String] { registry.value.flatMap(\.names) }

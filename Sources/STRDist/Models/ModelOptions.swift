@@ -6,6 +6,13 @@ public struct ModelOptions: Sendable {
     public var numClasses = 1000
     /// Channels of the input images (the data's; the stem conv reads them).
     public var inputChannels = 3
+    /// Width of the input images: a recurrent model reads rows of inputChannels × inputWidth values.
+    public var inputWidth = 28
+    /// `hidden_size`: a recurrent cell's state (FastGRNN).
+    public var hiddenSize = 128
+    /// `wRank`, `uRank`: FastGRNN's W = W1·W2 and U = U1·U2 at these ranks (nil: full rank).
+    public var wRank: Int?
+    public var uRank: Int?
     /// `conv_type`.
     public var convKind: SparseKind = .dense
     /// `first_layer_dense`: the stem conv is a plain conv with PyTorch's default init.

@@ -14,7 +14,9 @@ public enum Inference {
         let (tensors, _) = try Checkpoint.readModel(checkpoint)
         var options = config.modelOptions
         options.inputChannels = shape[1]
-        if config.numClasses == nil, let fc = tensors.first(where: { $0.name == "fc.weight" }), let k = fc.shape.first {
+        options.inputWidth = shape[3]
+        if config.numClasses == nil, let fc = tensors.first(where: { $0.name == "fc.weight" || $0.name == "classifier.weight" }),
+           let k = fc.shape.first {
             options.numClasses = k   // unset: the checkpoint's classifier decides
         }
         let threads = max(1, config.threads)

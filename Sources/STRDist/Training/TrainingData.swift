@@ -48,8 +48,9 @@ public struct TrainingData {
             guard size >= max(trainSet.height, trainSet.width) else {
                 throw ConfigError("config key 'image_size' must be at least \(max(trainSet.height, trainSet.width)) for \(config.set)'s \(trainSet.height)×\(trainSet.width) images, got \(size)")
             }
-            train = SmallImageSamples(SmallImageBatcher(dataset: trainSet, size: size), seed: seed)
-            validation = SmallImageSamples(SmallImageBatcher(dataset: valSet, size: size), seed: seed)
+            let sequences = Architecture.named(config.arch)?.readsSequences == true
+            train = SmallImageSamples(SmallImageBatcher(dataset: trainSet, size: size, sequences: sequences), seed: seed)
+            validation = SmallImageSamples(SmallImageBatcher(dataset: valSet, size: size, sequences: sequences), seed: seed)
             classes = 10; notes = []; badImages = []
         }
     }

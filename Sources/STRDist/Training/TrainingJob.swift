@@ -53,6 +53,7 @@ public struct TrainingJob {
         let input = ActShape(channels: data.channels, batch: rankBatch, height: size, width: size)
         var options = config.modelOptions
         options.inputChannels = data.channels
+        options.inputWidth = size
         try MemoryPlan.check(options, input: input, threads: threads,
                              optimizerCopies: config.optimizer == .adam ? 2 : 1,
                              loaderBatches: workers > 0 ? 2 * max(2, workers + 1) : 0, ranksHere: comm.localSize,

@@ -1,0 +1,98 @@
+// A matrix weight with a sparse kind: a linear layer's [out, in] weight, a
+// recurrent cell's W and U. It owns the stored tensor (under the key its
+// layer names), the kind's WeightTransform and the effective weight
+// ŵ = T(w), computed once per training step and reused at evaluation while
+// the parameters stay. Products with it are dense GEMMs on ŵ; after
+// backward it maps ∂L/∂ŵ onto the stored weight and the kind's own
+// parameters and hands them to the all-reduce — a kept-only kind with its
+// kept positions, as a conv does.
+
+public final class SparseMatrix: SparseWeighted {
+    public let name: String
+    public let weightKey: String
+    /// The stored shape, row-major.
+    public let rows: Int, cols: Int
+    public let weight: ParameterRef
+    public let transform: any WeightTransform
+    /// How often one sample uses the matrix (a cell's time steps); set by the layer when it plans.
+    public internal(set) var usesPerSample = 1
+    private var effective = WorkspaceRegion<Float>.none
+    private var kept = WorkspaceRegion<Int32>.none
+    private var keptCount = -1
+    private var version = -1
+
+    /// - Parameters:
+    ///   - name: the layer's name in budgets and reports; `key` the stored tensor's state_dict key.
+    public init(name: String, key: String, rows: Int, cols: Int, kind: SparseKind, settings: TransformSettings,
+                layout: ParameterLayout) {
+        self.name = name; weightKey = key
+        self.rows = rows; self.cols = cols
+        weight = layout.parameter(key, shape: [rows, cols], group: .weight)
+        transform = kind.makeTransform(name: name, layout: layout, settings: settings)
+    }
+
+    public var weightCount: Int { rows * cols }
+
+    /// Reserves the effective weight and the kept positions' list.
+    func plan(_ planner: WorkspacePlanner) {
+        version = -1
+        guard !transform.isIdentity else { return }
+        effective = planner.region(weightCount)
+        kept = planner.intRegion(weightCount)
+        transform.plan(count: weightCount, planner)
+    }
+
+    @discardableResult
+    public func computeEffectiveWeight(_ ctx: StepContext) -> UnsafeMutablePointer<Float> {
+        let w = ctx.param(weight)
+        if transform.isIdentity { return w }
+        transform.forward(w, ctx.region(effective), count: weightCount, ctx)
+        return ctx.region(effective)
+    }
+
+    /// ŵ for this forward: computed when the parameters changed (every training step), else reused.
+    func prepare(_ ctx: StepContext) -> UnsafePointer<Float> {
+        if transform.isIdentity { return UnsafePointer(ctx.param(weight)) }
+        if version != ctx.parameterVersion {
+            computeEffectiveWeight(ctx)
+            version = ctx.parameterVersion
+            keptCount = -1
+            if ctx.training && transform.gradientRule == .keptOnly && ctx.collectives?.wantsKeptPositions == true {
+                listKept(ctx)
+            }
+        }
+        return UnsafePointer(ctx.region(effective))
+    }
+
+    /// The positions the kind keeps (its mask, or ŵ ≠ 0), in order: the same on every replica.
+    private func listKept(_ ctx: StepContext) {
+        let list = ctx.region(kept), w = ctx.region(effective)
+        var n = 0
+        if let mask = transform.keepMask(ctx) {
+            for i in 0..<weightCount where mask[i] != 0 { list[n] = Int32(i); n += 1 }
+        } else {
+            for i in 0..<weightCount where w[i] != 0 { list[n] = Int32(i); n += 1 }
+        }
+        keptCount = n
+    }
+
+    /// `ctx.grad(weight)` holds ∂L/∂ŵ: maps it onto the stored weight (and the kind's own parameters)
+    /// and announces them to the all-reduce.
+    func finishBackward(_ ctx: StepContext) {
+        transform.backward(ctx.param(weight), grad: ctx.grad(weight), count: weightCount, ctx)
+        guard let sync = ctx.collectives else { return }
+        if keptCount >= 0 && transform.gradientRule == .keptOnly && sync.wantsKeptPositions {
+            sync.gradientReady(weight, kept: UnsafePointer(ctx.region(kept)), count: keptCount)
+        } else {
+            sync.gradientReady(weight)
+        }
+        for p in transform.parameters { sync.gradientReady(p) }
+    }
+
+    /// Values drawn from N(0, std²) for the stored weight (EdgeML's cell: 0.1·randn), under the key's stream.
+    func initializeNormal(_ store: ParameterStore, seed: UInt64, std: Double) {
+        var rng = RNG(seed: seed, stream: streamID(weightKey))
+        rng.fillNormal(store.values.base + weight.offset, count: weightCount, std: std)
+        transform.initialize(store)
+    }
+}
