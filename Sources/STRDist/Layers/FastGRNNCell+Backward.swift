@@ -9,8 +9,8 @@ extension FastGRNNCell {
     public func backward(_ ctx: StepContext) {
         let start = ctx.profileStart()
         let n = batch, h = hidden, rows = steps * batch, stride = 2 * hidden + 2
-        let w0 = w[0].prepare(ctx), w1 = w.count > 1 ? w[1].prepare(ctx) : w0
-        let u0 = u[0].prepare(ctx), u1 = u.count > 1 ? u[1].prepare(ctx) : u0
+        let w0 = w[0].current(ctx), w1 = w.count > 1 ? w[1].current(ctx) : w0
+        let u0 = u[0].current(ctx), u1 = u.count > 1 ? u[1].current(ctx) : u0
         // ∂L/∂h_T, batch-major, from the [hidden, N] output gradient.
         let dy = ctx.workspace.grad(output)!, g = ctx.region(dh)
         for i in 0..<n { for j in 0..<h { g[i * h + j] = dy[j * n + i] } }

@@ -56,7 +56,7 @@ public final class Linear: Layer {
     public func backward(_ ctx: StepContext) {
         let start = ctx.profileStart()
         let n = input.shape.batch, x = ctx.value(input), dy = ctx.workspace.grad(output)!
-        let w = matrix.prepare(ctx)
+        let w = matrix.current(ctx)
         Gemm.gemm(transA: false, transB: true, m: outFeatures, n: inFeatures, k: n, a: dy, lda: n, b: x, ldb: n,
                   beta: 0, c: ctx.grad(matrix.weight), ldc: inFeatures)
         if let dx = ctx.workspace.grad(input) {

@@ -50,10 +50,11 @@ public final class SparseMatrix: SparseWeighted {
         return ctx.region(effective)
     }
 
-    /// ŵ for this forward: computed when the parameters changed (every training step), else reused.
+    /// ŵ for this forward: computed on every training forward, and at evaluation when the parameters
+    /// changed since the last one.
     func prepare(_ ctx: StepContext) -> UnsafePointer<Float> {
         if transform.isIdentity { return UnsafePointer(ctx.param(weight)) }
-        if version != ctx.parameterVersion {
+        if ctx.training || version != ctx.parameterVersion {
             computeEffectiveWeight(ctx)
             version = ctx.parameterVersion
             keptCount = -1
@@ -62,6 +63,11 @@ public final class SparseMatrix: SparseWeighted {
             }
         }
         return UnsafePointer(ctx.region(effective))
+    }
+
+    /// The ŵ the last forward computed (backward's).
+    func current(_ ctx: StepContext) -> UnsafePointer<Float> {
+        UnsafePointer(transform.isIdentity ? ctx.param(weight) : ctx.region(effective))
     }
 
     /// The positions the kind keeps (its mask, or ŵ ≠ 0), in order: the same on every replica.

@@ -91,21 +91,6 @@ final class TrainingStepTests: XCTestCase {
         try assertStepsAllocateNothing(model, "a MobileNetV1 training step")
     }
 
-    /// Two SGD steps and an evaluation of `model` (planned and initialised), after one of each to warm up,
-    /// make no heap allocation.
-    func assertStepsAllocateNothing(_ model: Model, _ what: String, line: UInt = #line) throws {
-        let net = model.network
-        let run = sgdStep(net, SGD(SGDSettings(), table: model.layout.parameters))
-        fillToyBatch(net, step: 0)
-        try run.run(lr: 0.01)
-        net.forward(training: false)
-        alloc_counter_start()
-        for _ in 0..<2 { try run.run(lr: 0.01) }
-        net.forward(training: false)
-        let count = alloc_counter_stop()
-        XCTAssertEqual(count, 0, "\(what) made \(count) heap allocations", line: line)
-    }
-
     func testCounterSeesAllocations() {
         // The proof above is only worth something if the counter counts.
         alloc_counter_start()

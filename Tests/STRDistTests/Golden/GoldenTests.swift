@@ -14,13 +14,13 @@ final class GoldenTests: XCTestCase {
     static let batch = 4, size = 16, classes = 10
     static let labels: [Int32] = [3, 1, 7, 0]
 
-    func keyHash(_ key: String) -> Int {
+    static func keyHash(_ key: String) -> Int {
         var h = 0
         for (i, c) in key.unicodeScalars.enumerated() { h += (i + 1) * Int(c.value) }
         return h % 997
     }
 
-    func formula(_ key: String, _ count: Int, amp: Double, offset: Double = 0) -> [Float] {
+    static func formula(_ key: String, _ count: Int, amp: Double, offset: Double = 0) -> [Float] {
         let h = Double(keyHash(key))
         return (0..<count).map { Float(offset + amp * sin(0.731 * Double($0) + 0.173 * h + 0.3)) }
     }
@@ -41,13 +41,13 @@ final class GoldenTests: XCTestCase {
         for e in model.layout.parameters.entries {
             let v: [Float]
             if e.key.hasSuffix("sparseThreshold") {
-                v = [Float(-2.0 + 0.5 * sin(0.173 * Double(keyHash(e.key))))]
+                v = [Float(-2.0 + 0.5 * sin(0.173 * Double(Self.keyHash(e.key))))]
             } else if e.shape.count == 4 {
-                v = formula(e.key, e.count, amp: 1.5 * (2.0 / Double(e.shape[1] * e.shape[2] * e.shape[3])).squareRoot())
+                v = Self.formula(e.key, e.count, amp: 1.5 * (2.0 / Double(e.shape[1] * e.shape[2] * e.shape[3])).squareRoot())
             } else if e.key.hasSuffix("weight") {
-                v = formula(e.key, e.count, amp: 0.2, offset: 1)
+                v = Self.formula(e.key, e.count, amp: 0.2, offset: 1)
             } else {
-                v = formula(e.key, e.count, amp: 0.1)
+                v = Self.formula(e.key, e.count, amp: 0.1)
             }
             for i in 0..<e.count { net.store.values[e.offset + i] = v[i] }
         }
