@@ -32,21 +32,29 @@ def main():
     args = ap.parse_args()
     cfg = yaml.safe_load(open(args.config))
     arch, classes = cfg.get("arch", "ResNet18"), int(cfg.get("num_classes", 1000))
-    size = args.size or int(cfg.get("image_size") or (32 if cfg.get("set", "ImageNet") == "FashionMNIST" else 224))
+    recurrent = arch == "FastGRNN"
+    fmnist = cfg.get("set", "ImageNet") == "FashionMNIST"
+    size = args.size or int(cfg.get("image_size") or ((28 if recurrent else 32) if fmnist else 224))
+    channels = 1 if recurrent and fmnist else 3
 
     state = load_file(args.checkpoint)
     thresholds = [k for k in state if k.endswith(".sparseThreshold")]
     for key in thresholds:                       # STR: effective weights, as --dense-conv-model writes them
         layer = key[: -len(".sparseThreshold")]
-        w, s = state[layer + ".weight"], state.pop(key)
-        state[layer + ".weight"] = torch.sign(w) * torch.relu(w.abs() - torch.sigmoid(s))
-    model = torch_models.build(arch, classes, float(cfg.get("width_mult", 1.0)), bool(cfg.get("cifar_stem", False)),
-                               int(cfg.get("stem_stride", 1)), fc_bias="fc.bias" in state)
+        weight = layer if layer in state else layer + ".weight"   # a cell's matrix is its own key ("rnn.W")
+        w, s = state[weight], state.pop(key)
+        state[weight] = torch.sign(w) * torch.relu(w.abs() - torch.sigmoid(s))
+    if recurrent:
+        rank = lambda k: int(cfg[k]) if cfg.get(k) is not None else None
+        model = torch_models.FastGRNN(classes, channels * size, int(cfg.get("hidden_size", 128)), rank("wRank"), rank("uRank"))
+    else:
+        model = torch_models.build(arch, classes, float(cfg.get("width_mult", 1.0)), bool(cfg.get("cifar_stem", False)),
+                                   int(cfg.get("stem_stride", 1)), fc_bias="fc.bias" in state)
     model.load_state_dict(state, strict=True)    # every key and shape must match
     model.eval()
 
     torch.manual_seed(0)
-    x = torch.randn(args.batch, 3, size, size)
+    x = torch.randn(args.batch, channels, size, size)
     with torch.no_grad():
         ours_torch = model(x)
     binary = args.strdist or os.path.join(os.path.dirname(__file__), "..", "..", ".build", "release", "strdist")

@@ -6,6 +6,7 @@ stem, and MobileNetV1 as `model.N.M` + `fc`. Dense convs only: a sparse
 strdist checkpoint is made dense first (its effective weights), see
 check_pytorch.py.
 """
+import torch
 import torch.nn as nn
 
 STAGES = {"ResNet18": ([2, 2, 2, 2], False), "ResNet34": ([3, 4, 6, 3], False),
@@ -109,6 +110,51 @@ class MobileNetV1(nn.Module):
 
     def forward(self, x):
         return self.fc(self.model(x)).flatten(1)
+
+
+class FastGRNNCell(nn.Module):
+    """EdgeML's FastGRNNCell (Kusupati et al. 2018): its parameter names, shapes and arithmetic."""
+
+    def __init__(self, input_size, hidden_size, w_rank=None, u_rank=None):
+        super().__init__()
+        z = lambda *shape: nn.Parameter(torch.zeros(*shape))
+        if w_rank:
+            self.W1, self.W2 = z(input_size, w_rank), z(w_rank, hidden_size)
+        else:
+            self.W = z(input_size, hidden_size)
+        if u_rank:
+            self.U1, self.U2 = z(hidden_size, u_rank), z(u_rank, hidden_size)
+        else:
+            self.U = z(hidden_size, hidden_size)
+        self.bias_gate, self.bias_update = z(1, hidden_size), z(1, hidden_size)
+        self.zeta, self.nu = z(1, 1), z(1, 1)
+
+    def forward(self, x, h):
+        w = x @ self.W1 @ self.W2 if hasattr(self, "W1") else x @ self.W
+        u = h @ self.U1 @ self.U2 if hasattr(self, "U1") else h @ self.U
+        pre = w + u
+        zt = torch.sigmoid(pre + self.bias_gate)
+        c = torch.tanh(pre + self.bias_update)
+        return zt * h + (torch.sigmoid(self.zeta) * (1 - zt) + torch.sigmoid(self.nu)) * c
+
+
+class FastGRNN(nn.Module):
+    """strdist's `arch: FastGRNN`: the cell over an image's rows (every channel's row t is step t), then
+    a linear classifier on the last state."""
+
+    def __init__(self, num_classes, input_size, hidden_size, w_rank=None, u_rank=None):
+        super().__init__()
+        self.rnn = FastGRNNCell(input_size, hidden_size, w_rank, u_rank)
+        self.classifier = nn.Linear(hidden_size, num_classes)
+        self.hidden_size = hidden_size
+
+    def forward(self, x):
+        n, c, rows, width = x.shape
+        seq = x.permute(2, 0, 1, 3).reshape(rows, n, c * width)
+        h = torch.zeros(n, self.hidden_size)
+        for t in range(rows):
+            h = self.rnn(seq[t], h)
+        return self.classifier(h)
 
 
 def build(arch, num_classes, width_mult=1.0, cifar_stem=False, stem_stride=1, fc_bias=False):

@@ -69,6 +69,7 @@ public enum StepBenchmark {
         o.pruneRate = kind == .dnw || kind == .gmp ? 0.9 : 0
         o.sInit = -3200
         o.inputWidth = size
+        if Architecture.named(arch)?.readsSequences == true { o.inputChannels = 1 }   // one-channel rows, as trained
         let input = ActShape(channels: o.inputChannels, batch: batch, height: size, width: size)
         try MemoryPlan.check(o, input: input, threads: threads, optimizerCopies: eval ? 0 : 1, loaderBatches: 0,
                              ranksHere: comm.localSize, what: "\(arch) at \(size)×\(size), batch \(batch), \(threads) thread(s)")
