@@ -2,7 +2,7 @@
 // FastGRNNCell), on row-major [rows, hidden] blocks of one time step:
 //   z = σ(pre + b_z), c = tanh(pre + b_h), h = z⊙h₋ + (ζ(1 − z) + ν)⊙c,
 // where pre = W x + U h₋ comes from the GEMMs and ζ, ν are already squashed
-// (σ of the learned scalars). Backward turns ∂L/∂h into ∂L/∂pre, adds the
+// (σ of the learned scalars); VectorMath's exp, 8 lanes at a time. Backward turns ∂L/∂h into ∂L/∂pre, adds the
 // biases' and scalars' gradient sums, and leaves ∂L/∂h₋'s direct part z⊙∂L/∂h.
 
 import Foundation
@@ -15,9 +15,19 @@ public enum FastGRNNKernels {
     public static func forward(z: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>,
                                hPrev: UnsafePointer<Float>, biasGate: UnsafePointer<Float>, biasUpdate: UnsafePointer<Float>,
                                zeta: Float, nu: Float, rows: Int, hidden: Int) {
+        typealias M = VectorMath
         for r in 0..<rows {
             let o = r * hidden
-            for j in 0..<hidden {
+            var j = 0
+            while j + 8 <= hidden {
+                let pre = M.load(z + o + j)
+                let zj = M.sigmoid(pre + M.load(biasGate + j)), cj = M.tanh(pre + M.load(biasUpdate + j))
+                M.store(zj, z + o + j)
+                M.store(cj, c + o + j)
+                M.store(zj * M.load(hPrev + o + j) + (zeta * (1 - zj) + nu) * cj, h + o + j)
+                j += 8
+            }
+            for j in j..<hidden {
                 let pre = z[o + j]
                 let zj = sigmoid(pre + biasGate[j]), cj = tanhf(pre + biasUpdate[j])
                 z[o + j] = zj

@@ -108,4 +108,26 @@ final class BatcherTests: XCTestCase {
         XCTAssertEqual(Array(ab[1024..<2048]), Array(single[0..<1024]), "sample 2's crop/flip ignores its batch position")
         XCTAssertNotEqual(batch([2], epoch: 1), batch([2], epoch: 2), "a new epoch draws anew")
     }
+
+    /// For a recurrent model (the sequential-MNIST protocol): one channel, the image as it is, in training too.
+    func testSequencesAreOneChannelAndNeverAugmented() throws {
+        let big = ImageDataset(pixels: (0..<(2 * 28 * 28)).map { UInt8($0 % 251) }, labels: [0, 1],
+                               height: 28, width: 28, classNames: ["a", "b"])
+        let b = SmallImageBatcher(dataset: big, size: 28, sequences: true)
+        XCTAssertEqual(b.channels, 1)
+        func batch(train: Bool, epoch: Int) -> [Float] {
+            var input = [Float](repeating: .nan, count: 2 * 784), labels = [Int32](repeating: 0, count: 2)
+            b.fill(&input, labels: &labels, batch: 2, indices: [0, 1][...], train: train, seed: 5, epoch: epoch)
+            return input
+        }
+        let eval = batch(train: false, epoch: 0)
+        XCTAssertEqual(batch(train: true, epoch: 1), eval)
+        XCTAssertEqual(batch(train: true, epoch: 2), eval)
+        XCTAssertEqual(eval[784 + 29], (Float((784 + 29) % 251) / 255 - b.mean) / b.std, accuracy: 1e-6)
+        var config = Config()
+        config.arch = "FastGRNN"
+        XCTAssertEqual(config.inputSize, 28, "a recurrent model reads Fashion-MNIST's own 28 rows")
+        config.arch = "ResNet18"
+        XCTAssertEqual(config.inputSize, 32)
+    }
 }
