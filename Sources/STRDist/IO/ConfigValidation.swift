@@ -24,8 +24,10 @@ extension ConfigLoader {
             try require(c.convType == .str, "conv_type", "STRConv with target_sparsity (it steers STR's threshold decay; GMP and DNW take prune_rate)", c.convType)
             try require(c.optimizer == .sgd, "optimizer", "sgd with target_sparsity (the threshold decay it steers is SGD's)", c.optimizer)
             try require(c.sgdSettings.thresholdDecayInEffect > 0, "st_decay", "positive with target_sparsity (the controller scales it; unset, weight_decay is used)", c.stDecay ?? c.weightDecay)
+            let suggestion = c.initPruneEpoch < c.epochs ? "try \(max(c.initPruneEpoch, c.epochs * 6 / 10))"
+                : "and init_prune_epoch (\(c.initPruneEpoch)) must be too: try init_prune_epoch 0 and final_prune_epoch \(c.epochs * 6 / 10)"
             try require(c.epochs == 0 || c.finalPruneEpoch < c.epochs, "final_prune_epoch",
-                        "below epochs (\(c.epochs)) with target_sparsity: the set point reaches \(p) at the end of epoch final_prune_epoch (try \(max(c.initPruneEpoch, c.epochs * 6 / 10)))",
+                        "below epochs (\(c.epochs)) with target_sparsity: the set point reaches \(p) at the end of epoch final_prune_epoch (\(suggestion))",
                         c.finalPruneEpoch)
         }
     }
