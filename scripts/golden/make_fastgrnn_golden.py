@@ -26,7 +26,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_golden import formula, key_hash, smoothing_loss, summary, swift_floats  # noqa: E402
+from make_golden import formula, key_hash, print_case, smoothing_loss, summary  # noqa: E402
 
 BATCH, STEPS, WIDTH, HIDDEN, CLASSES = 4, 6, 5, 8, 4
 LABELS = [3, 1, 2, 0]
@@ -113,20 +113,6 @@ def run(w_rank, u_rank, sparse):
         opt.step()
         losses.append(float(l.detach()))
     return first, grads, losses
-
-
-def print_case(name, first, grads, losses):
-    logits, loss = first
-    print(f"    static let {name} = GoldenCase(")
-    print(f"        logits: {swift_floats(logits)},")
-    print(f"        loss: {loss!r},")
-    print("        grads: [")
-    for k, (s, nrm, samples) in grads.items():
-        sm = ", ".join(f"({i}, {v!r})" for i, v in samples)
-        print(f'            "{k}": ({s!r}, {nrm!r}, [{sm}]),')
-    print("        ],")
-    print(f"        stepLosses: {swift_floats(losses)}")
-    print("    )")
 
 
 def main():

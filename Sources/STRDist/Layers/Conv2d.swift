@@ -15,7 +15,7 @@ public final class Conv2d: Layer, SparseWeighted {
     public let bias: ParameterRef?
     /// The sparse kind: how the effective weight is made from the stored one, and its gradient rule.
     public let transform: any WeightTransform
-    var effective = WorkspaceRegion<Float>.none
+    public internal(set) var effective = WorkspaceRegion<Float>.none
     /// The parameter version the effective weight was computed for.
     private var effectiveVersion = -1
     /// PyTorch's default: kaiming_uniform(a=√5), i.e. U(±1/√fan_in) for weight and bias.
@@ -108,15 +108,6 @@ public final class Conv2d: Layer, SparseWeighted {
         epilogue = nil
         channelNorm = nil
         return output
-    }
-
-    /// The weight the convolution uses: the stored one, or the sparse kind's transform of it.
-    @discardableResult
-    public func computeEffectiveWeight(_ ctx: StepContext) -> UnsafeMutablePointer<Float> {
-        let w = ctx.param(weight)
-        if transform.isIdentity { return w }
-        transform.forward(w, ctx.region(effective), count: weightCount, ctx)
-        return ctx.region(effective)
     }
 
     /// The profile key: what kind of work this conv is.

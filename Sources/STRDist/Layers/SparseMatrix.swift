@@ -16,7 +16,7 @@ public final class SparseMatrix: SparseWeighted {
     public let transform: any WeightTransform
     /// How often one sample uses the matrix (a cell's time steps); set by the layer when it plans.
     public internal(set) var usesPerSample = 1
-    private var effective = WorkspaceRegion<Float>.none
+    public private(set) var effective = WorkspaceRegion<Float>.none
     private var kept = WorkspaceRegion<Int32>.none
     private var keptCount = -1
     private var version = -1
@@ -40,14 +40,6 @@ public final class SparseMatrix: SparseWeighted {
         effective = planner.region(weightCount)
         kept = planner.intRegion(weightCount)
         transform.plan(count: weightCount, planner)
-    }
-
-    @discardableResult
-    public func computeEffectiveWeight(_ ctx: StepContext) -> UnsafeMutablePointer<Float> {
-        let w = ctx.param(weight)
-        if transform.isIdentity { return w }
-        transform.forward(w, ctx.region(effective), count: weightCount, ctx)
-        return ctx.region(effective)
     }
 
     /// ŵ for this forward: computed on every training forward, and at evaluation when the parameters

@@ -21,8 +21,8 @@ public protocol SparseWeighted: AnyObject {
     var runsSparse: Bool { get }
     /// A resumed run's plan: sparse or not, where the layer can choose.
     func restorePlan(sparse: Bool)
-    /// The weight the layer computes with: the stored one, or its kind's transform of it.
-    @discardableResult func computeEffectiveWeight(_ ctx: StepContext) -> UnsafeMutablePointer<Float>
+    /// Where the effective weight is planned (none for the dense kind).
+    var effective: WorkspaceRegion<Float> { get }
 }
 
 extension SparseWeighted {
@@ -31,6 +31,16 @@ extension SparseWeighted {
     public var pruneRate: Float? { (transform as? any MagnitudePruned)?.pruneRate }
     public var runsSparse: Bool { false }
     public func restorePlan(sparse: Bool) {}
+
+    /// The weight the layer computes with: the stored one, or its kind's transform of it (written to
+    /// `effective`).
+    @discardableResult
+    public func computeEffectiveWeight(_ ctx: StepContext) -> UnsafeMutablePointer<Float> {
+        let w = ctx.param(weight)
+        if transform.isIdentity { return w }
+        transform.forward(w, ctx.region(effective), count: weightCount, ctx)
+        return ctx.region(effective)
+    }
 
     /// Non-zeros of the effective weight now (STR: |w| > sigmoid(s) on the stored weight, nothing written).
     public func nonzeroWeights(_ ctx: StepContext) -> Int {

@@ -3,7 +3,6 @@
 // the checkpoint records the precision; the key parses; a CPU without bf16 arithmetic is refused in one line.
 import XCTest
 import Foundation
-import CAllocCounter
 @testable import STRDist
 
 final class MixedPrecisionTests: XCTestCase {
@@ -62,17 +61,7 @@ final class MixedPrecisionTests: XCTestCase {
     }
 
     func testBF16StepAllocatesNothing() throws {
-        let m = try model(.bf16)
-        let net = m.network
-        let run = sgdStep(net, SGD(SGDSettings(), table: m.layout.parameters))
-        fillToyBatch(net, step: 0)
-        try run.run(lr: 0.01)
-        net.forward(training: false)
-        alloc_counter_start()
-        for _ in 0..<2 { try run.run(lr: 0.01) }
-        net.forward(training: false)
-        let count = alloc_counter_stop()
-        XCTAssertEqual(count, 0, "a bf16 training step made \(count) heap allocations")
+        try assertStepsAllocateNothing(try model(.bf16), "a bf16 training step")
     }
 
     func testCheckpointRecordsThePrecision() throws {

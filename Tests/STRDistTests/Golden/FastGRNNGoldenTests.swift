@@ -57,30 +57,9 @@ final class FastGRNNGoldenTests: XCTestCase {
         assertClose(logits, golden.logits.map(Float.init), rtol: 1e-4, atol: Float(1e-4 * scale), "\(kind) logits", file: file, line: line)
         assertClose(loss, Float(golden.loss), rtol: 1e-4, atol: 0, "\(kind) loss", file: file, line: line)
         net.backward()
-        XCTAssertEqual(Set(golden.grads.keys), Set(model.layout.parameters.entries.map(\.key)), file: file, line: line)
-        for e in model.layout.parameters.entries {
-            guard let g = golden.grads[e.key] else { continue }
-            let ours = (0..<e.count).map { Double(net.store.grads[e.offset + $0]) }
-            let norm = ours.reduce(0) { $0 + $1 * $1 }.squareRoot(), sum = ours.reduce(0, +)
-            let tol = 1e-3 * max(g.norm, 1e-7)
-            XCTAssertEqual(norm, g.norm, accuracy: tol, "\(kind) \(e.key) norm", file: file, line: line)
-            XCTAssertEqual(sum, g.sum, accuracy: tol * Double(e.count).squareRoot(), "\(kind) \(e.key) sum", file: file, line: line)
-            for (i, v) in g.samples {
-                XCTAssertEqual(ours[i], v, accuracy: tol, "\(kind) \(e.key)[\(i)]", file: file, line: line)
-            }
-        }
+        GoldenTests.assertGradients(model, golden, "\(kind)", file: file, line: line)
         // Ten SGD steps on a fresh model.
-        let fresh = try makeModel(kind, wRank: wRank, uRank: uRank)
-        var s = SGDSettings()
-        s.momentum = 0.9; s.weightDecay = 5e-4
-        let sgd = SGD(s, table: fresh.layout.parameters)
-        var losses: [Float] = []
-        for _ in 0..<10 {
-            fresh.network.forward(training: true)
-            losses.append(fresh.network.loss(smoothing: 0.1))
-            fresh.network.backward()
-            sgd.step(values: fresh.network.store.values, grads: fresh.network.store.grads, lr: 0.05, pool: fresh.network.pool)
-        }
+        let losses = GoldenTests.sgdLosses(try makeModel(kind, wRank: wRank, uRank: uRank), lr: 0.05)
         assertClose(losses, golden.stepLosses.map(Float.init), rtol: 1e-3, atol: 0, "\(kind) 10-step losses", file: file, line: line)
     }
 

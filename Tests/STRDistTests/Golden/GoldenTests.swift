@@ -64,17 +64,7 @@ final class GoldenTests: XCTestCase {
             try checkFirstStep(kind, golden, algorithm, file: file, line: line)
         }
         // Ten SGD steps on a fresh model.
-        let fresh = try makeModel(kind, .im2col)
-        var s = SGDSettings()
-        s.momentum = 0.9; s.weightDecay = 5e-4
-        let sgd = SGD(s, table: fresh.layout.parameters)
-        var losses: [Float] = []
-        for _ in 0..<10 {
-            fresh.network.forward(training: true)
-            losses.append(fresh.network.loss(smoothing: 0.1))
-            fresh.network.backward()
-            sgd.step(values: fresh.network.store.values, grads: fresh.network.store.grads, lr: 0.01, pool: fresh.network.pool)
-        }
+        let losses = Self.sgdLosses(try makeModel(kind, .im2col), lr: 0.01)
         assertClose(Array(losses.prefix(trajectorySteps)), golden.stepLosses.prefix(trajectorySteps).map(Float.init), rtol: 1e-3, atol: 0, "\(kind) 10-step losses",
                     file: file, line: line)
     }
@@ -96,21 +86,43 @@ final class GoldenTests: XCTestCase {
                     file: file, line: line)
         assertClose(loss, Float(golden.loss), rtol: 1e-4, atol: 0, "\(kind) \(algorithm) loss", file: file, line: line)
         net.backward()
+        Self.assertGradients(model, golden, "\(kind) \(algorithm)", file: file, line: line) { key, tol in
+            key.hasSuffix("sparseThreshold") ? max(tol, 1e-6 * self.thresholdGradientMass(model, key)) : tol
+        }
+    }
+
+    /// Every parameter's gradient (after backward) against the golden summary — norm, sum, sampled
+    /// entries — within 1e-3 of the golden norm, or what `tolerance(key, that)` makes of it.
+    static func assertGradients(_ model: Model, _ golden: GoldenCase, _ what: String, file: StaticString, line: UInt,
+                                tolerance: (String, Double) -> Double = { $1 }) {
+        let store = model.network.store
         XCTAssertEqual(Set(golden.grads.keys), Set(model.layout.parameters.entries.map(\.key)), file: file, line: line)
         for e in model.layout.parameters.entries {
             guard let g = golden.grads[e.key] else { continue }
-            let ours = (0..<e.count).map { Double(net.store.grads[e.offset + $0]) }
+            let ours = (0..<e.count).map { Double(store.grads[e.offset + $0]) }
             let norm = ours.reduce(0) { $0 + $1 * $1 }.squareRoot(), sum = ours.reduce(0, +)
-            var tol = 1e-3 * max(g.norm, 1e-7)
-            if e.key.hasSuffix("sparseThreshold") {
-                tol = max(tol, 1e-6 * thresholdGradientMass(model, e.key))
-            }
-            XCTAssertEqual(norm, g.norm, accuracy: tol, "\(kind) \(algorithm) \(e.key) norm", file: file, line: line)
-            XCTAssertEqual(sum, g.sum, accuracy: tol * Double(e.count).squareRoot(), "\(kind) \(algorithm) \(e.key) sum", file: file, line: line)
+            let tol = tolerance(e.key, 1e-3 * max(g.norm, 1e-7))
+            XCTAssertEqual(norm, g.norm, accuracy: tol, "\(what) \(e.key) norm", file: file, line: line)
+            XCTAssertEqual(sum, g.sum, accuracy: tol * Double(e.count).squareRoot(), "\(what) \(e.key) sum", file: file, line: line)
             for (i, v) in g.samples {
-                XCTAssertEqual(ours[i], v, accuracy: tol, "\(kind) \(algorithm) \(e.key)[\(i)]", file: file, line: line)
+                XCTAssertEqual(ours[i], v, accuracy: tol, "\(what) \(e.key)[\(i)]", file: file, line: line)
             }
         }
+    }
+
+    /// The losses of `steps` SGD steps (momentum 0.9, weight decay 5e-4, label smoothing 0.1) on `model`.
+    static func sgdLosses(_ model: Model, lr: Float, steps: Int = 10) -> [Float] {
+        var s = SGDSettings()
+        s.momentum = 0.9; s.weightDecay = 5e-4
+        let sgd = SGD(s, table: model.layout.parameters), net = model.network
+        var losses: [Float] = []
+        for _ in 0..<steps {
+            net.forward(training: true)
+            losses.append(net.loss(smoothing: 0.1))
+            net.backward()
+            sgd.step(values: net.store.values, grads: net.store.grads, lr: lr, pool: net.pool)
+        }
+        return losses
     }
 
     /// Σ|terms| of ∂L/∂s = −σ'(s)·Σ_{|w|>σ(s)} sign(w)·∂L/∂w'. The sum can cancel by four orders of

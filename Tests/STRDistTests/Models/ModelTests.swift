@@ -95,7 +95,7 @@ extension ModelTests {
     /// Architectures are a registry: the reference's answer to their names, and a new one is one value plus one
     /// registration line; its layers report their own FLOPs, and the stem reads the data's channels.
     func testArchitecturesRegisterAndTheStemReadsTheDataChannels() throws {
-        XCTAssertEqual(Set(ModelOptions.architectures), ["ResNet18", "ResNet34", "ResNet50", "ResNet101", "MobileNetV1"])
+        XCTAssertEqual(Set(ModelOptions.architectures), ["ResNet18", "ResNet34", "ResNet50", "ResNet101", "MobileNetV1", "FastGRNN"])
         Architecture.register(Architecture(names: ["TinyNet"]) { _, o, b in
             [b.conv("conv1", o.inputChannels, 8, kernel: 3, stride: 2, role: .stem), b.batchNorm("bn1", 8, relu: true),
              GlobalAvgPool(), b.conv("fc", 8, o.numClasses, kernel: 1, role: .classifier)]
