@@ -16,6 +16,8 @@ struct Info: ParsableCommand {
         do {
             var o = ModelOptions()
             o.arch = arch; o.numClasses = numClasses; o.smallInputStem = cifarStem; o.widthMultiplier = widthMult
+            o.inputWidth = size
+            if Architecture.named(arch)?.readsSequences == true { o.inputChannels = 1 }   // one-channel rows, as trained
             let model = try Model(o, threads: 1)
             model.network.plan(ActShape(channels: model.options.inputChannels, batch: 1, height: size, width: size))
             let r = model.sparsityReport()

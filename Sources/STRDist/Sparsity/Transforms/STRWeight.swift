@@ -10,6 +10,9 @@ import Foundation
 public final class STRWeight: WeightTransform {
     /// Offset of s in the parameter arena.
     public let threshold: ParameterRef
+    /// [threshold], made once: backward announces it to the all-reduce every step, and an array
+    /// literal there would allocate.
+    public let parameters: [ParameterRef]
     public let sInit: Float
     /// Per-thread partial sums of the threshold gradient (fixed-order reduction).
     private let partials = UnsafeMutablePointer<Double>.allocate(capacity: 64)
@@ -21,6 +24,7 @@ public final class STRWeight: WeightTransform {
     public init(name: String, layout: ParameterLayout, sInit: Float) {
         thresholdName = name + Self.thresholdSuffix
         threshold = layout.parameter(thresholdName, shape: [1, 1], group: .threshold)
+        parameters = [threshold]
         self.sInit = sInit
     }
 
@@ -28,7 +32,6 @@ public final class STRWeight: WeightTransform {
 
     public var kind: SparseKind { .str }
     public var gradientRule: GradientRule { .keptOnly }
-    public var parameters: [ParameterRef] { [threshold] }
     public var ownTensors: [String] { [thresholdName] }
 
     public func forward(_ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int, _ ctx: StepContext) {
