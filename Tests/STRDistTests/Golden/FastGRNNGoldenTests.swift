@@ -49,13 +49,7 @@ final class FastGRNNGoldenTests: XCTestCase {
                file: StaticString = #filePath, line: UInt = #line) throws {
         let model = try makeModel(kind, wRank: wRank, uRank: uRank)
         let net = model.network
-        net.forward(training: true)
-        let loss = net.loss(smoothing: 0.1)
-        var logits = [Float]()
-        for n in 0..<Self.batch { for k in 0..<Self.classes { logits.append(net.logits[k * Self.batch + n]) } }
-        let scale = golden.logits.map(abs).max()!
-        assertClose(logits, golden.logits.map(Float.init), rtol: 1e-4, atol: Float(1e-4 * scale), "\(kind) logits", file: file, line: line)
-        assertClose(loss, Float(golden.loss), rtol: 1e-4, atol: 0, "\(kind) loss", file: file, line: line)
+        GoldenTests.assertForward(net, golden, "\(kind)", file: file, line: line)
         net.backward()
         GoldenTests.assertGradients(model, golden, "\(kind)", file: file, line: line)
         // Ten SGD steps on a fresh model.

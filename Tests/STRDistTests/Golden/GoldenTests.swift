@@ -76,19 +76,24 @@ final class GoldenTests: XCTestCase {
         XCTAssertEqual(model.convs.contains { $0.geometry.winograd }, algorithm == .auto || algorithm == .winograd, "\(algorithm)",
                        file: file, line: line)
         let net = model.network
-        net.forward(training: true)
-        let loss = net.loss(smoothing: 0.1)
-        // Ours are class-major [K, N]; the golden logits are [N, K].
-        var logits = [Float]()
-        for n in 0..<Self.batch { for k in 0..<Self.classes { logits.append(net.logits[k * Self.batch + n]) } }
-        let scale = golden.logits.map(abs).max()!
-        assertClose(logits, golden.logits.map(Float.init), rtol: 1e-4, atol: Float(1e-4 * scale), "\(kind) \(algorithm) logits",
-                    file: file, line: line)
-        assertClose(loss, Float(golden.loss), rtol: 1e-4, atol: 0, "\(kind) \(algorithm) loss", file: file, line: line)
+        Self.assertForward(net, golden, "\(kind) \(algorithm)", file: file, line: line)
         net.backward()
         Self.assertGradients(model, golden, "\(kind) \(algorithm)", file: file, line: line) { key, tol in
             key.hasSuffix("sparseThreshold") ? max(tol, 1e-6 * self.thresholdGradientMass(model, key)) : tol
         }
+    }
+
+    /// A training forward's logits and loss (label smoothing 0.1) against the golden ones, within 1e-4.
+    static func assertForward(_ net: Network, _ golden: GoldenCase, _ what: String, file: StaticString, line: UInt) {
+        net.forward(training: true)
+        let loss = net.loss(smoothing: 0.1)
+        // Ours are class-major [K, N]; the golden logits are [N, K].
+        var logits = [Float]()
+        for n in 0..<net.batch { for k in 0..<net.classes { logits.append(net.logits[k * net.batch + n]) } }
+        let scale = golden.logits.map(abs).max()!
+        assertClose(logits, golden.logits.map(Float.init), rtol: 1e-4, atol: Float(1e-4 * scale), "\(what) logits",
+                    file: file, line: line)
+        assertClose(loss, Float(golden.loss), rtol: 1e-4, atol: 0, "\(what) loss", file: file, line: line)
     }
 
     /// Every parameter's gradient (after backward) against the golden summary — norm, sum, sampled
