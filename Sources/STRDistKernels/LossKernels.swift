@@ -9,12 +9,14 @@ import Foundation
 
 public enum LossKernels {
     /// Returns the mean loss over the first `samples` (default: all n) and writes
-    /// ∂loss/∂logits into `dlogits` (nil skips it; slots past `samples` get 0).
+    /// ∂loss/∂logits into `dlogits` (nil skips it; slots past `samples` get 0), and each sample's loss
+    /// into `perSample` when given (0 past `samples`).
     public static func crossEntropy(logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
                                     classes k: Int, batch n: Int, samples: Int? = nil, smoothing eps: Float,
-                                    dlogits: UnsafeMutablePointer<Float>?) -> Float {
+                                    dlogits: UnsafeMutablePointer<Float>?, perSample: UnsafeMutablePointer<Double>? = nil) -> Float {
         let used = samples ?? n
         var total = 0.0
+        if let p = perSample, used < n { for i in used..<n { p[i] = 0 } }
         if let d = dlogits, used < n { for c in 0..<k { for i in used..<n { d[c * n + i] = 0 } } }
         for i in 0..<used {
             let y = Int(labels[i])
@@ -29,7 +31,9 @@ public enum LossKernels {
             let logZ = Double(mx) + Foundation.log(z)
             let nll = logZ - Double(logits[y * n + i])
             let smooth = logZ - sumLogits / Double(k)
-            total += Double(1 - eps) * nll + Double(eps) * smooth
+            let loss = Double(1 - eps) * nll + Double(eps) * smooth
+            total += loss
+            perSample?[i] = loss
             guard let d = dlogits else { continue }
             for c in 0..<k {
                 let p = Foundation.exp(Double(logits[c * n + i]) - logZ)

@@ -75,7 +75,7 @@ public enum StepBenchmark {
                              ranksHere: comm.localSize, what: "\(arch) at \(size)×\(size), batch \(batch), \(threads) thread(s)")
         let model = try Model(o, threads: threads)
         let net = model.network
-        net.plan(input)
+        net.plan(input, ranks: comm.size)
         net.initialize(seed: 1)
         model.pruning.setCurrent(o.pruneRate)
         if let sparsity { model.setSparsity(try sparsity.targets(model)) }

@@ -126,6 +126,33 @@ public final class Communicator: @unchecked Sendable {
         }
     }
 
+    /// In-place sum over a power-of-two world by SampleGroups' tree: at each level a rank swaps its
+    /// values with its partner's and adds them, so every rank adds the same numbers in the same order
+    /// (MPI's all-reduce may not). `scratch` holds `count` values.
+    public func allreduceTree<T: BinaryFloatingPoint>(_ p: UnsafeMutablePointer<T>, count: Int, scratch: UnsafeMutablePointer<T>,
+                                                      _ what: @autoclosure () -> String, step: Int? = nil) {
+        guard usesMPI && size > 1 && count > 0 else { return }
+        let type = T.self == Double.self ? cmpi_double() : cmpi_float()
+        precondition(T.self == Double.self || T.self == Float.self, "allreduceTree sums floats or doubles")
+        precondition(size & (size - 1) == 0, "the tree pairs the ranks of a power-of-two world")
+        var distance = size / 2
+        while distance >= 1 {
+            // Level by level from the top pairs: rank ⊕ world/2, …, rank ⊕ 1 (both of a pair add a + b).
+            let partner = rank ^ distance
+            distance /= 2
+            var send: MPI_Request? = cmpi_request_null(), receive: MPI_Request? = cmpi_request_null()
+            let sequence = started.update { $0 += 1; return $0 }
+            MPI_Irecv(scratch, Int32(count), type, Int32(partner), Self.treeTag, cmpi_comm_world(), &receive)
+            MPI_Isend(p, Int32(count), type, Int32(partner), Self.treeTag, cmpi_comm_world(), &send)
+            complete(&receive, sequence: sequence, "\(what()) (tree level with rank \(partner))", step: step ?? self.step)
+            complete(&send, sequence: sequence, "\(what()) (tree level with rank \(partner))", step: step ?? self.step)
+            for i in 0..<count { p[i] += scratch[i] }
+        }
+    }
+
+    /// The tag of the tree all-reduce's messages (the program's only point-to-point ones on the world).
+    static let treeTag: Int32 = 0x7EE
+
     public func allreduceSum(_ values: [Double]) -> [Double] {
         guard usesMPI && size > 1 else { return values }
         var v = values

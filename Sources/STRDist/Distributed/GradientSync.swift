@@ -17,6 +17,11 @@
 // buffer, all-reduces that, and scatters it back; the zeros stay zeros. With
 // two ranks every element's sum is a + b either way, so the result is
 // bit-identical to the dense all-reduce.
+//
+// In the groups' tree order (a model summed in SampleGroups over a
+// power-of-two world) a bucket is added by Communicator.allreduceTree instead
+// of MPI's all-reduce, so the ranks' sums continue the tree their groups began
+// and the run is bit-identical to one rank's.
 
 import CMPI
 import Foundation
@@ -58,6 +63,9 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
     /// Each bucket's tensors, in offset order.
     private let bucketTensors: [[Int]]
     private let staging: UnsafeMutablePointer<Float>
+    /// Whether buckets are added by the groups' tree, and its receive buffer.
+    public let treeOrder: Bool
+    private let treeScratch: UnsafeMutablePointer<Float>
     /// Floats all-reduced in the last step (gradients and synchronized-BN sums).
     public private(set) var floatsPerStep = 0
     private var floatsAccumulator = 0
@@ -69,8 +77,8 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
     private var queuedCount = 0
 
     public init(comm: Communicator, parameters: ParameterTable, grads: UnsafeMutablePointer<Float>,
-                bucketMiB: Double, syncBatchNorm: Bool, keptOnly: Bool = true) {
-        self.comm = comm; self.grads = grads; self.syncBatchNorm = syncBatchNorm
+                bucketMiB: Double, syncBatchNorm: Bool, keptOnly: Bool = true, treeOrder: Bool = false) {
+        self.comm = comm; self.grads = grads; self.syncBatchNorm = syncBatchNorm; self.treeOrder = treeOrder
         wantsKeptPositions = keptOnly && comm.size > 1
         let limit = max(1, Int(bucketMiB * 1_048_576 / 4))
         var list: [Bucket] = [], map: [Int: Int] = [:]
@@ -96,6 +104,7 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
         bucketTensors = members.map { $0.sorted { entries[$0].offset < entries[$1].offset } }
         let largest = list.map { $0.hi - $0.lo }.max() ?? 0
         staging = .allocate(capacity: max(1, largest))
+        treeScratch = .allocate(capacity: treeOrder ? max(1, largest) : 1)
         queuedAt = .allocate(capacity: max(1, list.count)); queuedFloats = .allocate(capacity: max(1, list.count))
         bucketTimeline.reserveCapacity(list.count)
         pending = list.map(\.tensors); queued = Array(repeating: false, count: list.count)
@@ -109,7 +118,7 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
 
     deinit {
         cond.lock(); stopping = true; cond.broadcast(); cond.unlock()
-        staging.deallocate(); keptPositions.deallocate(); keptCount.deallocate()
+        staging.deallocate(); treeScratch.deallocate(); keptPositions.deallocate(); keptCount.deallocate()
         queuedAt.deallocate(); queuedFloats.deallocate()
     }
 
@@ -190,10 +199,15 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
             let start = DispatchTime.now().uptimeNanoseconds
             let compacted = op.bucket >= 0 ? gather(op.bucket) : nil
             let p = compacted == nil ? op.p : staging, count = compacted ?? op.count
-            var (request, sequence) = comm.startAllreduce(p, count: count)
-            comm.complete(&request, sequence: sequence, op.bucket >= 0
-                              ? "all-reduce of gradient bucket \(op.bucket + 1)/\(buckets.count) (\(count) floats)"
-                              : "synchronized-BN all-reduce (\(op.count) floats)", step: step)
+            if treeOrder && op.bucket >= 0 {
+                comm.allreduceTree(p, count: count, scratch: treeScratch,
+                                   "tree all-reduce of gradient bucket \(op.bucket + 1)/\(buckets.count) (\(count) floats)", step: step)
+            } else {
+                var (request, sequence) = comm.startAllreduce(p, count: count)
+                comm.complete(&request, sequence: sequence, op.bucket >= 0
+                                  ? "all-reduce of gradient bucket \(op.bucket + 1)/\(buckets.count) (\(count) floats)"
+                                  : "synchronized-BN all-reduce (\(op.count) floats)", step: step)
+            }
             if op.bucket >= 0 { for i in 0..<count { p[i] *= scale } }
             if compacted != nil { scatter(op.bucket) }
             if op.bucket >= 0 { queuedFloats[op.order] = count }

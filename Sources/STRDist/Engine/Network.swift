@@ -21,7 +21,7 @@ public final class Network {
         pool = ThreadPool(threads: threads)
     }
 
-    deinit { labels.deallocate() }
+    deinit { labels.deallocate(); sampleLosses.deallocate(); lossLeaves.deallocate() }
 
     /// Initialises every parameter and buffer from `seed`.
     public func initialize(seed: UInt64) { root.initialize(store, seed: seed) }
@@ -31,18 +31,27 @@ public final class Network {
     /// up into planning.
     public var planPasses: [(WorkspacePlanner) -> Void] = []
 
+    /// Whether no layer mixes samples, so the batch's gradient is summed in SampleGroups (Model sets it
+    /// from the architecture).
+    public var groupsSamples = false
+
     /// Plans all activation memory for inputs of `shape` (CNHW). `inputGradient`
-    /// keeps ∂loss/∂input too (for gradient checks).
-    public func plan(_ shape: ActShape, inputGradient: Bool = false) {
-        let planner = WorkspacePlanner(threads: pool.threads)
+    /// keeps ∂loss/∂input too (for gradient checks); `ranks` is the world the batch is this rank's share of.
+    public func plan(_ shape: ActShape, inputGradient: Bool = false, ranks: Int = 1) {
+        let groups = groupsSamples ? SampleGroups(localBatch: shape.batch, ranks: ranks) : nil
+        let planner = WorkspacePlanner(threads: pool.threads, groups: groups)
         inputRef = planner.activation(shape, needsGrad: inputGradient)
         outputRef = root.plan(inputRef, planner)
         for pass_ in planPasses { pass_(planner) }
         precondition(outputRef.shape.plane == 1, "the model must end in a [classes, N, 1, 1] output, got \(outputRef.shape)")
         context = StepContext(workspace: Workspace(planner), store: store, pool: pool)
+        context.groups = groups
         labels.deallocate()
         labels = .allocate(capacity: shape.batch)
         labels.initialize(repeating: 0)
+        sampleLosses.deallocate(); lossLeaves.deallocate()
+        sampleLosses = .allocate(capacity: groups == nil ? 0 : shape.batch)
+        lossLeaves = .allocate(capacity: groups?.local ?? 0)
     }
 
     public var batch: Int { inputRef.shape.batch }
@@ -65,10 +74,35 @@ public final class Network {
 
     /// Mean cross-entropy of the current logits against `labels` over the first
     /// `samples` (default: the whole batch); also seeds backward.
+    /// With sample groups the mean is the groups' tree sum over `samples` (`lossSum` keeps the sum, for
+    /// the ranks' tree).
     public func loss(smoothing: Float = 0, samples: Int? = nil) -> Float {
-        LossKernels.crossEntropy(logits: logits, labels: labels.baseAddress!, classes: classes, batch: batch,
-                                 samples: samples, smoothing: smoothing, dlogits: context.workspace.grad(outputRef))
+        guard let groups = context.groups else {
+            let mean = LossKernels.crossEntropy(logits: logits, labels: labels.baseAddress!, classes: classes, batch: batch,
+                                                samples: samples, smoothing: smoothing, dlogits: context.workspace.grad(outputRef))
+            lossSum = Double(mean) * Double(samples ?? batch)
+            return mean
+        }
+        let each = sampleLosses.baseAddress!
+        _ = LossKernels.crossEntropy(logits: logits, labels: labels.baseAddress!, classes: classes, batch: batch,
+                                     samples: samples, smoothing: smoothing, dlogits: context.workspace.grad(outputRef),
+                                     perSample: each)
+        // Group g's leaf: its members in order; then the tree (leaf g at lossLeaves[g]).
+        let leaves = lossLeaves.baseAddress!
+        for g in 0..<groups.local {
+            var s = 0.0
+            for j in 0..<groups.size { s += each[groups.sample(group: g, index: j)] }
+            leaves[g] = s
+        }
+        groups.sum(leaves, stride: 1, count: 1, into: leaves)
+        lossSum = leaves[0]
+        return Float(lossSum / Double(samples ?? batch))
     }
+
+    /// The last `loss`'s sum over its samples (the mean's numerator), for the ranks' sum.
+    public private(set) var lossSum = 0.0
+    private var sampleLosses = UnsafeMutableBufferPointer<Double>(start: nil, count: 0)
+    private var lossLeaves = UnsafeMutableBufferPointer<Double>(start: nil, count: 0)
 
     /// Top-1 and top-5 correct counts of the current logits over the first `samples`.
     public func correct(samples: Int? = nil) -> (top1: Int, top5: Int) {

@@ -15,6 +15,8 @@ public final class StepContext {
     public var parameterVersion = 0
     /// Cross-replica operations for this step (gradient buckets, synchronized BN); nil on one process.
     public var collectives: (any StepCollectives)?
+    /// The batch's sample groups when the model sums its gradient in them (Network.plan).
+    public internal(set) var groups: SampleGroups?
     /// Per-layer timings, when a benchmark asks for them.
     public var profile: StepProfile?
 

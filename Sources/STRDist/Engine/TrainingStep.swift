@@ -35,6 +35,9 @@ public final class TrainingStep {
     let fault = InjectedFault.fromEnvironment()
     /// Loss·n, top-1, top-5, n, stop: summed over ranks after each step.
     private let metrics = UnsafeMutablePointer<Double>.allocate(capacity: 5)
+    /// The groups' tree across ranks (SampleGroups), and its receive buffer for the metrics.
+    private let treeOrder: Bool
+    private let metricsScratch = UnsafeMutablePointer<Double>.allocate(capacity: 5)
 
     public struct SyncSettings: Sendable {
         public var bucketMiB = 25.0, syncBatchNorm = false, stallTimeout = 300.0, keptOnly = true
@@ -48,9 +51,14 @@ public final class TrainingStep {
         self.comm = comm
         self.smoothing = smoothing
         comm.stallTimeout = settings.stallTimeout
+        if let groups = network.context.groups {
+            precondition(groups.total == groups.local * comm.size, "the network's sample groups were planned for another world size")
+        }
+        treeOrder = comm.size > 1 && network.context.groups?.acrossRanks == true
         if comm.size > 1 {
             let s = GradientSync(comm: comm, parameters: network.store.parameters, grads: network.store.grads.base,
-                                 bucketMiB: settings.bucketMiB, syncBatchNorm: settings.syncBatchNorm, keptOnly: settings.keptOnly)
+                                 bucketMiB: settings.bucketMiB, syncBatchNorm: settings.syncBatchNorm, keptOnly: settings.keptOnly,
+                                 treeOrder: treeOrder)
             network.context.collectives = s
             sync = s
         } else {
@@ -58,7 +66,7 @@ public final class TrainingStep {
         }
     }
 
-    deinit { metrics.deallocate() }
+    deinit { metrics.deallocate(); metricsScratch.deallocate() }
 
     /// Forward, loss, backward, all-reduce, update at `lr` on the batch already in the network's input;
     /// then the global metrics (over the first `samples` of the batch: all by default).
@@ -90,9 +98,13 @@ public final class TrainingStep {
             return StepResult(loss: loss, top1: c.top1, top5: c.top5, samples: n, stop: Preemption.requested)
         }
         let g = metrics
-        g[0] = Double(loss) * Double(n); g[1] = Double(c.top1); g[2] = Double(c.top5); g[3] = Double(n)
+        g[0] = net.lossSum; g[1] = Double(c.top1); g[2] = Double(c.top5); g[3] = Double(n)
         g[4] = Preemption.requested ? 1 : 0
-        comm.allreduceSum(g, count: 5, what: "step metrics")
+        if treeOrder {
+            comm.allreduceTree(g, count: 5, scratch: metricsScratch, "step metrics")
+        } else {
+            comm.allreduceSum(g, count: 5, what: "step metrics")
+        }
         return StepResult(loss: Float(g[0] / g[3]), top1: Int(g[1]), top5: Int(g[2]), samples: Int(g[3]), stop: g[4] > 0)
     }
 }

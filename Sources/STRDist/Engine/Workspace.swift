@@ -27,6 +27,8 @@ public struct GradUse: Sendable {
 /// Records regions during planning; `Workspace` allocates them.
 public final class WorkspacePlanner {
     public let threads: Int
+    /// The batch's sample groups, for a model whose layers never mix samples (nil otherwise).
+    public let groups: SampleGroups?
     private(set) var total = 0
     private(set) var scratchPerThread = 0
     private(set) var sharedScratch = 0
@@ -38,7 +40,7 @@ public final class WorkspacePlanner {
     private(set) var producers: [AnyObject] = []
     private var readersOf: [Int: [AnyObject]] = [:]
 
-    public init(threads: Int) { self.threads = threads }
+    public init(threads: Int, groups: SampleGroups? = nil) { self.threads = threads; self.groups = groups }
 
     /// Int32 regions, bound to Int32 when the workspace is allocated.
     private(set) var intRegions: [(offset: Int, count: Int)] = []

@@ -11,10 +11,14 @@ public struct Architecture: Sendable {
     /// Whether the model reads images as sequences of rows (a recurrent one): the small-image sets then
     /// give one channel and no crop or flip.
     public let readsSequences: Bool
+    /// Whether no layer mixes samples (no BatchNorm): the gradient is then summed in SampleGroups, and
+    /// runs on 1, 2, 4, … ranks at one global batch are bit-identical.
+    public let samplesIndependent: Bool
 
-    public init(names: [String], readsSequences: Bool = false,
+    public init(names: [String], readsSequences: Bool = false, samplesIndependent: Bool = false,
                 build: @escaping @Sendable (_ arch: String, _ options: ModelOptions, _ builder: inout LayerBuilder) -> [any Layer]) {
-        self.names = names; self.readsSequences = readsSequences; self.build = build
+        self.names = names; self.readsSequences = readsSequences; self.samplesIndependent = samplesIndependent
+        self.build = build
     }
 
     private static let registry = Locked<[Architecture]>([ResNet.architecture, MobileNetV1.architecture, FastGRNN.architecture])

@@ -26,6 +26,7 @@ public final class Model {
                                                       finalEpoch: options.pruneEpochs.final), layers: weighted)
         network = Network(root: Sequential(layers), layout: layout, threads: threads)
         network.planPasses = [ResidualFusion.plan, DepthwiseNormFusion.plan, ConvPlanner.planEpilogues]
+        network.groupsSamples = Architecture.named(options.arch)?.samplesIndependent == true
     }
 
     /// The layers `options` describe, their parameters registered in `layout`; nothing large is

@@ -25,7 +25,9 @@ public struct MemoryPlan: Sendable {
                                 loaderBatches: Int) throws -> MemoryPlan {
         let layout = ParameterLayout()
         let (layers, _) = try Model.layers(options, layout)
-        let planner = WorkspacePlanner(threads: threads)
+        // One rank's groups: the most gradient leaves a layout of this batch plans.
+        let groups = Architecture.named(options.arch)?.samplesIndependent == true ? SampleGroups(localBatch: input.batch, ranks: 1) : nil
+        let planner = WorkspacePlanner(threads: threads, groups: groups)
         _ = Sequential(layers).plan(planner.activation(input, needsGrad: false), planner)
         var plan = MemoryPlan()
         plan.parameterBytes = 4 * (layout.parameters.count * (2 + optimizerCopies) + layout.buffers.count)

@@ -59,7 +59,7 @@ public struct TrainingJob {
                              loaderBatches: workers > 0 ? 2 * max(2, workers + 1) : 0, ranksHere: comm.localSize,
                              what: "\(config.arch) at width_mult \(config.widthMult), \(size)×\(size), \(rankBatch) images per rank and \(threads) thread(s)")
         let model = try Model(options, threads: threads)
-        model.network.plan(input)
+        model.network.plan(input, ranks: comm.size)
         model.network.initialize(seed: UInt64(config.seed ?? 0))
         try SetupFingerprint.verify(SetupFingerprint.of(model.network.store), "model (its tensors' names and shapes; the data's class count decides num_classes when unset)", comm)
         let trainer = Trainer(config: config, model: model,

@@ -12,7 +12,9 @@ struct LayerHarness {
     let input: ActRef
     let output: ActRef
 
-    init(_ layer: any Layer, _ layout: ParameterLayout, input shape: ActShape, threads: Int = 1, seed: UInt64 = 1) {
+    /// - Parameter groups: the batch's sample groups, for a layer that sums its gradient in them.
+    init(_ layer: any Layer, _ layout: ParameterLayout, input shape: ActShape, threads: Int = 1, seed: UInt64 = 1,
+         groups: SampleGroups? = nil) {
         self.layer = layer
         store = ParameterStore(parameters: layout.parameters, buffers: layout.buffers)
         layer.initialize(store, seed: seed)
@@ -21,10 +23,11 @@ struct LayerHarness {
         for e in layout.parameters.entries {
             for i in 0..<e.count { store.values[e.offset + i] += Float(rng.uniform(-0.5, 0.5)) }
         }
-        let planner = WorkspacePlanner(threads: threads)
+        let planner = WorkspacePlanner(threads: threads, groups: groups)
         input = planner.activation(shape, needsGrad: true)
         output = layer.plan(input, planner)
         ctx = StepContext(workspace: Workspace(planner), store: store, pool: ThreadPool(threads: threads))
+        ctx.groups = groups
         for (i, v) in randomArray(shape.count, seed: seed &+ 9).enumerated() { ctx.value(input)[i] = v }
     }
 
