@@ -21,18 +21,22 @@ public enum STRTransform {
         }
     }
 
-    /// Turns `grad` (∂L/∂w' on entry) into ∂L/∂w in place and returns ∂L/∂s.
+    /// ∂L/∂s's sum runs in this many fixed pieces of the weights, whatever the thread count, so the
+    /// gradient is the same on any number of threads.
+    public static let pieces = 64
+
+    /// Turns `grad` (∂L/∂w' on entry) into ∂L/∂w in place and returns ∂L/∂s; `partials` holds `pieces` sums.
     public static func backward(_ w: UnsafePointer<Float>, threshold s: Float, grad: UnsafeMutablePointer<Float>,
                                 count: Int, pool: ThreadPool, partials: UnsafeMutablePointer<Double>) -> Float {
         let gd = sigmoid(s), g = Float(gd)
-        pool.parallelRanges(count, (w: w, grad: grad, g: g, partials: partials)) { a, r, t in
-            a.partials[t] = sp_threshold_backward(a.w + r.lowerBound, a.g, a.grad + r.lowerBound, Int64(r.count))
+        pool.parallelRanges(pieces, (w: w, grad: grad, g: g, partials: partials, count: count)) { a, pieces, _ in
+            for p in pieces {
+                let r = ThreadPool.split(a.count, parts: STRTransform.pieces, index: p)
+                a.partials[p] = r.isEmpty ? 0 : sp_threshold_backward(a.w + r.lowerBound, a.g, a.grad + r.lowerBound, Int64(r.count))
+            }
         }
-        // Fixed-order sum over the threads that had work.
         var total = 0.0
-        for t in 0..<min(pool.threads, count) where !ThreadPool.split(count, parts: pool.threads, index: t).isEmpty {
-            total += partials[t]
-        }
+        for p in 0..<pieces { total += partials[p] }
         return Float(-total * gd * (1 - gd))
     }
 }

@@ -30,7 +30,7 @@ final class SparseConvTests: XCTestCase {
         STRTransform.forward(w, threshold: -3200, &out, count: n, pool: ThreadPool(threads: 1))
         XCTAssertEqual(out, w)
         var grad = randomArray(n, seed: 4)
-        let partials = UnsafeMutablePointer<Double>.allocate(capacity: 2)
+        let partials = UnsafeMutablePointer<Double>.allocate(capacity: STRTransform.pieces)
         defer { partials.deallocate() }
         XCTAssertEqual(STRTransform.backward(w, threshold: -3200, grad: &grad, count: n,
                                              pool: ThreadPool(threads: 2), partials: partials), 0)

@@ -14,8 +14,9 @@ public final class STRWeight: WeightTransform {
     /// literal there would allocate.
     public let parameters: [ParameterRef]
     public let sInit: Float
-    /// Per-thread partial sums of the threshold gradient (fixed-order reduction).
-    private let partials = UnsafeMutablePointer<Double>.allocate(capacity: 64)
+    /// The threshold gradient's sums over fixed pieces of the weights (added in order: the same on any
+    /// thread count).
+    private let partials = UnsafeMutablePointer<Double>.allocate(capacity: STRTransform.pieces)
 
     /// The suffix of s's tensor name, `<layer>.sparseThreshold`.
     public static let thresholdSuffix = ".sparseThreshold"
@@ -48,16 +49,18 @@ public final class STRWeight: WeightTransform {
     /// The stored weight compresses with g = sigmoid(s) (the same Float STRTransform.forward uses).
     public func compressionThreshold(_ ctx: StepContext) -> Float? { Float(sigmoid(ctx.param(threshold).pointee)) }
 
-    /// ∂L/∂s = −Σ_kept sign(w)·∂L/∂ŵ · g(1 − g), from the kept entries alone (per-thread partials, fixed order).
+    /// ∂L/∂s = −Σ_kept sign(w)·∂L/∂ŵ · g(1 − g), from the kept entries alone (fixed pieces, added in order).
     public func keptBackward(_ w: UnsafePointer<Float>, index: UnsafePointer<Int32>, gradients: UnsafePointer<Float>,
                              count: Int, _ ctx: StepContext) {
-        let gd = sigmoid(ctx.param(threshold).pointee)
-        ctx.pool.run((w: w, index: index, g: gradients, partials: partials, count: count, threads: ctx.pool.threads)) { a, t in
-            let r = ThreadPool.split(a.count, parts: a.threads, index: t)
-            a.partials[t] = sp_signed_sum(a.w, a.index, a.g, Int64(r.lowerBound), Int64(r.upperBound))
+        let gd = sigmoid(ctx.param(threshold).pointee), pieces = STRTransform.pieces
+        ctx.pool.parallelRanges(pieces, (w: w, index: index, g: gradients, partials: partials, count: count)) { a, range, _ in
+            for p in range {
+                let r = ThreadPool.split(a.count, parts: STRTransform.pieces, index: p)
+                a.partials[p] = sp_signed_sum(a.w, a.index, a.g, Int64(r.lowerBound), Int64(r.upperBound))
+            }
         }
         var total = 0.0
-        for t in 0..<ctx.pool.threads { total += partials[t] }
+        for p in 0..<pieces { total += partials[p] }
         ctx.grad(threshold).pointee = Float(-total * gd * (1 - gd))
     }
 
