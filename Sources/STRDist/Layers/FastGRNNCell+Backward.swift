@@ -1,106 +1,110 @@
-// Backpropagation through time for the FastGRNN cell: the steps run
-// backward (batch rows split over the threads), each turning ∂L/∂h_t into
-// ∂L/∂pre_t and passing ∂L/∂h_{t−1} = z⊙∂L/∂h_t + ∂L/∂pre_t·Uᵀ on; then each
-// weight's gradient is one GEMM over every step and sample (time-major rows:
-// h_0…h_{T−1} against ∂pre), and the biases' and scalars' gradients are the
-// threads' partial sums added in a fixed order.
+// Backpropagation through time for the FastGRNN cell, a group per thread:
+// the group's steps run backward, each turning ∂L/∂h_t into ∂L/∂pre_t and
+// passing ∂L/∂h_{t−1} = z⊙∂L/∂h_t + ∂L/∂pre_t·Uᵀ on; then the group's weight
+// gradients are one GEMM each over its steps and samples (h_0…h_{T−1}
+// against ∂pre), written to the matrices' leaves, and its bias and scalar
+// gradients are its own sums. The groups' tree adds them all.
 
 extension FastGRNNCell {
     public func backward(_ ctx: StepContext) {
         let start = ctx.profileStart()
-        let n = batch, h = hidden, rows = steps * batch, stride = 2 * hidden + 2
+        let n = batch, h = hidden
         let w0 = w[0].current(ctx), w1 = w.count > 1 ? w[1].current(ctx) : w0
         let u0 = u[0].current(ctx), u1 = u.count > 1 ? u[1].current(ctx) : u0
-        // ∂L/∂h_T, batch-major, from the [hidden, N] output gradient.
-        let dy = ctx.workspace.grad(output)!, g = ctx.region(dh)
-        for i in 0..<n { for j in 0..<h { g[i * h + j] = dy[j * n + i] } }
-        ctx.region(partials).update(repeating: 0, count: threads * stride)
+        // ∂L/∂h_T of every group, from the [hidden, N] output gradient.
+        let dy = ctx.workspace.grad(output)!, dhAll = ctx.region(dh)
+        for i in 0..<n {
+            let (g, j) = groups.group(ofSample: i), to = dhAll + (g * groups.size + j) * h
+            for o in 0..<h { to[o] = dy[o * n + i] }
+        }
         let (zt, nt) = scalars(ctx)
-        let args = (cell: self, ctx: ctx, u0: u0, u1: u1, zeta: zt, nu: nt)
-        for t in (0..<steps).reversed() {
-            ctx.pool.parallelRanges(n, (args, t)) { a, range, thread in a.0.cell.backwardStep(a.1, rows: range, thread: thread, a.0) }
-        }
+        let args = (cell: self, ctx: ctx, w0: w0, w1: w1, u0: u0, u1: u1, zeta: zt, nu: nt)
+        ctx.pool.parallelRanges(groups.local, args) { a, range, _ in for g in range { a.cell.backwardGroup(g, a) } }
+        if ctx.workspace.grad(input) != nil { scatterInputGradient(ctx) }
 
-        let pool = ctx.pool, x = ctx.region(xs), states = UnsafePointer(ctx.region(hs)), dp = UnsafePointer(ctx.region(dPre))
-        if let r = uRank {
-            // pre = (h·U1)·U2: ∂U2 = (h·U1)ᵀ·∂pre, ∂U1 = hᵀ·∂(h·U1).
-            Gemm.rows(pool: pool, transA: true, m: r, n: h, k: rows, a: ctx.region(ps), lda: r, b: dp, ldb: h,
-                      beta: 0, c: ctx.grad(u[1].weight), ldc: h)
-            Gemm.rows(pool: pool, transA: true, m: h, n: r, k: rows, a: states, lda: h, b: ctx.region(dps), ldb: r,
-                      beta: 0, c: ctx.grad(u[0].weight), ldc: r)
-        } else {
-            Gemm.rows(pool: pool, transA: true, m: h, n: h, k: rows, a: states, lda: h, b: dp, ldb: h,
-                      beta: 0, c: ctx.grad(u[0].weight), ldc: h)
+        // The small gradients: the groups' sums by the tree, ζ's and ν's through the sigmoid first (per
+        // group: a·k + b·k is not (a + b)·k in floating point, and a rank only sees its own groups).
+        let all = ctx.region(leaves), stride = leafStride
+        for g in 0..<groups.local {
+            all[g * stride + 2 * h] *= zt * (1 - zt)
+            all[g * stride + 2 * h + 1] *= nt * (1 - nt)
         }
-        let inputGradient = ctx.workspace.grad(input) != nil
-        if let r = wRank {
-            // pre = (x·W1)·W2: ∂W2 = (x·W1)ᵀ·∂pre, ∂(x·W1) = ∂pre·W2ᵀ, ∂W1 = xᵀ·∂(x·W1), ∂x = ∂(x·W1)·W1ᵀ.
-            let dq = ctx.region(dqs)
-            Gemm.rows(pool: pool, transA: true, m: r, n: h, k: rows, a: ctx.region(qs), lda: r, b: dp, ldb: h,
-                      beta: 0, c: ctx.grad(w[1].weight), ldc: h)
-            Gemm.rows(pool: pool, transB: true, m: rows, n: r, k: h, a: dp, lda: h, b: w1, ldb: h, beta: 0, c: dq, ldc: r)
-            Gemm.rows(pool: pool, transA: true, m: inputSize, n: r, k: rows, a: x, lda: inputSize, b: dq, ldb: r,
-                      beta: 0, c: ctx.grad(w[0].weight), ldc: r)
-            if inputGradient {
-                Gemm.rows(pool: pool, transB: true, m: rows, n: inputSize, k: r, a: dq, lda: r, b: w0, ldb: r, beta: 0, c: x, ldc: inputSize)
-            }
-        } else {
-            Gemm.rows(pool: pool, transA: true, m: inputSize, n: h, k: rows, a: x, lda: inputSize, b: dp, ldb: h,
-                      beta: 0, c: ctx.grad(w[0].weight), ldc: h)
-            if inputGradient {
-                Gemm.rows(pool: pool, transB: true, m: rows, n: inputSize, k: h, a: dp, lda: h, b: w0, ldb: h, beta: 0, c: x, ldc: inputSize)
-            }
-        }
-        if inputGradient { scatterInputGradient(ctx) }
-
-        // The small gradients: the threads' partial sums in thread order.
-        let part = ctx.region(partials), dbg = ctx.grad(biasGate), dbu = ctx.grad(biasUpdate)
-        var dz: Float = 0, dn: Float = 0
-        for j in 0..<h { dbg[j] = 0; dbu[j] = 0 }
-        for t in 0..<threads {
-            let p = part + t * stride
-            for j in 0..<h { dbg[j] += p[j]; dbu[j] += p[h + j] }
-            dz += p[2 * h]; dn += p[2 * h + 1]
-        }
-        ctx.grad(zeta).pointee = dz * zt * (1 - zt)
-        ctx.grad(nu).pointee = dn * nt * (1 - nt)
+        groups.sum(all, stride: stride, count: stride, into: all)
+        ctx.grad(biasGate).update(from: all, count: h)
+        ctx.grad(biasUpdate).update(from: all + h, count: h)
+        ctx.grad(zeta).pointee = all[2 * h]
+        ctx.grad(nu).pointee = all[2 * h + 1]
         for m in w { m.finishBackward(ctx) }
         for m in u { m.finishBackward(ctx) }
         if let sync = ctx.collectives {
             sync.gradientReady(biasGate); sync.gradientReady(biasUpdate)
             sync.gradientReady(zeta); sync.gradientReady(nu)
         }
-        ctx.profiled(profileKey, backward: true, since: start, floats: rows * (inputSize + 6 * h))
+        ctx.profiled(profileKey, backward: true, since: start, floats: steps * n * (inputSize + 6 * h))
     }
 
-    /// Step t backward for the batch rows `range`: ∂pre_t, the small gradients' partial sums of `thread`,
-    /// and ∂L/∂h_{t−1} in place of ∂L/∂h_t.
-    private func backwardStep(_ t: Int, rows range: Range<Int>, thread: Int, _ a: StepArgs) {
-        let ctx = a.ctx, n = batch, h = hidden, lo = range.lowerBound, m = range.count
-        let at = (t * n + lo) * h
-        let g = ctx.region(dh) + lo * h, dp = ctx.region(dPre) + at
-        let part = ctx.region(partials) + thread * (2 * h + 2)
-        var sums = FastGRNNKernels.Sums(biasGate: part, biasUpdate: part + h)
-        FastGRNNKernels.backward(dh: g, z: ctx.region(zs) + at, c: ctx.region(cs) + at, hPrev: ctx.region(hs) + at,
-                                 zeta: a.zeta, nu: a.nu, dPre: dp, sums: &sums, rows: m, hidden: h)
-        part[2 * h] += Float(sums.zeta); part[2 * h + 1] += Float(sums.nu)
+    /// Group g backward: its steps from the last, then its weight-gradient leaves and ∂x rows (in `xs`).
+    private func backwardGroup(_ g: Int, _ a: StepArgs) {
+        let ctx = a.ctx, h = hidden, b = groups.size, rows = steps * b, base = rowBase(g)
+        let sums = ctx.region(leaves) + g * leafStride
+        sums.update(repeating: 0, count: leafStride)
+        let dhG = ctx.region(dh) + g * b * h, states = UnsafePointer(ctx.region(hs) + stateBase(g) * h)
+        let dp = ctx.region(dPre) + base * h
+        for t in (0..<steps).reversed() {
+            let at = (base + t * b) * h, dpT = dp + t * b * h
+            var s = FastGRNNKernels.Sums(biasGate: sums, biasUpdate: sums + h)
+            FastGRNNKernels.backward(dh: dhG, z: ctx.region(zs) + at, c: ctx.region(cs) + at, hPrev: states + t * b * h,
+                                     zeta: a.zeta, nu: a.nu, dPre: dpT, sums: &s, rows: b, hidden: h)
+            sums[2 * h] += Float(s.zeta); sums[2 * h + 1] += Float(s.nu)
+            if let r = uRank {
+                let dpu = ctx.region(dps) + (base + t * b) * r
+                Gemm.gemm(transA: false, transB: true, m: b, n: r, k: h, a: dpT, lda: h, b: a.u1, ldb: h, beta: 0, c: dpu, ldc: r)
+                Gemm.gemm(transA: false, transB: true, m: b, n: h, k: r, a: dpu, lda: r, b: a.u0, ldb: r, beta: 1, c: dhG, ldc: h)
+            } else {
+                Gemm.gemm(transA: false, transB: true, m: b, n: h, k: h, a: dpT, lda: h, b: a.u0, ldb: h, beta: 1, c: dhG, ldc: h)
+            }
+        }
+
+        // Weight-gradient leaves over the group's steps and samples: h_0…h_{T−1} (the first `rows` state rows) against ∂pre.
         if let r = uRank {
-            let dpu = ctx.region(dps) + (t * n + lo) * r
-            Gemm.gemm(transA: false, transB: true, m: m, n: r, k: h, a: dp, lda: h, b: a.u1, ldb: h, beta: 0, c: dpu, ldc: r)
-            Gemm.gemm(transA: false, transB: true, m: m, n: h, k: r, a: dpu, lda: r, b: a.u0, ldb: r, beta: 1, c: g, ldc: h)
+            // pre = (h·U1)·U2: ∂U2 = (h·U1)ᵀ·∂pre, ∂U1 = hᵀ·∂(h·U1).
+            Gemm.gemm(transA: true, transB: false, m: r, n: h, k: rows, a: ctx.region(ps) + base * r, lda: r, b: dp, ldb: h,
+                      beta: 0, c: u[1].leaf(ctx, group: g), ldc: h)
+            Gemm.gemm(transA: true, transB: false, m: h, n: r, k: rows, a: states, lda: h, b: ctx.region(dps) + base * r, ldb: r,
+                      beta: 0, c: u[0].leaf(ctx, group: g), ldc: r)
         } else {
-            Gemm.gemm(transA: false, transB: true, m: m, n: h, k: h, a: dp, lda: h, b: a.u0, ldb: h, beta: 1, c: g, ldc: h)
+            Gemm.gemm(transA: true, transB: false, m: h, n: h, k: rows, a: states, lda: h, b: dp, ldb: h,
+                      beta: 0, c: u[0].leaf(ctx, group: g), ldc: h)
+        }
+        let x = ctx.region(xs) + base * inputSize, inputGradient = ctx.workspace.grad(input) != nil
+        if let r = wRank {
+            // pre = (x·W1)·W2: ∂W2 = (x·W1)ᵀ·∂pre, ∂(x·W1) = ∂pre·W2ᵀ, ∂W1 = xᵀ·∂(x·W1), ∂x = ∂(x·W1)·W1ᵀ.
+            let dq = ctx.region(dqs) + base * r
+            Gemm.gemm(transA: true, transB: false, m: r, n: h, k: rows, a: ctx.region(qs) + base * r, lda: r, b: dp, ldb: h,
+                      beta: 0, c: w[1].leaf(ctx, group: g), ldc: h)
+            Gemm.gemm(transA: false, transB: true, m: rows, n: r, k: h, a: dp, lda: h, b: a.w1, ldb: h, beta: 0, c: dq, ldc: r)
+            Gemm.gemm(transA: true, transB: false, m: inputSize, n: r, k: rows, a: x, lda: inputSize, b: dq, ldb: r,
+                      beta: 0, c: w[0].leaf(ctx, group: g), ldc: r)
+            if inputGradient {
+                Gemm.gemm(transA: false, transB: true, m: rows, n: inputSize, k: r, a: dq, lda: r, b: a.w0, ldb: r, beta: 0, c: x, ldc: inputSize)
+            }
+        } else {
+            Gemm.gemm(transA: true, transB: false, m: inputSize, n: h, k: rows, a: x, lda: inputSize, b: dp, ldb: h,
+                      beta: 0, c: w[0].leaf(ctx, group: g), ldc: h)
+            if inputGradient {
+                Gemm.gemm(transA: false, transB: true, m: rows, n: inputSize, k: h, a: dp, lda: h, b: a.w0, ldb: h, beta: 0, c: x, ldc: inputSize)
+            }
         }
     }
 
-    /// Time-major ∂x rows (in `xs`) back to the CNHW input's gradient.
+    /// Group-major ∂x rows (in `xs`) back to the CNHW input's gradient.
     private func scatterInputGradient(_ ctx: StepContext) {
         let s = input.shape, dx = ctx.workspace.grad(input)!, xt = ctx.region(xs)
         let accumulate = ctx.workspace.accumulates(inputGrad)
         for c in 0..<s.channels {
             for i in 0..<s.batch {
                 for t in 0..<steps {
-                    let src = xt + (t * s.batch + i) * inputSize + c * s.width, dst = dx + ((c * s.batch + i) * steps + t) * s.width
+                    let src = xt + row(sample: i, step: t) * inputSize + c * s.width, dst = dx + ((c * s.batch + i) * steps + t) * s.width
                     if accumulate { for j in 0..<s.width { dst[j] += src[j] } } else { dst.update(from: src, count: s.width) }
                 }
             }

@@ -9,11 +9,14 @@
 // size is C·W. The output is h_T as [hidden, N, 1, 1].
 //
 // W and U are SparseMatrix weights of any sparse kind, counted and pruned
-// like convs. Memory is time-major: the inputs, gates and states of every
-// step are kept for backpropagation through time, so the input product of
-// all steps is one GEMM, each step adds its h_{t−1}·U (batch rows split over
-// the threads), and backward's weight gradients are one GEMM each over all
-// steps and samples.
+// like convs. The batch runs in its SampleGroups, a whole group per thread
+// through every step (no barrier between steps): memory is group-major
+// [group, T, size, ·], the inputs, gates and states of every step kept for
+// backpropagation through time, so a group's input product over all steps
+// is one GEMM, each step adds its h_{t−1}·U, and backward's weight
+// gradients are one GEMM per group over its steps and samples (a leaf the
+// groups' tree adds). Every product has the same shape on any rank count
+// and thread count, which keeps the results bit-identical across them.
 
 import Foundation
 
@@ -30,14 +33,15 @@ public final class FastGRNNCell: Layer {
     var output: ActRef!
     var inputGrad = GradUse.none
     var steps = 0, batch = 0
-    /// Time-major [T, N, ·] regions: inputs, gates (z, c), states h_0…h_T, the low-rank intermediates
-    /// x·W1 and h·U1, and backward's ∂pre, ∂h, ∂(x·W1), ∂(h·U1); per-thread sums of the small gradients.
+    var groups = SampleGroups(localBatch: 1, ranks: 1)
+    /// Group-major [group, T, size, ·] regions: inputs, gates (z, c), the low-rank intermediates x·W1 and
+    /// h·U1, and backward's ∂pre, ∂(x·W1), ∂(h·U1); states h_0…h_T as [group, T + 1, size, hidden];
+    /// ∂h as [group, size, hidden]; per group the small gradients' sums (bias_gate, bias_update, ζ, ν).
     var xs = WorkspaceRegion<Float>.none, zs = WorkspaceRegion<Float>.none, cs = WorkspaceRegion<Float>.none
     var hs = WorkspaceRegion<Float>.none, qs = WorkspaceRegion<Float>.none, ps = WorkspaceRegion<Float>.none
     var dPre = WorkspaceRegion<Float>.none, dh = WorkspaceRegion<Float>.none
     var dqs = WorkspaceRegion<Float>.none, dps = WorkspaceRegion<Float>.none
-    var partials = WorkspaceRegion<Float>.none
-    var threads = 1
+    var leaves = WorkspaceRegion<Float>.none
     /// The profile's key (made once: a step builds no strings).
     let profileKey: String
 
@@ -69,8 +73,9 @@ public final class FastGRNNCell: Layer {
                      "\(name) reads rows of \(inputSize) values, got \(s.channels) channel(s) of width \(s.width)")
         self.input = input
         inputGrad = planner.use(input, by: self)
-        steps = s.height; batch = s.batch; threads = planner.threads
-        for m in matrices { m.usesPerSample = steps; m.plan(planner) }
+        steps = s.height; batch = s.batch
+        groups = planner.groups ?? SampleGroups(localBatch: batch, ranks: 1)
+        for m in matrices { m.usesPerSample = steps; m.plan(planner, groups: groups) }
         let rows = steps * batch
         xs = planner.region(rows * inputSize)
         zs = planner.region(rows * hidden); cs = planner.region(rows * hidden)
@@ -78,11 +83,17 @@ public final class FastGRNNCell: Layer {
         dPre = planner.region(rows * hidden); dh = planner.region(batch * hidden)
         qs = planner.region(rows * (wRank ?? 0)); dqs = planner.region(rows * (wRank ?? 0))
         ps = planner.region(rows * (uRank ?? 0)); dps = planner.region(rows * (uRank ?? 0))
-        partials = planner.region(threads * (2 * hidden + 2))
+        leaves = planner.region(groups.local * leafStride)
         output = planner.activation(ActShape(channels: hidden, batch: batch, height: 1, width: 1))
         planner.produced(output, by: self)
         return output
     }
+
+    /// A group's small gradients: bias_gate, bias_update, ζ, ν.
+    var leafStride: Int { 2 * hidden + 2 }
+    /// Rows (samples × steps) of group g's first step in the [group, T, size, ·] regions, and of h_0 in `hs`.
+    func rowBase(_ g: Int) -> Int { g * steps * groups.size }
+    func stateBase(_ g: Int) -> Int { g * (steps + 1) * groups.size }
 
     /// Squashed ζ and ν.
     func scalars(_ ctx: StepContext) -> (zeta: Float, nu: Float) {
@@ -93,55 +104,64 @@ public final class FastGRNNCell: Layer {
         let start = ctx.profileStart()
         let w0 = w[0].prepare(ctx), w1 = w.count > 1 ? w[1].prepare(ctx) : w0
         let u0 = u[0].prepare(ctx), u1 = u.count > 1 ? u[1].prepare(ctx) : u0
-        let n = batch, h = hidden, rows = steps * batch
         gatherSequences(ctx)
-        let x = ctx.region(xs), z = ctx.region(zs)
-        // The input product of every step at once: pre = x·W, or (x·W1)·W2.
-        if let r = wRank {
-            Gemm.rows(pool: ctx.pool, m: rows, n: r, k: inputSize, a: x, lda: inputSize, b: w0, ldb: r, beta: 0, c: ctx.region(qs), ldc: r)
-            Gemm.rows(pool: ctx.pool, m: rows, n: h, k: r, a: ctx.region(qs), lda: r, b: w1, ldb: h, beta: 0, c: z, ldc: h)
-        } else {
-            Gemm.rows(pool: ctx.pool, m: rows, n: h, k: inputSize, a: x, lda: inputSize, b: w0, ldb: h, beta: 0, c: z, ldc: h)
-        }
-        ctx.region(hs).update(repeating: 0, count: n * h)
         let (zt, nt) = scalars(ctx)
-        let args = (cell: self, ctx: ctx, u0: u0, u1: u1, zeta: zt, nu: nt)
-        for t in 0..<steps {
-            ctx.pool.parallelRanges(n, (args, t)) { a, range, _ in a.0.cell.forwardStep(a.1, rows: range, a.0) }
+        let args = (cell: self, ctx: ctx, w0: w0, w1: w1, u0: u0, u1: u1, zeta: zt, nu: nt)
+        ctx.pool.parallelRanges(groups.local, args) { a, range, _ in for g in range { a.cell.forwardGroup(g, a) } }
+        // h_T of every group to the [hidden, N] output.
+        let y = ctx.value(output), h = hidden, n = batch, all = UnsafePointer(ctx.region(hs))
+        for i in 0..<n {
+            let (g, j) = groups.group(ofSample: i), last = all + (stateBase(g) + steps * groups.size + j) * h
+            for o in 0..<h { y[o * n + i] = last[o] }
         }
-        // h_T, batch-major, to the [hidden, N] output.
-        let last = UnsafePointer(ctx.region(hs) + steps * n * h), y = ctx.value(output)
-        for i in 0..<n { for j in 0..<h { y[j * n + i] = last[i * h + j] } }
-        ctx.profiled(profileKey, backward: false, since: start, floats: rows * (inputSize + 4 * h))
+        ctx.profiled(profileKey, backward: false, since: start, floats: steps * n * (inputSize + 4 * h))
     }
 
-    typealias StepArgs = (cell: FastGRNNCell, ctx: StepContext, u0: UnsafePointer<Float>, u1: UnsafePointer<Float>,
-                                  zeta: Float, nu: Float)
+    typealias StepArgs = (cell: FastGRNNCell, ctx: StepContext, w0: UnsafePointer<Float>, w1: UnsafePointer<Float>,
+                          u0: UnsafePointer<Float>, u1: UnsafePointer<Float>, zeta: Float, nu: Float)
 
-    /// Step t for the batch rows `range`: pre += h_{t−1}·U (or (h_{t−1}·U1)·U2), then the gates and h_t.
-    private func forwardStep(_ t: Int, rows range: Range<Int>, _ a: StepArgs) {
-        let ctx = a.ctx, n = batch, h = hidden, lo = range.lowerBound, m = range.count
-        let hPrev = ctx.region(hs) + (t * n + lo) * h, hNext = ctx.region(hs) + ((t + 1) * n + lo) * h
-        let pre = ctx.region(zs) + (t * n + lo) * h
-        if let r = uRank {
-            let p = ctx.region(ps) + (t * n + lo) * r
-            Gemm.gemm(transA: false, transB: false, m: m, n: r, k: h, a: hPrev, lda: h, b: a.u0, ldb: r, beta: 0, c: p, ldc: r)
-            Gemm.gemm(transA: false, transB: false, m: m, n: h, k: r, a: p, lda: r, b: a.u1, ldb: h, beta: 1, c: pre, ldc: h)
+    /// Group g through every step: its input product (x·W, or (x·W1)·W2) at once, then per step
+    /// pre += h_{t−1}·U (or (h_{t−1}·U1)·U2), the gates and h_t.
+    private func forwardGroup(_ g: Int, _ a: StepArgs) {
+        let ctx = a.ctx, h = hidden, b = groups.size, rows = steps * b, base = rowBase(g)
+        let x = ctx.region(xs) + base * inputSize, pre = ctx.region(zs) + base * h
+        if let r = wRank {
+            let q = ctx.region(qs) + base * r
+            Gemm.gemm(transA: false, transB: false, m: rows, n: r, k: inputSize, a: x, lda: inputSize, b: a.w0, ldb: r, beta: 0, c: q, ldc: r)
+            Gemm.gemm(transA: false, transB: false, m: rows, n: h, k: r, a: q, lda: r, b: a.w1, ldb: h, beta: 0, c: pre, ldc: h)
         } else {
-            Gemm.gemm(transA: false, transB: false, m: m, n: h, k: h, a: hPrev, lda: h, b: a.u0, ldb: h, beta: 1, c: pre, ldc: h)
+            Gemm.gemm(transA: false, transB: false, m: rows, n: h, k: inputSize, a: x, lda: inputSize, b: a.w0, ldb: h, beta: 0, c: pre, ldc: h)
         }
-        FastGRNNKernels.forward(z: pre, c: ctx.region(cs) + (t * n + lo) * h, h: hNext, hPrev: hPrev,
-                                biasGate: ctx.param(biasGate), biasUpdate: ctx.param(biasUpdate),
-                                zeta: a.zeta, nu: a.nu, rows: m, hidden: h)
+        let states = ctx.region(hs) + stateBase(g) * h
+        states.update(repeating: 0, count: b * h)
+        for t in 0..<steps {
+            let hPrev = states + t * b * h, hNext = hPrev + b * h, preT = pre + t * b * h
+            if let r = uRank {
+                let p = ctx.region(ps) + (base + t * b) * r
+                Gemm.gemm(transA: false, transB: false, m: b, n: r, k: h, a: hPrev, lda: h, b: a.u0, ldb: r, beta: 0, c: p, ldc: r)
+                Gemm.gemm(transA: false, transB: false, m: b, n: h, k: r, a: p, lda: r, b: a.u1, ldb: h, beta: 1, c: preT, ldc: h)
+            } else {
+                Gemm.gemm(transA: false, transB: false, m: b, n: h, k: h, a: hPrev, lda: h, b: a.u0, ldb: h, beta: 1, c: preT, ldc: h)
+            }
+            FastGRNNKernels.forward(z: preT, c: ctx.region(cs) + (base + t * b) * h, h: hNext, hPrev: hPrev,
+                                    biasGate: ctx.param(biasGate), biasUpdate: ctx.param(biasUpdate),
+                                    zeta: a.zeta, nu: a.nu, rows: b, hidden: h)
+        }
     }
 
-    /// The CNHW images to time-major rows: xs[t, n, c·W + j] = x[c, n, t, j].
+    /// Where sample i's step t row lives in the [group, T, size, ·] regions.
+    func row(sample i: Int, step t: Int) -> Int {
+        let (g, j) = groups.group(ofSample: i)
+        return rowBase(g) + t * groups.size + j
+    }
+
+    /// The CNHW images to group-major rows: xs[row(i, t), c·W + j] = x[c, i, t, j].
     private func gatherSequences(_ ctx: StepContext) {
         let s = input.shape, x = ctx.value(input), xt = ctx.region(xs)
         for c in 0..<s.channels {
             for i in 0..<s.batch {
                 for t in 0..<steps {
-                    (xt + (t * s.batch + i) * inputSize + c * s.width).update(from: x + ((c * s.batch + i) * steps + t) * s.width, count: s.width)
+                    (xt + row(sample: i, step: t) * inputSize + c * s.width).update(from: x + ((c * s.batch + i) * steps + t) * s.width, count: s.width)
                 }
             }
         }

@@ -6,6 +6,11 @@
 // backward it maps ∂L/∂ŵ onto the stored weight and the kind's own
 // parameters and hands them to the all-reduce — a kept-only kind with its
 // kept positions, as a conv does.
+//
+// With SampleGroups the layer writes one ∂L/∂ŵ per group (`leaf`); each is
+// mapped through the kind on its own (STR's threshold gradient is a sum
+// over the weights, so it must be taken per group for the tree to add the
+// same numbers on any rank count), and the groups are added by the tree.
 
 public final class SparseMatrix: SparseWeighted {
     public let name: String
@@ -18,6 +23,10 @@ public final class SparseMatrix: SparseWeighted {
     public internal(set) var usesPerSample = 1
     public private(set) var effective = WorkspaceRegion<Float>.none
     private var kept = WorkspaceRegion<Int32>.none
+    /// Per group: ∂L/∂ŵ (then ∂L/∂w) and the kind's parameters' gradients (`ownCounts` floats each).
+    private var leaves = WorkspaceRegion<Float>.none
+    private var groups: SampleGroups?
+    private let ownCounts: [Int]
     private var keptCount = -1
     private var version = -1
 
@@ -29,13 +38,17 @@ public final class SparseMatrix: SparseWeighted {
         self.rows = rows; self.cols = cols
         weight = layout.parameter(key, shape: [rows, cols], group: .weight)
         transform = kind.makeTransform(name: name, layout: layout, settings: settings)
+        ownCounts = transform.parameters.map { p in layout.parameters.entries.first { $0.offset == p.offset }!.count }
     }
 
     public var weightCount: Int { rows * cols }
 
-    /// Reserves the effective weight and the kept positions' list.
-    func plan(_ planner: WorkspacePlanner) {
+    /// Reserves the effective weight and the kept positions' list, and a gradient leaf per group when
+    /// the layer sums its batch in `groups`.
+    func plan(_ planner: WorkspacePlanner, groups: SampleGroups?) {
         version = -1
+        self.groups = groups
+        if let g = groups { leaves = planner.region(g.local * leafStride) }
         guard !transform.isIdentity else { return }
         effective = planner.region(weightCount)
         kept = planner.intRegion(weightCount)
@@ -62,6 +75,28 @@ public final class SparseMatrix: SparseWeighted {
         UnsafePointer(transform.isIdentity ? ctx.param(weight) : ctx.region(effective))
     }
 
+    private var leafStride: Int { weightCount + ownCounts.reduce(0, +) }
+
+    /// Where the layer writes group g's ∂L/∂ŵ (a [rows, cols] matrix).
+    func leaf(_ ctx: StepContext, group g: Int) -> UnsafeMutablePointer<Float> {
+        ctx.region(leaves) + g * leafStride
+    }
+
+    /// The groups' ∂L/∂ŵ through the kind one by one, then added by the tree into the gradients.
+    private func sumLeaves(_ ctx: StepContext, _ groups: SampleGroups) {
+        let w = UnsafePointer(ctx.param(weight)), stride = leafStride, all = ctx.region(leaves)
+        for g in 0..<groups.local {
+            let leaf = all + g * stride
+            transform.backward(w, grad: leaf, count: weightCount, ctx)
+            var at = weightCount
+            for (p, n) in zip(transform.parameters, ownCounts) { (leaf + at).update(from: ctx.grad(p), count: n); at += n }
+        }
+        groups.sum(all, stride: stride, count: stride, into: all)
+        ctx.grad(weight).update(from: all, count: weightCount)
+        var at = weightCount
+        for (p, n) in zip(transform.parameters, ownCounts) { ctx.grad(p).update(from: all + at, count: n); at += n }
+    }
+
     /// The positions the kind keeps (its mask, or ŵ ≠ 0), in order: the same on every replica.
     private func listKept(_ ctx: StepContext) {
         let list = ctx.region(kept), w = ctx.region(effective)
@@ -74,10 +109,10 @@ public final class SparseMatrix: SparseWeighted {
         keptCount = n
     }
 
-    /// `ctx.grad(weight)` holds ∂L/∂ŵ: maps it onto the stored weight (and the kind's own parameters)
-    /// and announces them to the all-reduce.
+    /// `ctx.grad(weight)` holds ∂L/∂ŵ (or the leaves do, with groups): maps it onto the stored weight
+    /// (and the kind's own parameters) and announces them to the all-reduce.
     func finishBackward(_ ctx: StepContext) {
-        transform.backward(ctx.param(weight), grad: ctx.grad(weight), count: weightCount, ctx)
+        if let g = groups { sumLeaves(ctx, g) } else { transform.backward(ctx.param(weight), grad: ctx.grad(weight), count: weightCount, ctx) }
         guard let sync = ctx.collectives else { return }
         if keptCount >= 0 && transform.gradientRule == .keptOnly && sync.wantsKeptPositions {
             sync.gradientReady(weight, kept: UnsafePointer(ctx.region(kept)), count: keptCount)

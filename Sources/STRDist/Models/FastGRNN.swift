@@ -5,7 +5,7 @@
 // U (U1, U2) `conv_type`, the classifier `last_layer_dense` like a CNN's fc.
 
 public enum FastGRNN {
-    static let architecture = Architecture(names: ["FastGRNN"], readsSequences: true) { _, options, b in build(options, &b) }
+    static let architecture = Architecture(names: ["FastGRNN"], readsSequences: true, samplesIndependent: true) { _, options, b in build(options, &b) }
 
     static func build(_ options: ModelOptions, _ b: inout LayerBuilder) -> [any Layer] {
         let settings = TransformSettings(sInit: options.sInit)

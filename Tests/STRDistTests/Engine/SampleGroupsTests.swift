@@ -1,6 +1,8 @@
 // SampleGroups: which groups a layout makes, that its tree (on one rank, then
 // across ranks as the communicator pairs them) adds the same numbers in the
-// same order on any power-of-two world.
+// same order on any power-of-two world, and that a FastGRNN's gradient on
+// one rank equals the sum of its shares' gradients on two and four, bit for
+// bit (the ranks simulated in one process: no MPI).
 import XCTest
 @testable import STRDist
 
@@ -58,6 +60,48 @@ final class SampleGroupsTests: XCTestCase {
                 }
                 for r in 0..<world { XCTAssertEqual(sums[r].bitPattern, expected.bitPattern, "world \(world) rank \(r)") }
             }
+        }
+    }
+
+    /// An STR FastGRNN (low-rank W) at a global batch of 12 on one rank, and its shares on two and four
+    /// (rank r takes samples r, r + world, …, as DistributedSampler deals them): each rank's loss
+    /// gradient is the mean over its share, so the ranks' gradients summed by the tree and divided by
+    /// the world are the one rank's, bit for bit.
+    func testAFastGRNNsGradientIsTheSameOnOneTwoAndFourRanks() throws {
+        let batch = 12, steps = 7, width = 5
+        var rng = RNG(seed: 9)
+        let images = (0..<batch * steps * width).map { _ in Float(rng.uniform(0, 1)) }
+        let labels = (0..<batch).map { _ in Int32(rng.below(3)) }
+        func gradients(world: Int, rank: Int) throws -> [Float] {
+            var o = ModelOptions()
+            o.arch = "FastGRNN"; o.numClasses = 3; o.inputChannels = 1; o.inputWidth = width; o.hiddenSize = 12
+            o.convKind = .str; o.sInit = -3; o.wRank = 4
+            let model = try Model(o, threads: 2)
+            let n = batch / world, net = model.network
+            net.plan(ActShape(channels: 1, batch: n, height: steps, width: width), ranks: world)
+            net.initialize(seed: 1)
+            for i in 0..<n {
+                let sample = rank + world * i
+                for k in 0..<steps * width { net.input[i * steps * width + k] = images[sample * steps * width + k] }
+                net.labels[i] = labels[sample]
+            }
+            net.forward(training: true)
+            _ = net.loss(smoothing: 0.1)
+            net.backward()
+            return Array(UnsafeBufferPointer(start: net.store.grads.base, count: net.store.parameters.count))
+        }
+        let one = try gradients(world: 1, rank: 0)
+        XCTAssertGreaterThan(one.filter { $0 != 0 }.count, 100)
+        for world in [2, 4] {
+            var shares = try (0..<world).map { try gradients(world: world, rank: $0) }
+            var distance = world / 2
+            while distance >= 1 {
+                shares = (0..<world).map { r in zip(shares[r], shares[r ^ distance]).map { $0 + $1 } }
+                distance /= 2
+            }
+            let mean = shares[0].map { $0 * (1 / Float(world)) }
+            let differing = (0..<one.count).filter { mean[$0].bitPattern != one[$0].bitPattern }
+            XCTAssertEqual(differing, [], "\(world) ranks: gradients differ at \(differing.map { "\($0): \(mean[$0]) vs \(one[$0])" })")
         }
     }
 }

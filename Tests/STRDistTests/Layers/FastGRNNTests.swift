@@ -14,21 +14,31 @@ final class FastGRNNTests: XCTestCase {
         return (c, layout)
     }
 
-    /// Four steps of two channels × 3 pixels, batch 3 (split over 2 threads: rows 0 and 1–2).
+    /// Four steps of two channels × 3 pixels, batch 6: two sample groups of 3 (one per thread).
     func testCellBackwardMatchesFiniteDifferences() {
         let (c, layout) = cell()
-        LayerHarness(c, layout, input: ActShape(channels: 2, batch: 3, height: 4, width: 3), threads: 2).check(h: 1e-2)
+        LayerHarness(c, layout, input: ActShape(channels: 2, batch: 6, height: 4, width: 3), threads: 2).check(h: 1e-2)
     }
 
+    /// Batch 4 as a rank's half of 8 on two ranks: two groups of 2 (of the global batch's four).
     func testLowRankCellBackwardMatchesFiniteDifferences() {
         let (c, layout) = cell(wRank: 2, uRank: 3)
-        LayerHarness(c, layout, input: ActShape(channels: 2, batch: 3, height: 5, width: 3)).check(h: 1e-2)
+        LayerHarness(c, layout, input: ActShape(channels: 2, batch: 4, height: 5, width: 3),
+                     groups: SampleGroups(localBatch: 4, ranks: 2)).check(h: 1e-2)
     }
 
     func testLinearBackwardMatchesFiniteDifferences() {
         let layout = ParameterLayout()
         let l = Linear("fc", inFeatures: 6, outFeatures: 4, layout: layout)
         LayerHarness(l, layout, input: ActShape(channels: 6, batch: 5, height: 1, width: 1)).check()
+    }
+
+    /// In sample groups (four of 3, as FastGRNN runs it): gathered columns, a leaf per group, the tree.
+    func testLinearInSampleGroupsMatchesFiniteDifferences() {
+        let layout = ParameterLayout()
+        let l = Linear("fc", inFeatures: 6, outFeatures: 4, kind: .str, settings: .init(sInit: -3), layout: layout)
+        LayerHarness(l, layout, input: ActShape(channels: 6, batch: 12, height: 1, width: 1),
+                     groups: SampleGroups(localBatch: 12, ranks: 1)).check()
     }
 
     /// The matrices are the model's sparse-kind layers, named and keyed as EdgeML names them, used once per
