@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 # change: no allocation in a step, the sparsity controller landing on its target, the goldens against
 # PyTorch, sparse against dense, and resuming bit for bit.
 kernel_dependent='GemmTests|ConvKernelTests|SparseKernelTests|SparseConvKernelTests|SparseConvTests|SparsePlanTests'
-kernel_dependent+='|TrainingStepTests|GoldenTests|SparsityControllerTests|TrainingJobTests|FifthKindTests|MixedPrecisionTests|FastGRNNTests'
+kernel_dependent+='|TrainingStepTests|GoldenTests|SparsityControllerTests|TrainingJobTests|FifthKindTests|MixedPrecisionTests|FastGRNNTests|SampleGroupsTests'
 kernel_dependent+='|CheckpointTests/testDenseConversionGivesIdenticalLogits|RunOutputTests/testResumedRunIsBitIdentical'
 kernel_dependent+='|MultiRankTests/(testResumeOnTwoRanksIsBitIdentical|testKeptOnlyAllreduceIsBitIdenticalToTheDenseOne|testFastGRNN'
 kernel_dependent+='|testPreemption|testSyncBatchNormGivesTheSameSteps)'
