@@ -169,6 +169,11 @@ public struct TrainingJob {
               ", \(threads) thread(s)\(comm.size > 1 ? " per rank" : ""), \(workers) loader thread(s), \(MachineSummary.blas)")
         print("=> \(model.layout.parameters.scalarCount) parameters, workspace \(ws >> 20) MiB")
         if comm.size > 1 { print("=> rank 0 of \(comm.size) on \(Self.hostname) writes the run outputs") }
+        if let g = model.network.context.groups, comm.size > 1 {
+            print(g.acrossRanks
+                  ? "=> the gradient is summed in \(g.total) sample groups of \(g.size) by one tree: bit-identical to 1, 2, 4, … ranks at this global batch (up to \(g.total))"
+                  : "=> \(comm.size) ranks add their sample groups by MPI's all-reduce: within rounding of 1 rank, not bit-identical (that needs a power-of-two number of ranks, at most \(SampleGroups.limit) and at most the largest power of two dividing the global batch)")
+        }
     }
 
     /// This machine's name, as gethostname gives it (no DNS lookup).

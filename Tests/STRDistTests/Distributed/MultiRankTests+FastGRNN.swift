@@ -17,6 +17,7 @@ extension MultiRankTests {
             let r = try mpirun(ranks, Self.fastGRNN + ["--step_log", log, "--name", name, "--threads", "\(threads)"])
             XCTAssertEqual(r.status, 0, r.output)
             guard r.status == 0 else { return }
+            if ranks > 1 { XCTAssert(r.output.contains("bit-identical to 1, 2, 4, … ranks"), r.output) }
             runs[name] = (try losses(log), try parameters(log + ".params"))
         }
         let (l1, w1) = runs["fastgrnn0x1"]!
@@ -28,6 +29,25 @@ extension MultiRankTests {
             let differing = zip(w, w1).enumerated().filter { $0.element.0.bitPattern != $0.element.1.bitPattern }.map(\.offset)
             XCTAssertEqual(differing, [], "\(name): \(differing.count) final weights differ (at these offsets)")
         }
+    }
+
+    /// Three ranks (4 samples each) cannot continue the tree: MPI's all-reduce adds them, the banner says
+    /// so, and the run follows one rank's within rounding.
+    func testFastGRNNOnThreeRanksFollowsOneRankWithinRounding() throws {
+        var runs: [Int: ([Float], [Float])] = [:]
+        for ranks in [0, 3] {
+            let log = dir + "/fg3-\(ranks).txt"
+            let r = try mpirun(ranks, Self.fastGRNN + ["--step_log", log, "--name", "fg3-\(ranks)"])
+            XCTAssertEqual(r.status, 0, r.output)
+            guard r.status == 0 else { return }
+            if ranks == 3 { XCTAssert(r.output.contains("within rounding of 1 rank, not bit-identical"), r.output) }
+            runs[ranks] = (try losses(log), try parameters(log + ".params"))
+        }
+        let (l1, w1) = runs[0]!, (l3, w3) = runs[3]!
+        XCTAssertEqual(l3.count, l1.count)
+        for (a, b) in zip(l3, l1) { XCTAssertEqual(a, b, accuracy: 1e-4 * abs(b), "step losses \(l3) vs \(l1)") }
+        let scale = w1.map { abs($0) }.max()!
+        XCTAssertLessThanOrEqual(zip(w3, w1).map { abs($0 - $1) }.max()!, 1e-4 * scale)
     }
 
     /// The matrices' weight gradients travel as their kept positions, bit-identical to the dense all-reduce.
