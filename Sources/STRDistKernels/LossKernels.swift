@@ -10,11 +10,13 @@ import Foundation
 public enum LossKernels {
     /// Returns the mean loss over the first `samples` (default: all n) and writes
     /// ∂loss/∂logits into `dlogits` (nil skips it; slots past `samples` get 0), and each sample's loss
-    /// into `perSample` when given (0 past `samples`).
+    /// into `perSample` when given (0 past `samples`). `gradientOver` divides ∂loss/∂logits by another count
+    /// than `samples` (the global batch, when the ranks' gradients are summed unscaled).
     public static func crossEntropy(logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
                                     classes k: Int, batch n: Int, samples: Int? = nil, smoothing eps: Float,
-                                    dlogits: UnsafeMutablePointer<Float>?, perSample: UnsafeMutablePointer<Double>? = nil) -> Float {
-        let used = samples ?? n
+                                    dlogits: UnsafeMutablePointer<Float>?, perSample: UnsafeMutablePointer<Double>? = nil,
+                                    gradientOver: Int? = nil) -> Float {
+        let used = samples ?? n, denominator = Double(gradientOver ?? used)
         var total = 0.0
         if let p = perSample, used < n { for i in used..<n { p[i] = 0 } }
         if let d = dlogits, used < n { for c in 0..<k { for i in used..<n { d[c * n + i] = 0 } } }
@@ -38,7 +40,7 @@ public enum LossKernels {
             for c in 0..<k {
                 let p = Foundation.exp(Double(logits[c * n + i]) - logZ)
                 let target = (c == y ? Double(1 - eps) : 0) + Double(eps) / Double(k)
-                d[c * n + i] = Float((p - target) / Double(used))
+                d[c * n + i] = Float((p - target) / denominator)
             }
         }
         return Float(total / Double(used))

@@ -135,13 +135,14 @@ public final class Communicator: @unchecked Sendable {
         let type = T.self == Double.self ? cmpi_double() : cmpi_float()
         precondition(T.self == Double.self || T.self == Float.self, "allreduceTree sums floats or doubles")
         precondition(size & (size - 1) == 0, "the tree pairs the ranks of a power-of-two world")
+        // One collective in the inspector's count: a stalled rank's partners may wait at different levels.
+        let sequence = started.update { $0 += 1; return $0 }
         var distance = size / 2
         while distance >= 1 {
             // Level by level from the top pairs: rank ⊕ world/2, …, rank ⊕ 1 (both of a pair add a + b).
             let partner = rank ^ distance
             distance /= 2
             var send: MPI_Request? = cmpi_request_null(), receive: MPI_Request? = cmpi_request_null()
-            let sequence = started.update { $0 += 1; return $0 }
             MPI_Irecv(scratch, Int32(count), type, Int32(partner), Self.treeTag, cmpi_comm_world(), &receive)
             MPI_Isend(p, Int32(count), type, Int32(partner), Self.treeTag, cmpi_comm_world(), &send)
             complete(&receive, sequence: sequence, "\(what()) (tree level with rank \(partner))", step: step ?? self.step)

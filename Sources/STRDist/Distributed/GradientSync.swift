@@ -21,7 +21,8 @@
 // In the groups' tree order (a model summed in SampleGroups over a
 // power-of-two world) a bucket is added by Communicator.allreduceTree instead
 // of MPI's all-reduce, so the ranks' sums continue the tree their groups began
-// and the run is bit-identical to one rank's.
+// and the run is bit-identical to one rank's; the loss's gradient is then
+// already divided by the global batch, and the sums are not scaled.
 
 import CMPI
 import Foundation
@@ -208,7 +209,7 @@ public final class GradientSync: StepCollectives, @unchecked Sendable {
                                   ? "all-reduce of gradient bucket \(op.bucket + 1)/\(buckets.count) (\(count) floats)"
                                   : "synchronized-BN all-reduce (\(op.count) floats)", step: step)
             }
-            if op.bucket >= 0 { for i in 0..<count { p[i] *= scale } }
+            if op.bucket >= 0 && !treeOrder { for i in 0..<count { p[i] *= scale } }   // the tree's are summed unscaled
             if compacted != nil { scatter(op.bucket) }
             if op.bucket >= 0 { queuedFloats[op.order] = count }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

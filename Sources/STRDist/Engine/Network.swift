@@ -75,18 +75,19 @@ public final class Network {
     /// Mean cross-entropy of the current logits against `labels` over the first
     /// `samples` (default: the whole batch); also seeds backward.
     /// With sample groups the mean is the groups' tree sum over `samples` (`lossSum` keeps the sum, for
-    /// the ranks' tree).
-    public func loss(smoothing: Float = 0, samples: Int? = nil) -> Float {
+    /// the ranks' tree). `gradientOver`: the count ∂loss/∂logits is divided by, when not `samples`.
+    public func loss(smoothing: Float = 0, samples: Int? = nil, gradientOver: Int? = nil) -> Float {
         guard let groups = context.groups else {
             let mean = LossKernels.crossEntropy(logits: logits, labels: labels.baseAddress!, classes: classes, batch: batch,
-                                                samples: samples, smoothing: smoothing, dlogits: context.workspace.grad(outputRef))
+                                                samples: samples, smoothing: smoothing, dlogits: context.workspace.grad(outputRef),
+                                                gradientOver: gradientOver)
             lossSum = Double(mean) * Double(samples ?? batch)
             return mean
         }
         let each = sampleLosses.baseAddress!
         _ = LossKernels.crossEntropy(logits: logits, labels: labels.baseAddress!, classes: classes, batch: batch,
                                      samples: samples, smoothing: smoothing, dlogits: context.workspace.grad(outputRef),
-                                     perSample: each)
+                                     perSample: each, gradientOver: gradientOver)
         // Group g's leaf: its members in order; then the tree (leaf g at lossLeaves[g]).
         let leaves = lossLeaves.baseAddress!
         for g in 0..<groups.local {

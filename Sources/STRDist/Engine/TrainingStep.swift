@@ -76,7 +76,9 @@ public final class TrainingStep {
         sync?.beginStep()
         net.forward(training: true)
         let ctx: StepContext = net.context, lossStart = ctx.profileStart()
-        let loss = net.loss(smoothing: smoothing)
+        // In the groups' tree every rank divides by the global batch and the sums are not rescaled: the
+        // ranks' leaves are one rank's exactly (a rescaling by 1/world is exact only away from subnormals).
+        let loss = net.loss(smoothing: smoothing, gradientOver: treeOrder ? net.batch * comm.size : nil)
         let c = net.correct()
         ctx.profile?.add("loss", backward: false, since: lossStart)
         net.backward()

@@ -117,8 +117,14 @@ public final class Trainer {
                                          shuffle: true).indices(epoch: epoch)
         let first = position?.batch ?? 0
         // Samples are pure functions of (seed, epoch, index): skipping the batches done is resuming.
-        let batches = indices.count / train.batch
-        train.start(epoch: epoch, indices: Array(indices[min(indices.count, first * train.batch)...]), train: true, dropLast: true)
+        var batches = indices.count / train.batch
+        // A model summed in sample groups runs the steps one rank would: the sampler's padding can give
+        // several ranks one batch more (with repeated samples), which would end their bit-identity.
+        if model.network.context.groups?.acrossRanks == true {
+            batches = min(batches, train.source.count / (train.batch * comm.size))
+        }
+        let used = batches * train.batch
+        train.start(epoch: epoch, indices: Array(indices[min(used, first * train.batch)..<used]), train: true, dropLast: true)
         var time = AverageMeter("Time", "%6.3f"), data = AverageMeter("Data", "%6.3f")
         var loss = AverageMeter("Loss", "%.3f"), top1 = AverageMeter("Acc@1", "%6.2f"), top5 = AverageMeter("Acc@5", "%6.2f")
         if let p = position {

@@ -169,6 +169,9 @@ public struct TrainingJob {
               ", \(threads) thread(s)\(comm.size > 1 ? " per rank" : ""), \(workers) loader thread(s), \(MachineSummary.blas)")
         print("=> \(model.layout.parameters.scalarCount) parameters, workspace \(ws >> 20) MiB")
         if comm.size > 1 { print("=> rank 0 of \(comm.size) on \(Self.hostname) writes the run outputs") }
+        if let g = model.network.context.groups, g.local < threads {
+            print("=> \(rankBatch) samples per rank make \(g.local) sample group(s): the \(config.arch) layers run on at most \(g.local) of \(threads) threads (a batch per rank with a larger power-of-two factor, up to \(SampleGroups.limit), uses more)")
+        }
         if let g = model.network.context.groups, comm.size > 1 {
             print(g.acrossRanks
                   ? "=> the gradient is summed in \(g.total) sample groups of \(g.size) by one tree: bit-identical to 1, 2, 4, … ranks at this global batch (up to \(g.total))"

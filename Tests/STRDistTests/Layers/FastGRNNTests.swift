@@ -20,11 +20,12 @@ final class FastGRNNTests: XCTestCase {
         LayerHarness(c, layout, input: ActShape(channels: 2, batch: 6, height: 4, width: 3), threads: 2).check(h: 1e-2)
     }
 
-    /// Batch 4 as a rank's half of 8 on two ranks: two groups of 2 (of the global batch's four).
+    /// Batch 6 as a rank's half of 12 on two ranks: two groups of 3 (of the global batch's four).
     func testLowRankCellBackwardMatchesFiniteDifferences() {
         let (c, layout) = cell(wRank: 2, uRank: 3)
-        LayerHarness(c, layout, input: ActShape(channels: 2, batch: 4, height: 5, width: 3),
-                     groups: SampleGroups(localBatch: 4, ranks: 2)).check(h: 1e-2)
+        let groups = SampleGroups(localBatch: 6, ranks: 2)
+        XCTAssertEqual([groups.local, groups.size], [2, 3])
+        LayerHarness(c, layout, input: ActShape(channels: 2, batch: 6, height: 5, width: 3), groups: groups).check(h: 1e-2)
     }
 
     func testLinearBackwardMatchesFiniteDifferences() {
