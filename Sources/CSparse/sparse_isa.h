@@ -25,4 +25,8 @@ void sp_count_avx512(const float *w, const float *mask, float threshold, int32_t
 void sp_fill_avx512(const float *w, const float *mask, float threshold, int32_t rows, int32_t cols, int32_t block_cols,
                     const int32_t *col_offset, int32_t r0, int32_t r1, const int32_t *start,
                     int32_t *offset, int32_t *index, float *value);
+void sp_spmm_narrow_avx512(const sp_matrix *a, const float *b, int64_t stride, int32_t width, float *c, int64_t ldc,
+                           int flags);
+void sp_spmm_narrow_avx2(const sp_matrix *a, const float *b, int64_t stride, int32_t width, float *c, int64_t ldc,
+                         int flags);
 #endif

@@ -142,6 +142,43 @@ final class SparseKernelTests: XCTestCase {
         }
     }
 
+    /// The narrow product (a recurrent step's few columns): Double sums of the same operands, every width
+    /// up to 16, several blocks, rows of B longer than the columns read; and the same bits on every body.
+    func testNarrowSpMMMatchesDoubleSumsAndIsTheSameOnEveryISA() {
+        var results: [[Float]] = []
+        for isa in isas {
+            XCTAssertEqual(sp_force_isa(isa), isa)
+            var all: [Float] = []
+            for (rows, cols) in [(5, 7), (33, 300), (128, 128), (3, 1)] {
+                for density in [0, -1, 0.15, 1] {
+                    let w = weight(rows, cols, density: density, seed: UInt64(5 + cols))
+                    let b = build(w, rows: rows, cols: cols)
+                    for width in [1, 3, 8, 9, 16] {
+                        let stride = width + 7, ldc = width + 2
+                        let bmat = randomArray(cols * stride, seed: 23)
+                        for accumulate in [false, true] {
+                            var c = randomArray(rows * ldc, seed: 29)
+                            let before = c
+                            withMatrix(b) { m in
+                                sp_spmm_narrow(m, bmat, Int64(stride), Int32(width), &c, Int64(ldc), accumulate ? SP_ACCUMULATE : 0)
+                            }
+                            var expected = before
+                            for i in 0..<rows { for q in 0..<width {
+                                var s = accumulate ? Double(before[i * ldc + q]) : 0
+                                for k in 0..<cols { s += Double(w[i * cols + k]) * Double(bmat[k * stride + q]) }
+                                expected[i * ldc + q] = Float(s)
+                            } }
+                            assertClose(c, expected, rtol: 1e-5, atol: 1e-5, "isa \(isa) \(rows)×\(cols)·\(width) d \(density)")
+                            all += c
+                        }
+                    }
+                }
+            }
+            results.append(all)
+        }
+        for r in results.dropFirst() { XCTAssertEqual(r.map(\.bitPattern), results[0].map(\.bitPattern), "the bodies differ") }
+    }
+
     func testSDDMMMatchesDoubleSumsOnEveryISA() {
         for isa in isas {
             XCTAssertEqual(sp_force_isa(isa), isa)

@@ -44,6 +44,12 @@ int sp_force_isa(int isa);
 void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, float *pack, int64_t q0, int64_t q1,
              float *c, int64_t ldc, int flags, const float *bias, const float *residual);
 
+/// The same for a narrow C (width ≤ 16 columns, from column 0; a recurrent cell's step over a few samples):
+/// one vector per output row, its entries (blocks in order) dealt round-robin to four partial sums added
+/// (s0 + s1) + (s2 + s3) at the row's end, each a chain of fused multiply-adds — the same bits on every
+/// body. Needs no pack. `flags`: SP_ACCUMULATE.
+void sp_spmm_narrow(const sp_matrix *a, const float *b, int64_t stride, int32_t width, float *c, int64_t ldc, int flags);
+
 /// out[e] += Σ_q D[i·ldd + q] · B[offset[e]·stride + q] for the entries e of rows [r0, r1), q in [q0, q1):
 /// the product D·Bᵀ sampled where the operand has entries (SDDMM). `pack` as for sp_spmm.
 void sp_sddmm(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride, int32_t brows,
