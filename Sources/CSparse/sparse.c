@@ -80,15 +80,16 @@ void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, 
     }
 }
 
-/// The vector bodies' narrow product lane by lane: four fused chains per column, dealt round-robin.
+/// The vector bodies' narrow product lane by lane: four fused chains per column, a block's entries
+/// dealt round-robin from the first.
 static void spmm_narrow_c(const sp_matrix *a, const float *b, int64_t stride, int32_t width, float *c, int64_t ldc,
                           int accumulate) {
     const int32_t rows = a->rows;
     for (int32_t i = 0; i < rows; i++) {
         float s[4][16] = {{0}};
-        int k = 0;
         for (int32_t blk = 0; blk < a->blocks; blk++) {
             const int32_t *st = a->start + (int64_t)blk * (rows + 1);
+            int k = 0;
             for (int32_t e = st[i]; e < st[i + 1]; e++) {
                 const float v = a->value[e];
                 const float *br = b + (int64_t)a->offset[e] * stride;

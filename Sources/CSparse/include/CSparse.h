@@ -45,8 +45,8 @@ void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, 
              float *c, int64_t ldc, int flags, const float *bias, const float *residual);
 
 /// The same for a narrow C (width ≤ 16 columns, from column 0; a recurrent cell's step over a few samples):
-/// one vector per output row, its entries (blocks in order) dealt round-robin to four partial sums added
-/// (s0 + s1) + (s2 + s3) at the row's end, each a chain of fused multiply-adds — the same bits on every
+/// one vector per output row, each block's entries dealt round-robin (from the first) to four partial sums
+/// added (s0 + s1) + (s2 + s3) at the row's end, each a chain of fused multiply-adds — the same bits on every
 /// body. Needs no pack. `flags`: SP_ACCUMULATE.
 void sp_spmm_narrow(const sp_matrix *a, const float *b, int64_t stride, int32_t width, float *c, int64_t ldc, int flags);
 

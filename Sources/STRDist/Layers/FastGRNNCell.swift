@@ -10,13 +10,16 @@
 //
 // W and U are SparseMatrix weights of any sparse kind, counted and pruned
 // like convs. The batch runs in its SampleGroups, a whole group per thread
-// through every step (no barrier between steps): memory is group-major
-// [group, T, size, ·], the inputs, gates and states of every step kept for
-// backpropagation through time, so a group's input product over all steps
-// is one GEMM, each step adds its h_{t−1}·U, and backward's weight
-// gradients are one GEMM per group over its steps and samples (a leaf the
-// groups' tree adds). Every product has the same shape on any rank count
-// and thread count, which keeps the results bit-identical across them.
+// through every step (no barrier between steps). Memory is feature-major per
+// group, [group, feature, T·size] (a row per feature, a column per step and
+// sample; the states [group, hidden, (T + 1)·size]), every step's inputs,
+// gates and states kept for backpropagation through time: a group's input
+// product over all steps is one GEMM, each step adds its Uᵀ·h_{t−1} (size
+// columns: U's `multiply`, on the sparse narrow kernel when the plan finds it
+// faster), and backward's weight gradients are one GEMM per group over its
+// steps and samples (a leaf the groups' tree adds). Every product has the
+// same shape on any rank count and thread count, which keeps the results
+// bit-identical across them.
 
 import Foundation
 
@@ -34,22 +37,29 @@ public final class FastGRNNCell: Layer {
     var inputGrad = GradUse.none
     var steps = 0, batch = 0
     var groups = SampleGroups(localBatch: 1, ranks: 1)
-    /// Group-major [group, T, size, ·] regions: inputs, gates (z, c), the low-rank intermediates x·W1 and
-    /// h·U1, and backward's ∂pre, ∂(x·W1), ∂(h·U1); states h_0…h_T as [group, T + 1, size, hidden];
-    /// ∂h as [group, size, hidden]; per group the small gradients' sums (bias_gate, bias_update, ζ, ν).
+    /// Feature-major [group, feature, T·size] regions: inputs, gates (z, c), the low-rank intermediates
+    /// x·W1 and h·U1, and backward's ∂pre, ∂(x·W1), ∂(h·U1); states h_0…h_T as [group, hidden, (T + 1)·size];
+    /// ∂h as [group, hidden, size]; per group the small gradients' sums (bias_gate, bias_update, ζ, ν).
     var xs = WorkspaceRegion<Float>.none, zs = WorkspaceRegion<Float>.none, cs = WorkspaceRegion<Float>.none
     var hs = WorkspaceRegion<Float>.none, qs = WorkspaceRegion<Float>.none, ps = WorkspaceRegion<Float>.none
     var dPre = WorkspaceRegion<Float>.none, dh = WorkspaceRegion<Float>.none
     var dqs = WorkspaceRegion<Float>.none, dps = WorkspaceRegion<Float>.none
     var leaves = WorkspaceRegion<Float>.none
+    /// Per group: backward's sums in 8 lanes each (FastGRNNKernels.laneCount), reduced into its leaf at the end.
+    var lanes = WorkspaceRegion<Float>.none
     /// The profile's key (made once: a step builds no strings).
     let profileKey: String
 
     /// - Parameters:
     ///   - wKind, uKind: the sparse kinds of W's and U's factors.
+    /// How U's step products run (`conv_algorithm`): auto (the plan), sparse, or dense (im2col, winograd).
+    public let algorithm: ConvAlgorithm
+
     public init(_ name: String, inputSize: Int, hidden: Int, wRank: Int? = nil, uRank: Int? = nil,
-                wKind: SparseKind, uKind: SparseKind, settings: TransformSettings, layout: ParameterLayout) {
+                wKind: SparseKind, uKind: SparseKind, settings: TransformSettings, algorithm: ConvAlgorithm = .auto,
+                layout: ParameterLayout) {
         self.name = name
+        self.algorithm = algorithm
         self.inputSize = inputSize; self.hidden = hidden
         func matrix(_ n: String, _ rows: Int, _ cols: Int, _ kind: SparseKind) -> SparseMatrix {
             SparseMatrix(name: "\(name).\(n)", key: "\(name).\(n)", rows: rows, cols: cols, kind: kind, settings: settings, layout: layout)
@@ -76,6 +86,8 @@ public final class FastGRNNCell: Layer {
         steps = s.height; batch = s.batch
         groups = planner.groups ?? SampleGroups(localBatch: batch, ranks: 1)
         for m in matrices { m.usesPerSample = steps; m.plan(planner, groups: groups) }
+        // U's step products are a group wide; the low-rank factors' stay dense (their products are small).
+        if uRank == nil { u[0].planProducts(planner, width: groups.size, algorithm: algorithm) }
         let rows = steps * batch
         xs = planner.region(rows * inputSize)
         zs = planner.region(rows * hidden); cs = planner.region(rows * hidden)
@@ -84,6 +96,7 @@ public final class FastGRNNCell: Layer {
         qs = planner.region(rows * (wRank ?? 0)); dqs = planner.region(rows * (wRank ?? 0))
         ps = planner.region(rows * (uRank ?? 0)); dps = planner.region(rows * (uRank ?? 0))
         leaves = planner.region(groups.local * leafStride)
+        lanes = planner.region(groups.local * FastGRNNKernels.laneCount(hidden: hidden))
         output = planner.activation(ActShape(channels: hidden, batch: batch, height: 1, width: 1))
         planner.produced(output, by: self)
         return output
@@ -91,9 +104,14 @@ public final class FastGRNNCell: Layer {
 
     /// A group's small gradients: bias_gate, bias_update, ζ, ν.
     var leafStride: Int { 2 * hidden + 2 }
-    /// Rows (samples × steps) of group g's first step in the [group, T, size, ·] regions, and of h_0 in `hs`.
-    func rowBase(_ g: Int) -> Int { g * steps * groups.size }
-    func stateBase(_ g: Int) -> Int { g * (steps + 1) * groups.size }
+    /// Columns of a group's step-major rows (T·size) and of its state rows ((T + 1)·size).
+    var stepColumns: Int { steps * groups.size }
+    var stateColumns: Int { (steps + 1) * groups.size }
+    /// Group g's block of a [group, rows, T·size] region, and of the states.
+    func block(_ r: WorkspaceRegion<Float>, _ ctx: StepContext, group g: Int, rows: Int) -> UnsafeMutablePointer<Float> {
+        ctx.region(r) + g * rows * stepColumns
+    }
+    func states(_ ctx: StepContext, group g: Int) -> UnsafeMutablePointer<Float> { ctx.region(hs) + g * hidden * stateColumns }
 
     /// Squashed ζ and ν.
     func scalars(_ ctx: StepContext) -> (zeta: Float, nu: Float) {
@@ -109,59 +127,60 @@ public final class FastGRNNCell: Layer {
         let args = (cell: self, ctx: ctx, w0: w0, w1: w1, u0: u0, u1: u1, zeta: zt, nu: nt)
         ctx.pool.parallelRanges(groups.local, args) { a, range, _ in for g in range { a.cell.forwardGroup(g, a) } }
         // h_T of every group to the [hidden, N] output.
-        let y = ctx.value(output), h = hidden, n = batch, all = UnsafePointer(ctx.region(hs))
+        let y = ctx.value(output), n = batch, last = steps * groups.size
         for i in 0..<n {
-            let (g, j) = groups.group(ofSample: i), last = all + (stateBase(g) + steps * groups.size + j) * h
-            for o in 0..<h { y[o * n + i] = last[o] }
+            let (g, j) = groups.group(ofSample: i), h = UnsafePointer(states(ctx, group: g)) + last + j
+            for o in 0..<hidden { y[o * n + i] = h[o * stateColumns] }
         }
-        ctx.profiled(profileKey, backward: false, since: start, floats: steps * n * (inputSize + 4 * h))
+        ctx.profiled(profileKey, backward: false, since: start, floats: steps * n * (inputSize + 4 * hidden))
     }
 
     typealias StepArgs = (cell: FastGRNNCell, ctx: StepContext, w0: UnsafePointer<Float>, w1: UnsafePointer<Float>,
                           u0: UnsafePointer<Float>, u1: UnsafePointer<Float>, zeta: Float, nu: Float)
 
-    /// Group g through every step: its input product (x·W, or (x·W1)·W2) at once, then per step
-    /// pre += h_{t−1}·U (or (h_{t−1}·U1)·U2), the gates and h_t.
+    /// Group g through every step: its input product (Wᵀ·x, or W2ᵀ·(W1ᵀ·x)) at once, then per step
+    /// pre += Uᵀ·h_{t−1} (or U2ᵀ·(U1ᵀ·h_{t−1})), the gates and h_t.
     private func forwardGroup(_ g: Int, _ a: StepArgs) {
-        let ctx = a.ctx, h = hidden, b = groups.size, rows = steps * b, base = rowBase(g)
-        let x = ctx.region(xs) + base * inputSize, pre = ctx.region(zs) + base * h
+        let ctx = a.ctx, h = hidden, b = groups.size, tb = stepColumns, sb = stateColumns
+        let x = block(xs, ctx, group: g, rows: inputSize), pre = block(zs, ctx, group: g, rows: h)
         if let r = wRank {
-            let q = ctx.region(qs) + base * r
-            Gemm.gemm(transA: false, transB: false, m: rows, n: r, k: inputSize, a: x, lda: inputSize, b: a.w0, ldb: r, beta: 0, c: q, ldc: r)
-            Gemm.gemm(transA: false, transB: false, m: rows, n: h, k: r, a: q, lda: r, b: a.w1, ldb: h, beta: 0, c: pre, ldc: h)
+            let q = block(qs, ctx, group: g, rows: r)
+            Gemm.gemm(transA: true, transB: false, m: r, n: tb, k: inputSize, a: a.w0, lda: r, b: x, ldb: tb, beta: 0, c: q, ldc: tb)
+            Gemm.gemm(transA: true, transB: false, m: h, n: tb, k: r, a: a.w1, lda: h, b: q, ldb: tb, beta: 0, c: pre, ldc: tb)
         } else {
-            Gemm.gemm(transA: false, transB: false, m: rows, n: h, k: inputSize, a: x, lda: inputSize, b: a.w0, ldb: h, beta: 0, c: pre, ldc: h)
+            Gemm.gemm(transA: true, transB: false, m: h, n: tb, k: inputSize, a: a.w0, lda: h, b: x, ldb: tb, beta: 0, c: pre, ldc: tb)
         }
-        let states = ctx.region(hs) + stateBase(g) * h
-        states.update(repeating: 0, count: b * h)
+        let hs = states(ctx, group: g), gates = block(cs, ctx, group: g, rows: h)
+        for o in 0..<h { (hs + o * sb).update(repeating: 0, count: b) }
         for t in 0..<steps {
-            let hPrev = states + t * b * h, hNext = hPrev + b * h, preT = pre + t * b * h
+            let hPrev = UnsafePointer(hs + t * b), preT = pre + t * b
             if let r = uRank {
-                let p = ctx.region(ps) + (base + t * b) * r
-                Gemm.gemm(transA: false, transB: false, m: b, n: r, k: h, a: hPrev, lda: h, b: a.u0, ldb: r, beta: 0, c: p, ldc: r)
-                Gemm.gemm(transA: false, transB: false, m: b, n: h, k: r, a: p, lda: r, b: a.u1, ldb: h, beta: 1, c: preT, ldc: h)
+                let p = block(ps, ctx, group: g, rows: r) + t * b
+                Gemm.gemm(transA: true, transB: false, m: r, n: b, k: h, a: a.u0, lda: r, b: hPrev, ldb: sb, beta: 0, c: p, ldc: tb)
+                Gemm.gemm(transA: true, transB: false, m: h, n: b, k: r, a: a.u1, lda: h, b: p, ldb: tb, beta: 1, c: preT, ldc: tb)
             } else {
-                Gemm.gemm(transA: false, transB: false, m: b, n: h, k: h, a: hPrev, lda: h, b: a.u0, ldb: h, beta: 1, c: preT, ldc: h)
+                u[0].multiply(ctx, hPrev, ldx: sb, into: preT, ldy: tb, width: b, accumulate: true)
             }
-            FastGRNNKernels.forward(z: preT, c: ctx.region(cs) + (base + t * b) * h, h: hNext, hPrev: hPrev,
+            FastGRNNKernels.forward(z: preT, c: gates + t * b, ldz: tb, h: hs + (t + 1) * b, hPrev: hPrev, ldh: sb,
                                     biasGate: ctx.param(biasGate), biasUpdate: ctx.param(biasUpdate),
-                                    zeta: a.zeta, nu: a.nu, rows: b, hidden: h)
+                                    zeta: a.zeta, nu: a.nu, hidden: h, width: b)
         }
     }
 
-    /// Where sample i's step t row lives in the [group, T, size, ·] regions.
-    func row(sample i: Int, step t: Int) -> Int {
+    /// Where sample i's step-t input row starts in `xs` (its features then lie T·size apart).
+    func inputColumn(sample i: Int, step t: Int) -> Int {
         let (g, j) = groups.group(ofSample: i)
-        return rowBase(g) + t * groups.size + j
+        return g * inputSize * stepColumns + t * groups.size + j
     }
 
-    /// The CNHW images to group-major rows: xs[row(i, t), c·W + j] = x[c, i, t, j].
+    /// The CNHW images to feature-major columns: xs[g, c·W + k, t·size + j] = x[c, i, t, k] for sample i = (g, j).
     private func gatherSequences(_ ctx: StepContext) {
-        let s = input.shape, x = ctx.value(input), xt = ctx.region(xs)
+        let s = input.shape, x = UnsafePointer(ctx.value(input)), xt = ctx.region(xs), tb = stepColumns
         for c in 0..<s.channels {
             for i in 0..<s.batch {
                 for t in 0..<steps {
-                    (xt + row(sample: i, step: t) * inputSize + c * s.width).update(from: x + ((c * s.batch + i) * steps + t) * s.width, count: s.width)
+                    let to = xt + inputColumn(sample: i, step: t) + c * s.width * tb, from = x + ((c * s.batch + i) * steps + t) * s.width
+                    for k in 0..<s.width { to[k * tb] = from[k] }
                 }
             }
         }

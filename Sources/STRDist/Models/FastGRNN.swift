@@ -12,7 +12,7 @@ public enum FastGRNN {
         let cell = FastGRNNCell("rnn", inputSize: options.inputChannels * options.inputWidth, hidden: options.hiddenSize,
                                 wRank: options.wRank, uRank: options.uRank,
                                 wKind: b.kindAndInit(.stem, defaultInit: true).0, uKind: b.kindAndInit(.inner, defaultInit: true).0,
-                                settings: settings, layout: b.layout)
+                                settings: settings, algorithm: options.convAlgorithm, layout: b.layout)
         for m in cell.matrices { b.register(m) }
         let (kind, _, _) = b.kindAndInit(.classifier, defaultInit: true)
         let classifier = Linear("classifier", inFeatures: options.hiddenSize, outFeatures: options.numClasses, kind: kind,

@@ -31,6 +31,19 @@ extension MultiRankTests {
         }
     }
 
+    /// With U's products on the sparse kernel (`conv_algorithm: sparse`): one rank and two, the same bits.
+    func testFastGRNNWithSparseProductsOnTwoRanksIsBitIdentical() throws {
+        var runs: [[Float]] = []
+        for ranks in [0, 2] {
+            let log = dir + "/fgsparse\(ranks).txt"
+            let r = try mpirun(ranks, Self.fastGRNN + ["--step_log", log, "--name", "fgsparse\(ranks)", "--conv_algorithm", "sparse"])
+            XCTAssertEqual(r.status, 0, r.output)
+            guard r.status == 0 else { return }
+            runs.append(try losses(log).map { $0 } + (try parameters(log + ".params")))
+        }
+        XCTAssertEqual(runs[1].map(\.bitPattern), runs[0].map(\.bitPattern), "two ranks differ from one")
+    }
+
     /// Three ranks (4 samples each) cannot continue the tree: MPI's all-reduce adds them, the banner says
     /// so, and the run follows one rank's within rounding.
     func testFastGRNNOnThreeRanksFollowsOneRankWithinRounding() throws {

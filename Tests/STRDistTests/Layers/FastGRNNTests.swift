@@ -7,10 +7,10 @@ import XCTest
 
 final class FastGRNNTests: XCTestCase {
     /// Hidden 12: one 8-lane block and a scalar tail in the gates' kernels.
-    func cell(wRank: Int? = nil, uRank: Int? = nil) -> (FastGRNNCell, ParameterLayout) {
+    func cell(wRank: Int? = nil, uRank: Int? = nil, algorithm: ConvAlgorithm = .auto) -> (FastGRNNCell, ParameterLayout) {
         let layout = ParameterLayout()
         let c = FastGRNNCell("rnn", inputSize: 6, hidden: 12, wRank: wRank, uRank: uRank, wKind: .dense, uKind: .dense,
-                             settings: .init(), layout: layout)
+                             settings: .init(), algorithm: algorithm, layout: layout)
         return (c, layout)
     }
 
@@ -18,6 +18,14 @@ final class FastGRNNTests: XCTestCase {
     func testCellBackwardMatchesFiniteDifferences() {
         let (c, layout) = cell()
         LayerHarness(c, layout, input: ActShape(channels: 2, batch: 6, height: 4, width: 3), threads: 2).check(h: 1e-2)
+    }
+
+    /// U's step products on the sparse narrow kernel (forced; the dense weight compressed whole).
+    func testCellBackwardWithSparseProductsMatchesFiniteDifferences() {
+        let (c, layout) = cell(algorithm: .sparse)
+        let harness = LayerHarness(c, layout, input: ActShape(channels: 2, batch: 6, height: 4, width: 3), threads: 2)
+        harness.check(h: 1e-2)
+        XCTAssertTrue(c.u[0].runsSparse)
     }
 
     /// Batch 6 as a rank's half of 12 on two ranks: two groups of 3 (of the global batch's four).
@@ -65,6 +73,39 @@ final class FastGRNNTests: XCTestCase {
         XCTAssertEqual(model.totalSparsity() * 100, report.total, accuracy: 1e-9)
     }
 
+    /// An STR FastGRNN whose U is 90% pruned: the plan runs U's products on the sparse kernel (groups of
+    /// 8: it pays below a density of 25%), and the logits and every gradient equal the dense products'
+    /// (`conv_algorithm: im2col`) up to rounding; at 40% pruned the plan stays dense.
+    func testSparseProductsFollowThePlanAndMatchTheDenseOnes() throws {
+        func run(_ algorithm: ConvAlgorithm, sparsity: Double) throws -> (sparse: Bool, logits: [Float], grads: [Float]) {
+            var o = ModelOptions()
+            o.arch = "FastGRNN"; o.numClasses = 10; o.inputChannels = 1; o.inputWidth = 28; o.hiddenSize = 64
+            o.convKind = .str; o.sInit = -5; o.convAlgorithm = algorithm
+            let model = try Model(o, threads: 2)
+            let net = model.network
+            net.plan(ActShape(channels: 1, batch: 128, height: 28, width: 28))
+            net.initialize(seed: 1)
+            let u = model.weighted.first { $0.name == "rnn.U" }!
+            XCTAssert(u.transform.impose(sparsity: sparsity, weight: net.store.values.base + u.weight.offset,
+                                         count: u.weightCount, net.context))
+            var rng = RNG(seed: 4)
+            rng.fillNormal(net.input, count: net.inputRef.shape.count, std: 1)
+            for i in 0..<128 { net.labels[i] = Int32(rng.below(10)) }
+            net.forward(training: true)
+            _ = net.loss(smoothing: 0.1)
+            net.backward()
+            let sparse = (u as! SparseMatrix).runsSparse
+            return (sparse, Array(UnsafeBufferPointer(start: net.logits, count: 10 * 128)),
+                    Array(UnsafeBufferPointer(start: net.store.grads.base, count: net.store.parameters.count)))
+        }
+        let sparse = try run(.auto, sparsity: 0.9), dense = try run(.im2col, sparsity: 0.9)
+        XCTAssertTrue(sparse.sparse)
+        XCTAssertFalse(dense.sparse)
+        assertClose(sparse.logits, dense.logits, rtol: 1e-5, atol: 1e-6)
+        assertClose(sparse.grads, dense.grads, rtol: 1e-4, atol: 1e-6)
+        XCTAssertFalse(try run(.auto, sparsity: 0.4).sparse)
+    }
+
     /// Two SGD steps and an evaluation of an STR FastGRNN (low-rank W) allocate nothing.
     func testSTRStepAllocatesNothing() throws {
         var o = ModelOptions()
@@ -74,5 +115,17 @@ final class FastGRNNTests: XCTestCase {
         model.network.plan(ActShape(channels: 1, batch: 12, height: 28, width: 28))
         model.network.initialize(seed: 1)
         try assertStepsAllocateNothing(model, "a FastGRNN training step")
+    }
+
+    /// The same with U's products on the sparse kernel (its compressed weight rebuilt every step).
+    func testSparseProductsStepAllocatesNothing() throws {
+        var o = ModelOptions()
+        o.arch = "FastGRNN"; o.numClasses = 10; o.inputChannels = 1; o.inputWidth = 28; o.hiddenSize = 32
+        o.convKind = .str; o.sInit = -5; o.convAlgorithm = .sparse
+        let model = try Model(o, threads: 2)
+        model.network.plan(ActShape(channels: 1, batch: 12, height: 28, width: 28))
+        model.network.initialize(seed: 1)
+        try assertStepsAllocateNothing(model, "a FastGRNN training step with sparse products")
+        XCTAssertTrue(model.weighted.contains { $0.name == "rnn.U" && $0.runsSparse })
     }
 }
