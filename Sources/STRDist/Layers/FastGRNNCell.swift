@@ -47,8 +47,9 @@ public final class FastGRNNCell: Layer {
     var leaves = WorkspaceRegion<Float>.none
     /// Per group: backward's sums in 8 lanes each (FastGRNNKernels.laneCount), reduced into its leaf at the end.
     var lanes = WorkspaceRegion<Float>.none
-    /// The profile's key (made once: a step builds no strings).
-    let profileKey: String
+    /// The profile's keys, with U's products dense and sparse (made once: a step builds no strings).
+    let denseKey: String, sparseKey: String
+    var profileKey: String { u[0].runsSparse ? sparseKey : denseKey }
 
     /// - Parameters:
     ///   - wKind, uKind: the sparse kinds of W's and U's factors.
@@ -70,7 +71,8 @@ public final class FastGRNNCell: Layer {
         biasUpdate = layout.parameter("\(name).bias_update", shape: [1, hidden], group: .weight)
         zeta = layout.parameter("\(name).zeta", shape: [1, 1], group: .weight)
         nu = layout.parameter("\(name).nu", shape: [1, 1], group: .weight)
-        profileKey = "fastgrnn \(inputSize)->\(hidden)" + (wRank.map { " wRank \($0)" } ?? "") + (uRank.map { " uRank \($0)" } ?? "")
+        denseKey = "fastgrnn \(inputSize)->\(hidden)" + (wRank.map { " wRank \($0)" } ?? "") + (uRank.map { " uRank \($0)" } ?? "")
+        sparseKey = denseKey + ", U sparse"
     }
 
     public var matrices: [SparseMatrix] { w + u }
