@@ -9,6 +9,8 @@
 import Foundation
 
 public enum FastGRNNKernels {
+    private typealias M = VectorMath
+
     @inline(__always) static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
 
     /// On entry `z` holds pre; on return z = σ(pre + biasGate), c = tanh(pre + biasUpdate) and
@@ -18,7 +20,6 @@ public enum FastGRNNKernels {
                                h: UnsafeMutablePointer<Float>, hPrev: UnsafePointer<Float>, ldh: Int,
                                biasGate: UnsafePointer<Float>, biasUpdate: UnsafePointer<Float>,
                                zeta: Float, nu: Float, hidden: Int, width: Int) {
-        typealias M = VectorMath
         for r in 0..<hidden {
             let zr = z + r * ldz, cr = c + r * ldz, hr = h + r * ldh, pr = hPrev + r * ldh
             let bg = biasGate[r], bu = biasUpdate[r]
@@ -51,7 +52,6 @@ public enum FastGRNNKernels {
     public static func backward(dh: UnsafeMutablePointer<Float>, lddh: Int, z: UnsafePointer<Float>, c: UnsafePointer<Float>,
                                 ldz: Int, hPrev: UnsafePointer<Float>, ldh: Int, zeta: Float, nu: Float,
                                 dPre: UnsafeMutablePointer<Float>, lanes: UnsafeMutablePointer<Float>, hidden: Int, width: Int) {
-        typealias M = VectorMath
         let zetaLanes = lanes + 16 * hidden, nuLanes = zetaLanes + 8
         var laneZeta = M.load(zetaLanes), laneNu = M.load(nuLanes)
         for r in 0..<hidden {
@@ -91,5 +91,4 @@ public enum FastGRNNKernels {
     public static func reduce(lanes: UnsafePointer<Float>, hidden: Int, into out: UnsafeMutablePointer<Float>) {
         for k in 0..<(2 * hidden + 2) { out[k] = M.load(lanes + 8 * k).sum() }
     }
-    private typealias M = VectorMath
 }

@@ -23,7 +23,7 @@ public struct SampleGroups: Sendable, Equatable {
     public let acrossRanks: Bool
 
     /// At most this many groups: bit-identity on up to 16 ranks, and a group of a 128-sample batch is
-    /// still 8 samples (8-row products).
+    /// still 8 samples (a FastGRNN step's products 8 columns wide).
     public static let limit = 16
 
     /// The groups of a global batch of `localBatch · ranks` samples.

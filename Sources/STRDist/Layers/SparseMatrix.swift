@@ -10,7 +10,8 @@
 // Its products with a few columns at a time (`multiply`: a recurrent cell's
 // step over one sample group, feature-major) run dense (OpenBLAS) or on the
 // sparse narrow kernel (sp_spmm_narrow) over ŵ compressed once per step,
-// whichever the plan finds faster for the weight's density (`productsPlan`).
+// whichever the plan finds faster for the weight's density (`sparsePays`,
+// decided in `prepare`).
 //
 // With SampleGroups the layer writes one ∂L/∂ŵ per group (`leaf`); each is
 // mapped through the kind on its own (STR's threshold gradient is a sum
