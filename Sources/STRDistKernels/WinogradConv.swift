@@ -85,13 +85,19 @@ public struct WinogradPlan {
 /// Where a chunk's transformed tiles and a thread's padded plane live.
 public struct TileBuffers {
     public let v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>
-    public let padded: UnsafeMutablePointer<Float>, temp: UnsafeMutablePointer<Float>
+    public let padded: UnsafeMutablePointer<Float>
+    /// 48 phases (+16) of one tile row's work: the first pass of a 2-D transform (24 phases; 36 for
+    /// the input gradient's), an output tile row's four image rows (16 phases at 24), and `line`.
+    public let temp: UnsafeMutablePointer<Float>
+    /// One image row, 4 phases long, in column order: between the plane and phase-major rows.
+    public let line: UnsafeMutablePointer<Float>
 
     /// Thread t's buffers: V and M in its own scratch, or shared ones at `shared` (point split).
     public init(_ p: WinogradPlan, _ scratch: ConvScratch, thread t: Int) {
         let own = scratch.perThread(t)
         padded = own
         temp = own + p.paddedRows * p.rowFloats
+        line = temp + 40 * p.phase
         v = p.splitsPoints ? scratch.partials + 2 * p.transformedWeights : own + p.planeFloats
         m = v + WinogradPlan.points * p.g.inChannels * WinogradPlan.ld(p.maxTiles)
     }
