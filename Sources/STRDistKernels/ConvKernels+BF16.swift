@@ -31,15 +31,23 @@ public struct ConvPiece {
 }
 
 extension ConvGeometry {
+    /// Fewest columns a bf16 piece has where the images allow: each piece re-reads the whole weight (and
+    /// ∂W, in backward), so thinner pieces move more bytes than they save in L2.
+    // unsafe: a tuning knob that tests and benchmarks set before any work starts; steps only read it.
+    nonisolated(unsafe) public static var minPieceColumns = 256
+
     /// Rows of one image per piece when an image is larger than the budget, else nil (whole images).
-    var rowsPerPiece: Int? {
-        colRows * outPlane <= Self.pieceBudget ? nil : outputRowsPerPiece
+    public var rowsPerPiece: Int? {
+        guard colRows * outPlane > Self.pieceBudget else { return nil }
+        let rows = max(outputRowsPerPiece, (Self.minPieceColumns + outW - 1) / outW)
+        return rows >= outH ? nil : rows
     }
 
     /// The most columns a bf16 piece has.
     public var pieceColumns: Int {
-        if let rows = rowsPerPiece { return min(outH, rows) * outW }
-        return max(1, min(batch, Self.pieceBudget / max(1, colRows * outPlane))) * outPlane
+        if let rows = rowsPerPiece { return rows * outW }
+        let images = max(Self.pieceBudget / max(1, colRows * outPlane), (Self.minPieceColumns + outPlane - 1) / outPlane)
+        return max(1, min(batch, images)) * outPlane
     }
 
     /// Calls `body` for each piece of images `images`, in order.

@@ -23,10 +23,11 @@ final class ConvBF16Tests: XCTestCase {
     override func tearDown() { BFloat16.force(isa: nil) }
 
     func run(_ t: Case, threads: Int, chunkBudget: Int, accumulate: Bool) {
-        // The budget of a bf16 piece: 1 cuts every image into single output rows.
-        let saved = ConvGeometry.pieceBudget
-        ConvGeometry.pieceBudget = chunkBudget
-        defer { ConvGeometry.pieceBudget = saved }
+        // The budget of a bf16 piece: 1 cuts every image into single output rows (no floor on a piece's
+        // columns here, so that these small images are cut too).
+        let saved = (ConvGeometry.pieceBudget, ConvGeometry.minPieceColumns)
+        (ConvGeometry.pieceBudget, ConvGeometry.minPieceColumns) = (chunkBudget, 1)
+        defer { (ConvGeometry.pieceBudget, ConvGeometry.minPieceColumns) = saved }
         var g = ConvGeometry(inChannels: t.c, outChannels: t.o, kernel: (t.k, t.k), stride: (t.s, t.s),
                              padding: (t.p, t.p), dilation: (t.d, t.d), groups: t.g, batch: t.n, inH: t.h, inW: t.w)
         g.bf16 = true
@@ -81,6 +82,30 @@ final class ConvBF16Tests: XCTestCase {
                 run(t, threads: 2, chunkBudget: 300, accumulate: false) // pieces of a few rows, or of whole images
             }
         }
+    }
+
+    /// Pieces hold at least `minPieceColumns` columns where the images have them: ResNet50's 3×3/2
+    /// 512→512 conv at batch 16 (7×7 outputs) had run in pieces of 28 and 21 columns, each re-reading the
+    /// 4.7 MB weight forward and adding into the 9.4 MB ∂W backward (45 → 27 ms per backward).
+    func testPiecesAreNotThinnerThanTheFloor() {
+        func g(_ c: Int, _ o: Int, k: Int, s: Int = 1, n: Int = 16, h: Int) -> ConvGeometry {
+            var g = ConvGeometry(inChannels: c, outChannels: o, kernel: (k, k), stride: (s, s), padding: (k / 2, k / 2),
+                                 batch: n, inH: h, inW: h)
+            g.bf16 = true
+            return g
+        }
+        XCTAssertEqual(ConvGeometry.minPieceColumns, 256)
+        let late = g(512, 512, k: 3, s: 2, h: 14)           // 4608 × 49 columns per image: over the budget
+        XCTAssertNil(late.rowsPerPiece, "whole images")
+        XCTAssertEqual(late.pieceColumns, 6 * 49)
+        let mid = g(256, 256, k: 3, s: 2, h: 28)            // 14 output rows of 14
+        XCTAssertEqual(mid.rowsPerPiece, nil, "19 rows of 14 would be more than the image's 14")
+        XCTAssertEqual(mid.pieceColumns, 2 * 196)
+        let stem = g(3, 64, k: 7, s: 2, h: 224)              // 147 × 112 columns per output row
+        XCTAssertEqual(stem.rowsPerPiece, 7, "the budget's rows: more than the floor's 3")
+        XCTAssertEqual(stem.pieceColumns, 7 * 112)
+        let small = g(64, 64, k: 3, n: 2, h: 4)              // all the batch has: 32 columns
+        XCTAssertEqual(small.pieceColumns, 2 * 16)
     }
 
     func testPlannerRunsBF16OnlyWhereItPays() {
