@@ -80,6 +80,18 @@ public enum Im2col {
             let src = plane + ih * g.inW - g.padW + kj * g.dilationW
             if g.strideW == 1 {
                 if hi > lo { (row + lo).update(from: src + lo, count: hi - lo) }
+            } else if g.strideW == 2 {
+                var o = lo
+                // 8 outputs from 16 inputs by a shuffle; the last input read, src[2·o + 15], is at or
+                // before src[2·(hi − 1)], the last one the row uses.
+                while o + 9 <= hi {
+                    let p = UnsafeRawPointer(src + 2 * o)
+                    let a = p.loadUnaligned(as: SIMD8<Float>.self), b = p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(row + o).storeBytes(of: SIMD8(a[0], a[2], a[4], a[6], b[0], b[2], b[4], b[6]),
+                                                                as: SIMD8<Float>.self)
+                    o += 8
+                }
+                while o < hi { row[o] = src[2 * o]; o += 1 }
             } else {
                 let s = g.strideW
                 var o = lo

@@ -15,6 +15,7 @@ final class ConvBF16Tests: XCTestCase {
         Case(c: 6, o: 4, k: 3, s: 1, p: 1, g: 2),           // groups
         Case(c: 4, o: 6, k: 1, g: 2),                       // grouped pointwise
         Case(c: 3, o: 4, k: 7, s: 2, p: 3, h: 13, w: 11),   // stem-like 7×7/2
+        Case(c: 2, o: 3, k: 7, s: 2, p: 3, n: 2, h: 5, w: 45),  // … rows of 23 outputs: the stride-2 gather's vector path
         Case(c: 8, o: 10, k: 1, n: 5, h: 1, w: 1, bias: true), // classifier on [C, N, 1, 1]
         Case(c: 33, o: 17, k: 3, p: 1, n: 2, h: 9, w: 9),   // odd channel counts past a tile
         Case(c: 40, o: 50, k: 1, n: 3, h: 8, w: 9),         // 50 rows: partial tiles of 8 rows

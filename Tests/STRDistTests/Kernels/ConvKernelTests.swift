@@ -31,6 +31,8 @@ final class ConvKernelTests: XCTestCase {
         Case(c: 2, o: 2, k: 3, s: 2, p: 1, g: 2, n: 2, h: 5, w: 70),             // depthwise stride 2, long rows
         Case(c: 2, o: 2, k: 5, s: 2, p: 2, g: 2, n: 1, h: 6, w: 67, bias: true), // … even padding
         Case(c: 3, o: 4, k: 7, s: 2, p: 3, h: 13, w: 11),   // stem-like 7×7/2
+        Case(c: 2, o: 3, k: 7, s: 2, p: 3, n: 2, h: 5, w: 45),  // … rows of 23 outputs: the stride-2 gather's vector path
+        Case(c: 2, o: 3, k: 3, s: 2, p: 0, n: 2, h: 5, w: 36),  // stride 2 without padding, 17 outputs a row
         Case(c: 8, o: 10, k: 1, n: 5, h: 1, w: 1, bias: true), // classifier on [C, N, 1, 1]
         Case(c: 2, o: 3, k: 5, p: 2, h: 6, w: 5),           // "same" 5×5: shifts of two columns
         Case(c: 2, o: 2, k: 3, p: 1, h: 1, w: 1),           // "same" 3×3 on a 1×1 image
@@ -119,7 +121,7 @@ final class ConvKernelTests: XCTestCase {
     func testMatchesNaiveThreeThreadsManyChunks() { for t in Self.cases { run(t, threads: 3, chunkBudget: 100, pieceBudget: 100) } }
 
     func testAccumulateAddsToInputGradient() {
-        for t in [Self.cases[0], Self.cases[2], Self.cases[7], Self.cases[9], Self.cases[12], Self.cases[15], Self.cases[22], Self.cases[24]] {
+        for t in [Self.cases[0], Self.cases[2], Self.cases[7], Self.cases[9], Self.cases[12], Self.cases[15], Self.cases[24], Self.cases[26]] {
             let g = geometry(t)
             let x = randomArray(t.c * t.n * t.h * t.w, seed: 1), w = randomArray(g.weightCount, seed: 2)
             let dy = randomArray(g.outChannels * g.columns, seed: 4)
