@@ -82,7 +82,8 @@ public struct ConvGeometry: Equatable, Sendable {
     nonisolated(unsafe) public static var chunkBudget = 1 << 20
 
     /// Floats one piece's column matrix should stay near (512 KiB: half a Zen 4 core's L2, the other half
-    /// for the product's panels): bf16 plans cut every conv into such pieces, and the fp32 forward cuts an
+    /// for the product's panels): bf16 plans cut every conv into such pieces (no thinner than
+    /// `minPieceColumns`, ConvKernels+BF16.swift), and the fp32 forward cuts an
     /// image whose columns outgrow a chunk into runs of output rows. On the 7×7 stem (ResNet50 b16, Zen 4,
     /// 2 threads) pieces of 512 KiB took the forward from 35.8–52 ms (whole images) to 30–33 ms.
     // unsafe: a tuning knob that tests and benchmarks set before any work starts; steps only read it.

@@ -1,6 +1,6 @@
 // Convolution with bf16 operands and fp32 sums (precision: bf16): each thread takes a run of images, as
-// the fp32 im2col path does, and walks it in pieces small enough for L2 (whole images, or runs of output
-// rows of a large one); each piece's column matrix (im2col's, or the input itself for a pointwise conv)
+// the fp32 im2col path does, and walks it in pieces near L2's size (whole images, or runs of output
+// rows of a large one) but not thinner than `minPieceColumns`; each piece's column matrix (im2col's, or the input itself for a pointwise conv)
 // is rounded into the pairs layout as it is packed, then one bf16 product (CBFloat16's bf16_gemm). In backward, ∂Y is packed
 // twice per chunk — as rows for ∂W = ∂Y·colᵀ and as pairs for ∂col = Wᵀ·∂Y — and the columns as the
 // pairs of their transpose. The weight's two bf16 layouts are packed once per forward (packWeight).
@@ -32,11 +32,14 @@ public struct ConvPiece {
 
 extension ConvGeometry {
     /// Fewest columns a bf16 piece has where the images allow: each piece re-reads the whole weight (and
-    /// ∂W, in backward), so thinner pieces move more bytes than they save in L2.
+    /// ∂W, in backward), so thinner pieces move more bytes than they save in L2. (A thread's last piece
+    /// of whole images may still be thinner: it holds what is left. The floor can make a piece's scratch
+    /// far larger than the budget: ResNet50 b16's 3×3/2 512→512 conv, 2·4608·294 floats a thread, 10.8 MB.)
     // unsafe: a tuning knob that tests and benchmarks set before any work starts; steps only read it.
     nonisolated(unsafe) public static var minPieceColumns = 256
 
-    /// Rows of one image per piece when an image is larger than the budget, else nil (whole images).
+    /// Rows of one image per piece when an image is larger than the budget and the floor leaves it more
+    /// than one piece, else nil (whole images).
     public var rowsPerPiece: Int? {
         guard colRows * outPlane > Self.pieceBudget else { return nil }
         let rows = max(outputRowsPerPiece, (Self.minPieceColumns + outW - 1) / outW)

@@ -94,7 +94,8 @@ public struct TileBuffers {
     /// One image row, 4 phases long, in column order: between the plane and phase-major rows.
     public let line: UnsafeMutablePointer<Float>
 
-    /// Thread t's buffers: V and M in its own scratch, or shared ones at `shared` (point split).
+    /// Thread t's buffers: V and M in its own scratch, or the shared ones after U and ∂U in
+    /// `scratch.partials` (point split).
     public init(_ p: WinogradPlan, _ scratch: ConvScratch, thread t: Int) {
         let own = scratch.perThread(t)
         padded = own

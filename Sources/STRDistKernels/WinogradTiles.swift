@@ -225,7 +225,8 @@ extension WinogradConv {
     /// Lanes to store of 8 tiles starting at chunk-local tile `at`, `valid` of them real: all 8
     /// while the chunk's row of `tiles` columns has room. Lanes past a tile row land on the next
     /// row's first tiles, which are written after them (tile rows run in order), or in the padding
-    /// columns, which nothing reads (forward) or which are zeroed after (backward).
+    /// columns, whose products only reach padding columns nobody reads (forward) or which are zeroed
+    /// before the products (backward).
     @inline(__always) public static func storedLanes(at: Int, valid: Int, _ tiles: Int) -> Int {
         tiles - at >= 8 ? 8 : valid
     }

@@ -23,11 +23,11 @@ final class ConvBF16Tests: XCTestCase {
 
     override func tearDown() { BFloat16.force(isa: nil) }
 
-    func run(_ t: Case, threads: Int, chunkBudget: Int, accumulate: Bool) {
-        // The budget of a bf16 piece: 1 cuts every image into single output rows (no floor on a piece's
-        // columns here, so that these small images are cut too).
+    func run(_ t: Case, threads: Int, chunkBudget: Int, accumulate: Bool, minPieceColumns: Int = 1) {
+        // The budget of a bf16 piece: 1 cuts every image into single output rows (by default no floor on a
+        // piece's columns here, so that these small images are cut too).
         let saved = (ConvGeometry.pieceBudget, ConvGeometry.minPieceColumns)
-        (ConvGeometry.pieceBudget, ConvGeometry.minPieceColumns) = (chunkBudget, 1)
+        (ConvGeometry.pieceBudget, ConvGeometry.minPieceColumns) = (chunkBudget, minPieceColumns)
         defer { (ConvGeometry.pieceBudget, ConvGeometry.minPieceColumns) = saved }
         var g = ConvGeometry(inChannels: t.c, outChannels: t.o, kernel: (t.k, t.k), stride: (t.s, t.s),
                              padding: (t.p, t.p), dilation: (t.d, t.d), groups: t.g, batch: t.n, inH: t.h, inW: t.w)
@@ -81,6 +81,8 @@ final class ConvBF16Tests: XCTestCase {
                 run(t, threads: 1, chunkBudget: 1 << 20, accumulate: false)
                 run(t, threads: 3, chunkBudget: 1, accumulate: true)    // one output row per piece, partial sums
                 run(t, threads: 2, chunkBudget: 300, accumulate: false) // pieces of a few rows, or of whole images
+                // Pieces the floor sizes: several rows, or several images with a thinner last piece.
+                run(t, threads: 2, chunkBudget: 1, accumulate: true, minPieceColumns: 40)
             }
         }
     }

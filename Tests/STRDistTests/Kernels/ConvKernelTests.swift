@@ -120,6 +120,23 @@ final class ConvKernelTests: XCTestCase {
     func testMatchesNaiveTwoThreads() { for t in Self.cases { run(t, threads: 2, chunkBudget: 1 << 20) } }
     func testMatchesNaiveThreeThreadsManyChunks() { for t in Self.cases { run(t, threads: 3, chunkBudget: 100, pieceBudget: 100) } }
 
+    /// Winograd's chunked mode (threads take images and walk their tile rows in chunks, several images'
+    /// rows in one chunk where they fit): these planes are small enough for the point split by default,
+    /// so the split is turned off and chunks of one tile row, of all a thread's rows, and of a few are forced.
+    func testWinogradInChunksMatchesNaive() {
+        let saved = (WinogradPlan.pointSplitTiles, WinogradPlan.minChunkTiles)
+        defer { (WinogradPlan.pointSplitTiles, WinogradPlan.minChunkTiles) = saved }
+        (WinogradPlan.pointSplitTiles, WinogradPlan.minChunkTiles) = (0, 1)
+        let cases = Self.cases.filter { geometry($0).winograd }
+        XCTAssertGreaterThanOrEqual(cases.count, 6)
+        for t in cases {
+            XCTAssertFalse(WinogradPlan(geometry(t)).splitsPoints)
+            run(t, threads: 1, chunkBudget: 1)
+            run(t, threads: 2, chunkBudget: 1 << 20)
+            run(t, threads: 3, chunkBudget: 5000)
+        }
+    }
+
     func testAccumulateAddsToInputGradient() {
         for t in [Self.cases[0], Self.cases[2], Self.cases[7], Self.cases[9], Self.cases[12], Self.cases[15], Self.cases[24], Self.cases[26]] {
             let g = geometry(t)
