@@ -81,17 +81,7 @@ public enum Im2col {
             if g.strideW == 1 {
                 if hi > lo { (row + lo).update(from: src + lo, count: hi - lo) }
             } else if g.strideW == 2 {
-                var o = lo
-                // 8 outputs from 16 inputs by a shuffle; the last input read, src[2·o + 15], is at or
-                // before src[2·(hi − 1)], the last one the row uses.
-                while o + 9 <= hi {
-                    let p = UnsafeRawPointer(src + 2 * o)
-                    let a = p.loadUnaligned(as: SIMD8<Float>.self), b = p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(row + o).storeBytes(of: SIMD8(a[0], a[2], a[4], a[6], b[0], b[2], b[4], b[6]),
-                                                                as: SIMD8<Float>.self)
-                    o += 8
-                }
-                while o < hi { row[o] = src[2 * o]; o += 1 }
+                gatherEven(src, row, lo, hi)
             } else {
                 let s = g.strideW
                 var o = lo
@@ -99,6 +89,22 @@ public enum Im2col {
             }
             if hi < ow { (row + max(hi, lo)).update(repeating: 0, count: ow - max(hi, lo)) }
         }
+    }
+
+    /// row[o] = src[2·o] for o in [lo, hi): 8 outputs from 16 inputs by a shuffle; the last input read,
+    /// src[2·o + 15], is at or before src[2·(hi − 1)], the last one the row uses. Kept out of line: inlined
+    /// into the bf16 forward's large body, the vector loads were left as calls.
+    @inline(never)
+    static func gatherEven(_ src: UnsafePointer<Float>, _ row: UnsafeMutablePointer<Float>, _ lo: Int, _ hi: Int) {
+        var o = lo
+        while o + 9 <= hi {
+            let a = UnsafeRawPointer(src + 2 * o).loadUnaligned(as: SIMD8<Float>.self)
+            let b = UnsafeRawPointer(src + 2 * o + 8).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(row + o).storeBytes(of: SIMD8(a[0], a[2], a[4], a[6], b[0], b[2], b[4], b[6]),
+                                                        as: SIMD8<Float>.self)
+            o += 8
+        }
+        while o < hi { row[o] = src[2 * o]; o += 1 }
     }
 
     /// Output columns [lo, hi) whose input column for tap kj lies inside the image.

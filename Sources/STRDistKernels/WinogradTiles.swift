@@ -234,9 +234,7 @@ extension WinogradConv {
     /// 32 floats in column order → their four phases: q.k[l] = p[4·l + k]. (Written lane by lane so
     /// that the compiler sees one shuffle per vector; `evenHalf` and its kin become loops in big bodies.)
     @inline(__always) public static func deinterleave4(_ p: UnsafePointer<Float>) -> Four {
-        let raw = UnsafeRawPointer(p)
-        let a = raw.loadUnaligned(as: L8.self), b = raw.loadUnaligned(fromByteOffset: 32, as: L8.self)
-        let c = raw.loadUnaligned(fromByteOffset: 64, as: L8.self), d = raw.loadUnaligned(fromByteOffset: 96, as: L8.self)
+        let a = load8(p), b = load8(p + 8), c = load8(p + 16), d = load8(p + 24)
         @inline(__always) func phase(_ k: Int) -> L8 {
             L8(a[k], a[k + 4], b[k], b[k + 4], c[k], c[k + 4], d[k], d[k + 4])
         }
