@@ -241,10 +241,6 @@ extension WinogradConv {
         return (phase(0), phase(1), phase(2), phase(3))
     }
 
-    @inline(__always) public static func deinterleave4(_ p: UnsafeMutablePointer<Float>) -> Four {
-        deinterleave4(UnsafePointer(p))
-    }
-
     /// Four phases → 32 floats in column order at p: p[4·l + k] = qk[l].
     @inline(__always) public static func storeInterleaved(_ q0: L8, _ q1: L8, _ q2: L8, _ q3: L8,
                                                           _ p: UnsafeMutablePointer<Float>) {
@@ -260,10 +256,5 @@ extension WinogradConv {
         var x = 0
         while x + 8 <= count { add8(load8(src + x), dst + x); x += 8 }
         while x < count { dst[x] += src[x]; x += 1 }
-    }
-
-    @inline(__always) public static func addRow(_ src: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<Float>,
-                                                count: Int) {
-        addRow(UnsafePointer(src), into: dst, count: count)
     }
 }
