@@ -38,8 +38,9 @@ let package = Package(
         .target(name: "CJPEG", dependencies: ["CLibJPEG"]),
         // Signal handlers that only record a stop request (preemption).
         .target(name: "CSystem"),
-        // Sparse × dense kernels (AVX-512 and AVX2 bodies, chosen at run time) and their operand's build.
-        .target(name: "CSparse", exclude: ["sparse_body.inc"], cSettings: [.unsafeFlags(["-O3"])]),
+        // Sparse × dense kernels (AVX-512 and AVX2 bodies, chosen at run time; bf16 products on CBFloat16's
+        // dispatch) and their operand's build.
+        .target(name: "CSparse", dependencies: ["CBFloat16"], exclude: ["sparse_body.inc"], cSettings: [.unsafeFlags(["-O3"])]),
         // bfloat16 rounding, operand packing and the bf16 product (portable and AVX512_BF16 bodies, chosen
         // at run time) for mixed precision.
         .target(name: "CBFloat16", cSettings: [.unsafeFlags(["-O3"])]),

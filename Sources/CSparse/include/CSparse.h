@@ -12,6 +12,7 @@
 #ifndef CSPARSE_H
 #define CSPARSE_H
 #include <stdint.h>
+#include "CBFloat16.h"
 
 typedef struct {
     int32_t rows;
@@ -43,6 +44,17 @@ int sp_force_isa(int isa);
 /// ReLU after them, at inference. `flags`: SP_ACCUMULATE, SP_RELU, SP_STREAM.
 void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, float *pack, int64_t q0, int64_t q1,
              float *c, int64_t ldc, int flags, const float *bias, const float *residual);
+
+/// Mixed precision (bf16 operands, fp32 sums), the same product and epilogue as sp_spmm: the dense
+/// operand's tile rounded to bf16 into `pack` (brows × 64 bf16), each weight rounded as it is read, and a
+/// row's entries multiplied two at a time — per column, acc + bf(w[e+1])·bf(B[e+1]) then + bf(w[e])·bf(B[e])
+/// (vdpbf16ps's order; a lone last entry adds 0·0 first), each sum rounded to fp32. AVX512_BF16 when the
+/// CPU has it (bf16_isa), else a portable body with the same bits.
+void sp_spmm_bf16(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1,
+                  float *c, int64_t ldc, int flags, const float *bias, const float *residual);
+/// The same over a dense operand already in bf16 and addressed by flat offsets (stride 1: shifted planes).
+void sp_spmm_bf16_planes(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_t q1, float *c, int64_t ldc, int flags,
+                         const float *bias, const float *residual);
 
 /// The same for a narrow C (width ≤ 16 columns, from column 0; a recurrent cell's step over a few samples):
 /// one vector per output row, each block's entries dealt round-robin (from the first) to four partial sums

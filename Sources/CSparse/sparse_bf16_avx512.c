@@ -1,0 +1,147 @@
+// The AVX512_BF16 body of the bf16 SpMM (sparse_bf16.c defines what it computes): two entries of a row
+// at a time, their dense rows interleaved word by word (vpunpcklwd/hwd) so that one vdpbf16ps adds both
+// products to 16 columns — any two entries pair, kept weights need not be adjacent. The interleave
+// leaves the columns of a 32-column half in the order {0–3, 8–11, 16–19, 24–27} | {4–7, 12–15, 20–23,
+// 28–31}; C's tile is permuted into that order when loaded and back when stored.
+#include "CSparse.h"
+#include "sparse_isa.h"
+#include <immintrin.h>
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx512bf16,avx2,fma"))), apply_to = function)
+
+#define TILE 64
+
+static inline __mmask32 mask32(int n) { return n >= 32 ? (__mmask32)0xFFFFFFFFu : n <= 0 ? 0 : (__mmask32)((1u << n) - 1u); }
+static inline __mmask16 mask16(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1u); }
+
+/// The 64 bf16 of a dense row from p (columns past w read as zero when the tile is partial).
+static inline void load_row(const bf16_t *p, int w, __m512i *h0, __m512i *h1) {
+    if (w == TILE) {
+        *h0 = _mm512_loadu_si512(p);
+        *h1 = _mm512_loadu_si512(p + 32);
+    } else {
+        *h0 = _mm512_maskz_loadu_epi16(mask32(w), p);
+        *h1 = _mm512_maskz_loadu_epi16(mask32(w - 32), p + 32);
+    }
+}
+
+/// One 64-column tile of C for every row (q: its first column, w ≤ 64 its width); b is bf16, row
+/// `offset[e]·stride` of entry e, read from column q.
+static inline __attribute__((always_inline)) void spmm_tile(const sp_matrix *a, const bf16_t *b, int64_t stride, int64_t q,
+                                                            int w, float *c, int64_t ldc, int accumulate,
+                                                            const float *bias, const float *residual, int relu,
+                                                            int stream) {
+    // Natural order from the interleaved accumulators, and back.
+    const __m512i out_lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+    const __m512i out_hi = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+    const __m512i in_lo = _mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+    const __m512i in_hi = _mm512_setr_epi32(4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+    __mmask16 m[4];
+    for (int v = 0; v < 4; v++) m[v] = mask16(w - 16 * v);
+    const int full = w == TILE;
+    const __m512i zero = _mm512_setzero_si512();
+    const int32_t rows = a->rows;
+    const bf16_t *bq = b + q;
+    for (int32_t blk = 0; blk < a->blocks; blk++) {
+        const int32_t *st = a->start + (int64_t)blk * (rows + 1);
+        const int fresh = blk == 0 && !accumulate;
+        const int epilogue = blk == a->blocks - 1 && (bias || residual || relu);
+        for (int32_t i = 0; i < rows; i++) {
+            const int32_t e0 = st[i], e1 = st[i + 1];
+            if (e0 == e1 && !fresh && !epilogue) continue;
+            float *cr = c + (int64_t)i * ldc + q;
+            __m512 acc[4];
+            if (fresh) {
+                for (int v = 0; v < 4; v++) acc[v] = _mm512_setzero_ps();
+            } else {
+                __m512 n[4];
+                for (int v = 0; v < 4; v++) n[v] = full ? _mm512_loadu_ps(cr + 16 * v) : _mm512_maskz_loadu_ps(m[v], cr + 16 * v);
+                for (int h = 0; h < 2; h++) {
+                    acc[2 * h] = _mm512_permutex2var_ps(n[2 * h], in_lo, n[2 * h + 1]);
+                    acc[2 * h + 1] = _mm512_permutex2var_ps(n[2 * h], in_hi, n[2 * h + 1]);
+                }
+            }
+            int32_t e = e0;
+            for (; e + 2 <= e1; e += 2) {
+                // Words 0, 1 = bf16(value[e]), bf16(value[e + 1]): the pair's weights in every dword.
+                const __m128 wv = _mm_castpd_ps(_mm_load_sd((const double *)(a->value + e)));
+                const __m512bh wp = (__m512bh)_mm512_broadcastd_epi32((__m128i)_mm_cvtneps_pbh(wv));
+                __m512i x0, x1, y0, y1;
+                load_row(bq + (int64_t)a->offset[e] * stride, w, &x0, &x1);
+                load_row(bq + (int64_t)a->offset[e + 1] * stride, w, &y0, &y1);
+                acc[0] = _mm512_dpbf16_ps(acc[0], (__m512bh)_mm512_unpacklo_epi16(x0, y0), wp);
+                acc[1] = _mm512_dpbf16_ps(acc[1], (__m512bh)_mm512_unpackhi_epi16(x0, y0), wp);
+                acc[2] = _mm512_dpbf16_ps(acc[2], (__m512bh)_mm512_unpacklo_epi16(x1, y1), wp);
+                acc[3] = _mm512_dpbf16_ps(acc[3], (__m512bh)_mm512_unpackhi_epi16(x1, y1), wp);
+            }
+            if (e < e1) {
+                // A lone last entry pairs with a zero weight over zero words.
+                const __m512bh wp = (__m512bh)_mm512_broadcastd_epi32((__m128i)_mm_cvtneps_pbh(_mm_load_ss(a->value + e)));
+                __m512i x0, x1;
+                load_row(bq + (int64_t)a->offset[e] * stride, w, &x0, &x1);
+                acc[0] = _mm512_dpbf16_ps(acc[0], (__m512bh)_mm512_unpacklo_epi16(x0, zero), wp);
+                acc[1] = _mm512_dpbf16_ps(acc[1], (__m512bh)_mm512_unpackhi_epi16(x0, zero), wp);
+                acc[2] = _mm512_dpbf16_ps(acc[2], (__m512bh)_mm512_unpacklo_epi16(x1, zero), wp);
+                acc[3] = _mm512_dpbf16_ps(acc[3], (__m512bh)_mm512_unpackhi_epi16(x1, zero), wp);
+            }
+            __m512 n[4];
+            for (int h = 0; h < 2; h++) {
+                n[2 * h] = _mm512_permutex2var_ps(acc[2 * h], out_lo, acc[2 * h + 1]);
+                n[2 * h + 1] = _mm512_permutex2var_ps(acc[2 * h], out_hi, acc[2 * h + 1]);
+            }
+            if (epilogue) {
+                const __m512 shift = _mm512_set1_ps(bias ? bias[i] : 0.0f);
+                const float *rr = residual ? residual + (int64_t)i * ldc + q : 0;
+                for (int v = 0; v < 4; v++) {
+                    n[v] = _mm512_add_ps(n[v], shift);
+                    if (rr) n[v] = _mm512_add_ps(n[v], full ? _mm512_loadu_ps(rr + 16 * v) : _mm512_maskz_loadu_ps(m[v], rr + 16 * v));
+                    if (relu) n[v] = _mm512_max_ps(n[v], _mm512_setzero_ps());
+                }
+            }
+            if (full && stream && ((uintptr_t)cr % 64) == 0) {
+                for (int v = 0; v < 4; v++) _mm512_stream_ps(cr + 16 * v, n[v]);
+            } else {
+                for (int v = 0; v < 4; v++) {
+                    if (full) _mm512_storeu_ps(cr + 16 * v, n[v]); else _mm512_mask_storeu_ps(cr + 16 * v, m[v], n[v]);
+                }
+            }
+        }
+    }
+}
+
+/// Rows [0, rows) of B's tile at column q (width w) rounded to bf16 into `pack`, 64 apart (zeros past w).
+static inline void pack_tile(const float *b, int64_t stride, int32_t rows, int64_t q, int w, bf16_t *pack) {
+    __mmask16 m[4];
+    for (int v = 0; v < 4; v++) m[v] = mask16(w - 16 * v);
+    for (int32_t r = 0; r < rows; r++) {
+        const float *src = b + (int64_t)r * stride + q;
+        bf16_t *dst = pack + (int64_t)r * TILE;
+        for (int v = 0; v < 4; v++) {
+            const __m512 x = w == TILE ? _mm512_loadu_ps(src + 16 * v) : _mm512_maskz_loadu_ps(m[v], src + 16 * v);
+            _mm256_storeu_si256((__m256i *)(dst + 16 * v), (__m256i)_mm512_cvtneps_pbh(x));
+        }
+    }
+}
+
+void sp_spmm_bf16_avx512bf16(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, bf16_t *pack, int64_t q0,
+                             int64_t q1, float *c, int64_t ldc, int flags, const float *bias, const float *residual) {
+    const int accumulate = flags & SP_ACCUMULATE, relu = (flags & SP_RELU) != 0, stream = flags & SP_STREAM;
+    for (int64_t q = q0; q < q1; q += TILE) {
+        const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
+        pack_tile(b, stride, brows, q, w, pack);
+        spmm_tile(a, pack - q, TILE, q, w, c, ldc, accumulate, bias, residual, relu, stream);
+    }
+    if (stream) _mm_sfence();
+}
+
+void sp_spmm_bf16_planes_avx512bf16(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_t q1, float *c, int64_t ldc,
+                                    int flags, const float *bias, const float *residual) {
+    const int accumulate = flags & SP_ACCUMULATE, relu = (flags & SP_RELU) != 0, stream = flags & SP_STREAM;
+    for (int64_t q = q0; q < q1; q += TILE) {
+        const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
+        spmm_tile(a, b, 1, q, w, c, ldc, accumulate, bias, residual, relu, stream);
+    }
+    if (stream) _mm_sfence();
+}
+
+#pragma clang attribute pop
