@@ -12,6 +12,25 @@
 // 225 positions instead of 256.
 
 import CSparse
+import CBFloat16
+
+/// What padded planes hold: fp32 copies, or bf16 (UInt16 bits) rounded as the bf16 products read them.
+protocol PlaneElement {
+    static var zero: Self { get }
+    static func convert(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Self>, count: Int)
+}
+
+extension Float: PlaneElement {
+    @inline(__always) static func convert(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        dst.update(from: src, count: count)
+    }
+}
+
+extension UInt16: PlaneElement {
+    @inline(__always) static func convert(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<UInt16>, count: Int) {
+        bf16_round(src, dst, Int64(count))
+    }
+}
 
 /// The padded-plane sizes of a stride-1 geometry.
 public struct ShiftedPlanes: Sendable {
@@ -55,14 +74,27 @@ extension SparseConvKernels {
 
     static func shiftedForward(x: UnsafePointer<Float>, w: SparseOperand, bias: UnsafePointer<Float>?,
                                residual: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>,
-                               _ g: ConvGeometry, pool: ThreadPool, scratch: ConvScratch) {
+                               _ g: ConvGeometry, bf16: Bool, pool: ThreadPool, scratch: ConvScratch) {
         let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity * pool.threads)
-        pad(x, into: r.x, channels: g.inChannels, s, pool: pool)
         var a = w.matrix
-        withUnsafePointer(to: &a) { m in
-            pool.run((m: m, x: r.x, y: r.out, q: s.planes, threads: pool.threads)) { a, t in
-                let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
-                sp_spmm(a.m, a.x, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.y, Int64(a.q), 0, nil, nil)
+        if bf16 {
+            // The planes in bf16, in the first half of the padded input's region.
+            r.x.withMemoryRebound(to: UInt16.self, capacity: g.inChannels * s.planes + s.margin) { half in
+                pad(x, into: half, channels: g.inChannels, s, pool: pool)
+                withUnsafePointer(to: &a) { m in
+                    pool.run((m: m, x: UnsafePointer(half), y: r.out, q: s.planes, threads: pool.threads)) { a, t in
+                        let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
+                        sp_spmm_bf16_planes(a.m, a.x, Int64(range.lowerBound), Int64(range.upperBound), a.y, Int64(a.q), 0, nil, nil)
+                    }
+                }
+            }
+        } else {
+            pad(x, into: r.x, channels: g.inChannels, s, pool: pool)
+            withUnsafePointer(to: &a) { m in
+                pool.run((m: m, x: r.x, y: r.out, q: s.planes, threads: pool.threads)) { a, t in
+                    let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
+                    sp_spmm(a.m, a.x, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.y, Int64(a.q), 0, nil, nil)
+                }
             }
         }
         if let residual {
@@ -128,25 +160,26 @@ extension SparseConvKernels {
         scatter(r.sums, w, into: dw, g)
     }
 
-    /// Each channel's images into zero-padded planes, then `margin` zeros of slack after the last.
-    private static func pad(_ x: UnsafePointer<Float>, into xp: UnsafeMutablePointer<Float>, channels: Int,
-                            _ s: ShiftedPlanes, pool: ThreadPool) {
+    /// Each channel's images into zero-padded planes, then `margin` zeros of slack after the last: fp32
+    /// copies, or (`PlaneElement` UInt16) rounded to bf16.
+    private static func pad<E: PlaneElement>(_ x: UnsafePointer<Float>, into xp: UnsafeMutablePointer<E>, channels: Int,
+                                             _ s: ShiftedPlanes, pool: ThreadPool) {
         pool.parallelRanges(channels, (x: x, xp: xp, s: s)) { a, range, _ in
             let g = a.s.g, w = g.inW, h = g.inH, wp = a.s.wp
             for c in range {
                 for n in 0..<g.batch {
                     let src = a.x + (c * g.batch + n) * g.inPlane, dst = a.xp + c * a.s.planes + n * a.s.hp * wp
-                    dst.update(repeating: 0, count: g.padH * wp + g.padW)
+                    dst.update(repeating: .zero, count: g.padH * wp + g.padW)
                     for i in 0..<h {
                         let row = dst + (i + g.padH) * wp + g.padW
-                        row.update(from: src + i * w, count: w)
+                        E.convert(src + i * w, into: row, count: w)
                         // The gap to the next row; after the last, the right pad and bottom rows (none when shared).
-                        (row + w).update(repeating: 0, count: i + 1 < h ? wp - w : wp - w - g.padW + (a.s.hp - h - g.padH) * wp)
+                        (row + w).update(repeating: .zero, count: i + 1 < h ? wp - w : wp - w - g.padW + (a.s.hp - h - g.padH) * wp)
                     }
                 }
             }
         }
-        (xp + channels * s.planes).update(repeating: 0, count: s.margin)
+        (xp + channels * s.planes).update(repeating: .zero, count: s.margin)
     }
 
     /// ∂Y into padded rows: `margin` zeros, then the planes with junk columns and rows zero — one pass.

@@ -45,40 +45,59 @@ public enum SparseConvKernels {
     }
 
     /// y = conv(x, Ŵ) + bias + residual (y's shape), then max(·, 0) when `relu` (all in the kernels' store).
+    /// `bf16`: the products take bf16 operands with fp32 sums (sp_spmm_bf16; the caller has checked the CPU).
     public static func forward(x: UnsafePointer<Float>, w: SparseOperand, bias: UnsafePointer<Float>?,
                                residual: UnsafePointer<Float>? = nil, relu: Bool, y: UnsafeMutablePointer<Float>,
-                               _ g: ConvGeometry, _ layout: SparseLayout, pool: ThreadPool, scratch: ConvScratch) {
+                               _ g: ConvGeometry, _ layout: SparseLayout, bf16: Bool = false, pool: ThreadPool,
+                               scratch: ConvScratch) {
         var a = w.matrix
         let flags = (relu ? SP_RELU : 0) | (MachineCaches.streams(floats: g.outChannels * g.columns) ? SP_STREAM : 0)
         switch layout {
         case .shifted:
-            shiftedForward(x: x, w: w, bias: bias, residual: residual, relu: relu, y: y, g, pool: pool, scratch: scratch)
+            shiftedForward(x: x, w: w, bias: bias, residual: residual, relu: relu, y: y, g, bf16: bf16, pool: pool,
+                           scratch: scratch)
         case .pointwise:
             withUnsafePointer(to: &a) { m in
                 pool.run((m: m, x: x, y: y, columns: g.columns, rows: Int32(g.inChannels), scratch: scratch,
-                              bias: bias, residual: residual, flags: flags, threads: pool.threads)) { a, t in
+                              bias: bias, residual: residual, flags: flags, bf16: bf16, threads: pool.threads)) { a, t in
                     let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads)
-                    sp_spmm(a.m, a.x, Int64(a.columns), a.rows, a.scratch.perThread(t), Int64(r.lowerBound), Int64(r.upperBound),
-                            a.y, Int64(a.columns), a.flags, a.bias, a.residual)
+                    product(a.m, a.x, stride: a.columns, rows: a.rows, pack: a.scratch.perThread(t), r, a.y, ldc: a.columns,
+                            flags: a.flags, bias: a.bias, residual: a.residual, bf16: a.bf16)
                 }
             }
         case .columns:
             withUnsafePointer(to: &a) { m in
                 let perChunk = SparseConvKernels.imagesPerChunk(g, threads: pool.threads)
                 pool.parallelRanges(g.batch, (m: m, x: x, y: y, g: g, scratch: scratch, perChunk: perChunk, bias: bias,
-                                                  residual: residual, flags: flags)) { a, images, t in
+                                                  residual: residual, flags: flags, bf16: bf16)) { a, images, t in
                     let col = a.scratch.perThread(t)
                     var n0 = images.lowerBound
                     while n0 < images.upperBound {
                         let n1 = min(images.upperBound, n0 + a.perChunk), cols = (n1 - n0) * a.g.outPlane
                         Im2col.im2col(a.x, a.g, channel: 0, images: n0, n1, col)
-                        sp_spmm(a.m, col, Int64(cols), Int32(a.g.colRows), col + 2 * a.g.colRows * a.perChunk * a.g.outPlane,
-                                0, Int64(cols), a.y + n0 * a.g.outPlane, Int64(a.g.columns), a.flags, a.bias,
-                                a.residual.map { $0 + n0 * a.g.outPlane })
+                        product(a.m, col, stride: cols, rows: Int32(a.g.colRows), pack: col + 2 * a.g.colRows * a.perChunk * a.g.outPlane,
+                                0..<cols, a.y + n0 * a.g.outPlane, ldc: a.g.columns, flags: a.flags, bias: a.bias,
+                                residual: a.residual.map { $0 + n0 * a.g.outPlane }, bf16: a.bf16)
                         n0 = n1
                     }
                 }
             }
+        }
+    }
+
+    /// One thread's SpMM over columns `q` of a packed dense operand, in fp32 or with bf16 operands (the
+    /// pack then holds bf16: half the floats).
+    @inline(__always)
+    static func product(_ m: UnsafePointer<sp_matrix>, _ b: UnsafePointer<Float>, stride: Int, rows: Int32,
+                        pack: UnsafeMutablePointer<Float>, _ q: Range<Int>, _ c: UnsafeMutablePointer<Float>, ldc: Int,
+                        flags: Int32, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, bf16: Bool) {
+        if bf16 {
+            pack.withMemoryRebound(to: UInt16.self, capacity: 64 * Int(rows)) { half in
+                sp_spmm_bf16(m, b, Int64(stride), rows, half, Int64(q.lowerBound), Int64(q.upperBound), c, Int64(ldc), flags,
+                             bias, residual)
+            }
+        } else {
+            sp_spmm(m, b, Int64(stride), rows, pack, Int64(q.lowerBound), Int64(q.upperBound), c, Int64(ldc), flags, bias, residual)
         }
     }
 

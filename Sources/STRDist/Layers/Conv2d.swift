@@ -22,7 +22,8 @@ public final class Conv2d: Layer, SparseWeighted {
     public var initializer: WeightInit = .standard
     /// `conv_algorithm` for this layer; read when the layer is planned.
     public var algorithm = ConvAlgorithm.auto
-    /// `precision` for this layer's dense products; read when the layer is planned.
+    /// `precision` for this layer's products (dense ones where ConvPlanner.bf16Products says, the sparse forward
+    /// always); read when the layer is planned.
     public var precision = Precision.fp32
     /// The effective weight in bf16 (both layouts), when the dense plan runs bf16 products.
     var bf16Weight = WorkspaceRegion<UInt16>.none
@@ -85,6 +86,7 @@ public final class Conv2d: Layer, SparseWeighted {
         densePlan = ConvPlanner.densePlan(g, algorithm: algorithm)
         g.winograd = densePlan == .winograd
         g.bf16 = ConvPlanner.bf16Products(g, plan: densePlan, precision: precision)
+        g.sparseBF16 = precision == .bf16
         execution = densePlan
         geometry = g
         self.input = input
@@ -112,7 +114,7 @@ public final class Conv2d: Layer, SparseWeighted {
 
     /// The profile key: what kind of work this conv is.
     public var profileKey: String {
-        let bf16 = geometry!.bf16 && !execution.isSparse ? " bf16" : ""
+        let bf16 = (execution.isSparse ? geometry!.sparseBF16 : geometry!.bf16) ? " bf16" : ""
         let norm = channelNorm != nil ? "+bn" : ""
         return "conv \(kernel)x\(kernel)/\(stride) \(inChannels)->\(outChannels) @\(geometry!.inH) \(execution.name)\(norm)\(bf16)"
     }
@@ -149,9 +151,11 @@ public final class Conv2d: Layer, SparseWeighted {
                 if !reuse { fold(e.norm, c, ctx) }
                 let shift = UnsafePointer(ctx.region(foldRegion) + outChannels)
                 SparseConvKernels.forward(x: x, w: c.operand(ctx), bias: shift, residual: e.join.map { UnsafePointer(ctx.value($0.shortcut)) },
-                                          relu: e.relu, y: ctx.value(e.output), g, layout, pool: ctx.pool, scratch: scratch(ctx))
+                                          relu: e.relu, y: ctx.value(e.output), g, layout, bf16: g.sparseBF16,
+                                          pool: ctx.pool, scratch: scratch(ctx))
             } else {
-                SparseConvKernels.forward(x: x, w: c.operand(ctx), bias: b, relu: false, y: y, g, layout, pool: ctx.pool, scratch: scratch(ctx))
+                SparseConvKernels.forward(x: x, w: c.operand(ctx), bias: b, relu: false, y: y, g, layout, bf16: g.sparseBF16,
+                                          pool: ctx.pool, scratch: scratch(ctx))
             }
         } else if execution == .depthwise {
             let norm = channelNorm.flatMap { $0.runsInConv(ctx) ? $0.channelForward(ctx) : nil }

@@ -86,9 +86,16 @@ public struct SparseCostModel: Sendable, Codable, Equatable {
     /// crossover moves to lower densities in bf16, where dense is cheaper).
     public static let bf16MAC = 0.5, bf16Column = 1.5
 
+    /// What a kept multiply-add of the sparse forward costs with bf16 operands against fp32: pairs of
+    /// entries in one vdpbf16ps ran 1.35–1.84× the fp32 loop (one thread, one 64-column tile, 3–15%
+    /// density; scripts/probes/spmm_bf16_pairs.c). Not fitted; the gradients stay fp32, so in training it
+    /// scales the forward's share of the kept MACs only.
+    public static let bf16SparseMAC = 0.6
+
     /// Seconds of one step of `g` under `plan` (the weight at `density` for a sparse plan). A dense-rule
     /// (DNW) weight gradient on the sparse kernels is a third of `dense`'s cost. A dense GEMM plan of a
-    /// conv planned with bf16 products (`g.bf16`) is priced at bf16MAC and bf16Column.
+    /// conv planned with bf16 products (`g.bf16`) is priced at bf16MAC and bf16Column, a sparse plan's
+    /// bf16 forward (`g.sparseBF16`) at bf16SparseMAC.
     public func seconds(_ g: ConvGeometry, _ plan: ConvPlan, density: Double = 1, training: Bool,
                         keptOnlyGradient: Bool = true, dense: ConvPlan = .im2col) -> Double {
         let c = training ? train : eval
@@ -97,6 +104,10 @@ public struct SparseCostModel: Sendable, Codable, Equatable {
             f[1] *= Self.bf16MAC; f[4] *= Self.bf16Column
         } else if g.bf16 && plan == .gemm {
             f[0] *= Self.bf16MAC; f[4] = Double(g.groupIn * g.columns) * (Self.bf16Column - 1)
+        } else if g.sparseBF16, case .sparse(let layout) = plan {
+            // Training: the forward is one of the three products (two without ∂X).
+            let forwardShare = training ? (g.inputGradient ? 1.0 / 3 : 0.5) : 1
+            f[layout.rawValue] *= 1 - forwardShare * (1 - Self.bf16SparseMAC)
         }
         let t = (f * c.vector(sparse: plan.isSparse)).sum()
         guard plan.isSparse && training && !keptOnlyGradient else { return t }

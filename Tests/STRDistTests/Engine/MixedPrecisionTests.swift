@@ -10,18 +10,19 @@ final class MixedPrecisionTests: XCTestCase {
     override func setUp() { savedMinimum = ConvPlanner.bf16Minimum; ConvPlanner.bf16Minimum = (0, 0) }  // every im2col and pointwise conv in bf16
     override func tearDown() { ConvPlanner.bf16Minimum = savedMinimum }
 
-    func model(_ precision: Precision, kind: SparseKind = .str, batch: Int = 8) throws -> Model {
+    func model(_ precision: Precision, kind: SparseKind = .str, batch: Int = 8, algorithm: ConvAlgorithm = .im2col) throws -> Model {
         var o = ModelOptions()
         o.arch = "ResNet18"; o.numClasses = 10; o.widthMultiplier = 0.125; o.smallInputStem = true
-        o.convKind = kind; o.sInit = -5; o.precision = precision; o.convAlgorithm = .im2col
+        o.convKind = kind; o.sInit = -5; o.precision = precision; o.convAlgorithm = algorithm
         let model = try Model(o, threads: 2)
         model.network.plan(ActShape(channels: 3, batch: batch, height: 16, width: 16))
         model.network.initialize(seed: 1)
         return model
     }
 
-    func train(_ precision: Precision, steps: Int) throws -> (losses: [Float], values: [Float], model: Model) {
-        let m = try model(precision)
+    func train(_ precision: Precision, steps: Int, algorithm: ConvAlgorithm = .im2col) throws
+        -> (losses: [Float], values: [Float], model: Model) {
+        let m = try model(precision, algorithm: algorithm)
         let run = sgdStep(m.network, SGD(SGDSettings(), table: m.layout.parameters))
         var losses: [Float] = []
         for step in 0..<steps {
@@ -62,6 +63,22 @@ final class MixedPrecisionTests: XCTestCase {
 
     func testBF16StepAllocatesNothing() throws {
         try assertStepsAllocateNothing(try model(.bf16), "a bf16 training step")
+        try assertStepsAllocateNothing(try model(.bf16, algorithm: .sparse), "a bf16 training step on the sparse kernels")
+    }
+
+    /// Every conv but the depthwise kind on the sparse kernels (their forward in bf16): the same bits every
+    /// run, the first loss within bf16's rounding of fp32's, and the portable body's steps to fp32 rounding.
+    func testSparseKernelStepsInBF16() throws {
+        defer { BFloat16.force(isa: nil) }
+        let a = try train(.bf16, steps: 4, algorithm: .sparse), b = try train(.bf16, steps: 4, algorithm: .sparse)
+        let f = try train(.fp32, steps: 4, algorithm: .sparse)
+        XCTAssert(a.model.convs.allSatisfy { $0.execution.isSparse && $0.geometry.sparseBF16 })
+        XCTAssertEqual(a.values, b.values, "bf16 sparse steps are deterministic")
+        XCTAssertNotEqual(a.values, f.values, "bf16 changes the sparse forward's arithmetic")
+        XCTAssertEqual(a.losses[0], f.losses[0], accuracy: 0.02 * f.losses[0])
+        BFloat16.force(isa: 0)
+        let portable = try train(.bf16, steps: 4, algorithm: .sparse)
+        assertClose(portable.values, a.values, rtol: 1e-5, atol: 1e-6, "portable sparse bf16 steps")
     }
 
     func testCheckpointRecordsThePrecision() throws {

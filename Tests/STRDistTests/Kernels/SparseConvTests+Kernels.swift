@@ -28,11 +28,13 @@ final class SparseConvKernelTests: XCTestCase {
     ]
 
     /// A conv of `kind` forced sparse (or dense) with weights pruned to about `density`.
-    func harness(_ t: Case, _ kind: SparseKind, density: Double, algorithm: ConvAlgorithm, threads: Int) -> (Conv2d, LayerHarness) {
+    func harness(_ t: Case, _ kind: SparseKind, density: Double, algorithm: ConvAlgorithm, threads: Int,
+                 precision: Precision = .fp32) -> (Conv2d, LayerHarness) {
         let layout = ParameterLayout()
         let conv = Conv2d("c", inChannels: t.c, outChannels: t.o, kernelSize: t.k, stride: t.s, padding: t.p, bias: t.bias,
                           kind: kind, layout: layout)
         conv.algorithm = algorithm
+        conv.precision = precision
         let h = LayerHarness(conv, layout, input: ActShape(channels: t.c, batch: t.n, height: t.h, width: t.w), threads: threads)
         let w = h.store.value("c.weight")
         if kind == .str { for i in 0..<w.count { w[i] *= 0.4 } }   // every |w| below 1, so any threshold is a sigmoid

@@ -1,0 +1,41 @@
+// The sparse path's forward with bf16 operands (precision: bf16): every layout (pointwise, shifted planes,
+// im2col columns) against the naive convolution of the input and the effective weight rounded to bf16,
+// summed in Double, on the portable body everywhere and the AVX512_BF16 one where the CPU has it, 1–3
+// threads; the gradients stay fp32 and match the naive ones of the unrounded operands.
+import XCTest
+import CBFloat16
+@testable import STRDist
+
+extension SparseConvKernelTests {
+    func testBF16ForwardMatchesNaiveOnRoundedOperands() {
+        let bodies = BFloat16.cpuHasArithmetic ? [0, 1] : [0]
+        defer { _ = BFloat16.force(isa: nil) }
+        func rounded(_ v: [Float]) -> [Float] { v.map { bf16_to_float(bf16_from_float($0)) } }
+        for body in bodies {
+            XCTAssertEqual(BFloat16.force(isa: body), body)
+            for t in Self.cases {
+                let g = ConvGeometry(inChannels: t.c, outChannels: t.o, kernel: (t.k, t.k), stride: (t.s, t.s),
+                                     padding: (t.p, t.p), batch: t.n, inH: t.h, inW: t.w)
+                for (kind, density) in [(SparseKind.str, 0.3), (.str, -1), (.gmp, 1), (.dense, 0.5)] {
+                    for threads in [1, 3] {
+                        let label = "body \(body) \(t) \(kind) density \(density) threads \(threads)"
+                        let (conv, h) = harness(t, kind, density: density, algorithm: .sparse, threads: threads, precision: .bf16)
+                        let dy = randomArray(h.output.shape.count, seed: 98)
+                        h.backward(dy)
+                        XCTAssert(conv.execution.isSparse && conv.geometry!.sparseBF16, label)
+                        XCTAssert(conv.profileKey.hasSuffix("sparse bf16"), label)
+                        let ew = Array(UnsafeBufferPointer(start: conv.computeEffectiveWeight(h.ctx), count: g.weightCount))
+                        let x = Array(UnsafeBufferPointer(start: h.x, count: h.input.shape.count))
+                        let bias = t.bias ? Array(h.store.value("c.bias")) : nil
+                        let y = Naive.convForward(x: rounded(x), w: rounded(ew), bias: bias, g)
+                        assertClose(h.outputArray(), y, rtol: 1e-4, atol: 1e-5, "y " + label)
+                        // The gradients are fp32 products of the unrounded operands.
+                        let naive = Naive.convBackward(x: x, w: ew, dy: dy, g)
+                        let dx = Array(UnsafeBufferPointer(start: h.ctx.workspace.grad(h.input)!, count: x.count))
+                        assertClose(dx, naive.dx, rtol: 1e-4, atol: 1e-5, "dx " + label)
+                    }
+                }
+            }
+        }
+    }
+}
