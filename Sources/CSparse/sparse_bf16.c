@@ -1,10 +1,13 @@
-// The bf16 SpMM (mixed precision): what it computes, in portable C — the reference the tests hold the
-// AVX512_BF16 body (sparse_bf16_avx512.c) to — and the dispatch between the two (CBFloat16's bf16_isa).
+// The bf16 SpMM and SDDMM (mixed precision): what they compute, in portable C — the reference the tests
+// hold the AVX512_BF16 bodies (sparse_bf16_avx512.c) to, bit for bit — and the dispatch between the two
+// (CBFloat16's bf16_isa). bf() rounds to nearest even, denormals to zero (bf16_from_float); bf16 products
+// are exact in fp32, and every sum below is rounded to fp32.
 //
-// Per (block, row), the row's entries go in pairs (e, e + 1) from its first; per column, as vdpbf16ps
-// does, acc += bf(w[e+1])·bf(B[e+1]) and then acc += bf(w[e])·bf(B[e]), each sum rounded to fp32 (bf16
-// products are exact in fp32); a lone last entry adds bf(0)·bf(0) first (acc + 0). bf() rounds to
-// nearest even, denormals to zero (bf16_from_float).
+// SpMM: per (block, row), the row's entries go in pairs (e, e + 1) from its first; per column, as
+// vdpbf16ps does, acc + bf(w[e+1])·bf(B[e+1]), then + bf(w[e])·bf(B[e]); a lone last entry adds 0·0 first.
+// SDDMM, per 64-column tile from q0 (columns past the tile's width count as zeros): for each entry, lane j
+// (0…15) sums columns 2j+1, 2j, 32+2j+1, 32+2j in that order from 0; the tile's sum is (S0 + S1) + (S2 +
+// S3) with Sc = (l[4c] + l[4c+2]) + (l[4c+1] + l[4c+3]), added to out[e].
 #include "CSparse.h"
 #include "sparse_isa.h"
 #include <string.h>
@@ -46,6 +49,39 @@ static void spmm_bf16_c(const sp_matrix *a, const bf16_t *b, int64_t stride, int
     }
 }
 
+/// One entry's sum over a 64-column tile of bf16 rows d and b (w columns valid), in the fast body's order.
+static float tile_dot(const bf16_t *d, const bf16_t *b, int w) {
+    float l[16];
+    for (int j = 0; j < 16; j++) {
+        float t = 0.0f;
+        for (int h = 0; h < 2; h++) {
+            const int k = 32 * h + 2 * j;
+            const float d1 = k + 1 < w ? bf16_to_float(d[k + 1]) : 0.0f, b1 = k + 1 < w ? bf16_to_float(b[k + 1]) : 0.0f;
+            const float d0 = k < w ? bf16_to_float(d[k]) : 0.0f, b0 = k < w ? bf16_to_float(b[k]) : 0.0f;
+            t = t + d1 * b1;
+            t = t + d0 * b0;
+        }
+        l[j] = t;
+    }
+    float s[4];
+    for (int c = 0; c < 4; c++) s[c] = (l[4 * c] + l[4 * c + 2]) + (l[4 * c + 1] + l[4 * c + 3]);
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+static void sddmm_bf16_c(const sp_matrix *a, const bf16_t *d, int64_t ldd, const bf16_t *b, int64_t stride, int64_t q0,
+                         int64_t q1, float *out) {
+    const int32_t rows = a->rows;
+    for (int64_t q = q0; q < q1; q += 64) {
+        const int w = q1 - q < 64 ? (int)(q1 - q) : 64;
+        for (int32_t blk = 0; blk < a->blocks; blk++) {
+            const int32_t *st = a->start + (int64_t)blk * (rows + 1);
+            for (int32_t i = 0; i < rows; i++)
+                for (int32_t e = st[i]; e < st[i + 1]; e++)
+                    out[e] = out[e] + tile_dot(d + (int64_t)i * ldd + q, b + (int64_t)a->offset[e] * stride + q, w);
+        }
+    }
+}
+
 void sp_spmm_bf16(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1,
                   float *c, int64_t ldc, int flags, const float *bias, const float *residual) {
     if (bf16_isa() == 1) {
@@ -67,4 +103,33 @@ void sp_spmm_bf16_planes(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_
         return;
     }
     spmm_bf16_c(a, b, 1, q0, q1, c, ldc, flags & SP_ACCUMULATE, bias, residual, (flags & SP_RELU) != 0);
+}
+
+void sp_backward_bf16(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, int32_t drows, const float *b,
+                      int64_t ldb, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1, float *c, int64_t ldc, int flags,
+                      float *out) {
+    if (bf16_isa() == 1) {
+        sp_backward_bf16_avx512bf16(a, at, d, ldd, drows, b, ldb, brows, pack, q0, q1, c, ldc, flags, out);
+        return;
+    }
+    bf16_t *dp = pack, *bp = pack + (int64_t)drows * 64;
+    for (int64_t q = q0; q < q1; q += 64) {
+        const int64_t w = q1 - q < 64 ? q1 - q : 64;
+        for (int32_t r = 0; r < drows; r++) bf16_round(d + (int64_t)r * ldd + q, dp + (int64_t)r * 64, w);
+        if (out) {
+            for (int32_t r = 0; r < brows; r++) bf16_round(b + (int64_t)r * ldb + q, bp + (int64_t)r * 64, w);
+            sddmm_bf16_c(a, dp - q, 64, bp - q, 64, q, q + w, out);
+        }
+        if (at) spmm_bf16_c(at, dp - q, 64, q, q + w, c, ldc, flags & SP_ACCUMULATE, 0, 0, 0);
+    }
+}
+
+void sp_backward_bf16_planes(const sp_matrix *a, const sp_matrix *at, const bf16_t *d, int64_t ldd, const bf16_t *b,
+                             const bf16_t *dt, int64_t q0, int64_t q1, float *c, int64_t ldc, float *out) {
+    if (bf16_isa() == 1) {
+        sp_backward_bf16_planes_avx512bf16(a, at, d, ldd, b, dt, q0, q1, c, ldc, out);
+        return;
+    }
+    if (out) sddmm_bf16_c(a, d, ldd, b, 1, q0, q1, out);
+    if (at) spmm_bf16_c(at, dt, 1, q0, q1, c, ldc, 0, 0, 0, 0);
 }

@@ -1,4 +1,4 @@
-// The AVX512_BF16 body of the bf16 SpMM (sparse_bf16.c defines what it computes): two entries of a row
+// The AVX512_BF16 bodies of the bf16 SpMM and SDDMM (sparse_bf16.c defines what they compute): two entries of a row
 // at a time, their dense rows interleaved word by word (vpunpcklwd/hwd) so that one vdpbf16ps adds both
 // products to 16 columns — any two entries pair, kept weights need not be adjacent. The interleave
 // leaves the columns of a 32-column half in the order {0–3, 8–11, 16–19, 24–27} | {4–7, 12–15, 20–23,
@@ -23,6 +23,22 @@ static inline void load_row(const bf16_t *p, int w, __m512i *h0, __m512i *h1) {
         *h0 = _mm512_maskz_loadu_epi16(mask32(w), p);
         *h1 = _mm512_maskz_loadu_epi16(mask32(w - 32), p + 32);
     }
+}
+
+/// 16 vectors → one whose lane t sums v[t]'s lanes: pairwise unpack-adds within 128-bit chunks, then
+/// across chunks (the order the portable body repeats).
+static inline __m512 reduce16(const __m512 *v) {
+    __m512 y[4];
+    for (int g = 0; g < 4; g++) {
+        const __m512 *s = v + 4 * g;
+        __m512 x01 = _mm512_add_ps(_mm512_unpacklo_ps(s[0], s[1]), _mm512_unpackhi_ps(s[0], s[1]));
+        __m512 x23 = _mm512_add_ps(_mm512_unpacklo_ps(s[2], s[3]), _mm512_unpackhi_ps(s[2], s[3]));
+        y[g] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(x01), _mm512_castps_pd(x23))),
+                             _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(x01), _mm512_castps_pd(x23))));
+    }
+    __m512 v01 = _mm512_add_ps(_mm512_shuffle_f32x4(y[0], y[1], 0x88), _mm512_shuffle_f32x4(y[0], y[1], 0xDD));
+    __m512 v23 = _mm512_add_ps(_mm512_shuffle_f32x4(y[2], y[3], 0x88), _mm512_shuffle_f32x4(y[2], y[3], 0xDD));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(v01, v23, 0x88), _mm512_shuffle_f32x4(v01, v23, 0xDD));
 }
 
 /// One 64-column tile of C for every row (q: its first column, w ≤ 64 its width); b is bf16, row
@@ -123,6 +139,41 @@ static inline void pack_tile(const float *b, int64_t stride, int32_t rows, int64
     }
 }
 
+/// The sampled product's tile (rows [r0, r1), q, w): each row's 64 bf16 of D in two registers; per entry,
+/// two vdpbf16ps over adjacent column pairs leave 16 partial sums, and sixteen entries' sums are reduced at
+/// once (reduce16: lane t of the result is vector t's (S0 + S1) + (S2 + S3), Sc = (v[4c] + v[4c+2]) +
+/// (v[4c+1] + v[4c+3])); a row's last few entries go through the same reduction beside zero vectors.
+static inline __attribute__((always_inline)) void sddmm_tile(const sp_matrix *a, const bf16_t *d, int64_t ldd,
+                                                             const bf16_t *b, int64_t stride, int64_t q, int w,
+                                                             int32_t r0, int32_t r1, float *out) {
+    const int32_t rows = a->rows;
+    for (int32_t blk = 0; blk < a->blocks; blk++) {
+        const int32_t *st = a->start + (int64_t)blk * (rows + 1);
+        for (int32_t i = r0; i < r1; i++) {
+            const int32_t e0 = st[i], e1 = st[i + 1];
+            if (e0 == e1) continue;
+            __m512i d0, d1;
+            load_row(d + (int64_t)i * ldd + q, w, &d0, &d1);
+            for (int32_t e = e0; e < e1; e += 16) {
+                const int n = e1 - e < 16 ? e1 - e : 16;
+                __m512 sums[16];
+                for (int j = 0; j < 16; j++) {
+                    if (j < n) {
+                        __m512i x0, x1;
+                        load_row(b + (int64_t)a->offset[e + j] * stride + q, w, &x0, &x1);
+                        const __m512 s0 = _mm512_dpbf16_ps(_mm512_setzero_ps(), (__m512bh)d0, (__m512bh)x0);
+                        sums[j] = _mm512_dpbf16_ps(s0, (__m512bh)d1, (__m512bh)x1);
+                    } else {
+                        sums[j] = _mm512_setzero_ps();
+                    }
+                }
+                const __mmask16 m = mask16(n);
+                _mm512_mask_storeu_ps(out + e, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, out + e), reduce16(sums)));
+            }
+        }
+    }
+}
+
 void sp_spmm_bf16_avx512bf16(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, bf16_t *pack, int64_t q0,
                              int64_t q1, float *c, int64_t ldc, int flags, const float *bias, const float *residual) {
     const int accumulate = flags & SP_ACCUMULATE, relu = (flags & SP_RELU) != 0, stream = flags & SP_STREAM;
@@ -142,6 +193,33 @@ void sp_spmm_bf16_planes_avx512bf16(const sp_matrix *a, const bf16_t *b, int64_t
         spmm_tile(a, b, 1, q, w, c, ldc, accumulate, bias, residual, relu, stream);
     }
     if (stream) _mm_sfence();
+}
+
+void sp_backward_bf16_avx512bf16(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, int32_t drows,
+                                 const float *b, int64_t ldb, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1,
+                                 float *c, int64_t ldc, int flags, float *out) {
+    const int accumulate = flags & SP_ACCUMULATE, stream = flags & SP_STREAM;
+    bf16_t *dp = pack, *bp = pack + (int64_t)drows * TILE;
+    for (int64_t q = q0; q < q1; q += TILE) {
+        const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
+        pack_tile(d, ldd, drows, q, w, dp);
+        if (out) {
+            pack_tile(b, ldb, brows, q, w, bp);
+            sddmm_tile(a, dp - q, TILE, bp - q, TILE, q, w, 0, a->rows, out);
+        }
+        if (at) spmm_tile(at, dp - q, TILE, q, w, c, ldc, accumulate, 0, 0, 0, stream);
+    }
+    if (stream) _mm_sfence();
+}
+
+void sp_backward_bf16_planes_avx512bf16(const sp_matrix *a, const sp_matrix *at, const bf16_t *d, int64_t ldd,
+                                        const bf16_t *b, const bf16_t *dt, int64_t q0, int64_t q1, float *c, int64_t ldc,
+                                        float *out) {
+    for (int64_t q = q0; q < q1; q += TILE) {
+        const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
+        if (out) sddmm_tile(a, d, ldd, b, 1, q, w, 0, a->rows, out);
+        if (at) spmm_tile(at, dt, 1, q, w, c, ldc, 0, 0, 0, 0, 0);
+    }
 }
 
 #pragma clang attribute pop

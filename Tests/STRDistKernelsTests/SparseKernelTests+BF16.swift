@@ -1,8 +1,9 @@
 // The bf16 SpMM (sp_spmm_bf16: fp32 operand rounded into the pack; sp_spmm_bf16_planes: bf16 operand at
-// flat offsets) against Double sums of the rounded operands, on the portable body everywhere and the
-// AVX512_BF16 one where the CPU has it — and the two bodies bit for bit: odd and even entry counts per
-// row and block (the lone last entry), tail tiles, column sub-ranges, accumulation, the epilogue and
-// streamed stores.
+// flat offsets) and the bf16 backward (sp_backward_bf16, sp_backward_bf16_planes: SDDMM and transposed
+// SpMM) against Double sums of the rounded operands, on the portable body everywhere and the AVX512_BF16
+// one where the CPU has it — and the two bodies bit for bit: odd and even entry counts per row and block
+// (the lone last entry, SDDMM groups of 16 and their tails), tail tiles, column sub-ranges, accumulation,
+// the epilogue and streamed stores.
 import XCTest
 import CSparse
 import CBFloat16
@@ -96,6 +97,118 @@ extension SparseKernelTests {
                         let differ = results[0].indices.filter { results[0][$0].bitPattern != results[1][$0].bitPattern }
                         XCTAssertTrue(differ.isEmpty, "planes \(planes) \(rows)×\(cols)·\(n) d \(density) from \(q0) flags "
                                       + "\(flags): \(differ.count) values differ, first at \(differ.first ?? -1)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The transpose of a built operand (rows = w's columns, offsets = w's rows).
+    func transposed(_ b: Built, rows: Int, cols: Int) -> Built {
+        let nnz = Int(b.start.last!), tBlocks = (rows + 127) / 128
+        var tStart = [Int32](repeating: 0, count: tBlocks * (cols + 1))
+        var tOffset = [Int32](repeating: -1, count: max(1, nnz)), tValue = [Float](repeating: .nan, count: max(1, nnz))
+        let trow = (0..<cols).map { Int32($0) }, tshift = [Int32](repeating: 0, count: cols)
+        withMatrix(b) { m in
+            _ = sp_transpose(m, b.index, Int32(cols), trow, tshift, 1, Int32(cols), 128, &tStart, &tOffset, &tValue)
+        }
+        return Built(start: tStart, offset: tOffset, index: [], value: tValue, blocks: Int32(tBlocks), rows: Int32(cols))
+    }
+
+    /// One bf16 backward on `body` (packed fp32 operands, or bf16 planes at flat offsets): entry sums `out`
+    /// (started at 0.5) and ∂X `c` (rows = w's columns, ldc = n + 1).
+    func bf16Backward(body: Int, planes: Bool, _ b: Built, _ t: Built, rows: Int, cols: Int, n: Int, d: [Float], ldd: Int,
+                      bmat: [Float], ldb: Int, q: Range<Int>, accumulate: Bool, sums: Bool, dx: Bool,
+                      c: inout [Float]) -> [Float] {
+        XCTAssertEqual(BFloat16.force(isa: body), body)
+        defer { _ = BFloat16.force(isa: nil) }
+        var out = [Float](repeating: 0.5, count: max(1, Int(b.start.last!)))
+        var fwd = b, tr = t
+        if planes {
+            fwd.offset = b.offset.map { $0 * Int32(ldb) }
+            tr.offset = t.offset.map { $0 * Int32(ldd) }
+        }
+        let dh = d.map { bf16_from_float($0) }, bh = bmat.map { bf16_from_float($0) }
+        var pack = [UInt16](repeating: 0xFFFF, count: 64 * (rows + cols))
+        withMatrix(fwd) { m in
+            withMatrix(tr) { mt in
+                out.withUnsafeMutableBufferPointer { o in
+                    let e = sums ? o.baseAddress : nil
+                    if planes {
+                        sp_backward_bf16_planes(m, dx ? mt : nil, dh, Int64(ldd), bh, dh, Int64(q.lowerBound), Int64(q.upperBound),
+                                                &c, Int64(n + 1), e)
+                    } else {
+                        sp_backward_bf16(m, dx ? mt : nil, d, Int64(ldd), Int32(rows), bmat, Int64(ldb), Int32(cols), &pack,
+                                         Int64(q.lowerBound), Int64(q.upperBound), &c, Int64(n + 1),
+                                         accumulate ? SP_ACCUMULATE : 0, e)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    func testBF16BackwardMatchesDoubleSumsOfRoundedOperands() {
+        for body in bf16Bodies { for planes in [false, true] {
+            for (rows, cols, n) in [(5, 7, 300), (19, 140, 33), (1, 1, 1), (40, 20, 129), (3, 300, 70)] {
+                for density in [0, -1, 0.1, 1] {
+                    let w = weight(rows, cols, density: density, seed: UInt64(5 + cols))
+                    let b = build(w, rows: rows, cols: cols), t = transposed(b, rows: rows, cols: cols)
+                    let ldd = n + 2, ldb = n + 3, ldc = n + 1
+                    let d = randomArray(rows * ldd, seed: 31), bmat = randomArray(cols * ldb, seed: 32)
+                    let wr = rounded(w), dr = rounded(d), br = rounded(bmat)
+                    // The planes variant overwrites ∂X over the full range; the packed one also accumulates.
+                    for (q0, accumulate) in planes ? [(0, false), (min(1, n), false)] : [(0, false), (min(1, n), true)] {
+                        var c = randomArray(cols * ldc, seed: 33)
+                        let c0 = c
+                        let out = bf16Backward(body: body, planes: planes, b, t, rows: rows, cols: cols, n: n, d: d, ldd: ldd,
+                                               bmat: bmat, ldb: ldb, q: q0..<n, accumulate: accumulate, sums: true, dx: true, c: &c)
+                        let label = "body \(body) planes \(planes) \(rows)×\(cols)·\(n) d \(density) from \(q0)"
+                        for p in 0..<Int(b.start.last!) {
+                            let i = Int(b.index[p]) / cols, k = Int(b.index[p]) % cols
+                            var s = 0.5
+                            for q in q0..<n { s += Double(dr[i * ldd + q]) * Double(br[k * ldb + q]) }
+                            assertClose(out[p], Float(s), rtol: 1e-5, atol: 1e-5, label + " entry \(p)")
+                        }
+                        for k in 0..<cols { for q in 0..<ldc {
+                            var s = Double(c0[k * ldc + q])
+                            if (q0..<n).contains(q) {
+                                s = accumulate ? s : 0
+                                for i in 0..<rows { s += Double(wr[i * cols + k]) * Double(dr[i * ldd + q]) }
+                            }
+                            assertClose(c[k * ldc + q], Float(s), rtol: 1e-5, atol: 1e-5, label + " ∂X[\(k), \(q)]")
+                        } }
+                    }
+                }
+            }
+        } }
+    }
+
+    func testBF16BackwardBodiesGiveTheSameBits() throws {
+        try XCTSkipUnless(BFloat16.cpuHasArithmetic, "this CPU has no AVX512_BF16: only the portable body runs here")
+        for planes in [false, true] {
+            // (40, 1100, 256): rows with more than 16 entries (whole SDDMM groups) and several blocks.
+            for (rows, cols, n) in [(5, 7, 300), (19, 140, 33), (40, 20, 129), (3, 300, 70), (40, 1100, 256)] {
+                for density in [-1, 0.1, 0.5, 1] {
+                    let w = weight(rows, cols, density: density, seed: UInt64(9 + cols))
+                    let b = build(w, rows: rows, cols: cols), t = transposed(b, rows: rows, cols: cols)
+                    let ldd = n + 2, ldb = n + 3
+                    let d = randomArray(rows * ldd, seed: 41), bmat = randomArray(cols * ldb, seed: 42)
+                    for (q0, accumulate, sums, dx) in [(0, false, true, true), (n / 3, !planes, true, true),
+                                                       (0, false, true, false), (1, false, false, true)] {
+                        let start = randomArray(cols * (n + 1), seed: 43)
+                        var results: [([Float], [Float])] = []
+                        for body in [0, 1] {
+                            var c = start
+                            let out = bf16Backward(body: body, planes: planes, b, t, rows: rows, cols: cols, n: n, d: d,
+                                                   ldd: ldd, bmat: bmat, ldb: ldb, q: q0..<n, accumulate: accumulate,
+                                                   sums: sums, dx: dx, c: &c)
+                            results.append((out, c))
+                        }
+                        let label = "planes \(planes) \(rows)×\(cols)·\(n) d \(density) from \(q0) sums \(sums) dx \(dx)"
+                        XCTAssertEqual(results[1].0.map(\.bitPattern), results[0].0.map(\.bitPattern), "entry sums, " + label)
+                        let differ = start.indices.filter { results[0].1[$0].bitPattern != results[1].1[$0].bitPattern }
+                        XCTAssertTrue(differ.isEmpty, "∂X, \(label): \(differ.count) values differ, first at \(differ.first ?? -1)")
                     }
                 }
             }

@@ -56,6 +56,19 @@ void sp_spmm_bf16(const sp_matrix *a, const float *b, int64_t stride, int32_t br
 void sp_spmm_bf16_planes(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_t q1, float *c, int64_t ldc, int flags,
                          const float *bias, const float *residual);
 
+/// A backward with bf16 operands over columns [q0, q1), one pass per 64-column tile (a pointwise conv's, or
+/// an im2col chunk's): D's tile (drows × 64) rounded into `pack` and, with `out`, B's tile (brows × 64) after
+/// it; then out[e] += Σ_q bf(D[i, q])·bf(B[offset[e], q]) for a's entries (the SDDMM; each tile's sums in
+/// the order sparse_bf16.c gives), and with `at` C = (SP_ACCUMULATE ? C : 0) + atᵀ's product as sp_spmm_bf16
+/// (∂X). Either part may be null. `pack` holds (drows + brows) × 64 bf16. `flags`: SP_ACCUMULATE, SP_STREAM.
+void sp_backward_bf16(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, int32_t drows, const float *b,
+                      int64_t ldb, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1, float *c, int64_t ldc, int flags,
+                      float *out);
+/// The same over bf16 planes at flat offsets (shifted planes, stride 1, nothing packed): the SDDMM of D's
+/// rows (ldd apart) and B, and C = Σ_e at.value[e]·Dt[at.offset[e] + q] (C overwritten). Either may be null.
+void sp_backward_bf16_planes(const sp_matrix *a, const sp_matrix *at, const bf16_t *d, int64_t ldd, const bf16_t *b,
+                             const bf16_t *dt, int64_t q0, int64_t q1, float *c, int64_t ldc, float *out);
+
 /// The same for a narrow C (width ≤ 16 columns, from column 0; a recurrent cell's step over a few samples):
 /// one vector per output row, each block's entries dealt round-robin (from the first) to four partial sums
 /// added (s0 + s1) + (s2 + s3) at the row's end, each a chain of fused multiply-adds — the same bits on every
