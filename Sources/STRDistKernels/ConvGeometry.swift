@@ -27,7 +27,8 @@ public struct ConvGeometry: Equatable, Sendable {
     public var winograd = false
     /// Operands in bf16, sums in fp32 (`precision: bf16`; im2col and pointwise plans only).
     public var bf16 = false
-    /// The sparse kernels' forward product with bf16 operands and fp32 sums (`precision: bf16`, any shape).
+    /// The sparse kernels' products (forward, ∂X, the kept-only ∂Ŵ) with bf16 operands and fp32 sums
+    /// (`precision: bf16`, any shape).
     public var sparseBF16 = false
     /// Whether a training step computes ∂X (not for a conv that reads the network's input).
     public var inputGradient = true

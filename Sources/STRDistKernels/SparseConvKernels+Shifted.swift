@@ -110,9 +110,13 @@ extension SparseConvKernels {
 
     static func shiftedBackward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>,
                                 dx: UnsafeMutablePointer<Float>?, accumulate: Bool, dw: UnsafeMutablePointer<Float>?,
-                                _ g: ConvGeometry, pool: ThreadPool, scratch: ConvScratch) {
+                                _ g: ConvGeometry, bf16: Bool, pool: ThreadPool, scratch: ConvScratch) {
         let threads = pool.threads
         let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity * threads)
+        if bf16 {
+            shiftedBackwardBF16(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: dw, s, r, pool: pool)
+            return
+        }
         padGradient(dy, into: r.dy, s, pool: pool)
         if let dx, let dw {
             // Both gradients in one pass over each column tile; entry sums per thread, added in thread order.
@@ -160,6 +164,46 @@ extension SparseConvKernels {
         scatter(r.sums, w, into: dw, g)
     }
 
+    /// Both gradients (or either) with bf16 operands: x's and ∂Y's padded planes in bf16 (in the first half
+    /// of their fp32 regions), then per column tile the SDDMM and the transposed SpMM over them
+    /// (sp_backward_bf16_planes); entry sums per thread, added in thread order.
+    private static func shiftedBackwardBF16(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>,
+                                            dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
+                                            dw: UnsafeMutablePointer<Float>?, _ s: ShiftedPlanes,
+                                            _ r: (sums: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>,
+                                                  dy: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>),
+                                            pool: ThreadPool) {
+        let g = s.g, threads = pool.threads, count = w.count
+        var a = w.matrix, t = w.transposed
+        r.dy.withMemoryRebound(to: UInt16.self, capacity: g.outChannels * s.gradRows) { dyh in
+            r.x.withMemoryRebound(to: UInt16.self, capacity: g.inChannels * s.planes + s.margin) { xh in
+                padGradient(dy, into: dyh, s, pool: pool)
+                if dw != nil {
+                    pad(x, into: xh, channels: g.inChannels, s, pool: pool)
+                    r.sums.update(repeating: 0, count: threads * count)
+                }
+                withUnsafePointer(to: &a) { m in
+                    withUnsafePointer(to: &t) { mt in
+                        pool.run((m: m, mt: dx == nil ? nil : mt, x: UnsafePointer(xh), dy: UnsafePointer(dyh), dx: r.out,
+                                  sums: dw == nil ? nil : r.sums, q: s.planes, ld: s.gradRows, margin: s.margin, count: count,
+                                  threads: threads)) { a, t in
+                            let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
+                            sp_backward_bf16_planes(a.m, a.mt, a.dy + a.margin, Int64(a.ld), a.x, a.dy, Int64(range.lowerBound),
+                                                    Int64(range.upperBound), a.dx, Int64(a.q), a.sums.map { $0 + t * a.count })
+                        }
+                    }
+                }
+            }
+        }
+        if let dx {
+            crop(r.out, rowLength: s.planes, into: dx, channels: g.inChannels, size: (g.inH, g.inW), accumulate: accumulate,
+                 offset: g.padH * s.wp + g.padW, bias: nil, relu: false, s, pool: pool)
+        }
+        guard let dw else { return }
+        if threads > 1 { ConvKernels.reducePartials(r.sums, r.sums + count, count, pool) }
+        scatter(r.sums, w, into: dw, g)
+    }
+
     /// Each channel's images into zero-padded planes, then `margin` zeros of slack after the last: fp32
     /// copies, or (`PlaneElement` UInt16) rounded to bf16.
     private static func pad<E: PlaneElement>(_ x: UnsafePointer<Float>, into xp: UnsafeMutablePointer<E>, channels: Int,
@@ -182,21 +226,22 @@ extension SparseConvKernels {
         (xp + channels * s.planes).update(repeating: .zero, count: s.margin)
     }
 
-    /// ∂Y into padded rows: `margin` zeros, then the planes with junk columns and rows zero — one pass.
-    private static func padGradient(_ dy: UnsafePointer<Float>, into dyp: UnsafeMutablePointer<Float>, _ s: ShiftedPlanes,
-                                    pool: ThreadPool) {
+    /// ∂Y into padded rows: `margin` zeros, then the planes with junk columns and rows zero — one pass (fp32,
+    /// or rounded to bf16).
+    private static func padGradient<E: PlaneElement>(_ dy: UnsafePointer<Float>, into dyp: UnsafeMutablePointer<E>,
+                                                     _ s: ShiftedPlanes, pool: ThreadPool) {
         pool.parallelRanges(s.g.outChannels, (dy: dy, dyp: dyp, s: s)) { a, range, _ in
             let g = a.s.g, wp = a.s.wp, ow = g.outW
             for o in range {
                 let row0 = a.dyp + o * a.s.gradRows
-                row0.update(repeating: 0, count: a.s.margin)
+                row0.update(repeating: .zero, count: a.s.margin)
                 for n in 0..<g.batch {
                     let plane = row0 + a.s.margin + n * a.s.hp * wp
                     for i in 0..<g.outH {
-                        (plane + i * wp).update(from: a.dy + (o * g.batch + n) * g.outPlane + i * ow, count: ow)
-                        (plane + i * wp + ow).update(repeating: 0, count: wp - ow)
+                        E.convert(a.dy + (o * g.batch + n) * g.outPlane + i * ow, into: plane + i * wp, count: ow)
+                        (plane + i * wp + ow).update(repeating: .zero, count: wp - ow)
                     }
-                    (plane + g.outH * wp).update(repeating: 0, count: (a.s.hp - g.outH) * wp)
+                    (plane + g.outH * wp).update(repeating: .zero, count: (a.s.hp - g.outH) * wp)
                 }
             }
         }

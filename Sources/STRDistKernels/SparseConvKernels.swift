@@ -102,26 +102,31 @@ public enum SparseConvKernels {
     }
 
     /// ∂X (overwritten, or added to when `accumulate`) when dx is non-nil; ∂Ŵ into `dw` — at the kept
-    /// positions only (zeros elsewhere) when `keptOnly`, else dense; ∂bias when dbias is non-nil.
+    /// positions only (zeros elsewhere) when `keptOnly`, else dense; ∂bias when dbias is non-nil. `bf16`:
+    /// the sparse products (∂X's and the kept-only ∂Ŵ's) take bf16 operands with fp32 sums.
     public static func backward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>,
                                 dx: UnsafeMutablePointer<Float>?, accumulate: Bool, dw: UnsafeMutablePointer<Float>,
                                 keptOnly: Bool, denseWeight: UnsafePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
-                                _ g: ConvGeometry, _ layout: SparseLayout, pool: ThreadPool, scratch: ConvScratch) {
+                                _ g: ConvGeometry, _ layout: SparseLayout, bf16: Bool = false, pool: ThreadPool,
+                                scratch: ConvScratch) {
         if !keptOnly {
             // Straight-through (DNW): the dense weight gradient, the dense path's own GEMMs.
             ConvKernels.backward(x: x, w: denseWeight, dy: dy, dx: nil, accumulate: false, dw: dw, dbias: nil, g,
                                  pool: pool, scratch: scratch)
         }
-        switch layout {
-        case .shifted:
-            shiftedBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, pool: pool,
-                            scratch: scratch)
-        case .pointwise:
+        switch (layout, bf16) {
+        case (.shifted, _):
+            shiftedBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, bf16: bf16,
+                            pool: pool, scratch: scratch)
+        case (.pointwise, false):
             pointwiseBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, pool: pool,
                               scratch: scratch)
-        case .columns:
+        case (.columns, false):
             im2colBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, pool: pool,
                            scratch: scratch)
+        case (.pointwise, true), (.columns, true):
+            bf16Backward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, layout, pool: pool,
+                         scratch: scratch)
         }
         if let dbias {
             pool.parallelRanges(g.outChannels, (dy: dy, db: dbias, columns: g.columns)) { a, range, _ in
@@ -199,6 +204,59 @@ public enum SparseConvKernels {
                         if let dx = a.dx {
                             sp_spmm(a.mt, dyChunk, Int64(g.columns), Int32(g.outChannels),
                                     col + 2 * g.colRows * perChunk * g.outPlane, 0, Int64(cols), dcol, Int64(cols), 0, nil, nil)
+                            if !a.acc {
+                                for c in 0..<g.inChannels { (dx + (c * g.batch + n0) * g.inPlane).update(repeating: 0, count: (n1 - n0) * g.inPlane) }
+                            }
+                            Im2col.col2im(dcol, g, channel: 0, images: n0, n1, dx)
+                        }
+                        n0 = n1
+                    }
+                }
+            }
+        }
+        guard let dw else { return }
+        if threads > 1 { ConvKernels.reducePartials(scratch.partials, scratch.partials + count, count, pool) }
+        scatter(scratch.partials, w, into: dw, g)
+    }
+
+    /// The bf16 backward of a pointwise conv (columns split among threads) or of im2col chunks (images split):
+    /// per 64-column tile, ∂Y's tile and (for ∂Ŵ) the input's rounded together, then the SDDMM into the
+    /// thread's entry sums and the transposed SpMM (sp_backward_bf16); the sums added in thread order.
+    private static func bf16Backward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>,
+                                     dx: UnsafeMutablePointer<Float>?, accumulate: Bool, dw: UnsafeMutablePointer<Float>?,
+                                     _ g: ConvGeometry, _ layout: SparseLayout, pool: ThreadPool, scratch: ConvScratch) {
+        var a = w.matrix, t = w.transposed
+        let threads = pool.threads, count = w.count
+        if dw != nil { scratch.partials.update(repeating: 0, count: threads * count) }
+        withUnsafePointer(to: &a) { m in
+            withUnsafePointer(to: &t) { mt in
+                let args = (m: m, mt: dx == nil ? nil : mt, x: x, dy: dy, dx: dx, acc: accumulate, wantsDW: dw != nil, g: g,
+                            layout: layout, scratch: scratch, count: count, threads: threads,
+                            flags: (accumulate ? SP_ACCUMULATE : 0) | dxStoreFlags(g))
+                pool.run(args) { a, t in
+                    let g = a.g, sums = a.wantsDW ? a.scratch.partials + t * a.count : nil
+                    if a.layout == .pointwise {
+                        let r = SparseConvKernels.columnRange(g.columns, part: t, of: a.threads)
+                        a.scratch.perThread(t).withMemoryRebound(to: UInt16.self, capacity: 64 * (g.inChannels + g.outChannels)) {
+                            sp_backward_bf16(a.m, a.mt, a.dy, Int64(g.columns), Int32(g.outChannels), a.x, Int64(g.columns),
+                                             Int32(g.inChannels), $0, Int64(r.lowerBound), Int64(r.upperBound), a.dx,
+                                             Int64(g.columns), a.flags, sums)
+                        }
+                        return
+                    }
+                    let perChunk = SparseConvKernels.imagesPerChunk(g, threads: a.threads)
+                    let images = ThreadPool.split(g.batch, parts: a.threads, index: t)
+                    let col = a.scratch.perThread(t), dcol = col + g.colRows * perChunk * g.outPlane
+                    let pack = col + 2 * g.colRows * perChunk * g.outPlane
+                    var n0 = images.lowerBound
+                    while n0 < images.upperBound {
+                        let n1 = min(images.upperBound, n0 + perChunk), cols = (n1 - n0) * g.outPlane
+                        if a.wantsDW { Im2col.im2col(a.x, g, channel: 0, images: n0, n1, col) }
+                        pack.withMemoryRebound(to: UInt16.self, capacity: 64 * (g.colRows + g.outChannels)) {
+                            sp_backward_bf16(a.m, a.mt, a.dy + n0 * g.outPlane, Int64(g.columns), Int32(g.outChannels), col,
+                                             Int64(cols), Int32(g.colRows), $0, 0, Int64(cols), dcol, Int64(cols), 0, sums)
+                        }
+                        if let dx = a.dx {
                             if !a.acc {
                                 for c in 0..<g.inChannels { (dx + (c * g.batch + n0) * g.inPlane).update(repeating: 0, count: (n1 - n0) * g.inPlane) }
                             }

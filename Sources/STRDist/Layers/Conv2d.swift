@@ -22,8 +22,8 @@ public final class Conv2d: Layer, SparseWeighted {
     public var initializer: WeightInit = .standard
     /// `conv_algorithm` for this layer; read when the layer is planned.
     public var algorithm = ConvAlgorithm.auto
-    /// `precision` for this layer's products (dense ones where ConvPlanner.bf16Products says, the sparse forward
-    /// always); read when the layer is planned.
+    /// `precision` for this layer's products (dense ones where ConvPlanner.bf16Products says, the sparse
+    /// kernels' always); read when the layer is planned.
     public var precision = Precision.fp32
     /// The effective weight in bf16 (both layouts), when the dense plan runs bf16 products.
     var bf16Weight = WorkspaceRegion<UInt16>.none
@@ -185,7 +185,8 @@ public final class Conv2d: Layer, SparseWeighted {
         let keptOnly = transform.gradientRule == .keptOnly
         if case .sparse(let layout) = execution, let c = compressed {
             SparseConvKernels.backward(x: x, w: c.operand(ctx), dy: dy, dx: dx, accumulate: acc, dw: dw, keptOnly: keptOnly,
-                                       denseWeight: w, dbias: db, g, layout, pool: ctx.pool, scratch: scratch(ctx))
+                                       denseWeight: w, dbias: db, g, layout, bf16: g.sparseBF16, pool: ctx.pool,
+                                       scratch: scratch(ctx))
         } else if execution == .depthwise {
             let norm = channelNorm.flatMap { $0.runsInConv(ctx) ? $0 : nil }
             DepthwiseKernels.backward(x: x, w: w, dy: dy, dx: dx, accumulate: acc, dw: dw, dbias: db, g, pool: ctx.pool,

@@ -86,16 +86,17 @@ public struct SparseCostModel: Sendable, Codable, Equatable {
     /// crossover moves to lower densities in bf16, where dense is cheaper).
     public static let bf16MAC = 0.5, bf16Column = 1.5
 
-    /// What a kept multiply-add of the sparse forward costs with bf16 operands against fp32: pairs of
-    /// entries in one vdpbf16ps ran 1.35–1.84× the fp32 loop (one thread, one 64-column tile, 3–15%
-    /// density; scripts/probes/spmm_bf16_pairs.c). Not fitted; the gradients stay fp32, so in training it
-    /// scales the forward's share of the kept MACs only.
-    public static let bf16SparseMAC = 0.6
+    /// What a kept multiply-add of the sparse kernels costs with bf16 operands against fp32. The inner
+    /// loop alone ran 1.35–1.84× the fp32 one (one tile in cache, scripts/probes/spmm_bf16_pairs.c), but
+    /// whole products on ResNet50's pointwise shapes only 1.0–1.7× forward and 1.05–1.36× backward: their
+    /// tiles are packed from memory either way. Not fitted; 0.6 put the 7×7 stem at 40% density on the
+    /// sparse kernels, slower there than the dense bf16 product (20.8 + 27.6 against 15.8 + 19.0 ms).
+    public static let bf16SparseMAC = 0.8
 
     /// Seconds of one step of `g` under `plan` (the weight at `density` for a sparse plan). A dense-rule
     /// (DNW) weight gradient on the sparse kernels is a third of `dense`'s cost. A dense GEMM plan of a
     /// conv planned with bf16 products (`g.bf16`) is priced at bf16MAC and bf16Column, a sparse plan's
-    /// bf16 forward (`g.sparseBF16`) at bf16SparseMAC.
+    /// bf16 products (`g.sparseBF16`) at bf16SparseMAC.
     public func seconds(_ g: ConvGeometry, _ plan: ConvPlan, density: Double = 1, training: Bool,
                         keptOnlyGradient: Bool = true, dense: ConvPlan = .im2col) -> Double {
         let c = training ? train : eval
@@ -105,9 +106,7 @@ public struct SparseCostModel: Sendable, Codable, Equatable {
         } else if g.bf16 && plan == .gemm {
             f[0] *= Self.bf16MAC; f[4] = Double(g.groupIn * g.columns) * (Self.bf16Column - 1)
         } else if g.sparseBF16, case .sparse(let layout) = plan {
-            // Training: the forward is one of the three products (two without ∂X).
-            let forwardShare = training ? (g.inputGradient ? 1.0 / 3 : 0.5) : 1
-            f[layout.rawValue] *= 1 - forwardShare * (1 - Self.bf16SparseMAC)
+            f[layout.rawValue] *= Self.bf16SparseMAC
         }
         let t = (f * c.vector(sparse: plan.isSparse)).sum()
         guard plan.isSparse && training && !keptOnlyGradient else { return t }

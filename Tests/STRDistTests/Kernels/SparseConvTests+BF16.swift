@@ -1,7 +1,7 @@
-// The sparse path's forward with bf16 operands (precision: bf16): every layout (pointwise, shifted planes,
-// im2col columns) against the naive convolution of the input and the effective weight rounded to bf16,
-// summed in Double, on the portable body everywhere and the AVX512_BF16 one where the CPU has it, 1–3
-// threads; the gradients stay fp32 and match the naive ones of the unrounded operands.
+// The sparse path with bf16 operands (precision: bf16): every layout (pointwise, shifted planes, im2col
+// columns), forward, ∂X and the kept-only ∂Ŵ against the naive convolution of the input, the effective
+// weight and ∂Y rounded to bf16, summed in Double, on the portable body everywhere and the AVX512_BF16
+// one where the CPU has it, 1 and 3 threads (DNW's dense straight-through ∂Ŵ stays an fp32 GEMM).
 import XCTest
 import CBFloat16
 @testable import STRDist
@@ -16,7 +16,7 @@ extension SparseConvKernelTests {
             for t in Self.cases {
                 let g = ConvGeometry(inChannels: t.c, outChannels: t.o, kernel: (t.k, t.k), stride: (t.s, t.s),
                                      padding: (t.p, t.p), batch: t.n, inH: t.h, inW: t.w)
-                for (kind, density) in [(SparseKind.str, 0.3), (.str, -1), (.gmp, 1), (.dense, 0.5)] {
+                for (kind, density) in [(SparseKind.str, 0.3), (.str, -1), (.gmp, 1), (.dnw, 0.5)] {
                     for threads in [1, 3] {
                         let label = "body \(body) \(t) \(kind) density \(density) threads \(threads)"
                         let (conv, h) = harness(t, kind, density: density, algorithm: .sparse, threads: threads, precision: .bf16)
@@ -29,10 +29,16 @@ extension SparseConvKernelTests {
                         let bias = t.bias ? Array(h.store.value("c.bias")) : nil
                         let y = Naive.convForward(x: rounded(x), w: rounded(ew), bias: bias, g)
                         assertClose(h.outputArray(), y, rtol: 1e-4, atol: 1e-5, "y " + label)
-                        // The gradients are fp32 products of the unrounded operands.
-                        let naive = Naive.convBackward(x: x, w: ew, dy: dy, g)
+                        // The gradients: products of the rounded operands too (∂Ŵ at the kept positions only).
+                        let naive = Naive.convBackward(x: rounded(x), w: rounded(ew), dy: rounded(dy), g)
                         let dx = Array(UnsafeBufferPointer(start: h.ctx.workspace.grad(h.input)!, count: x.count))
                         assertClose(dx, naive.dx, rtol: 1e-4, atol: 1e-5, "dx " + label)
+                        let mask = conv.transform.keepMask(h.ctx)
+                        let dense = Naive.convBackward(x: x, w: ew, dy: dy, g).dw   // DNW's straight-through ∂Ŵ stays fp32
+                        let expectedDW = conv.transform.gradientRule != .keptOnly ? dense : (0..<g.weightCount).map { i in
+                            (mask.map { $0[i] != 0 } ?? (ew[i] != 0)) ? naive.dw[i] : 0
+                        }
+                        assertClose(Array(h.store.grad("c.weight")), expectedDW, rtol: 1e-4, atol: 1e-5, "dw " + label)
                     }
                 }
             }
