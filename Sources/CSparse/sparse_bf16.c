@@ -1,6 +1,7 @@
 // The bf16 SpMM and SDDMM (mixed precision): what they compute, in portable C — the reference the tests
-// hold the AVX512_BF16 bodies (sparse_bf16_avx512.c) to, bit for bit — and the dispatch between the two
-// (CBFloat16's bf16_isa). bf() rounds to nearest even, denormals to zero (bf16_from_float); bf16 products
+// hold the AVX512_BF16 bodies (sparse_bf16_avx512.c) to, bit for bit on normal values (vdpbf16ps also
+// flushes subnormal inputs and sums to zero, which this body does not; CBFloat16's product likewise) —
+// and the dispatch between the two (CBFloat16's bf16_isa). bf() rounds to nearest even, denormals to zero (bf16_from_float); bf16 products
 // are exact in fp32, and every sum below is rounded to fp32.
 //
 // SpMM: per (block, row), the row's entries go in pairs (e, e + 1) from its first; per column, as

@@ -1,6 +1,6 @@
 // Mixed precision's switch and what the CPU can do. `precision: bf16` follows PyTorch's CPU autocast:
-// convolution (and classifier) operands rounded to bfloat16, products summed in fp32 (CBFloat16's
-// vdpbf16ps kernel); everything else — master weights, BatchNorm, the loss, thresholds, the optimizer,
+// convolution (and classifier) operands rounded to bfloat16, products summed in fp32 (vdpbf16ps: CBFloat16's
+// dense kernel, CSparse's sparse ones); everything else — master weights, BatchNorm, the loss, thresholds, the optimizer,
 // the all-reduce, checkpoints and the activations between layers — stays fp32.
 
 import CBFloat16

@@ -49,7 +49,8 @@ void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, 
 /// operand's tile rounded to bf16 into `pack` (brows × 64 bf16), each weight rounded as it is read, and a
 /// row's entries multiplied two at a time — per column, acc + bf(w[e+1])·bf(B[e+1]) then + bf(w[e])·bf(B[e])
 /// (vdpbf16ps's order; a lone last entry adds 0·0 first), each sum rounded to fp32. AVX512_BF16 when the
-/// CPU has it (bf16_isa), else a portable body with the same bits.
+/// CPU has it (bf16_isa), else a portable body with the same bits (subnormal sums aside: the instruction
+/// flushes them to zero).
 void sp_spmm_bf16(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1,
                   float *c, int64_t ldc, int flags, const float *bias, const float *residual);
 /// The same over a dense operand already in bf16 and addressed by flat offsets (stride 1: shifted planes).

@@ -38,7 +38,7 @@ public enum ConvPlanner {
     /// 256 columns. Winograd keeps fp32 operands: in bf16 its outputs' error was 1.2% RMS (15–17% at
     /// worst) against 0.21% (0.9%) for bf16 im2col, and fp32 Winograd beat or matched bf16 im2col on
     /// every 3×3 stride-1 conv (107 vs 125 ms at 28 px, 111 vs 143 ms at 7 px, level at 56 and 14 px).
-    /// The depthwise and sparse kernels stay fp32 too.
+    /// The depthwise kernels stay fp32 too; the sparse kernels' products go bf16 by `g.sparseBF16` (Conv2d).
     public static func bf16Products(_ g: ConvGeometry, plan: ConvPlan, precision: Precision) -> Bool {
         precision == .bf16 && (plan == .im2col || plan == .gemm) && g.groupIn >= bf16Minimum.inputChannels
             && g.columns >= bf16Minimum.columns

@@ -33,9 +33,10 @@ enum ConvTraffic {
         case .sparse(.pointwise): return 0
         case .sparse(.columns): return columns * both
         case .sparse(.shifted):
-            let planes = Double(ShiftedPlanes(g).planes)
-            return gradient ? Double(g.inChannels * (g.inputGradient ? 2 : 1) + g.outChannels) * planes
-                            : Double(g.inChannels + g.outChannels) * planes
+            // x's and ∂Y's planes are bf16 under sparseBF16; the products' padded outputs stay fp32.
+            let planes = Double(ShiftedPlanes(g).planes), h = g.sparseBF16 ? 0.5 : 1
+            let c = Double(g.inChannels), o = Double(g.outChannels)
+            return gradient ? (c * h + (g.inputGradient ? c : 0) + o * h) * planes : (c * h + o) * planes
         }
     }
 }

@@ -82,8 +82,8 @@ public struct SparseCostModel: Sendable, Codable, Equatable {
     /// What the bf16 product costs per multiply-add against the fp32 GEMM's, and per column element
     /// (each column is also rounded and packed): bf16_gemm ran 1.9–2.4× OpenBLAS's sgemm on ResNet50's
     /// shapes (scripts/bench-bf16-gemm.sh), and whole bf16 convs 0.55–0.65× their fp32 time (bench
-    /// --profile, ResNet50 b16). Not fitted: scales the fp32 fit where `g.bf16` (so the sparse kernels'
-    /// crossover moves to lower densities in bf16, where dense is cheaper).
+    /// --profile, ResNet50 b16). Not fitted: scales the fp32 fit where `g.bf16` (the sparse kernels gain
+    /// less in bf16 — bf16SparseMAC — so their crossover moves to lower densities).
     public static let bf16MAC = 0.5, bf16Column = 1.5
 
     /// What a kept multiply-add of the sparse kernels costs with bf16 operands against fp32. The inner
