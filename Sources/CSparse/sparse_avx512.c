@@ -22,20 +22,7 @@ typedef __mmask16 VMASK;
 #define NAME(x) x##_avx512
 #define VMAX(a, b) _mm512_max_ps(a, b)
 
-/// 16 vectors → one whose lane j sums v[j]: pairwise unpack-adds within 128-bit chunks, then across chunks.
-static inline __m512 reduce16(const __m512 *v) {
-    __m512 y[4];
-    for (int g = 0; g < 4; g++) {
-        const __m512 *s = v + 4 * g;
-        __m512 x01 = _mm512_add_ps(_mm512_unpacklo_ps(s[0], s[1]), _mm512_unpackhi_ps(s[0], s[1]));
-        __m512 x23 = _mm512_add_ps(_mm512_unpacklo_ps(s[2], s[3]), _mm512_unpackhi_ps(s[2], s[3]));
-        y[g] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(x01), _mm512_castps_pd(x23))),
-                             _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(x01), _mm512_castps_pd(x23))));
-    }
-    __m512 v01 = _mm512_add_ps(_mm512_shuffle_f32x4(y[0], y[1], 0x88), _mm512_shuffle_f32x4(y[0], y[1], 0xDD));
-    __m512 v23 = _mm512_add_ps(_mm512_shuffle_f32x4(y[2], y[3], 0x88), _mm512_shuffle_f32x4(y[2], y[3], 0xDD));
-    return _mm512_add_ps(_mm512_shuffle_f32x4(v01, v23, 0x88), _mm512_shuffle_f32x4(v01, v23, 0xDD));
-}
+#include "sparse_reduce16.h"
 #define VREDUCE(v) reduce16(v)
 
 #include "sparse_body.inc"

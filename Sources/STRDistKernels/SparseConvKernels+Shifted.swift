@@ -136,8 +136,7 @@ extension SparseConvKernels {
             }
             crop(r.out, rowLength: s.planes, into: dx, channels: g.inChannels, size: (g.inH, g.inW), accumulate: accumulate,
                  offset: g.padH * s.wp + g.padW, bias: nil, relu: false, s, pool: pool)
-            if threads > 1 { ConvKernels.reducePartials(r.sums, r.sums + count, count, pool) }
-            scatter(r.sums, w, into: dw, g)
+            finishKeptGradient(r.sums, threads: threads, w, into: dw, g, pool: pool)
             return
         }
         if let dx {
@@ -200,8 +199,7 @@ extension SparseConvKernels {
                  offset: g.padH * s.wp + g.padW, bias: nil, relu: false, s, pool: pool)
         }
         guard let dw else { return }
-        if threads > 1 { ConvKernels.reducePartials(r.sums, r.sums + count, count, pool) }
-        scatter(r.sums, w, into: dw, g)
+        finishKeptGradient(r.sums, threads: threads, w, into: dw, g, pool: pool)
     }
 
     /// Each channel's images into zero-padded planes, then `margin` zeros of slack after the last: fp32

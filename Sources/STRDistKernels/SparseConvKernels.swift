@@ -204,10 +204,7 @@ public enum SparseConvKernels {
                         if let dx = a.dx {
                             sp_spmm(a.mt, dyChunk, Int64(g.columns), Int32(g.outChannels),
                                     col + 2 * g.colRows * perChunk * g.outPlane, 0, Int64(cols), dcol, Int64(cols), 0, nil, nil)
-                            if !a.acc {
-                                for c in 0..<g.inChannels { (dx + (c * g.batch + n0) * g.inPlane).update(repeating: 0, count: (n1 - n0) * g.inPlane) }
-                            }
-                            Im2col.col2im(dcol, g, channel: 0, images: n0, n1, dx)
+                            SparseConvKernels.inputGradient(from: dcol, into: dx, accumulate: a.acc, g, images: n0..<n1)
                         }
                         n0 = n1
                     }
@@ -215,8 +212,7 @@ public enum SparseConvKernels {
             }
         }
         guard let dw else { return }
-        if threads > 1 { ConvKernels.reducePartials(scratch.partials, scratch.partials + count, count, pool) }
-        scatter(scratch.partials, w, into: dw, g)
+        finishKeptGradient(scratch.partials, threads: threads, w, into: dw, g, pool: pool)
     }
 
     /// The bf16 backward of a pointwise conv (columns split among threads) or of im2col chunks (images split):
@@ -256,20 +252,14 @@ public enum SparseConvKernels {
                             sp_backward_bf16(a.m, a.mt, a.dy + n0 * g.outPlane, Int64(g.columns), Int32(g.outChannels), col,
                                              Int64(cols), Int32(g.colRows), $0, 0, Int64(cols), dcol, Int64(cols), 0, sums)
                         }
-                        if let dx = a.dx {
-                            if !a.acc {
-                                for c in 0..<g.inChannels { (dx + (c * g.batch + n0) * g.inPlane).update(repeating: 0, count: (n1 - n0) * g.inPlane) }
-                            }
-                            Im2col.col2im(dcol, g, channel: 0, images: n0, n1, dx)
-                        }
+                        if let dx = a.dx { SparseConvKernels.inputGradient(from: dcol, into: dx, accumulate: a.acc, g, images: n0..<n1) }
                         n0 = n1
                     }
                 }
             }
         }
         guard let dw else { return }
-        if threads > 1 { ConvKernels.reducePartials(scratch.partials, scratch.partials + count, count, pool) }
-        scatter(scratch.partials, w, into: dw, g)
+        finishKeptGradient(scratch.partials, threads: threads, w, into: dw, g, pool: pool)
     }
 
     /// Both gradients of a pointwise conv in one pass over each column tile; each thread its columns and
@@ -294,8 +284,27 @@ public enum SparseConvKernels {
                 }
             }
         }
-        if threads > 1 { ConvKernels.reducePartials(scratch.partials, scratch.partials + count, count, pool) }
-        scatter(scratch.partials, w, into: dw, g)
+        finishKeptGradient(scratch.partials, threads: threads, w, into: dw, g, pool: pool)
+    }
+
+    /// ∂X of images `images` from their im2col columns' gradient: zeroed first unless accumulating, then col2im.
+    @inline(__always)
+    static func inputGradient(from dcol: UnsafeMutablePointer<Float>, into dx: UnsafeMutablePointer<Float>, accumulate: Bool,
+                              _ g: ConvGeometry, images: Range<Int>) {
+        if !accumulate {
+            for c in 0..<g.inChannels {
+                (dx + (c * g.batch + images.lowerBound) * g.inPlane).update(repeating: 0, count: images.count * g.inPlane)
+            }
+        }
+        Im2col.col2im(dcol, g, channel: 0, images: images.lowerBound, images.upperBound, dx)
+    }
+
+    /// The threads' entry sums (`threads` runs of w.count from `partials`) added in thread order, then
+    /// scattered into dw.
+    static func finishKeptGradient(_ partials: UnsafeMutablePointer<Float>, threads: Int, _ w: SparseOperand,
+                                   into dw: UnsafeMutablePointer<Float>, _ g: ConvGeometry, pool: ThreadPool) {
+        if threads > 1 { ConvKernels.reducePartials(partials, partials + w.count, w.count, pool) }
+        scatter(partials, w, into: dw, g)
     }
 
     /// dw = 0, then each entry's sum at its dense position.
