@@ -106,19 +106,25 @@ final class MultiRankTests: XCTestCase {
     func testResumeOnTwoRanksIsBitIdenticalInBF16() throws {
         try XCTSkipUnless(BFloat16.cpuHasArithmetic, "precision bf16 needs AVX512_BF16, which this CPU lacks")
         let env = ["STRDIST_BF16_MIN": "0,0"]
-        let words = ["--precision", "bf16", "--conv_algorithm", "im2col"]
-        let full = try mpirun(2, words + ["--epochs", "2", "--name", "bf16full", "--step_log", dir + "/bf16full.txt"], env: env)
-        XCTAssertEqual(full.status, 0, full.output)
-        let part = try mpirun(2, words + ["--epochs", "1", "--name", "bf16part"], env: env)
-        XCTAssertEqual(part.status, 0, part.output)
-        let resumed = try mpirun(2, words + ["--epochs", "2", "--name", "bf16part", "--resume", "auto", "--step_log",
-                                             dir + "/bf16part.txt"], env: env)
-        XCTAssertEqual(resumed.status, 0, resumed.output)
-        XCTAssertEqual(try parameters(dir + "/bf16full.txt.params"), try parameters(dir + "/bf16part.txt.params"))
-        // And bf16 did run: the fp32 run's parameters differ.
-        let fp32 = try mpirun(2, ["--conv_algorithm", "im2col", "--epochs", "2", "--name", "fp32", "--step_log", dir + "/fp32.txt"])
-        XCTAssertEqual(fp32.status, 0, fp32.output)
-        XCTAssertNotEqual(try parameters(dir + "/fp32.txt.params"), try parameters(dir + "/bf16full.txt.params"))
+        // The dense bf16 products (im2col), and the sparse kernels' bf16 products (sparse: every conv on them).
+        for algorithm in ["im2col", "sparse"] {
+            let words = ["--precision", "bf16", "--conv_algorithm", algorithm], tag = "bf16" + algorithm
+            let full = try mpirun(2, words + ["--epochs", "2", "--name", tag + "full", "--step_log", dir + "/\(tag)full.txt"],
+                                  env: env)
+            XCTAssertEqual(full.status, 0, full.output)
+            let part = try mpirun(2, words + ["--epochs", "1", "--name", tag + "part"], env: env)
+            XCTAssertEqual(part.status, 0, part.output)
+            let resumed = try mpirun(2, words + ["--epochs", "2", "--name", tag + "part", "--resume", "auto", "--step_log",
+                                                 dir + "/\(tag)part.txt"], env: env)
+            XCTAssertEqual(resumed.status, 0, resumed.output)
+            XCTAssertEqual(try parameters(dir + "/\(tag)full.txt.params"), try parameters(dir + "/\(tag)part.txt.params"), algorithm)
+            // And bf16 did run: the fp32 run's parameters differ.
+            let fp32 = try mpirun(2, ["--conv_algorithm", algorithm, "--epochs", "2", "--name", "fp32" + algorithm,
+                                      "--step_log", dir + "/fp32\(algorithm).txt"])
+            XCTAssertEqual(fp32.status, 0, fp32.output)
+            XCTAssertNotEqual(try parameters(dir + "/fp32\(algorithm).txt.params"), try parameters(dir + "/\(tag)full.txt.params"),
+                              algorithm)
+        }
     }
 
     /// STR's weight gradients travel as their kept positions only; with two ranks every element's sum
