@@ -29,6 +29,14 @@ int sp_force_isa(int isa) {
     return current_isa;
 }
 
+void sp_epilogue_c(float *cr, int64_t q0, int64_t q1, float shift, const float *rr, int relu) {
+    for (int64_t q = q0; q < q1; q++) {
+        float y = cr[q] + shift;
+        if (rr) y += rr[q];
+        cr[q] = relu && !(y > 0) ? 0.0f : y;
+    }
+}
+
 static void spmm_c(const sp_matrix *a, const float *b, int64_t stride, int64_t q0, int64_t q1,
                    float *c, int64_t ldc, int accumulate, const float *bias, const float *residual, int relu) {
     const int32_t rows = a->rows;
@@ -42,13 +50,8 @@ static void spmm_c(const sp_matrix *a, const float *b, int64_t stride, int64_t q
                 const float *br = b + (int64_t)a->offset[e] * stride;
                 for (int64_t q = q0; q < q1; q++) cr[q] += v * br[q];
             }
-            if (blk == a->blocks - 1 && (bias || residual || relu)) {
-                for (int64_t q = q0; q < q1; q++) {
-                    float y = cr[q] + (bias ? bias[i] : 0.0f);
-                    if (residual) y += residual[(int64_t)i * ldc + q];
-                    cr[q] = relu && y < 0 ? 0.0f : y;
-                }
-            }
+            if (blk == a->blocks - 1 && (bias || residual || relu))
+                sp_epilogue_c(cr, q0, q1, bias ? bias[i] : 0.0f, residual ? residual + (int64_t)i * ldc : 0, relu);
         }
     }
 }

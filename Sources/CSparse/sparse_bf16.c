@@ -39,13 +39,8 @@ static void spmm_bf16_c(const sp_matrix *a, const bf16_t *b, int64_t stride, int
                     for (int64_t q = q0; q < q1; q++) cr[q] = add_pair(cr[q], w0, r0[q], 0.0f, 0);
                 }
             }
-            if (blk == a->blocks - 1 && (bias || residual || relu)) {
-                for (int64_t q = q0; q < q1; q++) {
-                    float y = cr[q] + (bias ? bias[i] : 0.0f);
-                    if (residual) y += residual[(int64_t)i * ldc + q];
-                    cr[q] = relu && !(y > 0) ? 0.0f : y;
-                }
-            }
+            if (blk == a->blocks - 1 && (bias || residual || relu))
+                sp_epilogue_c(cr, q0, q1, bias ? bias[i] : 0.0f, residual ? residual + (int64_t)i * ldc : 0, relu);
         }
     }
 }

@@ -39,4 +39,7 @@ void sp_backward_bf16_avx512bf16(const sp_matrix *a, const sp_matrix *at, const 
 void sp_backward_bf16_planes_avx512bf16(const sp_matrix *a, const sp_matrix *at, const bf16_t *d, int64_t ldd,
                                         const bf16_t *b, const bf16_t *dt, int64_t q0, int64_t q1, float *c, int64_t ldc,
                                         float *out);
+/// The portable bodies' epilogue over row cr's columns [q0, q1): + shift, + rr[q] (when rr), then with
+/// `relu` max(·, 0) as the vector bodies take it (maxps: NaN and −0 become +0).
+void sp_epilogue_c(float *cr, int64_t q0, int64_t q1, float shift, const float *rr, int relu);
 #endif

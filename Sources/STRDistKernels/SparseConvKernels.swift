@@ -45,7 +45,7 @@ public enum SparseConvKernels {
     }
 
     /// y = conv(x, Ŵ) + bias + residual (y's shape), then max(·, 0) when `relu` (all in the kernels' store).
-    /// `bf16`: the products take bf16 operands with fp32 sums (sp_spmm_bf16; the caller has checked the CPU).
+    /// `bf16`: the products take bf16 operands with fp32 sums (sp_spmm_bf16: AVX512_BF16, or its portable body).
     public static func forward(x: UnsafePointer<Float>, w: SparseOperand, bias: UnsafePointer<Float>?,
                                residual: UnsafePointer<Float>? = nil, relu: Bool, y: UnsafeMutablePointer<Float>,
                                _ g: ConvGeometry, _ layout: SparseLayout, bf16: Bool = false, pool: ThreadPool,
