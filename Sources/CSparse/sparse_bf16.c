@@ -101,22 +101,27 @@ void sp_spmm_bf16_planes(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_
     spmm_bf16_c(a, b, 1, q0, q1, c, ldc, flags & SP_ACCUMULATE, bias, residual, (flags & SP_RELU) != 0);
 }
 
-void sp_backward_bf16(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, int32_t drows, const float *b,
+void sp_backward_bf16(const sp_matrix *a, const sp_matrix *at, const void *d, int64_t ldd, int32_t drows, const float *b,
                       int64_t ldb, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1, float *c, int64_t ldc, int flags,
                       float *out) {
     if (bf16_isa() == 1) {
         sp_backward_bf16_avx512bf16(a, at, d, ldd, drows, b, ldb, brows, pack, q0, q1, c, ldc, flags, out);
         return;
     }
+    const int in_place = flags & SP_D_BF16;
     bf16_t *dp = pack, *bp = pack + (int64_t)drows * 64;
     for (int64_t q = q0; q < q1; q += 64) {
         const int64_t w = q1 - q < 64 ? q1 - q : 64;
-        for (int32_t r = 0; r < drows; r++) bf16_round(d + (int64_t)r * ldd + q, dp + (int64_t)r * 64, w);
+        // D's tile: read where it is (bf16 already), or rounded into the pack as the fast body does.
+        const bf16_t *dt = in_place ? (const bf16_t *)d : dp - q;
+        const int64_t dld = in_place ? ldd : 64;
+        if (!in_place)
+            for (int32_t r = 0; r < drows; r++) bf16_round((const float *)d + (int64_t)r * ldd + q, dp + (int64_t)r * 64, w);
         if (out) {
             for (int32_t r = 0; r < brows; r++) bf16_round(b + (int64_t)r * ldb + q, bp + (int64_t)r * 64, w);
-            sddmm_bf16_c(a, dp - q, 64, bp - q, 64, q, q + w, out);
+            sddmm_bf16_c(a, dt, dld, bp - q, 64, q, q + w, out);
         }
-        if (at) spmm_bf16_c(at, dp - q, 64, q, q + w, c, ldc, flags & SP_ACCUMULATE, 0, 0, 0);
+        if (at) spmm_bf16_c(at, dt, dld, q, q + w, c, ldc, flags & SP_ACCUMULATE, 0, 0, 0);
     }
 }
 

@@ -181,19 +181,22 @@ void sp_spmm_bf16_planes_avx512bf16(const sp_matrix *a, const bf16_t *b, int64_t
     if (stream) _mm_sfence();
 }
 
-void sp_backward_bf16_avx512bf16(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, int32_t drows,
+void sp_backward_bf16_avx512bf16(const sp_matrix *a, const sp_matrix *at, const void *d, int64_t ldd, int32_t drows,
                                  const float *b, int64_t ldb, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1,
                                  float *c, int64_t ldc, int flags, float *out) {
-    const int accumulate = flags & SP_ACCUMULATE, stream = flags & SP_STREAM;
+    const int accumulate = flags & SP_ACCUMULATE, stream = flags & SP_STREAM, in_place = flags & SP_D_BF16;
     bf16_t *dp = pack, *bp = pack + (int64_t)drows * TILE;
     for (int64_t q = q0; q < q1; q += TILE) {
         const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
-        pack_tile(d, ldd, drows, q, w, dp);
+        // D's tile: read where it is (bf16 already), or rounded into the pack.
+        const bf16_t *dt = in_place ? (const bf16_t *)d : dp - q;
+        const int64_t dld = in_place ? ldd : TILE;
+        if (!in_place) pack_tile((const float *)d, ldd, drows, q, w, dp);
         if (out) {
             pack_tile(b, ldb, brows, q, w, bp);
-            sddmm_tile(a, dp - q, TILE, bp - q, TILE, q, w, 0, a->rows, out);
+            sddmm_tile(a, dt, dld, bp - q, TILE, q, w, 0, a->rows, out);
         }
-        if (at) spmm_tile(at, dp - q, TILE, q, w, c, ldc, accumulate, 0, 0, 0, stream);
+        if (at) spmm_tile(at, dt, dld, q, w, c, ldc, accumulate, 0, 0, 0, stream);
     }
     if (stream) _mm_sfence();
 }

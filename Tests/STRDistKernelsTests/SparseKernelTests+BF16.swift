@@ -116,9 +116,10 @@ extension SparseKernelTests {
     }
 
     /// One bf16 backward on `body` (packed fp32 operands, or bf16 planes at flat offsets): entry sums `out`
-    /// (started at 0.5) and ∂X `c` (rows = w's columns, ldc = n + 1).
+    /// (started at 0.5) and ∂X `c` (rows = w's columns, ldc = n + 1). `dInPlace`: the packed variant reads D
+    /// already rounded to bf16 (SP_D_BF16).
     func bf16Backward(body: Int, planes: Bool, _ b: Built, _ t: Built, rows: Int, cols: Int, n: Int, d: [Float], ldd: Int,
-                      bmat: [Float], ldb: Int, q: Range<Int>, accumulate: Bool, sums: Bool, dx: Bool,
+                      bmat: [Float], ldb: Int, q: Range<Int>, accumulate: Bool, sums: Bool, dx: Bool, dInPlace: Bool = false,
                       c: inout [Float]) -> [Float] {
         XCTAssertEqual(BFloat16.force(isa: body), body)
         defer { _ = BFloat16.force(isa: nil) }
@@ -137,6 +138,10 @@ extension SparseKernelTests {
                     if planes {
                         sp_backward_bf16_planes(m, dx ? mt : nil, dh, Int64(ldd), bh, dh, Int64(q.lowerBound), Int64(q.upperBound),
                                                 &c, Int64(n + 1), e)
+                    } else if dInPlace {
+                        sp_backward_bf16(m, dx ? mt : nil, dh, Int64(ldd), Int32(rows), bmat, Int64(ldb), Int32(cols), &pack,
+                                         Int64(q.lowerBound), Int64(q.upperBound), &c, Int64(n + 1),
+                                         (accumulate ? SP_ACCUMULATE : 0) | SP_D_BF16, e)
                     } else {
                         sp_backward_bf16(m, dx ? mt : nil, d, Int64(ldd), Int32(rows), bmat, Int64(ldb), Int32(cols), &pack,
                                          Int64(q.lowerBound), Int64(q.upperBound), &c, Int64(n + 1),
@@ -206,6 +211,37 @@ extension SparseKernelTests {
                             results.append((out, c))
                         }
                         let label = "planes \(planes) \(rows)×\(cols)·\(n) d \(density) from \(q0) sums \(sums) dx \(dx)"
+                        XCTAssertEqual(results[1].0.map(\.bitPattern), results[0].0.map(\.bitPattern), "entry sums, " + label)
+                        let differ = start.indices.filter { results[0].1[$0].bitPattern != results[1].1[$0].bitPattern }
+                        XCTAssertTrue(differ.isEmpty, "∂X, \(label): \(differ.count) values differ, first at \(differ.first ?? -1)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// D handed over in bf16 (SP_D_BF16: a BatchNorm's ∂X written rounded) gives the bits of the fp32 D it was
+    /// rounded from, on each body: read in place instead of rounded into the pack.
+    func testBF16BackwardReadsARoundedDInPlace() {
+        for body in bf16Bodies {
+            for (rows, cols, n) in [(5, 7, 300), (19, 140, 33), (40, 20, 129), (40, 1100, 256)] {
+                for density in [-1, 0.1, 1] {
+                    let w = weight(rows, cols, density: density, seed: UInt64(13 + cols))
+                    let b = build(w, rows: rows, cols: cols), t = transposed(b, rows: rows, cols: cols)
+                    let ldd = n + 2, ldb = n + 3
+                    let d = randomArray(rows * ldd, seed: 51), bmat = randomArray(cols * ldb, seed: 52)
+                    for (q0, accumulate, sums, dx) in [(0, false, true, true), (n / 3, true, true, true),
+                                                       (0, false, true, false), (1, false, false, true)] {
+                        let start = randomArray(cols * (n + 1), seed: 53)
+                        var results: [([Float], [Float])] = []
+                        for inPlace in [false, true] {
+                            var c = start
+                            let out = bf16Backward(body: body, planes: false, b, t, rows: rows, cols: cols, n: n, d: d,
+                                                   ldd: ldd, bmat: bmat, ldb: ldb, q: q0..<n, accumulate: accumulate,
+                                                   sums: sums, dx: dx, dInPlace: inPlace, c: &c)
+                            results.append((out, c))
+                        }
+                        let label = "body \(body) \(rows)×\(cols)·\(n) d \(density) from \(q0) sums \(sums) dx \(dx)"
                         XCTAssertEqual(results[1].0.map(\.bitPattern), results[0].0.map(\.bitPattern), "entry sums, " + label)
                         let differ = start.indices.filter { results[0].1[$0].bitPattern != results[1].1[$0].bitPattern }
                         XCTAssertTrue(differ.isEmpty, "∂X, \(label): \(differ.count) values differ, first at \(differ.first ?? -1)")

@@ -34,6 +34,9 @@ int sp_force_isa(int isa);
 #define SP_ACCUMULATE 1
 #define SP_RELU 2
 #define SP_STREAM 4
+/// sp_backward_bf16: D already holds bf16 (its rows ldd bf16 apart, as rounded by bf16_round), read in place —
+/// nothing rounded or packed for it; the same bits as passing the fp32 values it was rounded from.
+#define SP_D_BF16 8
 
 /// C[i·ldc + q] = (SP_ACCUMULATE ? C[i·ldc + q] : 0) + Σ_e value[e] · B[offset[e]·stride + q]
 /// for every row i and q in [q0, q1). With `pack` (brows × 64 floats of scratch), each 64-column tile
@@ -61,8 +64,9 @@ void sp_spmm_bf16_planes(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_
 /// an im2col chunk's): D's tile (drows × 64) rounded into `pack` and, with `out`, B's tile (brows × 64) after
 /// it; then out[e] += Σ_q bf(D[i, q])·bf(B[offset[e], q]) for a's entries (the SDDMM; each tile's sums in
 /// the order sparse_bf16.c gives), and with `at` C = (SP_ACCUMULATE ? C : 0) + atᵀ's product as sp_spmm_bf16
-/// (∂X). Either part may be null. `pack` holds (drows + brows) × 64 bf16. `flags`: SP_ACCUMULATE, SP_STREAM.
-void sp_backward_bf16(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, int32_t drows, const float *b,
+/// (∂X). Either part may be null. `pack` holds (drows + brows) × 64 bf16. `flags`: SP_ACCUMULATE, SP_STREAM, and
+/// SP_D_BF16 when `d` is bf16 (else fp32).
+void sp_backward_bf16(const sp_matrix *a, const sp_matrix *at, const void *d, int64_t ldd, int32_t drows, const float *b,
                       int64_t ldb, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1, float *c, int64_t ldc, int flags,
                       float *out);
 /// The same over bf16 planes at flat offsets (shifted planes, stride 1, nothing packed): the SDDMM of D's
