@@ -8,9 +8,11 @@
 // gradient and writes the shortcut's gradient too (`ShortcutGradient`). The statistics and
 // the gradient sums are separate steps so synchronized BN can all-reduce them;
 // without it, `trainingForward` and `trainingBackward` run all passes of a
-// channel back to back, while the channel is still in cache.
+// channel back to back, while the channel is still in cache. ∂X can be written
+// in bf16 (`dxBF16`) for a conv whose bf16 products read it in place.
 
 import Foundation
+import CBFloat16
 
 public enum BatchNormKernels {
     /// The residual join fused after a norm, backward: the shortcut's gradient, written (or added) with
@@ -100,19 +102,21 @@ public enum BatchNormKernels {
         affine(xc, y + c * m, m, scale, (beta?[c] ?? 0) - mu * scale, relu, residual.map { $0 + c * m })
     }
 
-    /// gradientSums + inputGradient channel by channel (dx nil: the sums alone).
+    /// gradientSums + inputGradient channel by channel (dx nil: the sums alone). `dxBF16`: dx is written
+    /// rounded to bf16 (`channelInputGradient(bf16:)`), for a bf16 product to read in place.
     public static func trainingBackward(x: UnsafePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                         channels: Int, m: Int, mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
                                         gamma: UnsafePointer<Float>?, relu: Bool, sumDy: UnsafeMutablePointer<Float>,
                                         sumDyXhat: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>?,
-                                        accumulate: Bool, shortcut: ShortcutGradient? = nil, pool: ThreadPool) {
-        let args = (x: x, y: y, dy: dy, dx: dx, m: m, mean: mean, invstd: invstd, gamma: gamma, relu: relu,
+                                        dxBF16: Bool = false, accumulate: Bool, shortcut: ShortcutGradient? = nil,
+                                        pool: ThreadPool) {
+        let args = (x: x, y: y, dy: dy, dx: dx, bf16: dxBF16, m: m, mean: mean, invstd: invstd, gamma: gamma, relu: relu,
                     s1: sumDy, s2: sumDyXhat, acc: accumulate, sc: shortcut)
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
                 trainingBackwardChannel(c, x: a.x, y: a.y, dy: a.dy, m: a.m, mean: a.mean, invstd: a.invstd, gamma: a.gamma,
-                                        relu: a.relu, sumDy: a.s1, sumDyXhat: a.s2, dx: a.dx, accumulate: a.acc,
-                                        shortcut: a.sc)
+                                        relu: a.relu, sumDy: a.s1, sumDyXhat: a.s2, dx: a.dx, dxBF16: a.bf16,
+                                        accumulate: a.acc, shortcut: a.sc)
             }
         }
     }
@@ -123,7 +127,7 @@ public enum BatchNormKernels {
                                                dy: UnsafePointer<Float>, m: Int, mean: UnsafePointer<Float>,
                                                invstd: UnsafePointer<Float>, gamma: UnsafePointer<Float>?, relu: Bool,
                                                sumDy: UnsafeMutablePointer<Float>, sumDyXhat: UnsafeMutablePointer<Float>,
-                                               dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
+                                               dx: UnsafeMutablePointer<Float>?, dxBF16: Bool = false, accumulate: Bool,
                                                shortcut: ShortcutGradient?) {
         let at = c * m, inv = invstd[c]
         let (t1, t2) = channelSums(x + at, y + at, dy + at, m, mean[c], relu)
@@ -133,7 +137,17 @@ public enum BatchNormKernels {
         guard let dx else { return }
         let k = inputGradientCoefficients(gamma: gamma?[c] ?? 1, invstd: inv, mean: mean[c],
                                           sumDy: sumDy[c], sumDyXhat: sumDyXhat[c], count: Float(m))
-        channelInputGradient(x + at, y + at, dy + at, dx + at, m, k, relu, accumulate)
+        storeInputGradient(x + at, y + at, dy + at, dx, at: at, bf16: dxBF16, m, k, relu, accumulate)
+    }
+
+    /// channelInputGradient into element `at` of dx, or (`bf16`) into bf16 element `at` of the same buffer.
+    @inline(__always)
+    static func storeInputGradient(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                   _ dx: UnsafeMutablePointer<Float>, at: Int, bf16: Bool, _ m: Int,
+                                   _ k: (Float, Float, Float), _ relu: Bool, _ accumulate: Bool) {
+        guard bf16 else { return channelInputGradient(x, y, dy, dx + at, m, k, relu, accumulate) }
+        precondition(!accumulate, "a bf16 input gradient is written, never added to")
+        channelInputGradient(x, y, dy, bf16: UnsafeMutableRawPointer(dx).assumingMemoryBound(to: UInt16.self) + at, m, k, relu)
     }
 
     /// Evaluation: y = relu?((x − running_mean)/√(running_var + eps)·γ + β).
@@ -232,10 +246,10 @@ public enum BatchNormKernels {
                                      channels: Int, m: Int, mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
                                      gamma: UnsafePointer<Float>?, relu: Bool,
                                      sumDy: UnsafePointer<Float>, sumDyXhat: UnsafePointer<Float>, count: Int? = nil,
-                                     dx: UnsafeMutablePointer<Float>?, accumulate: Bool, shortcut: ShortcutGradient? = nil,
-                                     pool: ThreadPool) {
+                                     dx: UnsafeMutablePointer<Float>?, dxBF16: Bool = false, accumulate: Bool,
+                                     shortcut: ShortcutGradient? = nil, pool: ThreadPool) {
         // `count`: the M the sums run over (all replicas' for synchronized BN; default m).
-        let args = (x: x, y: y, dy: dy, dx: dx, m: m, mean: mean, invstd: invstd, gamma: gamma, relu: relu,
+        let args = (x: x, y: y, dy: dy, dx: dx, bf16: dxBF16, m: m, mean: mean, invstd: invstd, gamma: gamma, relu: relu,
                     s1: sumDy, s2: sumDyXhat, acc: accumulate, total: Float(count ?? m), sc: shortcut)
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
@@ -243,7 +257,8 @@ public enum BatchNormKernels {
                 guard let dx = a.dx else { continue }
                 let k = inputGradientCoefficients(gamma: a.gamma?[c] ?? 1, invstd: a.invstd[c], mean: a.mean[c],
                                                   sumDy: a.s1[c], sumDyXhat: a.s2[c], count: a.total)
-                channelInputGradient(a.x + c * a.m, a.y + c * a.m, a.dy + c * a.m, dx + c * a.m, a.m, k, a.relu, a.acc)
+                let at = c * a.m
+                storeInputGradient(a.x + at, a.y + at, a.dy + at, dx, at: at, bf16: a.bf16, a.m, k, a.relu, a.acc)
             }
         }
     }
@@ -298,6 +313,24 @@ public enum BatchNormKernels {
             let r = k.0 * d + k.1 + k.2 * x[i]
             dx[i] = accumulate ? dx[i] + r : r
             i += 1
+        }
+    }
+
+    /// The same, written rounded to bf16 (bf16_round's bits: what a bf16 product would round the fp32 dx to),
+    /// 256 values at a time through a buffer on the stack.
+    @inline(__always)
+    public static func channelInputGradient(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                            bf16 dx: UnsafeMutablePointer<UInt16>, _ m: Int, _ k: (Float, Float, Float),
+                                            _ relu: Bool) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { buffer in
+            let t = buffer.baseAddress!
+            var i = 0
+            while i < m {
+                let n = min(256, m - i)
+                channelInputGradient(x + i, y + i, dy + i, t, n, k, relu, false)
+                bf16_round(t, dx + i, Int64(n))
+                i += n
+            }
         }
     }
 }

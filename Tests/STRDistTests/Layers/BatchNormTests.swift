@@ -1,4 +1,5 @@
 import XCTest
+import CBFloat16
 @testable import STRDist
 
 final class BatchNormTests: XCTestCase {
@@ -47,5 +48,54 @@ final class BatchNormTests: XCTestCase {
         assertClose(h.outputArray(), [1 / (1 + 1e-5).squareRoot(), -1 / (1 + 1e-5).squareRoot(),
                                       3 * 2 / (4 + 1e-5).squareRoot() + 0.5, 3 * 4 / (4 + 1e-5).squareRoot() + 0.5])
         XCTAssertEqual(h.store.value("bn.num_batches_tracked")[0], 0, "evaluation must not touch the buffers")
+    }
+
+    /// The backward's ∂X written in bf16 (for a bf16 product to read in place) is the fp32 ∂X rounded by
+    /// bf16_round, bit for bit: the fused backward (with the ReLU mask and a residual join's shortcut
+    /// gradient) and synchronized BN's separate input-gradient pass; channels longer and shorter than the
+    /// 256-value buffer, tails off the vector width.
+    func testBF16InputGradientIsTheRoundedFP32One() {
+        let pool = ThreadPool(threads: 2)
+        for (channels, m) in [(3, 700), (5, 37), (2, 512)] {
+            let n = channels * m
+            var rng = RNG(seed: UInt64(m))
+            func random(_ count: Int) -> [Float] { var v = [Float](repeating: 0, count: count); rng.fillNormal(&v, count: count, std: 1); return v }
+            let x = random(n), y = random(n), dy = random(n), gamma = random(channels)
+            let mean = random(channels), invstd = random(channels).map { abs($0) + 0.5 }
+            for relu in [false, true] { for fused in [true, false] {
+                var outputs: [[Float]] = []
+                var shortcut = [[Float]](repeating: [Float](repeating: 0, count: n), count: 2)
+                for (i, bf16) in [false, true].enumerated() {
+                    var dx = [Float](repeating: .nan, count: n)
+                    var sums = [Float](repeating: 0, count: 2 * channels)
+                    sums.withUnsafeMutableBufferPointer { s in
+                        let s1 = s.baseAddress!, s2 = s1 + channels
+                        shortcut[i].withUnsafeMutableBufferPointer { sc in
+                            if fused {
+                                BatchNormKernels.trainingBackward(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean,
+                                                                  invstd: invstd, gamma: gamma, relu: relu, sumDy: s1,
+                                                                  sumDyXhat: s2, dx: &dx, dxBF16: bf16, accumulate: false,
+                                                                  shortcut: .init(sc.baseAddress!, accumulate: false), pool: pool)
+                            } else {
+                                BatchNormKernels.gradientSums(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean,
+                                                              invstd: invstd, relu: relu, sumDy: s1, sumDyXhat: s2, pool: pool)
+                                BatchNormKernels.inputGradient(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean,
+                                                               invstd: invstd, gamma: gamma, relu: relu, sumDy: s1,
+                                                               sumDyXhat: s2, count: 2 * m, dx: &dx, dxBF16: bf16,
+                                                               accumulate: false, pool: pool)
+                            }
+                        }
+                    }
+                    outputs.append(dx)
+                }
+                let label = "\(channels)×\(m) relu \(relu) fused \(fused)"
+                var rounded = [UInt16](repeating: 0, count: n)
+                bf16_round(outputs[0], &rounded, Int64(n))
+                let written = outputs[1].withUnsafeBytes { Array($0.bindMemory(to: UInt16.self).prefix(n)) }
+                XCTAssertEqual(written, rounded, label)
+                XCTAssertTrue(outputs[0].allSatisfy(\.isFinite), label)
+                XCTAssertEqual(shortcut[0].map(\.bitPattern), shortcut[1].map(\.bitPattern), "shortcut gradient, " + label)
+            } }
+        }
     }
 }
