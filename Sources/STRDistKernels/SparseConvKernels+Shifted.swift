@@ -14,21 +14,29 @@
 import CSparse
 import CBFloat16
 
-/// What padded planes hold: fp32 copies, or bf16 (UInt16 bits) rounded as the bf16 products read them.
+/// What padded planes hold: fp32 copies, or bf16 (UInt16 bits) rounded as the bf16 products read them. A
+/// source already in bf16 (a bf16 ∂Y) is copied into bf16 planes, or widened into fp32 ones.
 protocol PlaneElement {
     static var zero: Self { get }
     static func convert(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Self>, count: Int)
+    static func convert(bf16 src: UnsafePointer<UInt16>, into dst: UnsafeMutablePointer<Self>, count: Int)
 }
 
 extension Float: PlaneElement {
     @inline(__always) static func convert(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
         dst.update(from: src, count: count)
     }
+    @inline(__always) static func convert(bf16 src: UnsafePointer<UInt16>, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { dst[i] = bf16_to_float(src[i]) }
+    }
 }
 
 extension UInt16: PlaneElement {
     @inline(__always) static func convert(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<UInt16>, count: Int) {
         bf16_round(src, dst, Int64(count))
+    }
+    @inline(__always) static func convert(bf16 src: UnsafePointer<UInt16>, into dst: UnsafeMutablePointer<UInt16>, count: Int) {
+        dst.update(from: src, count: count)
     }
 }
 
@@ -108,16 +116,16 @@ extension SparseConvKernels {
         }
     }
 
-    static func shiftedBackward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>,
+    static func shiftedBackward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>, dyBF16: Bool = false,
                                 dx: UnsafeMutablePointer<Float>?, accumulate: Bool, dw: UnsafeMutablePointer<Float>?,
                                 _ g: ConvGeometry, bf16: Bool, pool: ThreadPool, scratch: ConvScratch) {
         let threads = pool.threads
         let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity * threads)
         if bf16 {
-            shiftedBackwardBF16(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: dw, s, r, pool: pool)
+            shiftedBackwardBF16(x: x, w: w, dy: dy, dyBF16: dyBF16, dx: dx, accumulate: accumulate, dw: dw, s, r, pool: pool)
             return
         }
-        padGradient(dy, into: r.dy, s, pool: pool)
+        padGradient(dy, bf16: false, into: r.dy, s, pool: pool)
         if let dx, let dw {
             // Both gradients in one pass over each column tile; entry sums per thread, added in thread order.
             pad(x, into: r.x, channels: g.inChannels, s, pool: pool)
@@ -166,7 +174,7 @@ extension SparseConvKernels {
     /// Both gradients (or either) with bf16 operands: x's and ∂Y's padded planes in bf16 (in the first half
     /// of their fp32 regions), then per column tile the SDDMM and the transposed SpMM over them
     /// (sp_backward_bf16_planes); entry sums per thread, added in thread order.
-    private static func shiftedBackwardBF16(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>,
+    private static func shiftedBackwardBF16(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>, dyBF16: Bool,
                                             dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
                                             dw: UnsafeMutablePointer<Float>?, _ s: ShiftedPlanes,
                                             _ r: (sums: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>,
@@ -176,7 +184,7 @@ extension SparseConvKernels {
         var a = w.matrix, t = w.transposed
         r.dy.withMemoryRebound(to: UInt16.self, capacity: g.outChannels * s.gradRows) { dyh in
             r.x.withMemoryRebound(to: UInt16.self, capacity: g.inChannels * s.planes + s.margin) { xh in
-                padGradient(dy, into: dyh, s, pool: pool)
+                padGradient(dy, bf16: dyBF16, into: dyh, s, pool: pool)
                 if dw != nil {
                     pad(x, into: xh, channels: g.inChannels, s, pool: pool)
                     r.sums.update(repeating: 0, count: threads * count)
@@ -225,10 +233,11 @@ extension SparseConvKernels {
     }
 
     /// ∂Y into padded rows: `margin` zeros, then the planes with junk columns and rows zero — one pass (fp32,
-    /// or rounded to bf16).
-    private static func padGradient<E: PlaneElement>(_ dy: UnsafePointer<Float>, into dyp: UnsafeMutablePointer<E>,
+    /// or rounded to bf16; from a bf16 ∂Y when `bf16`).
+    private static func padGradient<E: PlaneElement>(_ dy: UnsafePointer<Float>, bf16: Bool, into dyp: UnsafeMutablePointer<E>,
                                                      _ s: ShiftedPlanes, pool: ThreadPool) {
-        pool.parallelRanges(s.g.outChannels, (dy: dy, dyp: dyp, s: s)) { a, range, _ in
+        let dyh = UnsafeRawPointer(dy).assumingMemoryBound(to: UInt16.self)
+        pool.parallelRanges(s.g.outChannels, (dy: dy, dyh: dyh, bf16: bf16, dyp: dyp, s: s)) { a, range, _ in
             let g = a.s.g, wp = a.s.wp, ow = g.outW
             for o in range {
                 let row0 = a.dyp + o * a.s.gradRows
@@ -236,7 +245,12 @@ extension SparseConvKernels {
                 for n in 0..<g.batch {
                     let plane = row0 + a.s.margin + n * a.s.hp * wp
                     for i in 0..<g.outH {
-                        E.convert(a.dy + (o * g.batch + n) * g.outPlane + i * ow, into: plane + i * wp, count: ow)
+                        let at = (o * g.batch + n) * g.outPlane + i * ow
+                        if a.bf16 {
+                            E.convert(bf16: a.dyh + at, into: plane + i * wp, count: ow)
+                        } else {
+                            E.convert(a.dy + at, into: plane + i * wp, count: ow)
+                        }
                         (plane + i * wp + ow).update(repeating: .zero, count: wp - ow)
                     }
                     (plane + g.outH * wp).update(repeating: .zero, count: (a.s.hp - g.outH) * wp)

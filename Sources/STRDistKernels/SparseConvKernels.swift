@@ -103,12 +103,15 @@ public enum SparseConvKernels {
 
     /// ∂X (overwritten, or added to when `accumulate`) when dx is non-nil; ∂Ŵ into `dw` — at the kept
     /// positions only (zeros elsewhere) when `keptOnly`, else dense; ∂bias when dbias is non-nil. `bf16`:
-    /// the sparse products (∂X's and the kept-only ∂Ŵ's) take bf16 operands with fp32 sums.
-    public static func backward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>,
+    /// the sparse products (∂X's and the kept-only ∂Ŵ's) take bf16 operands with fp32 sums. `dyBF16`: dy's
+    /// buffer holds ∂Y already rounded to bf16 (UInt16 bits, bf16_round's; CNHW, `columns` per channel) —
+    /// read in place, the same bits as the fp32 ∂Y it was rounded from (bf16 kept-only products, no ∂bias).
+    public static func backward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>, dyBF16: Bool = false,
                                 dx: UnsafeMutablePointer<Float>?, accumulate: Bool, dw: UnsafeMutablePointer<Float>,
                                 keptOnly: Bool, denseWeight: UnsafePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
                                 _ g: ConvGeometry, _ layout: SparseLayout, bf16: Bool = false, pool: ThreadPool,
                                 scratch: ConvScratch) {
+        precondition(!dyBF16 || (bf16 && keptOnly && dbias == nil), "a bf16 ∂Y feeds only the bf16 kept-only products")
         if !keptOnly {
             // Straight-through (DNW): the dense weight gradient, the dense path's own GEMMs.
             ConvKernels.backward(x: x, w: denseWeight, dy: dy, dx: nil, accumulate: false, dw: dw, dbias: nil, g,
@@ -116,8 +119,8 @@ public enum SparseConvKernels {
         }
         switch (layout, bf16) {
         case (.shifted, _):
-            shiftedBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, bf16: bf16,
-                            pool: pool, scratch: scratch)
+            shiftedBackward(x: x, w: w, dy: dy, dyBF16: dyBF16, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g,
+                            bf16: bf16, pool: pool, scratch: scratch)
         case (.pointwise, false):
             pointwiseBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, pool: pool,
                               scratch: scratch)
@@ -125,14 +128,19 @@ public enum SparseConvKernels {
             im2colBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, pool: pool,
                            scratch: scratch)
         case (.pointwise, true), (.columns, true):
-            bf16Backward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, layout, pool: pool,
-                         scratch: scratch)
+            bf16Backward(x: x, w: w, dy: dy, dyBF16: dyBF16, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g,
+                         layout, pool: pool, scratch: scratch)
         }
         if let dbias {
             pool.parallelRanges(g.outChannels, (dy: dy, db: dbias, columns: g.columns)) { a, range, _ in
                 for o in range { a.db[o] = Vec.sum(a.dy + o * a.columns, a.columns) }
             }
         }
+    }
+
+    /// Element `i` of ∂Y's buffer: fp32, or bf16 (`dyBF16`).
+    @inline(__always) static func element(_ dy: UnsafePointer<Float>, _ i: Int, bf16: Bool) -> UnsafeRawPointer {
+        UnsafeRawPointer(dy) + i * (bf16 ? MemoryLayout<UInt16>.size : MemoryLayout<Float>.size)
     }
 
     /// SP_STREAM when ∂X (the input's shape) outgrows half the last-level cache (MachineCaches.streams).
@@ -217,18 +225,20 @@ public enum SparseConvKernels {
 
     /// The bf16 backward of a pointwise conv (columns split among threads) or of im2col chunks (images split):
     /// per 64-column tile, ∂Y's tile and (for ∂Ŵ) the input's rounded together, then the SDDMM into the
-    /// thread's entry sums and the transposed SpMM (sp_backward_bf16); the sums added in thread order.
-    private static func bf16Backward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>,
+    /// thread's entry sums and the transposed SpMM (sp_backward_bf16); the sums added in thread order. A bf16
+    /// ∂Y (`dyBF16`) is read in place instead of rounded into the pack.
+    private static func bf16Backward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>, dyBF16: Bool,
                                      dx: UnsafeMutablePointer<Float>?, accumulate: Bool, dw: UnsafeMutablePointer<Float>?,
                                      _ g: ConvGeometry, _ layout: SparseLayout, pool: ThreadPool, scratch: ConvScratch) {
         var a = w.matrix, t = w.transposed
         let threads = pool.threads, count = w.count
         if dw != nil { scratch.partials.update(repeating: 0, count: threads * count) }
+        let dyFlags = dyBF16 ? SP_D_BF16 : 0
         withUnsafePointer(to: &a) { m in
             withUnsafePointer(to: &t) { mt in
-                let args = (m: m, mt: dx == nil ? nil : mt, x: x, dy: dy, dx: dx, acc: accumulate, wantsDW: dw != nil, g: g,
-                            layout: layout, scratch: scratch, count: count, threads: threads,
-                            flags: (accumulate ? SP_ACCUMULATE : 0) | dxStoreFlags(g))
+                let args = (m: m, mt: dx == nil ? nil : mt, x: x, dy: dy, dyBF16: dyBF16, dx: dx, acc: accumulate,
+                            wantsDW: dw != nil, g: g, layout: layout, scratch: scratch, count: count, threads: threads,
+                            dyFlags: dyFlags, flags: (accumulate ? SP_ACCUMULATE : 0) | dxStoreFlags(g) | dyFlags)
                 pool.run(args) { a, t in
                     let g = a.g, sums = a.wantsDW ? a.scratch.partials + t * a.count : nil
                     if a.layout == .pointwise {
@@ -249,8 +259,9 @@ public enum SparseConvKernels {
                         let n1 = min(images.upperBound, n0 + perChunk), cols = (n1 - n0) * g.outPlane
                         if a.wantsDW { Im2col.im2col(a.x, g, channel: 0, images: n0, n1, col) }
                         pack.withMemoryRebound(to: UInt16.self, capacity: 64 * (g.colRows + g.outChannels)) {
-                            sp_backward_bf16(a.m, a.mt, a.dy + n0 * g.outPlane, Int64(g.columns), Int32(g.outChannels), col,
-                                             Int64(cols), Int32(g.colRows), $0, 0, Int64(cols), dcol, Int64(cols), 0, sums)
+                            sp_backward_bf16(a.m, a.mt, SparseConvKernels.element(a.dy, n0 * g.outPlane, bf16: a.dyBF16),
+                                             Int64(g.columns), Int32(g.outChannels), col, Int64(cols), Int32(g.colRows), $0, 0,
+                                             Int64(cols), dcol, Int64(cols), a.dyFlags, sums)
                         }
                         if let dx = a.dx { SparseConvKernels.inputGradient(from: dcol, into: dx, accumulate: a.acc, g, images: n0..<n1) }
                         n0 = n1
