@@ -27,6 +27,8 @@ public final class BatchNorm2d: Layer {
     var join: AddReLU?
     /// The depthwise conv that runs this norm per channel (DepthwiseNormFusion.plan).
     weak var fusedConv: Conv2d?
+    /// The conv whose output this norm alone reads, and which may take ∂ of it in bf16 (BF16GradientHandoff.plan).
+    weak var bf16GradientConv: Conv2d?
     private var inputGrad = GradUse.none
     /// Saved per step: mean, invstd, and the two gradient sums, each `channels` long.
     private var saved = WorkspaceRegion<Float>.none
@@ -52,6 +54,7 @@ public final class BatchNorm2d: Layer {
         foldingConv = nil
         join = nil
         fusedConv = nil
+        bf16GradientConv = nil
         return output
     }
 
@@ -152,12 +155,16 @@ public final class BatchNorm2d: Layer {
         if runsInConv(ctx) { return }   // the conv's backward runs this norm's, channel by channel
         // Passes: the sums read x and ∂Y (and y for the ReLU mask), ∂X reads them again and writes (with
         // the join: y is the join's output, and the shortcut's gradient is written too).
+        // ∂X in bf16 for the conv before this norm, when it reads it so this step (BF16GradientHandoff).
+        let dxBF16 = bf16GradientConv?.takesBF16OutputGradient(ctx) ?? false
         let start = ctx.profileStart()
         defer {
             let relu = fuseReLU || join != nil, dx = ctx.workspace.grad(input) != nil
             let passes = (relu ? 3 : 2) + (dx ? (relu ? 4 : 3) + (ctx.workspace.accumulates(inputGrad) ? 1 : 0) : 0)
                 + (join.map { ctx.workspace.grad($0.shortcut) == nil ? 0 : ctx.workspace.accumulates($0.gradB) ? 2 : 1 } ?? 0)
-            ctx.profiled("batchnorm", backward: true, since: start, floats: passes * input.shape.count)
+            // A bf16 ∂X write moves half a pass.
+            ctx.profiled("batchnorm", backward: true, since: start,
+                         floats: passes * input.shape.count - (dxBF16 ? input.shape.count / 2 : 0))
         }
         precondition(ctx.training, "\(name): backward needs the batch statistics of a training-mode forward")
         // With the join, ∂ of this norm's output is the join's ∂Y under its ReLU mask: the fused ReLU's rule
@@ -177,7 +184,7 @@ public final class BatchNorm2d: Layer {
         guard let sync = ctx.collectives, sync.syncBatchNorm, sync.world > 1 else {
             BatchNormKernels.trainingBackward(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean, invstd: invstd,
                                               gamma: gamma, relu: relu, sumDy: sumDy, sumDyXhat: sumDyXhat,
-                                              dx: ctx.workspace.grad(input),
+                                              dx: ctx.workspace.grad(input), dxBF16: dxBF16,
                                               accumulate: ctx.workspace.accumulates(inputGrad), shortcut: shortcut,
                                               pool: ctx.pool)
             publishAffineGradients(ctx, sumDy: sumDy, sumDyXhat: sumDyXhat)
@@ -194,7 +201,7 @@ public final class BatchNorm2d: Layer {
         let count = m * sync.world
         BatchNormKernels.inputGradient(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean, invstd: invstd,
                                        gamma: gamma, relu: relu,
-                                       sumDy: sumDy, sumDyXhat: sumDyXhat, count: count, dx: dx,
+                                       sumDy: sumDy, sumDyXhat: sumDyXhat, count: count, dx: dx, dxBF16: dxBF16,
                                        accumulate: ctx.workspace.accumulates(inputGrad), shortcut: shortcut, pool: ctx.pool)
     }
 

@@ -41,6 +41,8 @@ public final class Conv2d: Layer, SparseWeighted {
     var epilogue: ConvEpilogue?
     /// A depthwise conv's BatchNorm, run channel by channel inside its kernel (DepthwiseNormFusion.plan).
     var channelNorm: BatchNorm2d?
+    /// The BatchNorm that alone reads this conv's output and can hand it ∂Y in bf16 (BF16GradientHandoff.plan).
+    weak var bf16GradientNorm: BatchNorm2d?
     /// Planned floats for the fold: per output channel its scale, then its bias.
     var foldRegion = WorkspaceRegion<Float>.none
     /// Whether this step's compressed weight lists the kept positions (for the kept-only all-reduce).
@@ -109,6 +111,7 @@ public final class Conv2d: Layer, SparseWeighted {
         planner.produced(output, by: self)
         epilogue = nil
         channelNorm = nil
+        bf16GradientNorm = nil
         return output
     }
 
@@ -121,7 +124,8 @@ public final class Conv2d: Layer, SparseWeighted {
 
     private func profiled(_ ctx: StepContext, backward: Bool, since start: UInt64) {
         let g = geometry!
-        var bytes = backward ? ConvTraffic.backward(g, execution, accumulate: ctx.workspace.accumulates(inputGrad))
+        var bytes = backward ? ConvTraffic.backward(g, execution, accumulate: ctx.workspace.accumulates(inputGrad),
+                                                    bf16OutputGradient: takesBF16OutputGradient(ctx))
                              : ConvTraffic.forward(g, execution, residual: !ctx.training && ranEpilogue && epilogue?.join != nil)
         if let norm = channelNorm, norm.runsInConv(ctx) {
             // The norm's passes over this conv's output (as BatchNorm2d counts them).
@@ -174,6 +178,13 @@ public final class Conv2d: Layer, SparseWeighted {
         return BF16Weight(rows: rows, transposed: rows + groups * (outChannels / groups) * geometry!.evenColRows)
     }
 
+    /// Whether this step's backward reads ∂Y in bf16, written so by `bf16GradientNorm`: on the sparse kernels
+    /// with bf16 products, a kept-only weight gradient (DNW's dense one reads fp32) and no bias gradient.
+    func takesBF16OutputGradient(_ ctx: StepContext) -> Bool {
+        guard BF16GradientHandoff.enabled, bf16GradientNorm != nil, ctx.training, geometry!.sparseBF16 else { return false }
+        return execution.isSparse && transform.gradientRule == .keptOnly && bias == nil
+    }
+
     public func backward(_ ctx: StepContext) {
         let start = ctx.profile == nil ? 0 : StepProfile.now()
         defer { if ctx.profile != nil { profiled(ctx, backward: true, since: start) } }
@@ -184,7 +195,8 @@ public final class Conv2d: Layer, SparseWeighted {
         let dw = ctx.grad(weight), db = bias.map { ctx.grad($0) }
         let keptOnly = transform.gradientRule == .keptOnly
         if case .sparse(let layout) = execution, let c = compressed {
-            SparseConvKernels.backward(x: x, w: c.operand(ctx), dy: dy, dx: dx, accumulate: acc, dw: dw, keptOnly: keptOnly,
+            SparseConvKernels.backward(x: x, w: c.operand(ctx), dy: dy, dyBF16: takesBF16OutputGradient(ctx), dx: dx,
+                                       accumulate: acc, dw: dw, keptOnly: keptOnly,
                                        denseWeight: w, dbias: db, g, layout, bf16: g.sparseBF16, pool: ctx.pool,
                                        scratch: scratch(ctx))
         } else if execution == .depthwise {

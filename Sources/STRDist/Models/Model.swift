@@ -25,7 +25,8 @@ public final class Model {
         pruning = PruningPlan(schedule: PruneSchedule(target: options.pruneRate, initEpoch: options.pruneEpochs.initial,
                                                       finalEpoch: options.pruneEpochs.final), layers: weighted)
         network = Network(root: Sequential(layers), layout: layout, threads: threads)
-        network.planPasses = [ResidualFusion.plan, DepthwiseNormFusion.plan, ConvPlanner.planEpilogues]
+        network.planPasses = [ResidualFusion.plan, DepthwiseNormFusion.plan, ConvPlanner.planEpilogues,
+                               BF16GradientHandoff.plan]
         network.groupsSamples = Architecture.named(options.arch)?.samplesIndependent == true
     }
 

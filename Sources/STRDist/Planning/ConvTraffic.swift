@@ -14,12 +14,12 @@ enum ConvTraffic {
         return 4 * (input + output * (residual ? 2 : 1) + 2 * staged(g, plan, gradient: false))
     }
 
-    /// Backward: read ∂Y and x (for ∂W), write ∂X (read it first when accumulating), plus the staging of
-    /// both gradients.
-    static func backward(_ g: ConvGeometry, _ plan: ConvPlan, accumulate: Bool) -> Double {
+    /// Backward: read ∂Y (in bf16 when a BatchNorm handed it over so: half) and x (for ∂W), write ∂X (read it
+    /// first when accumulating), plus the staging of both gradients.
+    static func backward(_ g: ConvGeometry, _ plan: ConvPlan, accumulate: Bool, bf16OutputGradient: Bool = false) -> Double {
         let input = Double(g.inChannels * g.batch * g.inPlane), output = Double(g.outChannels * g.columns)
         let dx = g.inputGradient ? input * (accumulate ? 2 : 1) : 0
-        return 4 * (output + input + dx + 2 * staged(g, plan, gradient: true))
+        return 4 * (output * (bf16OutputGradient ? 0.5 : 1) + input + dx + 2 * staged(g, plan, gradient: true))
     }
 
     /// Floats (bf16 halves counted as half a float) staged between the activations and the products.

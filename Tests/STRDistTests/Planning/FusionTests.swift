@@ -3,15 +3,17 @@
 // (ResidualFusion) on both ResNet block kinds, and a depthwise conv running its
 // BatchNorm channel by channel (DepthwiseNormFusion) in MobileNetV1 — steps,
 // gradients, statistics and inference outputs, dense and sparse, one thread
-// and two; each planned exactly where its rule says.
+// and two; each planned exactly where its rule says. In bf16, a norm handing
+// the conv before it a bf16 gradient (BF16GradientHandoff) changes no bit.
 import XCTest
 @testable import STRDist
 
 final class FusionTests: XCTestCase {
-    func model(_ arch: String, kind: SparseKind, algorithm: ConvAlgorithm, threads: Int, fused: Bool) throws -> Model {
+    func model(_ arch: String, kind: SparseKind, algorithm: ConvAlgorithm, threads: Int, fused: Bool,
+               precision: Precision = .fp32) throws -> Model {
         var o = ModelOptions()
         o.arch = arch; o.numClasses = 4; o.widthMultiplier = arch == "ResNet50" ? 0.125 : 0.25; o.smallInputStem = true
-        o.convKind = kind; o.convAlgorithm = algorithm; o.sInit = -3200
+        o.convKind = kind; o.convAlgorithm = algorithm; o.sInit = -3200; o.precision = precision
         let m = try Model(o, threads: threads)
         if !fused { m.network.planPasses = [ConvPlanner.planEpilogues] }
         let size = arch == "MobileNetV1" ? 32 : 16
@@ -33,6 +35,47 @@ final class FusionTests: XCTestCase {
         let differing = (0..<n).filter { a[$0].bitPattern != b[$0].bitPattern }
         guard let i = differing.first else { return }
         XCTFail("\(what): \(differing.count) of \(n) floats differ, first [\(i)] \(a[i]) vs \(b[i])", line: line)
+    }
+
+    /// Three SGD steps on a fixed batch: the losses.
+    func threeSteps(_ m: Model) throws -> [Float] {
+        let net = m.network
+        var settings = SGDSettings()
+        settings.momentum = 0.9
+        let step = sgdStep(net, SGD(settings, table: m.layout.parameters))
+        var rng = RNG(seed: 3)
+        rng.fillNormal(net.input, count: net.inputRef.shape.count, std: 1)
+        for i in 0..<net.batch { net.labels[i] = Int32(rng.below(4)) }
+        return try (0..<3).map { _ in try step.run(lr: 0.05).loss }
+    }
+
+    /// In bf16 on the sparse kernels, a BatchNorm writes the gradient of the conv before it already rounded
+    /// (BF16GradientHandoff): the same bits as the conv rounding the fp32 gradient itself, on every sparse
+    /// layout (pointwise, shifted planes, im2col columns), one thread and two — and planned on every conv
+    /// whose output a norm alone reads.
+    func testBF16GradientHandoffGivesTheSameBits() throws {
+        defer { BF16GradientHandoff.enabled = true }
+        for (arch, threads) in [("ResNet50", 2), ("ResNet18", 1)] {
+            let label = "\(arch) \(threads) thread(s)"
+            var runs: [(losses: [Float], model: Model)] = []
+            for handoff in [true, false] {
+                BF16GradientHandoff.enabled = handoff
+                let m = try model(arch, kind: .str, algorithm: .sparse, threads: threads, fused: true, precision: .bf16)
+                runs.append((try threeSteps(m), m))
+            }
+            let m = runs[0].model
+            let handing = m.convs.filter { $0.bf16GradientNorm != nil }
+            // Every conv but the classifier: a norm alone reads each one's output.
+            XCTAssertEqual(handing.count, m.convs.count - 1, label)
+            XCTAssertTrue(handing.allSatisfy { $0.execution.isSparse && $0.geometry.sparseBF16 }, label)
+            let layouts = Set(handing.compactMap { $0.sparseLayout.map { "\($0)" } })
+            XCTAssertEqual(layouts.count, arch == "ResNet50" ? 3 : 2, "\(label): layouts \(layouts)")
+            XCTAssertEqual(runs[0].losses.map(\.bitPattern), runs[1].losses.map(\.bitPattern), "\(label): losses \(runs.map(\.losses))")
+            let a = runs[0].model.network.store, b = runs[1].model.network.store
+            assertSameBits(a.values.base, b.values.base, a.values.count, "\(label): parameters")
+            assertSameBits(a.grads.base, b.grads.base, a.grads.count, "\(label): gradients")
+            XCTAssertNotEqual(runs[0].losses[0], runs[0].losses[2], "\(label): the steps learn")
+        }
     }
 
     func testFusionsGiveTheSameBitsAsSeparatePasses() throws {
