@@ -28,11 +28,12 @@ static inline void load_row(const bf16_t *p, int w, __m512i *h0, __m512i *h1) {
 #include "sparse_reduce16.h"
 
 /// One 64-column tile of C for every row (q: its first column, w ≤ 64 its width); b is bf16, row
-/// `offset[e]·stride` of entry e, read from column q.
+/// `offset[e]·stride` of entry e, read from column q. With `c16` the last block's store (after the epilogue)
+/// goes there instead, rounded to bf16 (rows ldc16 apart); the blocks before it keep their sums in c.
 static inline __attribute__((always_inline)) void spmm_tile(const sp_matrix *a, const bf16_t *b, int64_t stride, int64_t q,
                                                             int w, float *c, int64_t ldc, int accumulate,
                                                             const float *bias, const float *residual, int relu,
-                                                            int stream) {
+                                                            int stream, bf16_t *c16, int64_t ldc16) {
     // Natural order from the interleaved accumulators, and back.
     const __m512i out_lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
     const __m512i out_hi = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
@@ -46,11 +47,11 @@ static inline __attribute__((always_inline)) void spmm_tile(const sp_matrix *a, 
     const bf16_t *bq = b + q;
     for (int32_t blk = 0; blk < a->blocks; blk++) {
         const int32_t *st = a->start + (int64_t)blk * (rows + 1);
-        const int fresh = blk == 0 && !accumulate;
-        const int epilogue = blk == a->blocks - 1 && (bias || residual || relu);
+        const int fresh = blk == 0 && !accumulate, last = blk == a->blocks - 1;
+        const int epilogue = last && (bias || residual || relu), to16 = c16 && last;
         for (int32_t i = 0; i < rows; i++) {
             const int32_t e0 = st[i], e1 = st[i + 1];
-            if (e0 == e1 && !fresh && !epilogue) continue;
+            if (e0 == e1 && !fresh && !epilogue && !to16) continue;
             float *cr = c + (int64_t)i * ldc + q;
             __m512 acc[4];
             if (fresh) {
@@ -100,7 +101,15 @@ static inline __attribute__((always_inline)) void spmm_tile(const sp_matrix *a, 
                     if (relu) n[v] = _mm512_max_ps(n[v], _mm512_setzero_ps());
                 }
             }
-            if (full && stream && ((uintptr_t)cr % 64) == 0) {
+            if (to16) {
+                bf16_t *hr = c16 + (int64_t)i * ldc16 + q;
+                for (int v = 0; v < 4; v++) {
+                    const __m256i h = (__m256i)_mm512_cvtneps_pbh(n[v]);
+                    if (!full) _mm256_mask_storeu_epi16(hr + 16 * v, m[v], h);
+                    else if (stream && ((uintptr_t)hr % 32) == 0) _mm256_stream_si256((__m256i *)(hr + 16 * v), h);
+                    else _mm256_storeu_si256((__m256i *)(hr + 16 * v), h);
+                }
+            } else if (full && stream && !c16 && ((uintptr_t)cr % 64) == 0) {   // (c16: c is the cached tile)
                 for (int v = 0; v < 4; v++) _mm512_stream_ps(cr + 16 * v, n[v]);
             } else {
                 for (int v = 0; v < 4; v++) {
@@ -166,7 +175,19 @@ void sp_spmm_bf16_avx512bf16(const sp_matrix *a, const float *b, int64_t stride,
     for (int64_t q = q0; q < q1; q += TILE) {
         const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
         pack_tile(b, stride, brows, q, w, pack);
-        spmm_tile(a, pack - q, TILE, q, w, c, ldc, accumulate, bias, residual, relu, stream);
+        spmm_tile(a, pack - q, TILE, q, w, c, ldc, accumulate, bias, residual, relu, stream, 0, 0);
+    }
+    if (stream) _mm_sfence();
+}
+
+void sp_spmm_bf16_to_bf16_avx512bf16(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, bf16_t *pack,
+                                     float *tile, int64_t q0, int64_t q1, bf16_t *c, int64_t ldc, int flags,
+                                     const float *bias) {
+    const int relu = (flags & SP_RELU) != 0, stream = flags & SP_STREAM;
+    for (int64_t q = q0; q < q1; q += TILE) {
+        const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
+        pack_tile(b, stride, brows, q, w, pack);
+        spmm_tile(a, pack - q, TILE, q, w, tile - q, TILE, 0, bias, 0, relu, stream, c, ldc);
     }
     if (stream) _mm_sfence();
 }
@@ -176,7 +197,7 @@ void sp_spmm_bf16_planes_avx512bf16(const sp_matrix *a, const bf16_t *b, int64_t
     const int accumulate = flags & SP_ACCUMULATE, relu = (flags & SP_RELU) != 0, stream = flags & SP_STREAM;
     for (int64_t q = q0; q < q1; q += TILE) {
         const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
-        spmm_tile(a, b, 1, q, w, c, ldc, accumulate, bias, residual, relu, stream);
+        spmm_tile(a, b, 1, q, w, c, ldc, accumulate, bias, residual, relu, stream, 0, 0);
     }
     if (stream) _mm_sfence();
 }
@@ -196,7 +217,7 @@ void sp_backward_bf16_avx512bf16(const sp_matrix *a, const sp_matrix *at, const 
             pack_tile(b, ldb, brows, q, w, bp);
             sddmm_tile(a, dt, dld, bp - q, TILE, q, w, 0, a->rows, out);
         }
-        if (at) spmm_tile(at, dt, dld, q, w, c, ldc, accumulate, 0, 0, 0, stream);
+        if (at) spmm_tile(at, dt, dld, q, w, c, ldc, accumulate, 0, 0, 0, stream, 0, 0);
     }
     if (stream) _mm_sfence();
 }
@@ -207,7 +228,7 @@ void sp_backward_bf16_planes_avx512bf16(const sp_matrix *a, const sp_matrix *at,
     for (int64_t q = q0; q < q1; q += TILE) {
         const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
         if (out) sddmm_tile(a, d, ldd, b, 1, q, w, 0, a->rows, out);
-        if (at) spmm_tile(at, dt, 1, q, w, c, ldc, 0, 0, 0, 0, 0);
+        if (at) spmm_tile(at, dt, 1, q, w, c, ldc, 0, 0, 0, 0, 0, 0, 0);
     }
 }
 

@@ -250,4 +250,44 @@ extension SparseKernelTests {
             }
         }
     }
+
+    /// C written in bf16 (sp_spmm_bf16_to_bf16: a conv output for a bf16-reading BatchNorm) is the fp32 product's
+    /// C rounded by bf16_round, bit for bit, on each body: several blocks (their sums kept fp32 in the tile),
+    /// tail tiles, column sub-ranges, bias and ReLU, streamed stores; columns outside the range untouched.
+    func testBF16SpMMWritesItsRoundedProductInBF16() {
+        for body in bf16Bodies {
+            for (rows, cols, n) in bf16Shapes + [(40, 1100, 256)] {
+                for density in [0, -1, 0.05, 0.3, 1] {
+                    let w = weight(rows, cols, density: density, seed: UInt64(21 + cols))
+                    let b = build(w, rows: rows, cols: cols, blockCols: 96)
+                    let stride = n + 3
+                    let bmat = randomArray(cols * stride, seed: 22), shift = randomArray(rows, seed: 23)
+                    for (q0, flags, bias) in [(0, Int32(0), false), (n / 3, SP_RELU, true), (0, SP_STREAM | SP_RELU, true),
+                                              (min(1, n), SP_STREAM, false)] {
+                        var c = randomArray(rows * n, seed: 24)
+                        bf16Product(body: body, planes: false, b, w: w, cols: cols, n: n, stride: stride, bmat: bmat,
+                                    q: q0..<n, flags: flags & SP_RELU, shift: bias ? shift : nil, residual: nil, c: &c)
+                        var expected = [UInt16](repeating: 0xBEEF, count: rows * n)
+                        expected.withUnsafeMutableBufferPointer { e in
+                            for i in 0..<rows { bf16_round(Array(c[(i * n + q0)..<(i * n + n)]), e.baseAddress! + i * n + q0, Int64(n - q0)) }
+                        }
+                        XCTAssertEqual(BFloat16.force(isa: body), body)
+                        var c16 = [UInt16](repeating: 0xBEEF, count: rows * n)
+                        var pack = [UInt16](repeating: 0xFFFF, count: 64 * cols)
+                        var tile = [Float](repeating: .nan, count: 64 * rows)
+                        withMatrix(b) { m in
+                            withMask(bias ? shift : nil) { s in
+                                sp_spmm_bf16_to_bf16(m, bmat, Int64(stride), Int32(cols), &pack, &tile, Int64(q0), Int64(n),
+                                                     &c16, Int64(n), flags, s)
+                            }
+                        }
+                        _ = BFloat16.force(isa: nil)
+                        let differ = expected.indices.filter { expected[$0] != c16[$0] }
+                        XCTAssertTrue(differ.isEmpty, "body \(body) \(rows)×\(cols)·\(n) d \(density) from \(q0) flags \(flags): "
+                                      + "\(differ.count) values differ, first at \(differ.first ?? -1)")
+                    }
+                }
+            }
+        }
+    }
 }

@@ -56,6 +56,11 @@ void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, 
 /// flushes them to zero).
 void sp_spmm_bf16(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1,
                   float *c, int64_t ldc, int flags, const float *bias, const float *residual);
+/// The same product (bias and ReLU, no residual) with C written in bf16 — each value after the epilogue rounded
+/// as bf16_round does, rows ldc bf16 apart: a conv output that a bf16-reading BatchNorm alone takes. The sums of
+/// every block but the last stay fp32 in `tile` (rows × 64 floats). `flags`: SP_RELU, SP_STREAM (no SP_ACCUMULATE).
+void sp_spmm_bf16_to_bf16(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, bf16_t *pack, float *tile,
+                          int64_t q0, int64_t q1, bf16_t *c, int64_t ldc, int flags, const float *bias);
 /// The same over a dense operand already in bf16 and addressed by flat offsets (stride 1: shifted planes).
 void sp_spmm_bf16_planes(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_t q1, float *c, int64_t ldc, int flags,
                          const float *bias, const float *residual);
