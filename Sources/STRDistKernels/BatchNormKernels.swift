@@ -8,8 +8,10 @@
 // gradient and writes the shortcut's gradient too (`ShortcutGradient`). The statistics and
 // the gradient sums are separate steps so synchronized BN can all-reduce them;
 // without it, `trainingForward` and `trainingBackward` run all passes of a
-// channel back to back, while the channel is still in cache. ∂X can be written
-// in bf16 (`dxBF16`) for a conv whose bf16 products read it in place.
+// channel back to back, while the channel is still in cache. x can be bf16 (a
+// bf16 conv's output, `ActivationElement`: the same arithmetic on its exact
+// fp32 values), and ∂X can be written in bf16 (`dxBF16`) for a conv whose bf16
+// products read it in place.
 
 import Foundation
 import CBFloat16
@@ -26,7 +28,7 @@ public enum BatchNormKernels {
     }
 
     /// mean[c] and biased var[c] of each channel.
-    public static func moments(_ x: UnsafePointer<Float>, channels: Int, m: Int,
+    public static func moments<X: ActivationElement>(_ x: UnsafePointer<X>, channels: Int, m: Int,
                                mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>,
                                pool: ThreadPool) {
         pool.parallelRanges(channels, (x: x, m: m, mean: mean, variance: variance)) { a, range, _ in
@@ -52,7 +54,7 @@ public enum BatchNormKernels {
 
     /// y = relu?((x − mean)·invstd·γ + β); γ, β nil for the non-affine kind.
     /// `variance` is turned into invstd = 1/√(var + eps) in place.
-    public static func normalize(_ x: UnsafePointer<Float>, channels: Int, m: Int,
+    public static func normalize<X: ActivationElement>(_ x: UnsafePointer<X>, channels: Int, m: Int,
                                  mean: UnsafePointer<Float>, varianceToInvstd: UnsafeMutablePointer<Float>, eps: Float,
                                  gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, relu: Bool,
                                  residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
@@ -71,7 +73,7 @@ public enum BatchNormKernels {
 
     /// moments + normalize channel by channel: mean, invstd and the biased variance (for the
     /// running statistics) out, y written.
-    public static func trainingForward(_ x: UnsafePointer<Float>, channels: Int, m: Int,
+    public static func trainingForward<X: ActivationElement>(_ x: UnsafePointer<X>, channels: Int, m: Int,
                                        mean: UnsafeMutablePointer<Float>, invstd: UnsafeMutablePointer<Float>,
                                        variance: UnsafeMutablePointer<Float>, eps: Float,
                                        gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, relu: Bool,
@@ -89,7 +91,7 @@ public enum BatchNormKernels {
 
     /// Channel c of `trainingForward` (x, y and the residual are the whole tensors).
     @inline(__always)
-    public static func trainingForwardChannel(_ c: Int, _ x: UnsafePointer<Float>, m: Int, mean: UnsafeMutablePointer<Float>,
+    public static func trainingForwardChannel<X: ActivationElement>(_ c: Int, _ x: UnsafePointer<X>, m: Int, mean: UnsafeMutablePointer<Float>,
                                               invstd: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>,
                                               eps: Float, gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?,
                                               relu: Bool, residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
@@ -104,7 +106,7 @@ public enum BatchNormKernels {
 
     /// gradientSums + inputGradient channel by channel (dx nil: the sums alone). `dxBF16`: dx is written
     /// rounded to bf16 (`channelInputGradient(bf16:)`), for a bf16 product to read in place.
-    public static func trainingBackward(x: UnsafePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+    public static func trainingBackward<X: ActivationElement>(x: UnsafePointer<X>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                         channels: Int, m: Int, mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
                                         gamma: UnsafePointer<Float>?, relu: Bool, sumDy: UnsafeMutablePointer<Float>,
                                         sumDyXhat: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>?,
@@ -123,7 +125,7 @@ public enum BatchNormKernels {
 
     /// Channel c of `trainingBackward` (x, y, dy, dx and the shortcut's gradient are the whole tensors).
     @inline(__always)
-    public static func trainingBackwardChannel(_ c: Int, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
+    public static func trainingBackwardChannel<X: ActivationElement>(_ c: Int, x: UnsafePointer<X>, y: UnsafePointer<Float>,
                                                dy: UnsafePointer<Float>, m: Int, mean: UnsafePointer<Float>,
                                                invstd: UnsafePointer<Float>, gamma: UnsafePointer<Float>?, relu: Bool,
                                                sumDy: UnsafeMutablePointer<Float>, sumDyXhat: UnsafeMutablePointer<Float>,
@@ -142,7 +144,7 @@ public enum BatchNormKernels {
 
     /// channelInputGradient into element `at` of dx, or (`bf16`) into bf16 element `at` of the same buffer.
     @inline(__always)
-    static func storeInputGradient(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+    static func storeInputGradient<X: ActivationElement>(_ x: UnsafePointer<X>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                    _ dx: UnsafeMutablePointer<Float>, at: Int, bf16: Bool, _ m: Int,
                                    _ k: (Float, Float, Float), _ relu: Bool, _ accumulate: Bool) {
         guard bf16 else { return channelInputGradient(x, y, dy, dx + at, m, k, relu, accumulate) }
@@ -151,7 +153,7 @@ public enum BatchNormKernels {
     }
 
     /// Evaluation: y = relu?((x − running_mean)/√(running_var + eps)·γ + β).
-    public static func forwardEval(_ x: UnsafePointer<Float>, channels: Int, m: Int,
+    public static func forwardEval<X: ActivationElement>(_ x: UnsafePointer<X>, channels: Int, m: Int,
                                    runningMean: UnsafePointer<Float>, runningVar: UnsafePointer<Float>, eps: Float,
                                    gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, relu: Bool,
                                    residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
@@ -167,7 +169,7 @@ public enum BatchNormKernels {
 
     /// Channel c of `forwardEval` (x, y and the residual are the whole tensors).
     @inline(__always)
-    public static func evalChannel(_ c: Int, _ x: UnsafePointer<Float>, m: Int, runningMean: UnsafePointer<Float>,
+    public static func evalChannel<X: ActivationElement>(_ c: Int, _ x: UnsafePointer<X>, m: Int, runningMean: UnsafePointer<Float>,
                                    runningVar: UnsafePointer<Float>, eps: Float, gamma: UnsafePointer<Float>?,
                                    beta: UnsafePointer<Float>?, relu: Bool, residual: UnsafePointer<Float>?,
                                    y: UnsafeMutablePointer<Float>) {
@@ -188,24 +190,24 @@ public enum BatchNormKernels {
 
     /// y = relu?(x·scale + shift), or with a residual r the join relu((x·scale + shift) + r).
     @inline(__always)
-    public static func affine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ m: Int,
+    public static func affine<X: ActivationElement>(_ x: UnsafePointer<X>, _ y: UnsafeMutablePointer<Float>, _ m: Int,
                        _ scale: Float, _ shift: Float, _ relu: Bool, _ residual: UnsafePointer<Float>? = nil) {
         let s = Vec.V(repeating: scale), b = Vec.V(repeating: shift), zero = Vec.V(repeating: 0)
         var i = 0
         if let r = residual {
-            while i + 16 <= m { Vec.store(pointwiseMax(Vec.load(x + i) * s + b + Vec.load(r + i), zero), y + i); i += 16 }
-            while i < m { y[i] = max(0, (x[i] * scale + shift) + r[i]); i += 1 }
+            while i + 16 <= m { Vec.store(pointwiseMax(X.load(x + i) * s + b + Vec.load(r + i), zero), y + i); i += 16 }
+            while i < m { y[i] = max(0, (X.value(x, i) * scale + shift) + r[i]); i += 1 }
         } else if relu {
-            while i + 16 <= m { Vec.store(pointwiseMax(Vec.load(x + i) * s + b, zero), y + i); i += 16 }
-            while i < m { y[i] = max(0, x[i] * scale + shift); i += 1 }
+            while i + 16 <= m { Vec.store(pointwiseMax(X.load(x + i) * s + b, zero), y + i); i += 16 }
+            while i < m { y[i] = max(0, X.value(x, i) * scale + shift); i += 1 }
         } else {
-            while i + 16 <= m { Vec.store(Vec.load(x + i) * s + b, y + i); i += 16 }
-            while i < m { y[i] = x[i] * scale + shift; i += 1 }
+            while i + 16 <= m { Vec.store(X.load(x + i) * s + b, y + i); i += 16 }
+            while i < m { y[i] = X.value(x, i) * scale + shift; i += 1 }
         }
     }
 
     /// Per channel: sumDy = Σ dy', sumDyXhat = Σ dy'·x̂ with dy' = dy·1[y > 0] under the fused ReLU.
-    public static func gradientSums(x: UnsafePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+    public static func gradientSums<X: ActivationElement>(x: UnsafePointer<X>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                     channels: Int, m: Int, mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
                                     relu: Bool, sumDy: UnsafeMutablePointer<Float>,
                                     sumDyXhat: UnsafeMutablePointer<Float>, pool: ThreadPool) {
@@ -221,7 +223,7 @@ public enum BatchNormKernels {
 
     /// (Σ dy', Σ dy'·(x − mean)) over one channel.
     @inline(__always)
-    public static func channelSums(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+    public static func channelSums<X: ActivationElement>(_ x: UnsafePointer<X>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                             _ m: Int, _ mean: Float, _ relu: Bool) -> (Float, Float) {
         let mu = Vec.V(repeating: mean), zero = Vec.V(repeating: 0)
         var s1 = Vec.V(repeating: 0), s2 = Vec.V(repeating: 0)
@@ -230,19 +232,19 @@ public enum BatchNormKernels {
             var d = Vec.load(dy + i)
             if relu { d.replace(with: zero, where: Vec.load(y + i) .<= zero) }
             s1 += d
-            s2 = s2.addingProduct(d, Vec.load(x + i) - mu)
+            s2 = s2.addingProduct(d, X.load(x + i) - mu)
             i += 16
         }
         var t1 = s1.sum(), t2 = s2.sum()
         while i < m {
             let d = relu && y[i] <= 0 ? 0 : dy[i]
-            t1 += d; t2 += d * (x[i] - mean); i += 1
+            t1 += d; t2 += d * (X.value(x, i) - mean); i += 1
         }
         return (t1, t2)
     }
 
     /// dx = γ·invstd/M·(M·dy' − ΣDy − x̂·ΣDyX̂), written or (accumulate) added.
-    public static func inputGradient(x: UnsafePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+    public static func inputGradient<X: ActivationElement>(x: UnsafePointer<X>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                      channels: Int, m: Int, mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
                                      gamma: UnsafePointer<Float>?, relu: Bool,
                                      sumDy: UnsafePointer<Float>, sumDyXhat: UnsafePointer<Float>, count: Int? = nil,
@@ -294,7 +296,7 @@ public enum BatchNormKernels {
 
     /// dx = a·dy' + b + s·x over one channel.
     @inline(__always)
-    public static func channelInputGradient(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+    public static func channelInputGradient<X: ActivationElement>(_ x: UnsafePointer<X>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                      _ dx: UnsafeMutablePointer<Float>, _ m: Int, _ k: (Float, Float, Float),
                                      _ relu: Bool, _ accumulate: Bool) {
         let a = Vec.V(repeating: k.0), b = Vec.V(repeating: k.1), sx = Vec.V(repeating: k.2)
@@ -303,14 +305,14 @@ public enum BatchNormKernels {
         while i + 16 <= m {
             var d = Vec.load(dy + i)
             if relu { d.replace(with: zero, where: Vec.load(y + i) .<= zero) }
-            var r = d * a + b + Vec.load(x + i) * sx
+            var r = d * a + b + X.load(x + i) * sx
             if accumulate { r += Vec.load(dx + i) }
             Vec.store(r, dx + i)
             i += 16
         }
         while i < m {
             let d = relu && y[i] <= 0 ? 0 : dy[i]
-            let r = k.0 * d + k.1 + k.2 * x[i]
+            let r = k.0 * d + k.1 + k.2 * X.value(x, i)
             dx[i] = accumulate ? dx[i] + r : r
             i += 1
         }
@@ -319,7 +321,7 @@ public enum BatchNormKernels {
     /// The same, written rounded to bf16 (bf16_round's bits: what a bf16 product would round the fp32 dx to),
     /// 256 values at a time through a buffer on the stack.
     @inline(__always)
-    public static func channelInputGradient(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+    public static func channelInputGradient<X: ActivationElement>(_ x: UnsafePointer<X>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                             bf16 dx: UnsafeMutablePointer<UInt16>, _ m: Int, _ k: (Float, Float, Float),
                                             _ relu: Bool) {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { buffer in

@@ -2,6 +2,8 @@
 // reassociate Float sums, so reductions written as plain loops stay scalar;
 // these keep 16 lanes busy and fix the summation order (deterministic).
 
+import CBFloat16
+
 public enum Vec {
     public typealias V = SIMD16<Float>
 
@@ -26,24 +28,24 @@ public enum Vec {
 
     /// Σ a[i].
     @inline(__always)
-    public static func sum(_ a: UnsafePointer<Float>, _ n: Int) -> Float {
+    public static func sum<E: ActivationElement>(_ a: UnsafePointer<E>, _ n: Int) -> Float {
         var acc = V(repeating: 0)
         var i = 0
-        while i + 16 <= n { acc += load(a + i); i += 16 }
+        while i + 16 <= n { acc += E.load(a + i); i += 16 }
         var s = acc.sum()
-        while i < n { s += a[i]; i += 1 }
+        while i < n { s += E.value(a, i); i += 1 }
         return s
     }
 
     /// Σ (a[i] − mean)².
     @inline(__always)
-    public static func sumSquaredDeviations(_ a: UnsafePointer<Float>, _ n: Int, mean: Float) -> Float {
+    public static func sumSquaredDeviations<E: ActivationElement>(_ a: UnsafePointer<E>, _ n: Int, mean: Float) -> Float {
         let m = V(repeating: mean)
         var acc = V(repeating: 0)
         var i = 0
-        while i + 16 <= n { let d = load(a + i) - m; acc = acc.addingProduct(d, d); i += 16 }
+        while i + 16 <= n { let d = E.load(a + i) - m; acc = acc.addingProduct(d, d); i += 16 }
         var s = acc.sum()
-        while i < n { let d = a[i] - mean; s += d * d; i += 1 }
+        while i < n { let d = E.value(a, i) - mean; s += d * d; i += 1 }
         return s
     }
 
@@ -62,5 +64,25 @@ public enum Vec {
         var i = 0
         while i + 16 <= n { store(load(y + i) + load(x + i), y + i); i += 16 }
         while i < n { y[i] += x[i]; i += 1 }
+    }
+}
+
+/// How a kernel reads an activation: fp32, or bf16 (UInt16 bits: a bf16 conv output), widened exactly to fp32.
+public protocol ActivationElement {
+    /// 16 values from p, as fp32.
+    static func load(_ p: UnsafePointer<Self>) -> Vec.V
+    /// p[i] as fp32.
+    static func value(_ p: UnsafePointer<Self>, _ i: Int) -> Float
+}
+
+extension Float: ActivationElement {
+    @inline(__always) public static func load(_ p: UnsafePointer<Float>) -> Vec.V { Vec.load(p) }
+    @inline(__always) public static func value(_ p: UnsafePointer<Float>, _ i: Int) -> Float { p[i] }
+}
+
+extension UInt16: ActivationElement {
+    @inline(__always) public static func load(_ p: UnsafePointer<UInt16>) -> Vec.V { bf16_load16(p) }
+    @inline(__always) public static func value(_ p: UnsafePointer<UInt16>, _ i: Int) -> Float {
+        Float(bitPattern: UInt32(p[i]) << 16)
     }
 }

@@ -23,6 +23,16 @@ int bf16_force_isa(int isa);
 /// sign, NaN stays a (quiet) NaN. The portable and the AVX512_BF16 bodies give the same bits.
 bf16_t bf16_from_float(float x);
 float bf16_to_float(bf16_t h);
+
+/// Sixteen fp32 lanes (Swift's SIMD16<Float>).
+typedef float bf16_float16 __attribute__((ext_vector_type(16)));
+/// p[0..<16] widened to fp32 (exact: the bits shifted up), inline where it is called (Swift inlines it too).
+static inline bf16_float16 bf16_load16(const bf16_t *p) {
+    typedef uint16_t u16x16 __attribute__((ext_vector_type(16), aligned(2)));
+    typedef uint32_t u32x16 __attribute__((ext_vector_type(16)));
+    const u32x16 w = __builtin_convertvector(*(const u16x16 *)p, u32x16) << 16;
+    return (bf16_float16)w;
+}
 void bf16_round(const float *src, bf16_t *dst, int64_t n);
 
 /// Row-major bf16 copy of rows × cols fp32 (row stride `ld`): dst row r at r·ldd, ldd even and ≥ cols;

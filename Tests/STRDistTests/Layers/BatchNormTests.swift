@@ -98,4 +98,52 @@ final class BatchNormTests: XCTestCase {
             } }
         }
     }
+
+    /// A bf16 input (a sparse conv's bf16 output: BF16Handoff) normalises to the same bits as an fp32 input holding
+    /// the same values: statistics, output, running statistics' inputs, gradient sums and ∂X — the fused passes,
+    /// synchronized BN's separate ones, and inference.
+    func testBF16InputGivesTheBitsOfItsFP32Values() {
+        let pool = ThreadPool(threads: 2)
+        for (channels, m) in [(3, 700), (5, 37)] {
+            let n = channels * m
+            var rng = RNG(seed: UInt64(m + 1))
+            func random(_ count: Int) -> [Float] { var v = [Float](repeating: 0, count: count); rng.fillNormal(&v, count: count, std: 1); return v }
+            var x16 = [UInt16](repeating: 0, count: n)
+            bf16_round(random(n), &x16, Int64(n))
+            let x32 = x16.map { bf16_to_float($0) }
+            let dy = random(n), gamma = random(channels), beta = random(channels), residual = random(n)
+            for relu in [false, true] {
+                func run<X: ActivationElement>(_ x: UnsafePointer<X>) -> [[Float]] {
+                    var y = [Float](repeating: 0, count: n), yEval = y, ySync = y, dx = y, dxSync = y
+                    var stats = [Float](repeating: 0, count: 7 * channels)
+                    stats.withUnsafeMutableBufferPointer { s in
+                        let mean = s.baseAddress!, inv = mean + channels, variance = inv + channels
+                        let s1 = variance + channels, s2 = s1 + channels, sm = s2 + channels, sv = sm + channels
+                        BatchNormKernels.trainingForward(x, channels: channels, m: m, mean: mean, invstd: inv, variance: variance,
+                                                         eps: 1e-5, gamma: gamma, beta: beta, relu: relu,
+                                                         residual: relu ? residual : nil, y: &y, pool: pool)
+                        BatchNormKernels.trainingBackward(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean, invstd: inv,
+                                                          gamma: gamma, relu: relu, sumDy: s1, sumDyXhat: s2, dx: &dx,
+                                                          accumulate: false, pool: pool)
+                        BatchNormKernels.moments(x, channels: channels, m: m, mean: sm, variance: sv, pool: pool)
+                        BatchNormKernels.normalize(x, channels: channels, m: m, mean: sm, varianceToInvstd: sv, eps: 1e-5,
+                                                   gamma: gamma, beta: beta, relu: relu, y: &ySync, pool: pool)
+                        BatchNormKernels.gradientSums(x: x, y: ySync, dy: dy, channels: channels, m: m, mean: sm, invstd: sv,
+                                                      relu: relu, sumDy: s1, sumDyXhat: s2, pool: pool)
+                        BatchNormKernels.inputGradient(x: x, y: ySync, dy: dy, channels: channels, m: m, mean: sm, invstd: sv,
+                                                       gamma: gamma, relu: relu, sumDy: s1, sumDyXhat: s2, dx: &dxSync,
+                                                       accumulate: false, pool: pool)
+                        BatchNormKernels.forwardEval(x, channels: channels, m: m, runningMean: mean, runningVar: variance,
+                                                     eps: 1e-5, gamma: gamma, beta: beta, relu: relu, y: &yEval, pool: pool)
+                    }
+                    return [y, yEval, ySync, dx, dxSync, stats]
+                }
+                let a = run(x16), b = run(x32)
+                for (i, what) in ["y", "eval y", "sync y", "dx", "sync dx", "statistics and sums"].enumerated() {
+                    XCTAssertEqual(a[i].map(\.bitPattern), b[i].map(\.bitPattern), "\(what), \(channels)×\(m) relu \(relu)")
+                }
+                XCTAssertTrue(a[3].allSatisfy(\.isFinite), "\(channels)×\(m)")
+            }
+        }
+    }
 }
