@@ -81,7 +81,7 @@ extension SparseConvKernels {
     }
 
     static func shiftedForward(x: UnsafePointer<Float>, w: SparseOperand, bias: UnsafePointer<Float>?,
-                               residual: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>,
+                               residual: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>, yBF16: Bool = false,
                                _ g: ConvGeometry, bf16: Bool, pool: ThreadPool, scratch: ConvScratch) {
         let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity * pool.threads)
         var a = w.matrix
@@ -111,8 +111,8 @@ extension SparseConvKernels {
                  offset: 0, bias: bias, relu: false, s, pool: pool)
             ElementwiseKernels.addReluForward(UnsafePointer(y), residual, y, g.outChannels * g.columns, pool: pool)
         } else {
-            crop(r.out, rowLength: s.planes, into: y, channels: g.outChannels, size: (g.outH, g.outW), accumulate: false,
-                 offset: 0, bias: bias, relu: relu, s, pool: pool)
+            crop(r.out, rowLength: s.planes, into: y, bf16: yBF16, channels: g.outChannels, size: (g.outH, g.outW),
+                 accumulate: false, offset: 0, bias: bias, relu: relu, s, pool: pool)
         }
     }
 
@@ -260,17 +260,27 @@ extension SparseConvKernels {
     }
 
     /// The h×w positions of padded rows (from `offset` within each padded plane) into CNHW planes; with a
-    /// bias (per channel) and ReLU applied on the way (the forward's epilogue).
+    /// bias (per channel) and ReLU applied on the way (the forward's epilogue). `bf16`: dst's buffer receives
+    /// them rounded to bf16 (UInt16 bits, bf16_round's).
     private static func crop(_ src: UnsafePointer<Float>, rowLength: Int, into dst: UnsafeMutablePointer<Float>,
-                             channels: Int, size: (Int, Int), accumulate: Bool, offset: Int, bias: UnsafePointer<Float>?,
-                             relu: Bool, _ s: ShiftedPlanes, pool: ThreadPool) {
-        pool.parallelRanges(channels, (src: src, dst: dst, ld: rowLength, acc: accumulate, off: offset, s: s,
-                                       h: size.0, w: size.1, bias: bias, relu: relu)) { a, range, _ in
+                             bf16: Bool = false, channels: Int, size: (Int, Int), accumulate: Bool, offset: Int,
+                             bias: UnsafePointer<Float>?, relu: Bool, _ s: ShiftedPlanes, pool: ThreadPool) {
+        precondition(!bf16 || !accumulate, "a bf16 crop writes, never adds")
+        let dst16 = UnsafeMutableRawPointer(dst).assumingMemoryBound(to: UInt16.self)
+        pool.parallelRanges(channels, (src: src, dst: dst, dst16: dst16, bf16: bf16, ld: rowLength, acc: accumulate,
+                                       off: offset, s: s, h: size.0, w: size.1, bias: bias, relu: relu)) { a, range, _ in
             let g = a.s.g, wp = a.s.wp, h = a.h, w = a.w
             for c in range {
                 let shift = a.bias?[c] ?? 0
                 for n in 0..<g.batch {
-                    let from = a.src + c * a.ld + n * a.s.hp * wp + a.off, to = a.dst + (c * g.batch + n) * h * w
+                    let from = a.src + c * a.ld + n * a.s.hp * wp + a.off, at = (c * g.batch + n) * h * w
+                    let to = a.dst + at
+                    if a.bf16 {
+                        for i in 0..<h {
+                            roundRow(from + i * wp, into: a.dst16 + at + i * w, w, shift: a.bias == nil ? nil : shift, relu: a.relu)
+                        }
+                        continue
+                    }
                     for i in 0..<h {
                         if a.acc {
                             Vec.add(from + i * wp, to + i * w, w)
@@ -281,6 +291,24 @@ extension SparseConvKernels {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// One row rounded to bf16, after the bias and ReLU when there are any (computed in fp32 through a buffer on
+    /// the stack, in BatchNormKernels.affine's arithmetic as the fp32 crop does).
+    @inline(__always)
+    private static func roundRow(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<UInt16>, _ w: Int, shift: Float?,
+                                 relu: Bool) {
+        guard shift != nil || relu else { return bf16_round(src, dst, Int64(w)) }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { buffer in
+            let t = buffer.baseAddress!
+            var i = 0
+            while i < w {
+                let n = min(256, w - i)
+                BatchNormKernels.affine(src + i, t, n, 1, shift ?? 0, relu)
+                bf16_round(t, dst + i, Int64(n))
+                i += n
             }
         }
     }

@@ -28,8 +28,9 @@ public enum SparseConvKernels {
         }
     }
 
-    /// Per-thread floats for one packed 64-column tile of the dense operand (its rows: C or K, or O).
-    static func packFloats(_ g: ConvGeometry) -> Int { 64 * max(g.colRows, g.outChannels) }
+    /// Per-thread floats for one packed 64-column tile of the dense operand (its rows: C or K, or O); under bf16
+    /// also a 64-column fp32 tile of the output (`productToBF16`'s sums before they are rounded).
+    static func packFloats(_ g: ConvGeometry) -> Int { 64 * max(g.colRows, g.outChannels) + (g.sparseBF16 ? 64 * g.outChannels : 0) }
 
     /// Images per im2col chunk: the dense path's cache-sized chunks, but at least 512 columns
     /// (small planes would otherwise end every chunk in a mostly empty 64-column tile), at most
@@ -46,38 +47,41 @@ public enum SparseConvKernels {
 
     /// y = conv(x, Ŵ) + bias + residual (y's shape), then max(·, 0) when `relu` (all in the kernels' store).
     /// `bf16`: the products take bf16 operands with fp32 sums (sp_spmm_bf16: AVX512_BF16, or its portable body).
+    /// `yBF16` (with bf16, no residual): y's buffer receives the output rounded to bf16 (UInt16 bits, bf16_round's;
+    /// CNHW, `columns` per channel) — for a reader that takes bf16.
     public static func forward(x: UnsafePointer<Float>, w: SparseOperand, bias: UnsafePointer<Float>?,
                                residual: UnsafePointer<Float>? = nil, relu: Bool, y: UnsafeMutablePointer<Float>,
-                               _ g: ConvGeometry, _ layout: SparseLayout, bf16: Bool = false, pool: ThreadPool,
-                               scratch: ConvScratch) {
+                               yBF16: Bool = false, _ g: ConvGeometry, _ layout: SparseLayout, bf16: Bool = false,
+                               pool: ThreadPool, scratch: ConvScratch) {
+        precondition(!yBF16 || (bf16 && residual == nil), "a bf16 output comes from the bf16 products, without a residual")
         var a = w.matrix
         let flags = (relu ? SP_RELU : 0) | (MachineCaches.streams(floats: g.outChannels * g.columns) ? SP_STREAM : 0)
         switch layout {
         case .shifted:
-            shiftedForward(x: x, w: w, bias: bias, residual: residual, relu: relu, y: y, g, bf16: bf16, pool: pool,
-                           scratch: scratch)
+            shiftedForward(x: x, w: w, bias: bias, residual: residual, relu: relu, y: y, yBF16: yBF16, g, bf16: bf16,
+                           pool: pool, scratch: scratch)
         case .pointwise:
             withUnsafePointer(to: &a) { m in
-                pool.run((m: m, x: x, y: y, columns: g.columns, rows: Int32(g.inChannels), scratch: scratch,
-                              bias: bias, residual: residual, flags: flags, bf16: bf16, threads: pool.threads)) { a, t in
+                pool.run((m: m, x: x, y: y, columns: g.columns, rows: Int32(g.inChannels), scratch: scratch, bias: bias,
+                              residual: residual, flags: flags, bf16: bf16, yBF16: yBF16, threads: pool.threads)) { a, t in
                     let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads)
-                    product(a.m, a.x, stride: a.columns, rows: a.rows, pack: a.scratch.perThread(t), r, a.y, ldc: a.columns,
-                            flags: a.flags, bias: a.bias, residual: a.residual, bf16: a.bf16)
+                    product(a.m, a.x, stride: a.columns, rows: Int32(a.rows), pack: a.scratch.perThread(t), r, a.y,
+                            yBF16: a.yBF16, ldc: a.columns, flags: a.flags, bias: a.bias, residual: a.residual, bf16: a.bf16)
                 }
             }
         case .columns:
             withUnsafePointer(to: &a) { m in
                 let perChunk = SparseConvKernels.imagesPerChunk(g, threads: pool.threads)
                 pool.parallelRanges(g.batch, (m: m, x: x, y: y, g: g, scratch: scratch, perChunk: perChunk, bias: bias,
-                                                  residual: residual, flags: flags, bf16: bf16)) { a, images, t in
+                                                  residual: residual, flags: flags, bf16: bf16, yBF16: yBF16)) { a, images, t in
                     let col = a.scratch.perThread(t)
                     var n0 = images.lowerBound
                     while n0 < images.upperBound {
                         let n1 = min(images.upperBound, n0 + a.perChunk), cols = (n1 - n0) * a.g.outPlane
                         Im2col.im2col(a.x, a.g, channel: 0, images: n0, n1, col)
                         product(a.m, col, stride: cols, rows: Int32(a.g.colRows), pack: col + 2 * a.g.colRows * a.perChunk * a.g.outPlane,
-                                0..<cols, a.y + n0 * a.g.outPlane, ldc: a.g.columns, flags: a.flags, bias: a.bias,
-                                residual: a.residual.map { $0 + n0 * a.g.outPlane }, bf16: a.bf16)
+                                0..<cols, a.y, at: n0 * a.g.outPlane, yBF16: a.yBF16, ldc: a.g.columns, flags: a.flags,
+                                bias: a.bias, residual: a.residual.map { $0 + n0 * a.g.outPlane }, bf16: a.bf16)
                         n0 = n1
                     }
                 }
@@ -85,12 +89,24 @@ public enum SparseConvKernels {
         }
     }
 
-    /// One thread's SpMM over columns `q` of a packed dense operand, in fp32 or with bf16 operands (the
-    /// pack then holds bf16: half the floats).
+    /// One thread's SpMM over columns `q` of a packed dense operand into C from its element `at`, in fp32 or
+    /// with bf16 operands (the pack then holds bf16: half the floats) — and then C in bf16 when `yBF16`
+    /// (sp_spmm_bf16_to_bf16: its fp32 tile after the pack).
     @inline(__always)
     static func product(_ m: UnsafePointer<sp_matrix>, _ b: UnsafePointer<Float>, stride: Int, rows: Int32,
-                        pack: UnsafeMutablePointer<Float>, _ q: Range<Int>, _ c: UnsafeMutablePointer<Float>, ldc: Int,
-                        flags: Int32, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, bf16: Bool) {
+                        pack: UnsafeMutablePointer<Float>, _ q: Range<Int>, _ y: UnsafeMutablePointer<Float>, at: Int = 0,
+                        yBF16: Bool = false, ldc: Int, flags: Int32, bias: UnsafePointer<Float>?,
+                        residual: UnsafePointer<Float>?, bf16: Bool) {
+        if yBF16 {
+            let c = UnsafeMutableRawPointer(y).assumingMemoryBound(to: UInt16.self) + at
+            let tile = pack + 32 * Int(rows)
+            pack.withMemoryRebound(to: UInt16.self, capacity: 64 * Int(rows)) { half in
+                sp_spmm_bf16_to_bf16(m, b, Int64(stride), rows, half, tile, Int64(q.lowerBound), Int64(q.upperBound), c,
+                                     Int64(ldc), flags, bias)
+            }
+            return
+        }
+        let c = y + at
         if bf16 {
             pack.withMemoryRebound(to: UInt16.self, capacity: 64 * Int(rows)) { half in
                 sp_spmm_bf16(m, b, Int64(stride), rows, half, Int64(q.lowerBound), Int64(q.upperBound), c, Int64(ldc), flags,

@@ -44,4 +44,36 @@ extension SparseConvKernelTests {
             }
         }
     }
+
+    /// A bf16 output (for a BatchNorm that takes it so: BF16Handoff) is the fp32 output rounded by bf16_round, bit
+    /// for bit, on every layout (the C store's rounding, and the shifted planes' crop), with the bias, both bodies,
+    /// 1 and 3 threads.
+    func testBF16OutputIsTheRoundedFP32One() {
+        let bodies = BFloat16.cpuHasArithmetic ? [0, 1] : [0]
+        defer { _ = BFloat16.force(isa: nil) }
+        for body in bodies {
+            XCTAssertEqual(BFloat16.force(isa: body), body)
+            for t in Self.cases {
+                for threads in [1, 3] {
+                    let label = "body \(body) \(t) threads \(threads)"
+                    let (conv, h) = harness(t, .str, density: 0.3, algorithm: .sparse, threads: threads, precision: .bf16)
+                    conv.forward(h.ctx)
+                    guard case .sparse(let layout) = conv.execution, let c = conv.compressed else { return XCTFail(label) }
+                    let y = h.outputArray(), g = conv.geometry!
+                    XCTAssertGreaterThan(Set(y).count, t.o, "\(label): an output that carries the input")
+                    var expected = [UInt16](repeating: 0, count: y.count)
+                    bf16_round(y, &expected, Int64(y.count))
+                    var out = [Float](repeating: .nan, count: y.count)
+                    out.withUnsafeMutableBufferPointer { o in
+                        SparseConvKernels.forward(x: h.x, w: c.operand(h.ctx), bias: conv.bias.map { UnsafePointer(h.ctx.param($0)) },
+                                                  relu: false, y: o.baseAddress!, yBF16: true, g, layout, bf16: true,
+                                                  pool: h.ctx.pool, scratch: conv.scratch(h.ctx))
+                    }
+                    let written = out.withUnsafeBytes { Array($0.bindMemory(to: UInt16.self).prefix(y.count)) }
+                    let differ = expected.indices.filter { expected[$0] != written[$0] }
+                    XCTAssertTrue(differ.isEmpty, "\(label) (\(layout)): \(differ.count) of \(y.count) differ, first at \(differ.first ?? -1)")
+                }
+            }
+        }
+    }
 }
