@@ -1,8 +1,9 @@
 // Mixed precision's switch and what the CPU can do. `precision: bf16` follows PyTorch's CPU autocast:
 // convolution (and classifier) operands rounded to bfloat16, products summed in fp32 (vdpbf16ps: CBFloat16's
 // dense kernel, CSparse's sparse ones); everything else — master weights, BatchNorm, the loss, thresholds, the optimizer,
-// the all-reduce, checkpoints and the activations between layers — stays fp32. One gradient is handed over
-// in bf16: a BatchNorm's ∂X to the sparse conv before it, which would round it anyway (BF16GradientHandoff).
+// the all-reduce, checkpoints and the activations between layers — stays fp32, except where a sparse conv
+// and the BatchNorm that alone reads its output exchange bf16 (BF16Handoff): the conv's output, as autocast
+// keeps it, and the gradient handed back, which the conv would round anyway.
 
 import CBFloat16
 

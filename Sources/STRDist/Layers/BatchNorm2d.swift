@@ -6,7 +6,9 @@
 // never written. At inference a conv on the sparse kernels may compute all of
 // it in its store instead (its ConvEpilogue); a depthwise conv runs it channel
 // by channel inside its own loop, forward and backward (`fusedConv`, planned
-// by DepthwiseNormFusion), except under synchronized BN.
+// by DepthwiseNormFusion), except under synchronized BN. Under bf16, a sparse
+// conv before it hands its output over in bf16, and takes its gradient back in
+// bf16 (`bf16Conv`, planned by BF16Handoff).
 
 public final class BatchNorm2d: Layer {
     public let name: String
@@ -27,8 +29,8 @@ public final class BatchNorm2d: Layer {
     var join: AddReLU?
     /// The depthwise conv that runs this norm per channel (DepthwiseNormFusion.plan).
     weak var fusedConv: Conv2d?
-    /// The conv whose output this norm alone reads, and which may take ∂ of it in bf16 (BF16GradientHandoff.plan).
-    weak var bf16GradientConv: Conv2d?
+    /// The conv whose output this norm alone reads: they exchange bf16 on the sparse kernels (BF16Handoff.plan).
+    weak var bf16Conv: Conv2d?
     private var inputGrad = GradUse.none
     /// Saved per step: mean, invstd, and the two gradient sums, each `channels` long.
     private var saved = WorkspaceRegion<Float>.none
@@ -54,7 +56,7 @@ public final class BatchNorm2d: Layer {
         foldingConv = nil
         join = nil
         fusedConv = nil
-        bf16GradientConv = nil
+        bf16Conv = nil
         return output
     }
 
@@ -103,18 +105,30 @@ public final class BatchNorm2d: Layer {
             ctx.buffer(batchesTracked).pointee += 1
             return
         }
-        // Passes over the activation: statistics (two reads), then the normalising read and write.
+        // This step's input: fp32, or the bf16 the conv before this norm wrote (BF16Handoff).
+        if bf16Conv?.writesBF16Output(ctx) == true { forward(ctx, x: bf16Input(ctx)) } else { forward(ctx, x: ctx.value(input)) }
+    }
+
+    /// The input's buffer holding the bf16 the conv before this norm wrote (BF16Handoff).
+    private func bf16Input(_ ctx: StepContext) -> UnsafePointer<UInt16> {
+        UnsafePointer(UnsafeMutableRawPointer(ctx.value(input)).assumingMemoryBound(to: UInt16.self))
+    }
+
+    private func forward<X: ActivationElement>(_ ctx: StepContext, x: UnsafePointer<X>) {
+        // Passes over the activation: statistics (two reads), then the normalising read and write (the reads of a
+        // bf16 input count half).
         let start = ctx.profileStart()
         var passes = ctx.training ? 4 : 2
-        defer { ctx.profiled("batchnorm", backward: false, since: start, floats: passes * input.shape.count) }
+        let halfReads = X.self == UInt16.self ? (ctx.training ? 3 : 1) : 0
+        defer { ctx.profiled("batchnorm", backward: false, since: start, floats: passes * input.shape.count - halfReads * input.shape.count / 2) }
         // With the join: the shortcut read, the join's output written in place of this norm's.
         let residual = join.map { UnsafePointer(ctx.value($0.shortcut)) }
         if residual != nil { passes += 1 }
-        let x = ctx.value(input), y = ctx.value(join?.outputRef ?? output), m = input.shape.perChannel
+        let y = ctx.value(join?.outputRef ?? output), m = input.shape.perChannel
         let gamma = weight.map { UnsafePointer(ctx.param($0)) }, beta = bias.map { UnsafePointer(ctx.param($0)) }
         let rm = ctx.buffer(runningMean), rv = ctx.buffer(runningVar)
         guard ctx.training else {
-            if foldingConv?.ranEpilogue == true { passes = 0; return }
+            if foldingConv?.ranEpilogue == true { passes = 0; return }   // (and the conv wrote no bf16 input)
             BatchNormKernels.forwardEval(x, channels: channels, m: m, runningMean: rm, runningVar: rv, eps: eps,
                                          gamma: gamma, beta: beta, relu: fuseReLU, residual: residual, y: y, pool: ctx.pool)
             return
@@ -153,25 +167,29 @@ public final class BatchNorm2d: Layer {
 
     public func backward(_ ctx: StepContext) {
         if runsInConv(ctx) { return }   // the conv's backward runs this norm's, channel by channel
+        if bf16Conv?.writesBF16Output(ctx) == true { backward(ctx, x: bf16Input(ctx)) } else { backward(ctx, x: ctx.value(input)) }
+    }
+
+    private func backward<X: ActivationElement>(_ ctx: StepContext, x: UnsafePointer<X>) {
         // Passes: the sums read x and ∂Y (and y for the ReLU mask), ∂X reads them again and writes (with
         // the join: y is the join's output, and the shortcut's gradient is written too).
-        // ∂X in bf16 for the conv before this norm, when it reads it so this step (BF16GradientHandoff).
-        let dxBF16 = bf16GradientConv?.takesBF16OutputGradient(ctx) ?? false
+        // ∂X in bf16 for the conv before this norm, when it reads it so this step (BF16Handoff).
+        let dxBF16 = bf16Conv?.takesBF16OutputGradient(ctx) ?? false
         let start = ctx.profileStart()
         defer {
             let relu = fuseReLU || join != nil, dx = ctx.workspace.grad(input) != nil
             let passes = (relu ? 3 : 2) + (dx ? (relu ? 4 : 3) + (ctx.workspace.accumulates(inputGrad) ? 1 : 0) : 0)
                 + (join.map { ctx.workspace.grad($0.shortcut) == nil ? 0 : ctx.workspace.accumulates($0.gradB) ? 2 : 1 } ?? 0)
-            // A bf16 ∂X write moves half a pass.
-            ctx.profiled("batchnorm", backward: true, since: start,
-                         floats: passes * input.shape.count - (dxBF16 ? input.shape.count / 2 : 0))
+            // A bf16 ∂X write and the bf16 input's reads (one per pass) move half a pass each.
+            let halves = (dxBF16 ? 1 : 0) + (X.self == UInt16.self ? (dx ? 2 : 1) : 0)
+            ctx.profiled("batchnorm", backward: true, since: start, floats: passes * input.shape.count - halves * input.shape.count / 2)
         }
         precondition(ctx.training, "\(name): backward needs the batch statistics of a training-mode forward")
         // With the join, ∂ of this norm's output is the join's ∂Y under its ReLU mask: the fused ReLU's rule
         // with the join's output as y.
         let relu = fuseReLU || join != nil
         let out = join?.outputRef ?? output!
-        let x = ctx.value(input), y = ctx.value(out), dy = ctx.workspace.grad(out)!
+        let y = ctx.value(out), dy = ctx.workspace.grad(out)!
         let shortcut = join.flatMap { j in
             ctx.workspace.grad(j.shortcut).map {
                 BatchNormKernels.ShortcutGradient($0, accumulate: ctx.workspace.accumulates(j.gradB))

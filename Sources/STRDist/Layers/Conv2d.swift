@@ -41,8 +41,8 @@ public final class Conv2d: Layer, SparseWeighted {
     var epilogue: ConvEpilogue?
     /// A depthwise conv's BatchNorm, run channel by channel inside its kernel (DepthwiseNormFusion.plan).
     var channelNorm: BatchNorm2d?
-    /// The BatchNorm that alone reads this conv's output and can hand it ∂Y in bf16 (BF16GradientHandoff.plan).
-    weak var bf16GradientNorm: BatchNorm2d?
+    /// The BatchNorm that alone reads this conv's output: they exchange bf16 on the sparse kernels (BF16Handoff.plan).
+    weak var bf16Norm: BatchNorm2d?
     /// Planned floats for the fold: per output channel its scale, then its bias.
     var foldRegion = WorkspaceRegion<Float>.none
     /// Whether this step's compressed weight lists the kept positions (for the kept-only all-reduce).
@@ -111,7 +111,7 @@ public final class Conv2d: Layer, SparseWeighted {
         planner.produced(output, by: self)
         epilogue = nil
         channelNorm = nil
-        bf16GradientNorm = nil
+        bf16Norm = nil
         return output
     }
 
@@ -126,7 +126,8 @@ public final class Conv2d: Layer, SparseWeighted {
         let g = geometry!
         var bytes = backward ? ConvTraffic.backward(g, execution, accumulate: ctx.workspace.accumulates(inputGrad),
                                                     bf16OutputGradient: takesBF16OutputGradient(ctx))
-                             : ConvTraffic.forward(g, execution, residual: !ctx.training && ranEpilogue && epilogue?.join != nil)
+                             : ConvTraffic.forward(g, execution, residual: !ctx.training && ranEpilogue && epilogue?.join != nil,
+                                                   bf16Output: writesBF16Output(ctx))
         if let norm = channelNorm, norm.runsInConv(ctx) {
             // The norm's passes over this conv's output (as BatchNorm2d counts them).
             let passes = backward ? (norm.fuseReLU ? 7 : 5) : ctx.training ? 4 : 2
@@ -158,8 +159,8 @@ public final class Conv2d: Layer, SparseWeighted {
                                           relu: e.relu, y: ctx.value(e.output), g, layout, bf16: g.sparseBF16,
                                           pool: ctx.pool, scratch: scratch(ctx))
             } else {
-                SparseConvKernels.forward(x: x, w: c.operand(ctx), bias: b, relu: false, y: y, g, layout, bf16: g.sparseBF16,
-                                          pool: ctx.pool, scratch: scratch(ctx))
+                SparseConvKernels.forward(x: x, w: c.operand(ctx), bias: b, relu: false, y: y, yBF16: writesBF16Output(ctx), g,
+                                          layout, bf16: g.sparseBF16, pool: ctx.pool, scratch: scratch(ctx))
             }
         } else if execution == .depthwise {
             let norm = channelNorm.flatMap { $0.runsInConv(ctx) ? $0.channelForward(ctx) : nil }
@@ -178,10 +179,17 @@ public final class Conv2d: Layer, SparseWeighted {
         return BF16Weight(rows: rows, transposed: rows + groups * (outChannels / groups) * geometry!.evenColRows)
     }
 
-    /// Whether this step's backward reads ∂Y in bf16, written so by `bf16GradientNorm`: on the sparse kernels
+    /// Whether this step's forward writes the output in bf16 for `bf16Norm`: on the sparse kernels with bf16
+    /// products, unless an inference epilogue writes the norm's output instead.
+    func writesBF16Output(_ ctx: StepContext) -> Bool {
+        guard BF16Handoff.outputs, bf16Norm != nil, geometry!.sparseBF16, execution.isSparse else { return false }
+        return ctx.training || epilogue == nil
+    }
+
+    /// Whether this step's backward reads ∂Y in bf16, written so by `bf16Norm`: on the sparse kernels
     /// with bf16 products, a kept-only weight gradient (DNW's dense one reads fp32) and no bias gradient.
     func takesBF16OutputGradient(_ ctx: StepContext) -> Bool {
-        guard BF16GradientHandoff.enabled, bf16GradientNorm != nil, ctx.training, geometry!.sparseBF16 else { return false }
+        guard BF16Handoff.gradients, bf16Norm != nil, ctx.training, geometry!.sparseBF16 else { return false }
         return execution.isSparse && transform.gradientRule == .keptOnly && bias == nil
     }
 
@@ -223,7 +231,7 @@ public final class Conv2d: Layer, SparseWeighted {
         }
     }
 
-    @inline(__always) private func scratch(_ ctx: StepContext) -> ConvScratch {
+    @inline(__always) func scratch(_ ctx: StepContext) -> ConvScratch {
         ConvScratch(base: ctx.workspace.scratch(thread: 0), stride: ctx.workspace.scratchPerThread,
                     partials: ctx.workspace.shared, halves: ctx.workspace.halfScratch,
                     halfStride: ctx.workspace.halfScratchPerThread)

@@ -26,7 +26,7 @@ public final class Model {
                                                       finalEpoch: options.pruneEpochs.final), layers: weighted)
         network = Network(root: Sequential(layers), layout: layout, threads: threads)
         network.planPasses = [ResidualFusion.plan, DepthwiseNormFusion.plan, ConvPlanner.planEpilogues,
-                               BF16GradientHandoff.plan]
+                               BF16Handoff.plan]
         network.groupsSamples = Architecture.named(options.arch)?.samplesIndependent == true
     }
 

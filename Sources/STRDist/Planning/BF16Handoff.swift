@@ -1,27 +1,34 @@
-// A bf16 gradient handed from a BatchNorm to the conv before it. Under
-// `precision: bf16` a conv on the sparse kernels rounds its output gradient ∂Y
-// to bf16 as it reads it (both its products take bf16 operands). When a
-// BatchNorm alone reads the conv's output, the norm's backward — the only
-// writer of that gradient — rounds it as it writes it instead: half the bytes
-// written and read, and the same bits the conv would have rounded to (autocast
-// hands the conv a bf16 gradient there too). The pair agrees each step on
-// whether it happens (Conv2d.takesBF16OutputGradient): a conv's plan can move
-// between its dense and sparse kernels as its density changes, and only the
-// sparse kernels' kept-only products read a bf16 ∂Y.
+// bf16 between a sparse conv and the BatchNorm that alone reads its output.
+// Under `precision: bf16` the sparse kernels round what they read to bf16, and
+// PyTorch's autocast keeps a conv's output, and the gradient handed back to
+// it, in bf16. So the pair exchanges bf16, half the bytes each way:
+//   forward   the conv writes its output rounded to bf16 (after its sums, as
+//             autocast does), and the norm computes its statistics and
+//             normalises from those values;
+//   backward  the norm writes ∂ of the conv's output rounded to bf16 — the
+//             same bits the conv's bf16 products would round it to — and the
+//             conv reads it in place.
+// The pair agrees each step on both (Conv2d.writesBF16Output,
+// Conv2d.takesBF16OutputGradient): a conv's plan can move between its dense and
+// sparse kernels as its density changes, only the sparse kernels write and read
+// the bf16, and only their kept-only products read a bf16 ∂Y. A depthwise
+// conv's norm (DepthwiseNormFusion) runs inside the conv and is left out.
 
-enum BF16GradientHandoff {
-    /// Whether the handoff runs where planned (tests compare it with the fp32 gradient; both give the same bits).
-    // unsafe: a switch tests set before any step runs; steps only read it.
-    nonisolated(unsafe) static var enabled = true
+enum BF16Handoff {
+    /// Whether the conv hands its output over in bf16 where planned (off: fp32, the values before rounding).
+    // unsafe (both): switches tests set before any step runs; steps only read them.
+    nonisolated(unsafe) static var outputs = true
+    /// Whether the norm hands the gradient back in bf16 where planned (either way the same bits).
+    nonisolated(unsafe) static var gradients = true
 
     static func plan(_ planner: WorkspacePlanner) {
         for case let conv as Conv2d in planner.producers {
-            conv.bf16GradientNorm = nil
+            conv.bf16Norm = nil
             guard conv.geometry.sparseBF16, conv.compressed != nil, let out = conv.outputRef,
                   planner.readers(of: out).count == 1, let norm = planner.readers(of: out).first as? BatchNorm2d,
                   norm.fusedConv == nil else { continue }
-            conv.bf16GradientNorm = norm
-            norm.bf16GradientConv = conv
+            conv.bf16Norm = norm
+            norm.bf16Conv = conv
         }
     }
 }

@@ -8,10 +8,11 @@
 import STRDistKernels
 
 enum ConvTraffic {
-    /// Forward: read x, write y (and read the shortcut when the epilogue joins it), plus the staging.
-    static func forward(_ g: ConvGeometry, _ plan: ConvPlan, residual: Bool) -> Double {
+    /// Forward: read x, write y (in bf16 for a BatchNorm that takes it so: half; and read the shortcut when the
+    /// epilogue joins it), plus the staging.
+    static func forward(_ g: ConvGeometry, _ plan: ConvPlan, residual: Bool, bf16Output: Bool = false) -> Double {
         let input = Double(g.inChannels * g.batch * g.inPlane), output = Double(g.outChannels * g.columns)
-        return 4 * (input + output * (residual ? 2 : 1) + 2 * staged(g, plan, gradient: false))
+        return 4 * (input + output * (residual ? 2 : bf16Output ? 0.5 : 1) + 2 * staged(g, plan, gradient: false))
     }
 
     /// Backward: read ∂Y (in bf16 when a BatchNorm handed it over so: half) and x (for ∂W), write ∂X (read it
