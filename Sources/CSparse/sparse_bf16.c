@@ -78,18 +78,30 @@ static void sddmm_bf16_c(const sp_matrix *a, const bf16_t *d, int64_t ldd, const
     }
 }
 
+/// The portable sp_spmm_bf16 and sp_spmm_bf16_to_bf16: each 64-column tile of B rounded into the pack as the fast
+/// body does, then the product into C — or, with c16, into `tile` (fp32, epilogue included) and rounded from there.
+static void spmm_bf16_tiles_c(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, bf16_t *pack,
+                              int64_t q0, int64_t q1, float *c, int64_t ldc, int flags, const float *bias,
+                              const float *residual, float *tile, bf16_t *c16) {
+    for (int64_t q = q0; q < q1; q += 64) {
+        const int64_t w = q1 - q < 64 ? q1 - q : 64;
+        for (int32_t r = 0; r < brows; r++) bf16_round(b + (int64_t)r * stride + q, pack + (int64_t)r * 64, w);
+        if (!c16) {
+            spmm_bf16_c(a, pack - q, 64, q, q + w, c, ldc, flags & SP_ACCUMULATE, bias, residual, (flags & SP_RELU) != 0);
+            continue;
+        }
+        spmm_bf16_c(a, pack - q, 64, q, q + w, tile - q, 64, 0, bias, 0, (flags & SP_RELU) != 0);
+        for (int32_t i = 0; i < a->rows; i++) bf16_round(tile + (int64_t)i * 64, c16 + (int64_t)i * ldc + q, w);
+    }
+}
+
 void sp_spmm_bf16(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1,
                   float *c, int64_t ldc, int flags, const float *bias, const float *residual) {
     if (bf16_isa() == 1) {
         sp_spmm_bf16_avx512bf16(a, b, stride, brows, pack, q0, q1, c, ldc, flags, bias, residual);
         return;
     }
-    // The portable body rounds each 64-column tile into the pack as the fast one does.
-    for (int64_t q = q0; q < q1; q += 64) {
-        const int64_t w = q1 - q < 64 ? q1 - q : 64;
-        for (int32_t r = 0; r < brows; r++) bf16_round(b + (int64_t)r * stride + q, pack + (int64_t)r * 64, w);
-        spmm_bf16_c(a, pack - q, 64, q, q + w, c, ldc, flags & SP_ACCUMULATE, bias, residual, (flags & SP_RELU) != 0);
-    }
+    spmm_bf16_tiles_c(a, b, stride, brows, pack, q0, q1, c, ldc, flags, bias, residual, 0, 0);
 }
 
 void sp_spmm_bf16_to_bf16(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, bf16_t *pack, float *tile,
@@ -98,13 +110,7 @@ void sp_spmm_bf16_to_bf16(const sp_matrix *a, const float *b, int64_t stride, in
         sp_spmm_bf16_to_bf16_avx512bf16(a, b, stride, brows, pack, tile, q0, q1, c, ldc, flags, bias);
         return;
     }
-    // Each 64-column tile's fp32 result (epilogue included) in `tile`, then rounded into C.
-    for (int64_t q = q0; q < q1; q += 64) {
-        const int64_t w = q1 - q < 64 ? q1 - q : 64;
-        for (int32_t r = 0; r < brows; r++) bf16_round(b + (int64_t)r * stride + q, pack + (int64_t)r * 64, w);
-        spmm_bf16_c(a, pack - q, 64, q, q + w, tile - q, 64, 0, bias, 0, (flags & SP_RELU) != 0);
-        for (int32_t i = 0; i < a->rows; i++) bf16_round(tile + (int64_t)i * 64, c + (int64_t)i * ldc + q, w);
-    }
+    spmm_bf16_tiles_c(a, b, stride, brows, pack, q0, q1, 0, ldc, flags, bias, 0, tile, c);
 }
 
 void sp_spmm_bf16_planes(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_t q1, float *c, int64_t ldc, int flags,

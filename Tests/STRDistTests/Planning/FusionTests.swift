@@ -103,17 +103,7 @@ final class FusionTests: XCTestCase {
                 let targets = Dictionary(uniqueKeysWithValues: fused.convs.map { ($0.name, 0.7) })
                 for m in [fused, separate] { _ = m.setSparsity(targets) }
             }
-            var losses: [[Float]] = []
-            for m in [fused, separate] {
-                let net = m.network
-                var settings = SGDSettings()
-                settings.momentum = 0.9
-                let step = sgdStep(net, SGD(settings, table: m.layout.parameters))
-                var rng = RNG(seed: 3)
-                rng.fillNormal(net.input, count: net.inputRef.shape.count, std: 1)
-                for i in 0..<net.batch { net.labels[i] = Int32(rng.below(4)) }
-                losses.append((0..<3).map { _ in try! step.run(lr: 0.05).loss })
-            }
+            let losses = try [fused, separate].map { try threeSteps($0) }
             XCTAssertEqual(losses[0].map(\.bitPattern), losses[1].map(\.bitPattern), "\(label): losses \(losses)")
             let a = fused.network.store, b = separate.network.store
             assertSameBits(a.values.base, b.values.base, a.values.count, "\(label): parameters")
