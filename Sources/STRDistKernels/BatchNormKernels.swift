@@ -149,7 +149,7 @@ public enum BatchNormKernels {
                                    _ k: (Float, Float, Float), _ relu: Bool, _ accumulate: Bool) {
         guard bf16 else { return channelInputGradient(x, y, dy, dx + at, m, k, relu, accumulate) }
         precondition(!accumulate, "a bf16 input gradient is written, never added to")
-        channelInputGradient(x, y, dy, bf16: UnsafeMutableRawPointer(dx).assumingMemoryBound(to: UInt16.self) + at, m, k, relu)
+        dx.withMemoryRebound(to: UInt16.self, capacity: at + m) { channelInputGradient(x, y, dy, bf16: $0 + at, m, k, relu) }
     }
 
     /// Evaluation: y = relu?((x − running_mean)/√(running_var + eps)·γ + β).

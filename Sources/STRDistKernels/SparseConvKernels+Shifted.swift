@@ -236,8 +236,14 @@ extension SparseConvKernels {
     /// or rounded to bf16; from a bf16 ∂Y when `bf16`).
     private static func padGradient<E: PlaneElement>(_ dy: UnsafePointer<Float>, bf16: Bool, into dyp: UnsafeMutablePointer<E>,
                                                      _ s: ShiftedPlanes, pool: ThreadPool) {
-        let dyh = UnsafeRawPointer(dy).assumingMemoryBound(to: UInt16.self)
-        pool.parallelRanges(s.g.outChannels, (dy: dy, dyh: dyh, bf16: bf16, dyp: dyp, s: s)) { a, range, _ in
+        guard bf16 else { return padGradient(dy, nil, into: dyp, s, pool: pool) }
+        dy.withMemoryRebound(to: UInt16.self, capacity: s.g.outChannels * s.g.columns) { padGradient(dy, $0, into: dyp, s, pool: pool) }
+    }
+
+    /// padGradient from fp32 ∂Y, or from its bf16 form `dyh` when given.
+    private static func padGradient<E: PlaneElement>(_ dy: UnsafePointer<Float>, _ dyh: UnsafePointer<UInt16>?,
+                                                     into dyp: UnsafeMutablePointer<E>, _ s: ShiftedPlanes, pool: ThreadPool) {
+        pool.parallelRanges(s.g.outChannels, (dy: dy, dyh: dyh, dyp: dyp, s: s)) { a, range, _ in
             let g = a.s.g, wp = a.s.wp, ow = g.outW
             for o in range {
                 let row0 = a.dyp + o * a.s.gradRows
@@ -246,8 +252,8 @@ extension SparseConvKernels {
                     let plane = row0 + a.s.margin + n * a.s.hp * wp
                     for i in 0..<g.outH {
                         let at = (o * g.batch + n) * g.outPlane + i * ow
-                        if a.bf16 {
-                            E.convert(bf16: a.dyh + at, into: plane + i * wp, count: ow)
+                        if let dyh = a.dyh {
+                            E.convert(bf16: dyh + at, into: plane + i * wp, count: ow)
                         } else {
                             E.convert(a.dy + at, into: plane + i * wp, count: ow)
                         }
@@ -266,8 +272,21 @@ extension SparseConvKernels {
                              bf16: Bool = false, channels: Int, size: (Int, Int), accumulate: Bool, offset: Int,
                              bias: UnsafePointer<Float>?, relu: Bool, _ s: ShiftedPlanes, pool: ThreadPool) {
         precondition(!bf16 || !accumulate, "a bf16 crop writes, never adds")
-        let dst16 = UnsafeMutableRawPointer(dst).assumingMemoryBound(to: UInt16.self)
-        pool.parallelRanges(channels, (src: src, dst: dst, dst16: dst16, bf16: bf16, ld: rowLength, acc: accumulate,
+        guard bf16 else {
+            return crop(src, rowLength: rowLength, into: dst, nil, channels: channels, size: size, accumulate: accumulate,
+                        offset: offset, bias: bias, relu: relu, s, pool: pool)
+        }
+        dst.withMemoryRebound(to: UInt16.self, capacity: channels * s.g.batch * size.0 * size.1) {
+            crop(src, rowLength: rowLength, into: dst, $0, channels: channels, size: size, accumulate: false, offset: offset,
+                 bias: bias, relu: relu, s, pool: pool)
+        }
+    }
+
+    /// crop into fp32 `dst`, or into its bf16 form `dst16` when given.
+    private static func crop(_ src: UnsafePointer<Float>, rowLength: Int, into dst: UnsafeMutablePointer<Float>,
+                             _ dst16: UnsafeMutablePointer<UInt16>?, channels: Int, size: (Int, Int), accumulate: Bool,
+                             offset: Int, bias: UnsafePointer<Float>?, relu: Bool, _ s: ShiftedPlanes, pool: ThreadPool) {
+        pool.parallelRanges(channels, (src: src, dst: dst, dst16: dst16, ld: rowLength, acc: accumulate,
                                        off: offset, s: s, h: size.0, w: size.1, bias: bias, relu: relu)) { a, range, _ in
             let g = a.s.g, wp = a.s.wp, h = a.h, w = a.w
             for c in range {
@@ -275,9 +294,9 @@ extension SparseConvKernels {
                 for n in 0..<g.batch {
                     let from = a.src + c * a.ld + n * a.s.hp * wp + a.off, at = (c * g.batch + n) * h * w
                     let to = a.dst + at
-                    if a.bf16 {
+                    if let dst16 = a.dst16 {
                         for i in 0..<h {
-                            roundRow(from + i * wp, into: a.dst16 + at + i * w, w, shift: a.bias == nil ? nil : shift, relu: a.relu)
+                            roundRow(from + i * wp, into: dst16 + at + i * w, w, shift: a.bias == nil ? nil : shift, relu: a.relu)
                         }
                         continue
                     }

@@ -29,7 +29,7 @@ public enum SparseConvKernels {
     }
 
     /// Per-thread floats for one packed 64-column tile of the dense operand (its rows: C or K, or O); under bf16
-    /// also a 64-column fp32 tile of the output (`productToBF16`'s sums before they are rounded).
+    /// also a 64-column fp32 tile of the output (`product(yBF16:)`'s sums before they are rounded).
     static func packFloats(_ g: ConvGeometry) -> Int { 64 * max(g.colRows, g.outChannels) + (g.sparseBF16 ? 64 * g.outChannels : 0) }
 
     /// Images per im2col chunk: the dense path's cache-sized chunks, but at least 512 columns
@@ -55,7 +55,9 @@ public enum SparseConvKernels {
                                pool: ThreadPool, scratch: ConvScratch) {
         precondition(!yBF16 || (bf16 && residual == nil), "a bf16 output comes from the bf16 products, without a residual")
         var a = w.matrix
-        let flags = (relu ? SP_RELU : 0) | (MachineCaches.streams(floats: g.outChannels * g.columns) ? SP_STREAM : 0)
+        // Streamed stores when the output outgrows half the last-level cache (a bf16 one is half the bytes).
+        let outputFloats = g.outChannels * g.columns / (yBF16 ? 2 : 1)
+        let flags = (relu ? SP_RELU : 0) | (MachineCaches.streams(floats: outputFloats) ? SP_STREAM : 0)
         switch layout {
         case .shifted:
             shiftedForward(x: x, w: w, bias: bias, residual: residual, relu: relu, y: y, yBF16: yBF16, g, bf16: bf16,
@@ -98,11 +100,12 @@ public enum SparseConvKernels {
                         yBF16: Bool = false, ldc: Int, flags: Int32, bias: UnsafePointer<Float>?,
                         residual: UnsafePointer<Float>?, bf16: Bool) {
         if yBF16 {
-            let c = UnsafeMutableRawPointer(y).assumingMemoryBound(to: UInt16.self) + at
             let tile = pack + 32 * Int(rows)
-            pack.withMemoryRebound(to: UInt16.self, capacity: 64 * Int(rows)) { half in
-                sp_spmm_bf16_to_bf16(m, b, Int64(stride), rows, half, tile, Int64(q.lowerBound), Int64(q.upperBound), c,
-                                     Int64(ldc), flags, bias)
+            y.withMemoryRebound(to: UInt16.self, capacity: at + Int(m.pointee.rows) * ldc) { c in
+                pack.withMemoryRebound(to: UInt16.self, capacity: 64 * Int(rows)) { half in
+                    sp_spmm_bf16_to_bf16(m, b, Int64(stride), rows, half, tile, Int64(q.lowerBound), Int64(q.upperBound),
+                                         c + at, Int64(ldc), flags, bias)
+                }
             }
             return
         }

@@ -272,16 +272,21 @@ extension SparseKernelTests {
                             for i in 0..<rows { bf16_round(Array(c[(i * n + q0)..<(i * n + n)]), e.baseAddress! + i * n + q0, Int64(n - q0)) }
                         }
                         XCTAssertEqual(BFloat16.force(isa: body), body)
-                        var c16 = [UInt16](repeating: 0xBEEF, count: rows * n)
+                        // C 64-byte aligned, so that full tiles of rows at multiples of 16 take the streamed stores.
+                        let raw = UnsafeMutableRawPointer.allocate(byteCount: 2 * rows * n, alignment: 64)
+                        defer { raw.deallocate() }
+                        let c16p = raw.bindMemory(to: UInt16.self, capacity: rows * n)
+                        c16p.initialize(repeating: 0xBEEF, count: rows * n)
                         var pack = [UInt16](repeating: 0xFFFF, count: 64 * cols)
                         var tile = [Float](repeating: .nan, count: 64 * rows)
                         withMatrix(b) { m in
                             withMask(bias ? shift : nil) { s in
                                 sp_spmm_bf16_to_bf16(m, bmat, Int64(stride), Int32(cols), &pack, &tile, Int64(q0), Int64(n),
-                                                     &c16, Int64(n), flags, s)
+                                                     c16p, Int64(n), flags, s)
                             }
                         }
                         _ = BFloat16.force(isa: nil)
+                        let c16 = Array(UnsafeBufferPointer(start: c16p, count: rows * n))
                         let differ = expected.indices.filter { expected[$0] != c16[$0] }
                         XCTAssertTrue(differ.isEmpty, "body \(body) \(rows)×\(cols)·\(n) d \(density) from \(q0) flags \(flags): "
                                       + "\(differ.count) values differ, first at \(differ.first ?? -1)")

@@ -66,8 +66,8 @@ void sp_spmm_bf16_planes(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_
                          const float *bias, const float *residual);
 
 /// A backward with bf16 operands over columns [q0, q1), one pass per 64-column tile (a pointwise conv's, or
-/// an im2col chunk's): D's tile (drows × 64) rounded into `pack` and, with `out`, B's tile (brows × 64) after
-/// it; then out[e] += Σ_q bf(D[i, q])·bf(B[offset[e], q]) for a's entries (the SDDMM; each tile's sums in
+/// an im2col chunk's): D's tile (drows × 64) rounded into `pack` (or, SP_D_BF16, read in place) and, with
+/// `out`, B's tile (brows × 64) after it; then out[e] += Σ_q bf(D[i, q])·bf(B[offset[e], q]) for a's entries (the SDDMM; each tile's sums in
 /// the order sparse_bf16.c gives), and with `at` C = (SP_ACCUMULATE ? C : 0) + atᵀ's product as sp_spmm_bf16
 /// (∂X). Either part may be null. `pack` holds (drows + brows) × 64 bf16. `flags`: SP_ACCUMULATE, SP_STREAM, and
 /// SP_D_BF16 when `d` is bf16 (else fp32).

@@ -106,12 +106,8 @@ public final class BatchNorm2d: Layer {
             return
         }
         // This step's input: fp32, or the bf16 the conv before this norm wrote (BF16Handoff).
-        if bf16Conv?.writesBF16Output(ctx) == true { forward(ctx, x: bf16Input(ctx)) } else { forward(ctx, x: ctx.value(input)) }
-    }
-
-    /// The input's buffer holding the bf16 the conv before this norm wrote (BF16Handoff).
-    private func bf16Input(_ ctx: StepContext) -> UnsafePointer<UInt16> {
-        UnsafePointer(UnsafeMutableRawPointer(ctx.value(input)).assumingMemoryBound(to: UInt16.self))
+        guard bf16Conv?.writesBF16Output(ctx) == true else { return forward(ctx, x: ctx.value(input)) }
+        ctx.value(input).withMemoryRebound(to: UInt16.self, capacity: input.shape.count) { forward(ctx, x: UnsafePointer($0)) }
     }
 
     private func forward<X: ActivationElement>(_ ctx: StepContext, x: UnsafePointer<X>) {
@@ -167,7 +163,8 @@ public final class BatchNorm2d: Layer {
 
     public func backward(_ ctx: StepContext) {
         if runsInConv(ctx) { return }   // the conv's backward runs this norm's, channel by channel
-        if bf16Conv?.writesBF16Output(ctx) == true { backward(ctx, x: bf16Input(ctx)) } else { backward(ctx, x: ctx.value(input)) }
+        guard bf16Conv?.writesBF16Output(ctx) == true else { return backward(ctx, x: ctx.value(input)) }
+        ctx.value(input).withMemoryRebound(to: UInt16.self, capacity: input.shape.count) { backward(ctx, x: UnsafePointer($0)) }
     }
 
     private func backward<X: ActivationElement>(_ ctx: StepContext, x: UnsafePointer<X>) {

@@ -70,6 +70,11 @@ final class FusionTests: XCTestCase {
             // Every conv but the classifier: a norm alone reads each one's output.
             XCTAssertEqual(handing.count, m.convs.count - 1, label)
             XCTAssertTrue(handing.allSatisfy { $0.execution.isSparse && $0.geometry.sparseBF16 }, label)
+            // Live in the steps that ran (the context is still in training mode, the switches back on).
+            BF16Handoff.outputs = true
+            BF16Handoff.gradients = true
+            let ctx = m.network.context!
+            XCTAssertTrue(ctx.training && handing.allSatisfy { $0.writesBF16Output(ctx) && $0.takesBF16OutputGradient(ctx) }, label)
             let layouts = Set(handing.compactMap { $0.sparseLayout.map { "\($0)" } })
             XCTAssertEqual(layouts.count, arch == "ResNet50" ? 3 : 2, "\(label): layouts \(layouts)")
             XCTAssertEqual(runs[0].losses.map(\.bitPattern), runs[1].losses.map(\.bitPattern), "\(label): losses \(runs.map(\.losses))")
