@@ -168,14 +168,15 @@ public final class BatchNorm2d: Layer {
     }
 
     private func backward<X: ActivationElement>(_ ctx: StepContext, x: UnsafePointer<X>) {
-        // Passes: the sums read x and ∂Y (and y for the ReLU mask), ∂X reads them again and writes (with
-        // the join: y is the join's output, and the shortcut's gradient is written too).
+        // Passes: the sums read x and ∂Y (and y for the join's ReLU mask), ∂X reads them again and writes (with
+        // the join: y is the join's output, and the shortcut's gradient is written too). A norm's own ReLU
+        // recomputes its mask from x (ReluMask.input: y is not read).
         // ∂X in bf16 for the conv before this norm, when it reads it so this step (BF16Handoff).
         let dxBF16 = bf16Conv?.takesBF16OutputGradient(ctx) ?? false
         let start = ctx.profileStart()
         defer {
-            let relu = fuseReLU || join != nil, dx = ctx.workspace.grad(input) != nil
-            let passes = (relu ? 3 : 2) + (dx ? (relu ? 4 : 3) + (ctx.workspace.accumulates(inputGrad) ? 1 : 0) : 0)
+            let readsY = join != nil, dx = ctx.workspace.grad(input) != nil
+            let passes = (readsY ? 3 : 2) + (dx ? (readsY ? 4 : 3) + (ctx.workspace.accumulates(inputGrad) ? 1 : 0) : 0)
                 + (join.map { ctx.workspace.grad($0.shortcut) == nil ? 0 : ctx.workspace.accumulates($0.gradB) ? 2 : 1 } ?? 0)
             // A bf16 ∂X write and the bf16 input's reads (one per pass) move half a pass each.
             let halves = (dxBF16 ? 1 : 0) + (X.self == UInt16.self ? (dx ? 2 : 1) : 0)
@@ -195,10 +196,12 @@ public final class BatchNorm2d: Layer {
         let m = input.shape.perChannel
         let mean = ctx.region(saved), invstd = mean + channels
         let sumDy = mean + 2 * channels, sumDyXhat = mean + 3 * channels
-        let gamma = weight.map { UnsafePointer(ctx.param($0)) }
+        let gamma = weight.map { UnsafePointer(ctx.param($0)) }, beta = bias.map { UnsafePointer(ctx.param($0)) }
+        let fromInput = join == nil   // the norm's own ReLU, if any: its mask recomputed from x
         guard let sync = ctx.collectives, sync.syncBatchNorm, sync.world > 1 else {
             BatchNormKernels.trainingBackward(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean, invstd: invstd,
-                                              gamma: gamma, relu: relu, sumDy: sumDy, sumDyXhat: sumDyXhat,
+                                              gamma: gamma, beta: beta, relu: relu, maskFromInput: fromInput,
+                                              sumDy: sumDy, sumDyXhat: sumDyXhat,
                                               dx: ctx.workspace.grad(input), dxBF16: dxBF16,
                                               accumulate: ctx.workspace.accumulates(inputGrad), shortcut: shortcut,
                                               pool: ctx.pool)
@@ -206,7 +209,8 @@ public final class BatchNorm2d: Layer {
             return
         }
         BatchNormKernels.gradientSums(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean, invstd: invstd,
-                                      relu: relu, sumDy: sumDy, sumDyXhat: sumDyXhat, pool: ctx.pool)
+                                      gamma: gamma, beta: beta, relu: relu, maskFromInput: fromInput, sumDy: sumDy,
+                                      sumDyXhat: sumDyXhat, pool: ctx.pool)
         publishAffineGradients(ctx, sumDy: sumDy, sumDyXhat: sumDyXhat)
         let dx = ctx.workspace.grad(input)
         guard dx != nil || shortcut != nil else { return }
@@ -215,7 +219,7 @@ public final class BatchNorm2d: Layer {
         sync.allreduceSum(sumDy, count: 2 * channels)
         let count = m * sync.world
         BatchNormKernels.inputGradient(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean, invstd: invstd,
-                                       gamma: gamma, relu: relu,
+                                       gamma: gamma, beta: beta, relu: relu, maskFromInput: fromInput,
                                        sumDy: sumDy, sumDyXhat: sumDyXhat, count: count, dx: dx, dxBF16: dxBF16,
                                        accumulate: ctx.workspace.accumulates(inputGrad), shortcut: shortcut, pool: ctx.pool)
     }

@@ -146,4 +146,55 @@ final class BatchNormTests: XCTestCase {
             }
         }
     }
+
+    /// A norm's own ReLU recomputes its backward mask from x with the forward's coefficients (ReluMask.input)
+    /// instead of reading y: the same gradient sums and ∂X, bit for bit — fused and synchronized-BN passes, fp32
+    /// and bf16 ∂X, values on both sides of the ReLU's edge (many of them repeated; channel 0's β = 0).
+    func testReLUMaskFromTheInputGivesTheBitsOfTheOutputsMask() {
+        let pool = ThreadPool(threads: 2)
+        for (channels, m) in [(3, 700), (4, 45)] {
+            let n = channels * m
+            var rng = RNG(seed: UInt64(m + 7))
+            func random(_ count: Int) -> [Float] { var v = [Float](repeating: 0, count: count); rng.fillNormal(&v, count: count, std: 1); return v }
+            var x = random(n)
+            for i in stride(from: 0, to: n, by: 5) { x[i] = 0.25 }   // many equal values: some land on the edge
+            let dy = random(n), gamma = random(channels)
+            var beta = random(channels)
+            beta[0] = 0   // channel 0's edge at its mean
+            for bf16 in [false, true] { for fused in [true, false] {
+                var y = [Float](repeating: 0, count: n)
+                var stats = [Float](repeating: 0, count: 3 * channels)
+                stats.withUnsafeMutableBufferPointer { s in
+                    let mean = s.baseAddress!, inv = mean + channels, variance = inv + channels
+                    BatchNormKernels.trainingForward(x, channels: channels, m: m, mean: mean, invstd: inv, variance: variance,
+                                                     eps: 1e-5, gamma: gamma, beta: beta, relu: true, y: &y, pool: pool)
+                }
+                XCTAssertTrue(y.contains(0) && y.contains { $0 > 0 }, "the ReLU masks some values, not all")
+                var results: [[Float]] = []
+                for fromInput in [false, true] {
+                    var dx = [Float](repeating: .nan, count: n), sums = [Float](repeating: 0, count: 2 * channels)
+                    sums.withUnsafeMutableBufferPointer { s in
+                        let s1 = s.baseAddress!, s2 = s1 + channels
+                        let mean = Array(stats[0..<channels]), inv = Array(stats[channels..<(2 * channels)])
+                        if fused {
+                            BatchNormKernels.trainingBackward(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean, invstd: inv,
+                                                              gamma: gamma, beta: beta, relu: true, maskFromInput: fromInput,
+                                                              sumDy: s1, sumDyXhat: s2, dx: &dx, dxBF16: bf16, accumulate: false,
+                                                              pool: pool)
+                        } else {
+                            BatchNormKernels.gradientSums(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean, invstd: inv,
+                                                          gamma: gamma, beta: beta, relu: true, maskFromInput: fromInput,
+                                                          sumDy: s1, sumDyXhat: s2, pool: pool)
+                            BatchNormKernels.inputGradient(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean, invstd: inv,
+                                                           gamma: gamma, beta: beta, relu: true, maskFromInput: fromInput,
+                                                           sumDy: s1, sumDyXhat: s2, dx: &dx, dxBF16: bf16, accumulate: false,
+                                                           pool: pool)
+                        }
+                    }
+                    results.append(dx + sums)
+                }
+                XCTAssertEqual(results[1].map(\.bitPattern), results[0].map(\.bitPattern), "\(channels)×\(m) bf16 ∂X \(bf16) fused \(fused)")
+            } }
+        }
+    }
 }
