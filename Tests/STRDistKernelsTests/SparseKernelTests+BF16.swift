@@ -153,6 +153,19 @@ extension SparseKernelTests {
         return out
     }
 
+    /// Two variants (0, 1) of one bf16 backward from the same ∂X `start`: their entry sums and ∂X bit for bit.
+    func assertSameBackwardBits(from start: [Float], _ label: String, _ run: (Int, inout [Float]) -> [Float],
+                                line: UInt = #line) {
+        let results: [([Float], [Float])] = (0..<2).map { variant in
+            var c = start
+            let out = run(variant, &c)
+            return (out, c)
+        }
+        XCTAssertEqual(results[1].0.map(\.bitPattern), results[0].0.map(\.bitPattern), "entry sums, " + label, line: line)
+        let differ = start.indices.filter { results[0].1[$0].bitPattern != results[1].1[$0].bitPattern }
+        XCTAssertTrue(differ.isEmpty, "∂X, \(label): \(differ.count) values differ, first at \(differ.first ?? -1)", line: line)
+    }
+
     func testBF16BackwardMatchesDoubleSumsOfRoundedOperands() {
         for body in bf16Bodies { for planes in [false, true] {
             for (rows, cols, n) in [(5, 7, 300), (19, 140, 33), (1, 1, 1), (40, 20, 129), (3, 300, 70)] {
@@ -201,19 +214,11 @@ extension SparseKernelTests {
                     let d = randomArray(rows * ldd, seed: 41), bmat = randomArray(cols * ldb, seed: 42)
                     for (q0, accumulate, sums, dx) in [(0, false, true, true), (n / 3, !planes, true, true),
                                                        (0, false, true, false), (1, false, false, true)] {
-                        let start = randomArray(cols * (n + 1), seed: 43)
-                        var results: [([Float], [Float])] = []
-                        for body in [0, 1] {
-                            var c = start
-                            let out = bf16Backward(body: body, planes: planes, b, t, rows: rows, cols: cols, n: n, d: d,
-                                                   ldd: ldd, bmat: bmat, ldb: ldb, q: q0..<n, accumulate: accumulate,
-                                                   sums: sums, dx: dx, c: &c)
-                            results.append((out, c))
-                        }
                         let label = "planes \(planes) \(rows)×\(cols)·\(n) d \(density) from \(q0) sums \(sums) dx \(dx)"
-                        XCTAssertEqual(results[1].0.map(\.bitPattern), results[0].0.map(\.bitPattern), "entry sums, " + label)
-                        let differ = start.indices.filter { results[0].1[$0].bitPattern != results[1].1[$0].bitPattern }
-                        XCTAssertTrue(differ.isEmpty, "∂X, \(label): \(differ.count) values differ, first at \(differ.first ?? -1)")
+                        assertSameBackwardBits(from: randomArray(cols * (n + 1), seed: 43), label) { body, c in
+                            bf16Backward(body: body, planes: planes, b, t, rows: rows, cols: cols, n: n, d: d, ldd: ldd,
+                                         bmat: bmat, ldb: ldb, q: q0..<n, accumulate: accumulate, sums: sums, dx: dx, c: &c)
+                        }
                     }
                 }
             }
@@ -232,19 +237,12 @@ extension SparseKernelTests {
                     let d = randomArray(rows * ldd, seed: 51), bmat = randomArray(cols * ldb, seed: 52)
                     for (q0, accumulate, sums, dx) in [(0, false, true, true), (n / 3, true, true, true),
                                                        (0, false, true, false), (1, false, false, true)] {
-                        let start = randomArray(cols * (n + 1), seed: 53)
-                        var results: [([Float], [Float])] = []
-                        for inPlace in [false, true] {
-                            var c = start
-                            let out = bf16Backward(body: body, planes: false, b, t, rows: rows, cols: cols, n: n, d: d,
-                                                   ldd: ldd, bmat: bmat, ldb: ldb, q: q0..<n, accumulate: accumulate,
-                                                   sums: sums, dx: dx, dInPlace: inPlace, c: &c)
-                            results.append((out, c))
-                        }
                         let label = "body \(body) \(rows)×\(cols)·\(n) d \(density) from \(q0) sums \(sums) dx \(dx)"
-                        XCTAssertEqual(results[1].0.map(\.bitPattern), results[0].0.map(\.bitPattern), "entry sums, " + label)
-                        let differ = start.indices.filter { results[0].1[$0].bitPattern != results[1].1[$0].bitPattern }
-                        XCTAssertTrue(differ.isEmpty, "∂X, \(label): \(differ.count) values differ, first at \(differ.first ?? -1)")
+                        assertSameBackwardBits(from: randomArray(cols * (n + 1), seed: 53), label) { inPlace, c in
+                            bf16Backward(body: body, planes: false, b, t, rows: rows, cols: cols, n: n, d: d, ldd: ldd,
+                                         bmat: bmat, ldb: ldb, q: q0..<n, accumulate: accumulate, sums: sums, dx: dx,
+                                         dInPlace: inPlace == 1, c: &c)
+                        }
                     }
                 }
             }
