@@ -49,6 +49,8 @@ static inline __attribute__((always_inline)) void spmm_tile(const sp_matrix *a, 
         const int32_t *st = a->start + (int64_t)blk * (rows + 1);
         const int fresh = blk == 0 && !accumulate, last = blk == a->blocks - 1;
         const int epilogue = last && (bias || residual || relu), to16 = c16 && last;
+        // Only the last block's stores may pass the cache: the blocks before it store sums the next one reloads.
+        const int streamed = stream && last;
         for (int32_t i = 0; i < rows; i++) {
             const int32_t e0 = st[i], e1 = st[i + 1];
             if (e0 == e1 && !fresh && !epilogue && !to16) continue;
@@ -106,10 +108,10 @@ static inline __attribute__((always_inline)) void spmm_tile(const sp_matrix *a, 
                 for (int v = 0; v < 4; v++) {
                     const __m256i h = (__m256i)_mm512_cvtneps_pbh(n[v]);
                     if (!full) _mm256_mask_storeu_epi16(hr + 16 * v, m[v], h);
-                    else if (stream && ((uintptr_t)hr % 32) == 0) _mm256_stream_si256((__m256i *)(hr + 16 * v), h);
+                    else if (streamed && ((uintptr_t)hr % 32) == 0) _mm256_stream_si256((__m256i *)(hr + 16 * v), h);
                     else _mm256_storeu_si256((__m256i *)(hr + 16 * v), h);
                 }
-            } else if (full && stream && !c16 && ((uintptr_t)cr % 64) == 0) {   // (c16: c is the cached tile)
+            } else if (full && streamed && !c16 && ((uintptr_t)cr % 64) == 0) {   // (c16: c is the cached tile)
                 for (int v = 0; v < 4; v++) _mm512_stream_ps(cr + 16 * v, n[v]);
             } else {
                 for (int v = 0; v < 4; v++) {
@@ -121,11 +123,15 @@ static inline __attribute__((always_inline)) void spmm_tile(const sp_matrix *a, 
 }
 
 /// Rows [0, rows) of B's tile at column q (width w) rounded to bf16 into `pack`, 64 apart (zeros past w).
-static inline void pack_tile(const float *b, int64_t stride, int32_t rows, int64_t q, int w, bf16_t *pack) {
+/// With `next`, each row's next tile is fetched into L2 meanwhile: the rows lie far apart, too many
+/// streams for the hardware prefetcher, and the tile's products leave the loads time to land.
+static inline void pack_tile(const float *b, int64_t stride, int32_t rows, int64_t q, int w, int next, bf16_t *pack) {
     __mmask16 m[4];
     for (int v = 0; v < 4; v++) m[v] = mask16(w - 16 * v);
     for (int32_t r = 0; r < rows; r++) {
         const float *src = b + (int64_t)r * stride + q;
+        if (next)
+            for (int v = 0; v < 4; v++) _mm_prefetch((const char *)(src + TILE + 16 * v), _MM_HINT_T1);
         bf16_t *dst = pack + (int64_t)r * TILE;
         for (int v = 0; v < 4; v++) {
             const __m512 x = w == TILE ? _mm512_loadu_ps(src + 16 * v) : _mm512_maskz_loadu_ps(m[v], src + 16 * v);
@@ -174,7 +180,7 @@ void sp_spmm_bf16_avx512bf16(const sp_matrix *a, const float *b, int64_t stride,
     const int accumulate = flags & SP_ACCUMULATE, relu = (flags & SP_RELU) != 0, stream = flags & SP_STREAM;
     for (int64_t q = q0; q < q1; q += TILE) {
         const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
-        pack_tile(b, stride, brows, q, w, pack);
+        pack_tile(b, stride, brows, q, w, q + TILE < q1, pack);
         spmm_tile(a, pack - q, TILE, q, w, c, ldc, accumulate, bias, residual, relu, stream, 0, 0);
     }
     if (stream) _mm_sfence();
@@ -186,7 +192,7 @@ void sp_spmm_bf16_to_bf16_avx512bf16(const sp_matrix *a, const float *b, int64_t
     const int relu = (flags & SP_RELU) != 0, stream = flags & SP_STREAM;
     for (int64_t q = q0; q < q1; q += TILE) {
         const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
-        pack_tile(b, stride, brows, q, w, pack);
+        pack_tile(b, stride, brows, q, w, q + TILE < q1, pack);
         spmm_tile(a, pack - q, TILE, q, w, tile - q, TILE, 0, bias, 0, relu, stream, c, ldc);
     }
     if (stream) _mm_sfence();
@@ -212,9 +218,9 @@ void sp_backward_bf16_avx512bf16(const sp_matrix *a, const sp_matrix *at, const 
         // D's tile: read where it is (bf16 already), or rounded into the pack.
         const bf16_t *dt = in_place ? (const bf16_t *)d : dp - q;
         const int64_t dld = in_place ? ldd : TILE;
-        if (!in_place) pack_tile((const float *)d, ldd, drows, q, w, dp);
+        if (!in_place) pack_tile((const float *)d, ldd, drows, q, w, q + TILE < q1, dp);
         if (out) {
-            pack_tile(b, ldb, brows, q, w, bp);
+            pack_tile(b, ldb, brows, q, w, q + TILE < q1, bp);
             sddmm_tile(a, dt, dld, bp - q, TILE, q, w, 0, a->rows, out);
         }
         if (at) spmm_tile(at, dt, dld, q, w, c, ldc, accumulate, 0, 0, 0, stream, 0, 0);

@@ -271,12 +271,13 @@ final class SparseKernelTests: XCTestCase {
     /// SP_STREAM changes how full tiles reach memory, never what they hold: on every ISA the streamed
     /// product equals the cached one bit for bit, on a 64-byte-aligned C (the non-temporal path) and one
     /// 4 bytes off (the fallback), with the epilogue, accumulation, short tails and column ranges that
-    /// start mid-tile; the pointwise backward's ∂X likewise.
+    /// start mid-tile, in one block or several (only the last block's stores stream); the pointwise
+    /// backward's ∂X likewise.
     func testStreamedStoresEqualCachedStoresOnEveryISA() {
-        for isa in isas {
+        for isa in isas { for blockCols in [128, 16] {
             XCTAssertEqual(sp_force_isa(isa), isa)
             let rows = 24, cols = 40, n = 64 * 5 + 17
-            let w = weight(rows, cols, density: 0.3, seed: 41), b = build(w, rows: rows, cols: cols)
+            let w = weight(rows, cols, density: 0.3, seed: 41), b = build(w, rows: rows, cols: cols, blockCols: blockCols)
             let bmat = randomArray(cols * n, seed: 42), bias = randomArray(rows, seed: 43)
             let size = max(rows, cols) * n + 16   // C for the product (rows) and for ∂X (cols), plus the offset
             let residual = randomArray(rows * n, seed: 44), start = randomArray(size, seed: 45)
@@ -296,19 +297,21 @@ final class SparseKernelTests: XCTestCase {
                         }
                         results.append(Array(UnsafeBufferPointer(start: c, count: size)))
                     }
-                    XCTAssertEqual(results[0], results[1], "isa \(isa) misalign \(misalign) from \(q0) flags \(flags)")
+                    XCTAssertEqual(results[0], results[1], "isa \(isa) blocks of \(blockCols) misalign \(misalign) from \(q0) flags \(flags)")
                     XCTAssertNotEqual(results[0], start, "the product wrote nothing")
                     XCTAssertEqual(results[0][(misalign + rows * n)...], start[(misalign + rows * n)...], "past C")
                 }
                 // The pointwise backward's ∂X: rows = w's columns.
                 let nnz = Int(b.start.last!), d = randomArray(rows * n, seed: 46)
-                var tStart = [Int32](repeating: 0, count: cols + 1), tOffset = [Int32](repeating: 0, count: nnz)
+                let tBlocks = (rows + blockCols - 1) / blockCols
+                var tStart = [Int32](repeating: 0, count: tBlocks * (cols + 1)), tOffset = [Int32](repeating: 0, count: nnz)
                 var tValue = [Float](repeating: 0, count: nnz)
                 let trow = (0..<cols).map { Int32($0) }, tshift = [Int32](repeating: 0, count: cols)
                 withMatrix(b) { m in
-                    _ = sp_transpose(m, b.index, Int32(cols), trow, tshift, 1, Int32(cols), 128, &tStart, &tOffset, &tValue)
+                    _ = sp_transpose(m, b.index, Int32(cols), trow, tshift, 1, Int32(cols), Int32(blockCols), &tStart, &tOffset,
+                                     &tValue)
                 }
-                let t = Built(start: tStart, offset: tOffset, index: [], value: tValue, blocks: 1, rows: Int32(cols))
+                let t = Built(start: tStart, offset: tOffset, index: [], value: tValue, blocks: Int32(tBlocks), rows: Int32(cols))
                 var results: [[Float]] = [], sums: [[Float]] = []
                 for stream in [0, SP_STREAM] {
                     c.update(from: start, count: size)
@@ -327,6 +330,6 @@ final class SparseKernelTests: XCTestCase {
                 XCTAssertEqual(results[0], results[1], "isa \(isa) misalign \(misalign): pointwise ∂X")
                 XCTAssertEqual(sums[0], sums[1], "isa \(isa) misalign \(misalign): pointwise ∂W")
             }
-        }
+        } }
     }
 }
