@@ -78,14 +78,22 @@ static void sddmm_bf16_c(const sp_matrix *a, const bf16_t *d, int64_t ldd, const
     }
 }
 
+/// Rows [0, brows) of B's tile at column q (w wide) into the pack, 64 apart: rounded from fp32, or (bf16) copied.
+static void pack_b_c(const void *b, int bf16, int64_t stride, int32_t brows, int64_t q, int64_t w, bf16_t *pack) {
+    for (int32_t r = 0; r < brows; r++) {
+        if (bf16) memcpy(pack + (int64_t)r * 64, (const bf16_t *)b + (int64_t)r * stride + q, (size_t)w * sizeof(bf16_t));
+        else bf16_round((const float *)b + (int64_t)r * stride + q, pack + (int64_t)r * 64, w);
+    }
+}
+
 /// The portable sp_spmm_bf16 and sp_spmm_bf16_to_bf16: each 64-column tile of B rounded into the pack as the fast
 /// body does, then the product into C — or, with c16, into `tile` (fp32, epilogue included) and rounded from there.
-static void spmm_bf16_tiles_c(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, bf16_t *pack,
+static void spmm_bf16_tiles_c(const sp_matrix *a, const void *b, int64_t stride, int32_t brows, bf16_t *pack,
                               int64_t q0, int64_t q1, float *c, int64_t ldc, int flags, const float *bias,
                               const float *residual, float *tile, bf16_t *c16) {
     for (int64_t q = q0; q < q1; q += 64) {
         const int64_t w = q1 - q < 64 ? q1 - q : 64;
-        for (int32_t r = 0; r < brows; r++) bf16_round(b + (int64_t)r * stride + q, pack + (int64_t)r * 64, w);
+        pack_b_c(b, flags & SP_B_BF16, stride, brows, q, w, pack);
         if (!c16) {
             spmm_bf16_c(a, pack - q, 64, q, q + w, c, ldc, flags & SP_ACCUMULATE, bias, residual, (flags & SP_RELU) != 0);
             continue;
@@ -95,7 +103,7 @@ static void spmm_bf16_tiles_c(const sp_matrix *a, const float *b, int64_t stride
     }
 }
 
-void sp_spmm_bf16(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1,
+void sp_spmm_bf16(const sp_matrix *a, const void *b, int64_t stride, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1,
                   float *c, int64_t ldc, int flags, const float *bias, const float *residual) {
     if (bf16_isa() == 1) {
         sp_spmm_bf16_avx512bf16(a, b, stride, brows, pack, q0, q1, c, ldc, flags, bias, residual);
@@ -104,7 +112,7 @@ void sp_spmm_bf16(const sp_matrix *a, const float *b, int64_t stride, int32_t br
     spmm_bf16_tiles_c(a, b, stride, brows, pack, q0, q1, c, ldc, flags, bias, residual, 0, 0);
 }
 
-void sp_spmm_bf16_to_bf16(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, bf16_t *pack, float *tile,
+void sp_spmm_bf16_to_bf16(const sp_matrix *a, const void *b, int64_t stride, int32_t brows, bf16_t *pack, float *tile,
                           int64_t q0, int64_t q1, bf16_t *c, int64_t ldc, int flags, const float *bias) {
     if (bf16_isa() == 1) {
         sp_spmm_bf16_to_bf16_avx512bf16(a, b, stride, brows, pack, tile, q0, q1, c, ldc, flags, bias);
@@ -122,7 +130,7 @@ void sp_spmm_bf16_planes(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_
     spmm_bf16_c(a, b, 1, q0, q1, c, ldc, flags & SP_ACCUMULATE, bias, residual, (flags & SP_RELU) != 0);
 }
 
-void sp_backward_bf16(const sp_matrix *a, const sp_matrix *at, const void *d, int64_t ldd, int32_t drows, const float *b,
+void sp_backward_bf16(const sp_matrix *a, const sp_matrix *at, const void *d, int64_t ldd, int32_t drows, const void *b,
                       int64_t ldb, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1, float *c, int64_t ldc, int flags,
                       float *out) {
     if (bf16_isa() == 1) {
@@ -139,7 +147,7 @@ void sp_backward_bf16(const sp_matrix *a, const sp_matrix *at, const void *d, in
         if (!in_place)
             for (int32_t r = 0; r < drows; r++) bf16_round((const float *)d + (int64_t)r * ldd + q, dp + (int64_t)r * 64, w);
         if (out) {
-            for (int32_t r = 0; r < brows; r++) bf16_round(b + (int64_t)r * ldb + q, bp + (int64_t)r * 64, w);
+            pack_b_c(b, flags & SP_B_BF16, ldb, brows, q, w, bp);
             sddmm_bf16_c(a, dt, dld, bp - q, 64, q, q + w, out);
         }
         if (at) spmm_bf16_c(at, dt, dld, q, q + w, c, ldc, flags & SP_ACCUMULATE, 0, 0, 0);

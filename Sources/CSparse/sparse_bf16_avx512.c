@@ -140,6 +140,25 @@ static inline void pack_tile(const float *b, int64_t stride, int32_t rows, int64
     }
 }
 
+/// The same tile of a B already in bf16 (SP_B_BF16), copied (zeros past w).
+static inline void pack_tile16(const bf16_t *b, int64_t stride, int32_t rows, int64_t q, int w, int next, bf16_t *pack) {
+    for (int32_t r = 0; r < rows; r++) {
+        const bf16_t *src = b + (int64_t)r * stride + q;
+        if (next)
+            for (int v = 0; v < 2; v++) _mm_prefetch((const char *)(src + TILE + 32 * v), _MM_HINT_T1);
+        __m512i h0, h1;
+        load_row(src, w, &h0, &h1);
+        _mm512_storeu_si512(pack + (int64_t)r * TILE, h0);
+        _mm512_storeu_si512(pack + (int64_t)r * TILE + 32, h1);
+    }
+}
+
+/// B's tile into the pack: rounded from fp32, or copied from bf16.
+static inline void pack_b(const void *b, int bf16, int64_t stride, int32_t rows, int64_t q, int w, int next, bf16_t *pack) {
+    if (bf16) pack_tile16((const bf16_t *)b, stride, rows, q, w, next, pack);
+    else pack_tile((const float *)b, stride, rows, q, w, next, pack);
+}
+
 /// The sampled product's tile (rows [r0, r1), q, w): each row's 64 bf16 of D in two registers; per entry,
 /// two vdpbf16ps over adjacent column pairs leave 16 partial sums, and sixteen entries' sums are reduced at
 /// once (reduce16: lane t of the result is vector t's (S0 + S1) + (S2 + S3), Sc = (v[4c] + v[4c+2]) +
@@ -175,24 +194,25 @@ static inline __attribute__((always_inline)) void sddmm_tile(const sp_matrix *a,
     }
 }
 
-void sp_spmm_bf16_avx512bf16(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, bf16_t *pack, int64_t q0,
+void sp_spmm_bf16_avx512bf16(const sp_matrix *a, const void *b, int64_t stride, int32_t brows, bf16_t *pack, int64_t q0,
                              int64_t q1, float *c, int64_t ldc, int flags, const float *bias, const float *residual) {
     const int accumulate = flags & SP_ACCUMULATE, relu = (flags & SP_RELU) != 0, stream = flags & SP_STREAM;
+    const int b16 = (flags & SP_B_BF16) != 0;
     for (int64_t q = q0; q < q1; q += TILE) {
         const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
-        pack_tile(b, stride, brows, q, w, q + TILE < q1, pack);
+        pack_b(b, b16, stride, brows, q, w, q + TILE < q1, pack);
         spmm_tile(a, pack - q, TILE, q, w, c, ldc, accumulate, bias, residual, relu, stream, 0, 0);
     }
     if (stream) _mm_sfence();
 }
 
-void sp_spmm_bf16_to_bf16_avx512bf16(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, bf16_t *pack,
+void sp_spmm_bf16_to_bf16_avx512bf16(const sp_matrix *a, const void *b, int64_t stride, int32_t brows, bf16_t *pack,
                                      float *tile, int64_t q0, int64_t q1, bf16_t *c, int64_t ldc, int flags,
                                      const float *bias) {
-    const int relu = (flags & SP_RELU) != 0, stream = flags & SP_STREAM;
+    const int relu = (flags & SP_RELU) != 0, stream = flags & SP_STREAM, b16 = (flags & SP_B_BF16) != 0;
     for (int64_t q = q0; q < q1; q += TILE) {
         const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
-        pack_tile(b, stride, brows, q, w, q + TILE < q1, pack);
+        pack_b(b, b16, stride, brows, q, w, q + TILE < q1, pack);
         spmm_tile(a, pack - q, TILE, q, w, tile - q, TILE, 0, bias, 0, relu, stream, c, ldc);
     }
     if (stream) _mm_sfence();
@@ -209,9 +229,10 @@ void sp_spmm_bf16_planes_avx512bf16(const sp_matrix *a, const bf16_t *b, int64_t
 }
 
 void sp_backward_bf16_avx512bf16(const sp_matrix *a, const sp_matrix *at, const void *d, int64_t ldd, int32_t drows,
-                                 const float *b, int64_t ldb, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1,
+                                 const void *b, int64_t ldb, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1,
                                  float *c, int64_t ldc, int flags, float *out) {
     const int accumulate = flags & SP_ACCUMULATE, stream = flags & SP_STREAM, in_place = flags & SP_D_BF16;
+    const int b16 = (flags & SP_B_BF16) != 0;
     bf16_t *dp = pack, *bp = pack + (int64_t)drows * TILE;
     for (int64_t q = q0; q < q1; q += TILE) {
         const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
@@ -220,7 +241,7 @@ void sp_backward_bf16_avx512bf16(const sp_matrix *a, const sp_matrix *at, const 
         const int64_t dld = in_place ? ldd : TILE;
         if (!in_place) pack_tile((const float *)d, ldd, drows, q, w, q + TILE < q1, dp);
         if (out) {
-            pack_tile(b, ldb, brows, q, w, q + TILE < q1, bp);
+            pack_b(b, b16, ldb, brows, q, w, q + TILE < q1, bp);
             sddmm_tile(a, dt, dld, bp - q, TILE, q, w, 0, a->rows, out);
         }
         if (at) spmm_tile(at, dt, dld, q, w, c, ldc, accumulate, 0, 0, 0, stream, 0, 0);

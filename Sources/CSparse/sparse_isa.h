@@ -29,15 +29,15 @@ void sp_spmm_narrow_avx512(const sp_matrix *a, const float *b, int64_t stride, i
                            int flags);
 void sp_spmm_narrow_avx2(const sp_matrix *a, const float *b, int64_t stride, int32_t width, float *c, int64_t ldc,
                          int flags);
-void sp_spmm_bf16_avx512bf16(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, bf16_t *pack, int64_t q0,
+void sp_spmm_bf16_avx512bf16(const sp_matrix *a, const void *b, int64_t stride, int32_t brows, bf16_t *pack, int64_t q0,
                              int64_t q1, float *c, int64_t ldc, int flags, const float *bias, const float *residual);
-void sp_spmm_bf16_to_bf16_avx512bf16(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, bf16_t *pack,
+void sp_spmm_bf16_to_bf16_avx512bf16(const sp_matrix *a, const void *b, int64_t stride, int32_t brows, bf16_t *pack,
                                      float *tile, int64_t q0, int64_t q1, bf16_t *c, int64_t ldc, int flags,
                                      const float *bias);
 void sp_spmm_bf16_planes_avx512bf16(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_t q1, float *c, int64_t ldc,
                                     int flags, const float *bias, const float *residual);
 void sp_backward_bf16_avx512bf16(const sp_matrix *a, const sp_matrix *at, const void *d, int64_t ldd, int32_t drows,
-                                 const float *b, int64_t ldb, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1,
+                                 const void *b, int64_t ldb, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1,
                                  float *c, int64_t ldc, int flags, float *out);
 void sp_backward_bf16_planes_avx512bf16(const sp_matrix *a, const sp_matrix *at, const bf16_t *d, int64_t ldd,
                                         const bf16_t *b, const bf16_t *dt, int64_t q0, int64_t q1, float *c, int64_t ldc,

@@ -21,7 +21,7 @@ extension SparseKernelTests {
     /// One product on `body`: the pack path (fp32 B, row stride `stride`) or the planes path (B rounded
     /// to bf16, offsets as flat positions k·stride).
     func bf16Product(body: Int, planes: Bool, _ b: Built, w: [Float], cols: Int, n: Int, stride: Int, bmat: [Float],
-                     q: Range<Int>, flags: Int32, shift: [Float]?, residual: [Float]?, c: inout [Float]) {
+                     q: Range<Int>, flags: Int32, shift: [Float]?, residual: [Float]?, bInPlace: Bool = false, c: inout [Float]) {
         XCTAssertEqual(BFloat16.force(isa: body), body)
         defer { _ = BFloat16.force(isa: nil) }
         var operand = b
@@ -33,6 +33,9 @@ extension SparseKernelTests {
                 withMask(residual) { r in
                     if planes {
                         sp_spmm_bf16_planes(m, bh, Int64(q.lowerBound), Int64(q.upperBound), &c, Int64(n), flags, bias, r)
+                    } else if bInPlace {
+                        sp_spmm_bf16(m, bh, Int64(stride), Int32(cols), &pack, Int64(q.lowerBound), Int64(q.upperBound),
+                                     &c, Int64(n), flags | SP_B_BF16, bias, r)
                     } else {
                         sp_spmm_bf16(m, bmat, Int64(stride), Int32(cols), &pack, Int64(q.lowerBound), Int64(q.upperBound),
                                      &c, Int64(n), flags, bias, r)
@@ -120,7 +123,7 @@ extension SparseKernelTests {
     /// already rounded to bf16 (SP_D_BF16).
     func bf16Backward(body: Int, planes: Bool, _ b: Built, _ t: Built, rows: Int, cols: Int, n: Int, d: [Float], ldd: Int,
                       bmat: [Float], ldb: Int, q: Range<Int>, accumulate: Bool, sums: Bool, dx: Bool, dInPlace: Bool = false,
-                      c: inout [Float]) -> [Float] {
+                      bInPlace: Bool = false, c: inout [Float]) -> [Float] {
         XCTAssertEqual(BFloat16.force(isa: body), body)
         defer { _ = BFloat16.force(isa: nil) }
         var out = [Float](repeating: 0.5, count: max(1, Int(b.start.last!)))
@@ -138,19 +141,25 @@ extension SparseKernelTests {
                     if planes {
                         sp_backward_bf16_planes(m, dx ? mt : nil, dh, Int64(ldd), bh, dh, Int64(q.lowerBound), Int64(q.upperBound),
                                                 &c, Int64(n + 1), e)
-                    } else if dInPlace {
-                        sp_backward_bf16(m, dx ? mt : nil, dh, Int64(ldd), Int32(rows), bmat, Int64(ldb), Int32(cols), &pack,
-                                         Int64(q.lowerBound), Int64(q.upperBound), &c, Int64(n + 1),
-                                         (accumulate ? SP_ACCUMULATE : 0) | SP_D_BF16, e)
                     } else {
-                        sp_backward_bf16(m, dx ? mt : nil, d, Int64(ldd), Int32(rows), bmat, Int64(ldb), Int32(cols), &pack,
-                                         Int64(q.lowerBound), Int64(q.upperBound), &c, Int64(n + 1),
-                                         accumulate ? SP_ACCUMULATE : 0, e)
+                        // D and B as fp32, or already rounded to bf16 and read so (SP_D_BF16, SP_B_BF16).
+                        let flags = (accumulate ? SP_ACCUMULATE : 0) | (dInPlace ? SP_D_BF16 : 0) | (bInPlace ? SP_B_BF16 : 0)
+                        withOperand(dInPlace ? dh : nil, d) { dp in
+                            withOperand(bInPlace ? bh : nil, bmat) { bp in
+                                sp_backward_bf16(m, dx ? mt : nil, dp, Int64(ldd), Int32(rows), bp, Int64(ldb), Int32(cols), &pack,
+                                                 Int64(q.lowerBound), Int64(q.upperBound), &c, Int64(n + 1), flags, e)
+                            }
+                        }
                     }
                 }
             }
         }
         return out
+    }
+
+    /// The bf16 values when given (an operand read in place), else the fp32 ones, as a raw pointer.
+    func withOperand(_ half: [UInt16]?, _ full: [Float], _ body: (UnsafeRawPointer) -> Void) {
+        if let half { half.withUnsafeBytes { body($0.baseAddress!) } } else { full.withUnsafeBytes { body($0.baseAddress!) } }
     }
 
     /// Two variants (0, 1) of one bf16 backward from the same ∂X `start`: their entry sums and ∂X bit for bit.
@@ -249,6 +258,41 @@ extension SparseKernelTests {
         }
     }
 
+    /// B handed over in bf16 (SP_B_BF16: a BatchNorm's output written rounded) gives the bits of the fp32 B it was
+    /// rounded from, on each body: copied into the pack instead of rounded there — in the product (epilogue,
+    /// accumulation, streamed stores, several blocks) and in the backward's SDDMM, with D fp32 or in place too.
+    func testBF16ProductsReadARoundedBInPlace() {
+        for body in bf16Bodies {
+            for (rows, cols, n) in bf16Shapes + [(40, 1100, 256)] {
+                for density in [-1, 0.1, 1] {
+                    let w = weight(rows, cols, density: density, seed: UInt64(17 + cols))
+                    let b = build(w, rows: rows, cols: cols, blockCols: 96), t = transposed(b, rows: rows, cols: cols)
+                    let stride = n + 3, bmat = randomArray(cols * stride, seed: 61), shift = randomArray(rows, seed: 62)
+                    let residual = randomArray(rows * n, seed: 63)
+                    for (q0, flags) in [(0, Int32(0)), (n / 3, SP_ACCUMULATE | SP_RELU), (0, SP_STREAM | SP_RELU)] {
+                        let products: [[Float]] = [false, true].map { bInPlace in
+                            var c = randomArray(rows * n, seed: 64)
+                            bf16Product(body: body, planes: false, b, w: w, cols: cols, n: n, stride: stride, bmat: bmat,
+                                        q: q0..<n, flags: flags, shift: shift, residual: residual, bInPlace: bInPlace, c: &c)
+                            return c
+                        }
+                        XCTAssertEqual(products[1].map(\.bitPattern), products[0].map(\.bitPattern),
+                                       "body \(body) \(rows)×\(cols)·\(n) d \(density) from \(q0) flags \(flags): product")
+                    }
+                    let ldd = n + 2, d = randomArray(rows * ldd, seed: 65)
+                    for (q0, accumulate, dInPlace) in [(0, false, false), (n / 3, true, true), (1, false, true)] {
+                        let label = "body \(body) \(rows)×\(cols)·\(n) d \(density) from \(q0) D in place \(dInPlace)"
+                        assertSameBackwardBits(from: randomArray(cols * (n + 1), seed: 66), label) { inPlace, c in
+                            bf16Backward(body: body, planes: false, b, t, rows: rows, cols: cols, n: n, d: d, ldd: ldd,
+                                         bmat: bmat, ldb: stride, q: q0..<n, accumulate: accumulate, sums: true, dx: true,
+                                         dInPlace: dInPlace, bInPlace: inPlace == 1, c: &c)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// C written in bf16 (sp_spmm_bf16_to_bf16: a conv output for a bf16-reading BatchNorm) is the fp32 product's
     /// C rounded by bf16_round, bit for bit, on each body: several blocks (their sums kept fp32 in the tile),
     /// tail tiles, column sub-ranges, bias and ReLU, streamed stores; columns outside the range untouched.
@@ -277,17 +321,23 @@ extension SparseKernelTests {
                         c16p.initialize(repeating: 0xBEEF, count: rows * n)
                         var pack = [UInt16](repeating: 0xFFFF, count: 64 * cols)
                         var tile = [Float](repeating: .nan, count: 64 * rows)
-                        withMatrix(b) { m in
-                            withMask(bias ? shift : nil) { s in
-                                sp_spmm_bf16_to_bf16(m, bmat, Int64(stride), Int32(cols), &pack, &tile, Int64(q0), Int64(n),
-                                                     c16p, Int64(n), flags, s)
+                        // B as fp32, or already rounded to bf16 and read so (SP_B_BF16).
+                        for bInPlace in [false, true] {
+                            c16p.update(repeating: 0xBEEF, count: rows * n)
+                            withMatrix(b) { m in
+                                withMask(bias ? shift : nil) { s in
+                                    withOperand(bInPlace ? bmat.map { bf16_from_float($0) } : nil, bmat) { bp in
+                                        sp_spmm_bf16_to_bf16(m, bp, Int64(stride), Int32(cols), &pack, &tile, Int64(q0), Int64(n),
+                                                             c16p, Int64(n), flags | (bInPlace ? SP_B_BF16 : 0), s)
+                                    }
+                                }
                             }
+                            let c16 = Array(UnsafeBufferPointer(start: c16p, count: rows * n))
+                            let differ = expected.indices.filter { expected[$0] != c16[$0] }
+                            XCTAssertTrue(differ.isEmpty, "body \(body) \(rows)×\(cols)·\(n) d \(density) from \(q0) flags \(flags) "
+                                          + "B bf16 \(bInPlace): \(differ.count) values differ, first at \(differ.first ?? -1)")
                         }
                         _ = BFloat16.force(isa: nil)
-                        let c16 = Array(UnsafeBufferPointer(start: c16p, count: rows * n))
-                        let differ = expected.indices.filter { expected[$0] != c16[$0] }
-                        XCTAssertTrue(differ.isEmpty, "body \(body) \(rows)×\(cols)·\(n) d \(density) from \(q0) flags \(flags): "
-                                      + "\(differ.count) values differ, first at \(differ.first ?? -1)")
                     }
                 }
             }

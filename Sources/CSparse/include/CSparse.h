@@ -37,6 +37,10 @@ int sp_force_isa(int isa);
 /// sp_backward_bf16: D already holds bf16 (its rows ldd bf16 apart, as rounded by bf16_round), read in place —
 /// nothing rounded or packed for it; the same bits as passing the fp32 values it was rounded from.
 #define SP_D_BF16 8
+/// sp_spmm_bf16, sp_spmm_bf16_to_bf16, sp_backward_bf16: B already holds bf16 (its rows `stride` / `ldb` bf16 apart,
+/// as rounded by bf16_round): its tiles are copied into the pack, not rounded — the same bits as passing the fp32
+/// values it was rounded from, half the bytes read.
+#define SP_B_BF16 16
 
 /// C[i·ldc + q] = (SP_ACCUMULATE ? C[i·ldc + q] : 0) + Σ_e value[e] · B[offset[e]·stride + q]
 /// for every row i and q in [q0, q1). With `pack` (brows × 64 floats of scratch), each 64-column tile
@@ -53,13 +57,13 @@ void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, 
 /// row's entries multiplied two at a time — per column, acc + bf(w[e+1])·bf(B[e+1]) then + bf(w[e])·bf(B[e])
 /// (vdpbf16ps's order; a lone last entry adds 0·0 first), each sum rounded to fp32. AVX512_BF16 when the
 /// CPU has it (bf16_isa), else a portable body with the same bits (subnormal sums aside: the instruction
-/// flushes them to zero).
-void sp_spmm_bf16(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1,
+/// flushes them to zero). `flags` as sp_spmm's, and SP_B_BF16 when `b` is bf16 (else fp32).
+void sp_spmm_bf16(const sp_matrix *a, const void *b, int64_t stride, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1,
                   float *c, int64_t ldc, int flags, const float *bias, const float *residual);
 /// The same product (bias and ReLU, no residual) with C written in bf16 — each value after the epilogue rounded
 /// as bf16_round does, rows ldc bf16 apart: a conv output that a bf16-reading BatchNorm alone takes. The sums of
-/// every block but the last stay fp32 in `tile` (rows × 64 floats). `flags`: SP_RELU, SP_STREAM (no SP_ACCUMULATE).
-void sp_spmm_bf16_to_bf16(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, bf16_t *pack, float *tile,
+/// every block but the last stay fp32 in `tile` (rows × 64 floats). `flags`: SP_RELU, SP_STREAM, SP_B_BF16 (no SP_ACCUMULATE).
+void sp_spmm_bf16_to_bf16(const sp_matrix *a, const void *b, int64_t stride, int32_t brows, bf16_t *pack, float *tile,
                           int64_t q0, int64_t q1, bf16_t *c, int64_t ldc, int flags, const float *bias);
 /// The same over a dense operand already in bf16 and addressed by flat offsets (stride 1: shifted planes).
 void sp_spmm_bf16_planes(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_t q1, float *c, int64_t ldc, int flags,
@@ -70,8 +74,8 @@ void sp_spmm_bf16_planes(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_
 /// `out`, B's tile (brows × 64) after it; then out[e] += Σ_q bf(D[i, q])·bf(B[offset[e], q]) for a's entries (the SDDMM; each tile's sums in
 /// the order sparse_bf16.c gives), and with `at` C = (SP_ACCUMULATE ? C : 0) + atᵀ's product as sp_spmm_bf16
 /// (∂X). Either part may be null. `pack` holds (drows + brows) × 64 bf16. `flags`: SP_ACCUMULATE, SP_STREAM, and
-/// SP_D_BF16 when `d` is bf16 (else fp32).
-void sp_backward_bf16(const sp_matrix *a, const sp_matrix *at, const void *d, int64_t ldd, int32_t drows, const float *b,
+/// SP_D_BF16 when `d` is bf16 (else fp32), SP_B_BF16 when `b` is.
+void sp_backward_bf16(const sp_matrix *a, const sp_matrix *at, const void *d, int64_t ldd, int32_t drows, const void *b,
                       int64_t ldb, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1, float *c, int64_t ldc, int flags,
                       float *out);
 /// The same over bf16 planes at flat offsets (shifted planes, stride 1, nothing packed): the SDDMM of D's
