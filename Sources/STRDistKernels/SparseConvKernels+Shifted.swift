@@ -80,7 +80,7 @@ extension SparseConvKernels {
             && g.kernelH == g.kernelW && g.kernelH > 1 && g.outW >= 14
     }
 
-    static func shiftedForward(x: UnsafePointer<Float>, w: SparseOperand, bias: UnsafePointer<Float>?,
+    static func shiftedForward(x: UnsafePointer<Float>, xBF16: Bool = false, w: SparseOperand, bias: UnsafePointer<Float>?,
                                residual: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>, yBF16: Bool = false,
                                _ g: ConvGeometry, bf16: Bool, pool: ThreadPool, scratch: ConvScratch) {
         let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity * pool.threads)
@@ -88,7 +88,7 @@ extension SparseConvKernels {
         if bf16 {
             // The planes in bf16, in the first half of the padded input's region.
             r.x.withMemoryRebound(to: UInt16.self, capacity: g.inChannels * s.planes + s.margin) { half in
-                pad(x, into: half, channels: g.inChannels, s, pool: pool)
+                pad(x, bf16: xBF16, into: half, channels: g.inChannels, s, pool: pool)
                 withUnsafePointer(to: &a) { m in
                     pool.run((m: m, x: UnsafePointer(half), y: r.out, q: s.planes, threads: pool.threads)) { a, t in
                         let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
@@ -116,13 +116,15 @@ extension SparseConvKernels {
         }
     }
 
-    static func shiftedBackward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>, dyBF16: Bool = false,
-                                dx: UnsafeMutablePointer<Float>?, accumulate: Bool, dw: UnsafeMutablePointer<Float>?,
-                                _ g: ConvGeometry, bf16: Bool, pool: ThreadPool, scratch: ConvScratch) {
+    static func shiftedBackward(x: UnsafePointer<Float>, xBF16: Bool = false, w: SparseOperand, dy: UnsafePointer<Float>,
+                                dyBF16: Bool = false, dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
+                                dw: UnsafeMutablePointer<Float>?, _ g: ConvGeometry, bf16: Bool, pool: ThreadPool,
+                                scratch: ConvScratch) {
         let threads = pool.threads
         let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity * threads)
         if bf16 {
-            shiftedBackwardBF16(x: x, w: w, dy: dy, dyBF16: dyBF16, dx: dx, accumulate: accumulate, dw: dw, s, r, pool: pool)
+            shiftedBackwardBF16(x: x, xBF16: xBF16, w: w, dy: dy, dyBF16: dyBF16, dx: dx, accumulate: accumulate, dw: dw, s, r,
+                                pool: pool)
             return
         }
         padGradient(dy, bf16: false, into: r.dy, s, pool: pool)
@@ -172,9 +174,10 @@ extension SparseConvKernels {
     }
 
     /// Both gradients (or either) with bf16 operands: x's and ∂Y's padded planes in bf16 (in the first half
-    /// of their fp32 regions), then per column tile the SDDMM and the transposed SpMM over them
-    /// (sp_backward_bf16_planes); entry sums per thread, added in thread order.
-    private static func shiftedBackwardBF16(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>, dyBF16: Bool,
+    /// of their fp32 regions; from x and ∂Y in bf16 when `xBF16`, `dyBF16`), then per column tile the SDDMM and
+    /// the transposed SpMM over them (sp_backward_bf16_planes); entry sums per thread, added in thread order.
+    private static func shiftedBackwardBF16(x: UnsafePointer<Float>, xBF16: Bool, w: SparseOperand, dy: UnsafePointer<Float>,
+                                            dyBF16: Bool,
                                             dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
                                             dw: UnsafeMutablePointer<Float>?, _ s: ShiftedPlanes,
                                             _ r: (sums: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>,
@@ -186,7 +189,7 @@ extension SparseConvKernels {
             r.x.withMemoryRebound(to: UInt16.self, capacity: g.inChannels * s.planes + s.margin) { xh in
                 padGradient(dy, bf16: dyBF16, into: dyh, s, pool: pool)
                 if dw != nil {
-                    pad(x, into: xh, channels: g.inChannels, s, pool: pool)
+                    pad(x, bf16: xBF16, into: xh, channels: g.inChannels, s, pool: pool)
                     r.sums.update(repeating: 0, count: threads * count)
                 }
                 withUnsafePointer(to: &a) { m in
@@ -211,18 +214,29 @@ extension SparseConvKernels {
     }
 
     /// Each channel's images into zero-padded planes, then `margin` zeros of slack after the last: fp32
-    /// copies, or (`PlaneElement` UInt16) rounded to bf16.
-    private static func pad<E: PlaneElement>(_ x: UnsafePointer<Float>, into xp: UnsafeMutablePointer<E>, channels: Int,
-                                             _ s: ShiftedPlanes, pool: ThreadPool) {
-        pool.parallelRanges(channels, (x: x, xp: xp, s: s)) { a, range, _ in
+    /// copies, or (`PlaneElement` UInt16) rounded to bf16 — from x in bf16 when `bf16` (a BatchNorm's
+    /// output handed over so: copied, or widened into fp32 planes).
+    private static func pad<E: PlaneElement>(_ x: UnsafePointer<Float>, bf16: Bool = false, into xp: UnsafeMutablePointer<E>,
+                                             channels: Int, _ s: ShiftedPlanes, pool: ThreadPool) {
+        guard bf16 else { return pad(x, nil, into: xp, channels: channels, s, pool: pool) }
+        x.withMemoryRebound(to: UInt16.self, capacity: channels * s.g.batch * s.g.inPlane) {
+            pad(x, $0, into: xp, channels: channels, s, pool: pool)
+        }
+    }
+
+    /// pad from fp32 x, or from its bf16 form `xh` when given.
+    private static func pad<E: PlaneElement>(_ x: UnsafePointer<Float>, _ xh: UnsafePointer<UInt16>?,
+                                             into xp: UnsafeMutablePointer<E>, channels: Int, _ s: ShiftedPlanes,
+                                             pool: ThreadPool) {
+        pool.parallelRanges(channels, (x: x, xh: xh, xp: xp, s: s)) { a, range, _ in
             let g = a.s.g, w = g.inW, h = g.inH, wp = a.s.wp
             for c in range {
                 for n in 0..<g.batch {
-                    let src = a.x + (c * g.batch + n) * g.inPlane, dst = a.xp + c * a.s.planes + n * a.s.hp * wp
+                    let at = (c * g.batch + n) * g.inPlane, dst = a.xp + c * a.s.planes + n * a.s.hp * wp
                     dst.update(repeating: .zero, count: g.padH * wp + g.padW)
                     for i in 0..<h {
                         let row = dst + (i + g.padH) * wp + g.padW
-                        E.convert(src + i * w, into: row, count: w)
+                        if let xh = a.xh { E.convert(bf16: xh + at + i * w, into: row, count: w) } else { E.convert(a.x + at + i * w, into: row, count: w) }
                         // The gap to the next row; after the last, the right pad and bottom rows (none when shared).
                         (row + w).update(repeating: .zero, count: i + 1 < h ? wp - w : wp - w - g.padW + (a.s.hp - h - g.padH) * wp)
                     }

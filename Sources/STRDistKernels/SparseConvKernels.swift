@@ -48,21 +48,25 @@ public enum SparseConvKernels {
     /// y = conv(x, Ŵ) + bias + residual (y's shape), then max(·, 0) when `relu` (all in the kernels' store).
     /// `bf16`: the products take bf16 operands with fp32 sums (sp_spmm_bf16: AVX512_BF16, or its portable body).
     /// `yBF16` (with bf16, no residual): y's buffer receives the output rounded to bf16 (UInt16 bits, bf16_round's;
-    /// CNHW, `columns` per channel) — for a reader that takes bf16.
-    public static func forward(x: UnsafePointer<Float>, w: SparseOperand, bias: UnsafePointer<Float>?,
+    /// CNHW, `columns` per channel) — for a reader that takes bf16. `xBF16` (with bf16, pointwise or shifted
+    /// layouts): x's buffer holds the input already rounded to bf16 (the same layout) — the same bits as the fp32
+    /// input it was rounded from, half the bytes read.
+    public static func forward(x: UnsafePointer<Float>, xBF16: Bool = false, w: SparseOperand, bias: UnsafePointer<Float>?,
                                residual: UnsafePointer<Float>? = nil, relu: Bool, y: UnsafeMutablePointer<Float>,
                                yBF16: Bool = false, _ g: ConvGeometry, _ layout: SparseLayout, bf16: Bool = false,
                                pool: ThreadPool, scratch: ConvScratch) {
         precondition(!yBF16 || (bf16 && residual == nil), "a bf16 output comes from the bf16 products, without a residual")
+        precondition(!xBF16 || (bf16 && layout != .columns), "a bf16 input feeds the bf16 products on packed tiles or planes")
         var a = w.matrix
         // Streamed stores when the output outgrows half the last-level cache (a bf16 one is half the bytes).
         let outputFloats = g.outChannels * g.columns / (yBF16 ? 2 : 1)
         let flags = (relu ? SP_RELU : 0) | (MachineCaches.streams(floats: outputFloats) ? SP_STREAM : 0)
         switch layout {
         case .shifted:
-            shiftedForward(x: x, w: w, bias: bias, residual: residual, relu: relu, y: y, yBF16: yBF16, g, bf16: bf16,
-                           pool: pool, scratch: scratch)
+            shiftedForward(x: x, xBF16: xBF16, w: w, bias: bias, residual: residual, relu: relu, y: y, yBF16: yBF16, g,
+                           bf16: bf16, pool: pool, scratch: scratch)
         case .pointwise:
+            let flags = flags | (xBF16 ? SP_B_BF16 : 0)
             withUnsafePointer(to: &a) { m in
                 pool.run((m: m, x: x, y: y, columns: g.columns, rows: Int32(g.inChannels), scratch: scratch, bias: bias,
                               residual: residual, flags: flags, bf16: bf16, yBF16: yBF16, threads: pool.threads)) { a, t in
@@ -125,12 +129,15 @@ public enum SparseConvKernels {
     /// the sparse products (∂X's and the kept-only ∂Ŵ's) take bf16 operands with fp32 sums. `dyBF16`: dy's
     /// buffer holds ∂Y already rounded to bf16 (UInt16 bits, bf16_round's; CNHW, `columns` per channel) —
     /// read in place, the same bits as the fp32 ∂Y it was rounded from (bf16 kept-only products, no ∂bias).
-    public static func backward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>, dyBF16: Bool = false,
-                                dx: UnsafeMutablePointer<Float>?, accumulate: Bool, dw: UnsafeMutablePointer<Float>,
-                                keptOnly: Bool, denseWeight: UnsafePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
-                                _ g: ConvGeometry, _ layout: SparseLayout, bf16: Bool = false, pool: ThreadPool,
-                                scratch: ConvScratch) {
+    /// `xBF16`: x in bf16, as for `forward` (bf16 kept-only products, pointwise or shifted layouts).
+    public static func backward(x: UnsafePointer<Float>, xBF16: Bool = false, w: SparseOperand, dy: UnsafePointer<Float>,
+                                dyBF16: Bool = false, dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
+                                dw: UnsafeMutablePointer<Float>, keptOnly: Bool, denseWeight: UnsafePointer<Float>,
+                                dbias: UnsafeMutablePointer<Float>?, _ g: ConvGeometry, _ layout: SparseLayout,
+                                bf16: Bool = false, pool: ThreadPool, scratch: ConvScratch) {
         precondition(!dyBF16 || (bf16 && keptOnly && dbias == nil), "a bf16 ∂Y feeds only the bf16 kept-only products")
+        precondition(!xBF16 || (bf16 && keptOnly && layout != .columns),
+                     "a bf16 input feeds only the bf16 kept-only products on packed tiles or planes")
         if !keptOnly {
             // Straight-through (DNW): the dense weight gradient, the dense path's own GEMMs.
             ConvKernels.backward(x: x, w: denseWeight, dy: dy, dx: nil, accumulate: false, dw: dw, dbias: nil, g,
@@ -138,8 +145,8 @@ public enum SparseConvKernels {
         }
         switch (layout, bf16) {
         case (.shifted, _):
-            shiftedBackward(x: x, w: w, dy: dy, dyBF16: dyBF16, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g,
-                            bf16: bf16, pool: pool, scratch: scratch)
+            shiftedBackward(x: x, xBF16: xBF16, w: w, dy: dy, dyBF16: dyBF16, dx: dx, accumulate: accumulate,
+                            dw: keptOnly ? dw : nil, g, bf16: bf16, pool: pool, scratch: scratch)
         case (.pointwise, false):
             pointwiseBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, pool: pool,
                               scratch: scratch)
@@ -147,8 +154,8 @@ public enum SparseConvKernels {
             im2colBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, pool: pool,
                            scratch: scratch)
         case (.pointwise, true), (.columns, true):
-            bf16Backward(x: x, w: w, dy: dy, dyBF16: dyBF16, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g,
-                         layout, pool: pool, scratch: scratch)
+            bf16Backward(x: x, xBF16: xBF16, w: w, dy: dy, dyBF16: dyBF16, dx: dx, accumulate: accumulate,
+                         dw: keptOnly ? dw : nil, g, layout, pool: pool, scratch: scratch)
         }
         if let dbias {
             pool.parallelRanges(g.outChannels, (dy: dy, db: dbias, columns: g.columns)) { a, range, _ in
@@ -245,8 +252,9 @@ public enum SparseConvKernels {
     /// The bf16 backward of a pointwise conv (columns split among threads) or of im2col chunks (images split):
     /// per 64-column tile, ∂Y's tile and (for ∂Ŵ) the input's rounded together, then the SDDMM into the
     /// thread's entry sums and the transposed SpMM (sp_backward_bf16); the sums added in thread order. A bf16
-    /// ∂Y (`dyBF16`) is read in place instead of rounded into the pack.
-    private static func bf16Backward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>, dyBF16: Bool,
+    /// ∂Y (`dyBF16`) is read in place instead of rounded into the pack; a bf16 x (`xBF16`, pointwise) copied into it.
+    private static func bf16Backward(x: UnsafePointer<Float>, xBF16: Bool, w: SparseOperand, dy: UnsafePointer<Float>,
+                                     dyBF16: Bool,
                                      dx: UnsafeMutablePointer<Float>?, accumulate: Bool, dw: UnsafeMutablePointer<Float>?,
                                      _ g: ConvGeometry, _ layout: SparseLayout, pool: ThreadPool, scratch: ConvScratch) {
         var a = w.matrix, t = w.transposed
@@ -257,7 +265,8 @@ public enum SparseConvKernels {
             withUnsafePointer(to: &t) { mt in
                 let args = (m: m, mt: dx == nil ? nil : mt, x: x, dy: dy, dyBF16: dyBF16, dx: dx, acc: accumulate,
                             wantsDW: dw != nil, g: g, layout: layout, scratch: scratch, count: count, threads: threads,
-                            dyFlags: dyFlags, flags: (accumulate ? SP_ACCUMULATE : 0) | dxStoreFlags(g) | dyFlags)
+                            dyFlags: dyFlags,
+                            flags: (accumulate ? SP_ACCUMULATE : 0) | dxStoreFlags(g) | dyFlags | (xBF16 ? SP_B_BF16 : 0))
                 pool.run(args) { a, t in
                     let g = a.g, sums = a.wantsDW ? a.scratch.partials + t * a.count : nil
                     if a.layout == .pointwise {
