@@ -10,8 +10,8 @@
 // without it, `trainingForward` and `trainingBackward` run all passes of a
 // channel back to back, while the channel is still in cache. x can be bf16 (a
 // bf16 conv's output, `ActivationElement`: the same arithmetic on its exact
-// fp32 values), and ∂X can be written in bf16 (`dxBF16`) for a conv whose bf16
-// products read it in place.
+// fp32 values), and ∂X (`dxBF16`) and the norm's own output (`yBF16`) can be
+// written in bf16 for a conv whose bf16 products read them in place.
 
 import Foundation
 import CBFloat16
@@ -57,34 +57,35 @@ public enum BatchNormKernels {
     public static func normalize<X: ActivationElement>(_ x: UnsafePointer<X>, channels: Int, m: Int,
                                  mean: UnsafePointer<Float>, varianceToInvstd: UnsafeMutablePointer<Float>, eps: Float,
                                  gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, relu: Bool,
-                                 residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        let args = (x: x, y: y, m: m, mean: mean, inv: varianceToInvstd, eps: eps, gamma: gamma, beta: beta, relu: relu,
-                    r: residual)
+                                 residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>, yBF16: Bool = false,
+                                 pool: ThreadPool) {
+        let args = (x: x, y: y, bf16: yBF16, m: m, mean: mean, inv: varianceToInvstd, eps: eps, gamma: gamma, beta: beta,
+                    relu: relu, r: residual)
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
                 let invstd = 1 / (a.inv[c] + a.eps).squareRoot()
                 a.inv[c] = invstd
                 let scale = invstd * (a.gamma?[c] ?? 1)
                 let shift = (a.beta?[c] ?? 0) - a.mean[c] * scale
-                affine(a.x + c * a.m, a.y + c * a.m, a.m, scale, shift, a.relu, a.r.map { $0 + c * a.m })
+                storeOutput(a.x + c * a.m, a.y, at: c * a.m, bf16: a.bf16, a.m, scale, shift, a.relu, a.r.map { $0 + c * a.m })
             }
         }
     }
 
     /// moments + normalize channel by channel: mean, invstd and the biased variance (for the
-    /// running statistics) out, y written.
+    /// running statistics) out, y written (`yBF16`: rounded to bf16, as `storeOutput`).
     public static func trainingForward<X: ActivationElement>(_ x: UnsafePointer<X>, channels: Int, m: Int,
                                        mean: UnsafeMutablePointer<Float>, invstd: UnsafeMutablePointer<Float>,
                                        variance: UnsafeMutablePointer<Float>, eps: Float,
                                        gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, relu: Bool,
                                        residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>,
-                                       pool: ThreadPool) {
-        let args = (x: x, y: y, m: m, mean: mean, inv: invstd, variance: variance, eps: eps, gamma: gamma, beta: beta,
-                    relu: relu, r: residual)
+                                       yBF16: Bool = false, pool: ThreadPool) {
+        let args = (x: x, y: y, bf16: yBF16, m: m, mean: mean, inv: invstd, variance: variance, eps: eps, gamma: gamma,
+                    beta: beta, relu: relu, r: residual)
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
                 trainingForwardChannel(c, a.x, m: a.m, mean: a.mean, invstd: a.inv, variance: a.variance, eps: a.eps,
-                                       gamma: a.gamma, beta: a.beta, relu: a.relu, residual: a.r, y: a.y)
+                                       gamma: a.gamma, beta: a.beta, relu: a.relu, residual: a.r, y: a.y, yBF16: a.bf16)
             }
         }
     }
@@ -94,14 +95,15 @@ public enum BatchNormKernels {
     public static func trainingForwardChannel<X: ActivationElement>(_ c: Int, _ x: UnsafePointer<X>, m: Int, mean: UnsafeMutablePointer<Float>,
                                               invstd: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>,
                                               eps: Float, gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?,
-                                              relu: Bool, residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+                                              relu: Bool, residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
+                                              yBF16: Bool = false) {
         let xc = x + c * m
         let mu = Vec.sum(xc, m) / Float(m)
         let v = Vec.sumSquaredDeviations(xc, m, mean: mu) / Float(m)
         let inv = 1 / (v + eps).squareRoot()
         mean[c] = mu; variance[c] = v; invstd[c] = inv
         let scale = inv * (gamma?[c] ?? 1)
-        affine(xc, y + c * m, m, scale, (beta?[c] ?? 0) - mu * scale, relu, residual.map { $0 + c * m })
+        storeOutput(xc, y, at: c * m, bf16: yBF16, m, scale, (beta?[c] ?? 0) - mu * scale, relu, residual.map { $0 + c * m })
     }
 
     /// gradientSums + inputGradient channel by channel (dx nil: the sums alone). `dxBF16`: dx is written
@@ -228,6 +230,41 @@ public enum BatchNormKernels {
         -> (scale: Float, shift: Float) {
         let scale = (gamma?[c] ?? 1) / (runningVar[c] + eps).squareRoot()
         return (scale, (beta?[c] ?? 0) - runningMean[c] * scale)
+    }
+
+    /// affine into element `at` of y, or (`bf16`) into bf16 element `at` of the same buffer (a norm's own output, no
+    /// join), rounded as bf16_round does — what the bf16 products of the conv reading it would round it to.
+    @inline(__always)
+    static func storeOutput<X: ActivationElement>(_ x: UnsafePointer<X>, _ y: UnsafeMutablePointer<Float>, at: Int, bf16: Bool,
+                                                  _ m: Int, _ scale: Float, _ shift: Float, _ relu: Bool,
+                                                  _ residual: UnsafePointer<Float>?) {
+        guard bf16 else { return affine(x, y + at, m, scale, shift, relu, residual) }
+        precondition(residual == nil, "a bf16 output is a norm's own, not a join's")
+        y.withMemoryRebound(to: UInt16.self, capacity: at + m) { affine(x, bf16: $0 + at, m, scale, shift, relu) }
+    }
+
+    /// affine (no residual) written rounded to bf16 (bf16_round's bits).
+    @inline(__always)
+    public static func affine<X: ActivationElement>(_ x: UnsafePointer<X>, bf16 y: UnsafeMutablePointer<UInt16>, _ m: Int,
+                                                    _ scale: Float, _ shift: Float, _ relu: Bool) {
+        roundedThroughStack(y, m) { i, n, t in affine(x + i, t, n, scale, shift, relu) }
+    }
+
+    /// `m` values written rounded to bf16 (bf16_round's bits) into `dst`: `fill(i, n, t)` computes values
+    /// [i, i + n) into `t`, a buffer of 256 floats on the stack.
+    @inline(__always)
+    static func roundedThroughStack(_ dst: UnsafeMutablePointer<UInt16>, _ m: Int,
+                                    _ fill: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { buffer in
+            let t = buffer.baseAddress!
+            var i = 0
+            while i < m {
+                let n = min(256, m - i)
+                fill(i, n, t)
+                bf16_round(t, dst + i, Int64(n))
+                i += n
+            }
+        }
     }
 
     /// y = relu?(x·scale + shift), or with a residual r the join relu((x·scale + shift) + r).
@@ -363,21 +400,11 @@ public enum BatchNormKernels {
         }
     }
 
-    /// The same, written rounded to bf16 (bf16_round's bits: what a bf16 product would round the fp32 dx to),
-    /// 256 values at a time through a buffer on the stack.
+    /// The same, written rounded to bf16 (bf16_round's bits: what a bf16 product would round the fp32 dx to).
     @inline(__always)
     public static func channelInputGradient<X: ActivationElement>(_ x: UnsafePointer<X>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                             bf16 dx: UnsafeMutablePointer<UInt16>, _ m: Int, _ k: (Float, Float, Float),
                                             _ mask: ReluMask) {
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { buffer in
-            let t = buffer.baseAddress!
-            var i = 0
-            while i < m {
-                let n = min(256, m - i)
-                channelInputGradient(x + i, y + i, dy + i, t, n, k, mask, false)
-                bf16_round(t, dx + i, Int64(n))
-                i += n
-            }
-        }
+        roundedThroughStack(dx, m) { i, n, t in channelInputGradient(x + i, y + i, dy + i, t, n, k, mask, false) }
     }
 }

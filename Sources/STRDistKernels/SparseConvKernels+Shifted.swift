@@ -328,21 +328,12 @@ extension SparseConvKernels {
         }
     }
 
-    /// One row rounded to bf16, after the bias and ReLU when there are any (computed in fp32 through a buffer on
-    /// the stack, in BatchNormKernels.affine's arithmetic as the fp32 crop does).
+    /// One row rounded to bf16, after the bias and ReLU when there are any (in BatchNormKernels.affine's
+    /// arithmetic, as the fp32 crop does).
     @inline(__always)
     private static func roundRow(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<UInt16>, _ w: Int, shift: Float?,
                                  relu: Bool) {
         guard shift != nil || relu else { return bf16_round(src, dst, Int64(w)) }
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { buffer in
-            let t = buffer.baseAddress!
-            var i = 0
-            while i < w {
-                let n = min(256, w - i)
-                BatchNormKernels.affine(src + i, t, n, 1, shift ?? 0, relu)
-                bf16_round(t, dst + i, Int64(n))
-                i += n
-            }
-        }
+        BatchNormKernels.affine(src, bf16: dst, w, 1, shift ?? 0, relu)
     }
 }

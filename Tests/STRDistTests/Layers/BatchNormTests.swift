@@ -99,6 +99,61 @@ final class BatchNormTests: XCTestCase {
         }
     }
 
+    /// The norm's own output written in bf16 (for the sparse conv after it: BF16Handoff) is its fp32 output rounded
+    /// by bf16_round, bit for bit, with the statistics unchanged: the fused forward and synchronized BN's normalise,
+    /// with and without the ReLU, from an fp32 input and from a bf16 one; lengths that end mid-buffer (37) and
+    /// past one 256-value buffer (700).
+    func testBF16OutputIsTheRoundedFP32One() {
+        let pool = ThreadPool(threads: 2)
+        for (channels, m) in [(3, 700), (5, 37)] {
+            let n = channels * m
+            var rng = RNG(seed: UInt64(m + 7))
+            func random(_ count: Int) -> [Float] { var v = [Float](repeating: 0, count: count); rng.fillNormal(&v, count: count, std: 1); return v }
+            let x32 = random(n), gamma = random(channels), beta = random(channels)
+            var x16 = [UInt16](repeating: 0, count: n)
+            bf16_round(x32, &x16, Int64(n))
+            for relu in [false, true] {
+                func run<X: ActivationElement>(_ x: UnsafePointer<X>, bf16: Bool) -> (y: [[UInt16]], stats: [Float]) {
+                    var outputs: [[UInt16]] = []
+                    var stats = [Float](repeating: 0, count: 5 * channels)
+                    for sync in [false, true] {
+                        var y = [Float](repeating: .nan, count: n)
+                        stats.withUnsafeMutableBufferPointer { s in
+                            let mean = s.baseAddress!, inv = mean + channels, variance = inv + channels
+                            let sm = variance + channels, sv = sm + channels
+                            if sync {
+                                BatchNormKernels.moments(x, channels: channels, m: m, mean: sm, variance: sv, pool: pool)
+                                BatchNormKernels.normalize(x, channels: channels, m: m, mean: sm, varianceToInvstd: sv, eps: 1e-5,
+                                                           gamma: gamma, beta: beta, relu: relu, y: &y, yBF16: bf16, pool: pool)
+                            } else {
+                                BatchNormKernels.trainingForward(x, channels: channels, m: m, mean: mean, invstd: inv,
+                                                                 variance: variance, eps: 1e-5, gamma: gamma, beta: beta,
+                                                                 relu: relu, y: &y, yBF16: bf16, pool: pool)
+                            }
+                        }
+                        var bits = [UInt16](repeating: 0, count: n)
+                        if bf16 {
+                            bits = y.withUnsafeBytes { Array($0.bindMemory(to: UInt16.self).prefix(n)) }
+                        } else {
+                            bf16_round(y, &bits, Int64(n))
+                        }
+                        outputs.append(bits)
+                    }
+                    return (outputs, stats)
+                }
+                for input in ["fp32", "bf16"] {
+                    let (a, b) = input == "fp32" ? (run(x32, bf16: true), run(x32, bf16: false))
+                                                 : (run(x16, bf16: true), run(x16, bf16: false))
+                    for (i, what) in ["fused", "synchronized"].enumerated() {
+                        XCTAssertEqual(a.y[i], b.y[i], "\(what) y, \(input) input, \(channels)×\(m) relu \(relu)")
+                    }
+                    XCTAssertEqual(a.stats.map(\.bitPattern), b.stats.map(\.bitPattern), "statistics, \(input) input")
+                    XCTAssertGreaterThan(Set(a.y[0]).count, n / 8, "an output that carries the input")
+                }
+            }
+        }
+    }
+
     /// A bf16 input (a sparse conv's bf16 output: BF16Handoff) normalises to the same bits as an fp32 input holding
     /// the same values: statistics, output, running statistics' inputs, gradient sums and ∂X — the fused passes,
     /// synchronized BN's separate ones, and inference.
