@@ -54,6 +54,18 @@ extension Conv2d {
         return w
     }
 
+    /// Prepares this step's weight — and so chooses this step's plan (`execution`) — before the forward runs, for a
+    /// layer ahead of this conv that must know the plan first (BF16Handoff: a norm writes this conv's input in bf16
+    /// when the sparse kernels will read it so). Training steps only (the weights do not change until the update);
+    /// the forward then takes the weight as prepared here.
+    func prepareAhead(_ ctx: StepContext) {
+        precondition(ctx.training, "\(name): a weight is prepared ahead of its forward only in training")
+        guard preparedAhead == nil else { return }
+        let start = StepProfile.now()
+        let w = prepareWeight(ctx)
+        preparedAhead = (w, StepProfile.now() - start)
+    }
+
     /// After backward: the weight's gradient is final — with its kept positions when they were listed.
     func announceWeightGradient(_ sync: any StepCollectives, _ ctx: StepContext) {
         if keptListed && transform.gradientRule == .keptOnly && sync.wantsKeptPositions, let c = compressed {

@@ -47,6 +47,8 @@ public final class Conv2d: Layer, SparseWeighted {
     var foldRegion = WorkspaceRegion<Float>.none
     /// Whether this step's compressed weight lists the kept positions (for the kept-only all-reduce).
     var keptListed = false
+    /// This step's weight when `prepareAhead` made it before the forward, and the nanoseconds that took.
+    var preparedAhead: (weight: UnsafeMutablePointer<Float>, nanos: UInt64)?
 
     private var input: ActRef!
     private var output: ActRef!
@@ -112,6 +114,7 @@ public final class Conv2d: Layer, SparseWeighted {
         epilogue = nil
         channelNorm = nil
         bf16Norm = nil
+        preparedAhead = nil
         return output
     }
 
@@ -138,11 +141,17 @@ public final class Conv2d: Layer, SparseWeighted {
     }
 
     public func forward(_ ctx: StepContext) {
-        let start = ctx.profile == nil ? 0 : StepProfile.now()
+        var start = ctx.profile == nil ? 0 : StepProfile.now()
         defer { if ctx.profile != nil { profiled(ctx, backward: false, since: start) } }
         let g = geometry!
         let reuse = !ctx.training && effectiveVersion == ctx.parameterVersion && (!transform.isIdentity || compressed != nil)
-        let w = reuse ? (transform.isIdentity ? ctx.param(weight) : ctx.region(effective)) : prepareWeight(ctx)
+        let w: UnsafeMutablePointer<Float>
+        if let ahead = preparedAhead {
+            // Prepared before the layer ahead of this one ran: its time counts as this forward's.
+            w = ahead.weight; start -= min(start, ahead.nanos); preparedAhead = nil
+        } else {
+            w = reuse ? (transform.isIdentity ? ctx.param(weight) : ctx.region(effective)) : prepareWeight(ctx)
+        }
         if g.bf16 && !execution.isSparse && !reuse {
             ConvKernels.packWeight(w, g, into: packedWeight(ctx), transposed: ctx.training && g.inputGradient, pool: ctx.pool)
         }
