@@ -8,7 +8,8 @@
 // by channel inside its own loop, forward and backward (`fusedConv`, planned
 // by DepthwiseNormFusion), except under synchronized BN. Under bf16, a sparse
 // conv before it hands its output over in bf16, and takes its gradient back in
-// bf16 (`bf16Conv`, planned by BF16Handoff).
+// bf16 (`bf16Conv`), and the norm hands its own output in bf16 to a sparse conv
+// after it (`bf16Reader`), both planned by BF16Handoff.
 
 public final class BatchNorm2d: Layer {
     public let name: String
@@ -31,6 +32,8 @@ public final class BatchNorm2d: Layer {
     weak var fusedConv: Conv2d?
     /// The conv whose output this norm alone reads: they exchange bf16 on the sparse kernels (BF16Handoff.plan).
     weak var bf16Conv: Conv2d?
+    /// The conv that alone reads this norm's output: written in bf16 when its sparse kernels read it (BF16Handoff.plan).
+    weak var bf16Reader: Conv2d?
     private var inputGrad = GradUse.none
     /// Saved per step: mean, invstd, and the two gradient sums, each `channels` long.
     private var saved = WorkspaceRegion<Float>.none
@@ -57,6 +60,7 @@ public final class BatchNorm2d: Layer {
         join = nil
         fusedConv = nil
         bf16Conv = nil
+        bf16Reader = nil
         return output
     }
 
@@ -105,18 +109,30 @@ public final class BatchNorm2d: Layer {
             ctx.buffer(batchesTracked).pointee += 1
             return
         }
-        // This step's input: fp32, or the bf16 the conv before this norm wrote (BF16Handoff).
-        guard bf16Conv?.writesBF16Output(ctx) == true else { return forward(ctx, x: ctx.value(input)) }
-        ctx.value(input).withMemoryRebound(to: UInt16.self, capacity: input.shape.count) { forward(ctx, x: UnsafePointer($0)) }
+        // This step's input: fp32, or the bf16 the conv before this norm wrote; its output: fp32, or bf16 for the
+        // conv after it (BF16Handoff).
+        let yBF16 = writesBF16Output(ctx)
+        guard bf16Conv?.writesBF16Output(ctx) == true else { return forward(ctx, x: ctx.value(input), yBF16: yBF16) }
+        ctx.value(input).withMemoryRebound(to: UInt16.self, capacity: input.shape.count) {
+            forward(ctx, x: UnsafePointer($0), yBF16: yBF16)
+        }
     }
 
-    private func forward<X: ActivationElement>(_ ctx: StepContext, x: UnsafePointer<X>) {
+    /// Whether this training step writes the output in bf16 for `bf16Reader`: the conv prepares its weight first,
+    /// which chooses its plan for the step, and then says whether its sparse kernels read the input in bf16.
+    private func writesBF16Output(_ ctx: StepContext) -> Bool {
+        guard BF16Handoff.inputs, ctx.training, let conv = bf16Reader else { return false }
+        conv.prepareAhead(ctx)
+        return conv.readsBF16Input(ctx)
+    }
+
+    private func forward<X: ActivationElement>(_ ctx: StepContext, x: UnsafePointer<X>, yBF16: Bool) {
         // Passes over the activation: statistics (two reads), then the normalising read and write (the reads of a
-        // bf16 input count half).
+        // bf16 input, and a bf16 output's write, count half).
         let start = ctx.profileStart()
         var passes = ctx.training ? 4 : 2
-        let halfReads = X.self == UInt16.self ? (ctx.training ? 3 : 1) : 0
-        defer { ctx.profiled("batchnorm", backward: false, since: start, floats: passes * input.shape.count - halfReads * input.shape.count / 2) }
+        let halves = (X.self == UInt16.self ? (ctx.training ? 3 : 1) : 0) + (yBF16 ? 1 : 0)
+        defer { ctx.profiled("batchnorm", backward: false, since: start, floats: passes * input.shape.count - halves * input.shape.count / 2) }
         // With the join: the shortcut read, the join's output written in place of this norm's.
         let residual = join.map { UnsafePointer(ctx.value($0.shortcut)) }
         if residual != nil { passes += 1 }
@@ -134,7 +150,7 @@ public final class BatchNorm2d: Layer {
             let variance = mean + 2 * channels   // a gradient-sum slot, free until backward
             BatchNormKernels.trainingForward(x, channels: channels, m: m, mean: mean, invstd: invstd,
                                              variance: variance, eps: eps, gamma: gamma, beta: beta,
-                                             relu: fuseReLU, residual: residual, y: y, pool: ctx.pool)
+                                             relu: fuseReLU, residual: residual, y: y, yBF16: yBF16, pool: ctx.pool)
             BatchNormKernels.updateRunning(mean: mean, variance: variance, channels: channels, m: m,
                                            momentum: momentum, runningMean: rm, runningVar: rv)
             ctx.buffer(batchesTracked).pointee += 1
@@ -158,7 +174,8 @@ public final class BatchNorm2d: Layer {
                                        runningMean: rm, runningVar: rv)
         ctx.buffer(batchesTracked).pointee += 1
         BatchNormKernels.normalize(x, channels: channels, m: m, mean: mean, varianceToInvstd: invstd, eps: eps,
-                                   gamma: gamma, beta: beta, relu: fuseReLU, residual: residual, y: y, pool: ctx.pool)
+                                   gamma: gamma, beta: beta, relu: fuseReLU, residual: residual, y: y, yBF16: yBF16,
+                                   pool: ctx.pool)
     }
 
     public func backward(_ ctx: StepContext) {

@@ -43,6 +43,8 @@ public final class Conv2d: Layer, SparseWeighted {
     var channelNorm: BatchNorm2d?
     /// The BatchNorm that alone reads this conv's output: they exchange bf16 on the sparse kernels (BF16Handoff.plan).
     weak var bf16Norm: BatchNorm2d?
+    /// The BatchNorm whose output this conv alone reads: written in bf16 when the sparse kernels read it (BF16Handoff.plan).
+    weak var bf16Input: BatchNorm2d?
     /// Planned floats for the fold: per output channel its scale, then its bias.
     var foldRegion = WorkspaceRegion<Float>.none
     /// Whether this step's compressed weight lists the kept positions (for the kept-only all-reduce).
@@ -114,6 +116,7 @@ public final class Conv2d: Layer, SparseWeighted {
         epilogue = nil
         channelNorm = nil
         bf16Norm = nil
+        bf16Input = nil
         preparedAhead = nil
         return output
     }
@@ -128,9 +131,10 @@ public final class Conv2d: Layer, SparseWeighted {
     private func profiled(_ ctx: StepContext, backward: Bool, since start: UInt64) {
         let g = geometry!
         var bytes = backward ? ConvTraffic.backward(g, execution, accumulate: ctx.workspace.accumulates(inputGrad),
+                                                    bf16Input: readsBF16Input(ctx),
                                                     bf16OutputGradient: takesBF16OutputGradient(ctx))
                              : ConvTraffic.forward(g, execution, residual: !ctx.training && ranEpilogue && epilogue?.join != nil,
-                                                   bf16Output: writesBF16Output(ctx))
+                                                   bf16Input: readsBF16Input(ctx), bf16Output: writesBF16Output(ctx))
         if let norm = channelNorm, norm.runsInConv(ctx) {
             // The norm's passes over this conv's output (as BatchNorm2d counts them).
             let passes = backward ? (norm.fuseReLU ? 7 : 5) : ctx.training ? 4 : 2
@@ -168,8 +172,9 @@ public final class Conv2d: Layer, SparseWeighted {
                                           relu: e.relu, y: ctx.value(e.output), g, layout, bf16: g.sparseBF16,
                                           pool: ctx.pool, scratch: scratch(ctx))
             } else {
-                SparseConvKernels.forward(x: x, w: c.operand(ctx), bias: b, relu: false, y: y, yBF16: writesBF16Output(ctx), g,
-                                          layout, bf16: g.sparseBF16, pool: ctx.pool, scratch: scratch(ctx))
+                SparseConvKernels.forward(x: x, xBF16: readsBF16Input(ctx), w: c.operand(ctx), bias: b, relu: false, y: y,
+                                          yBF16: writesBF16Output(ctx), g, layout, bf16: g.sparseBF16, pool: ctx.pool,
+                                          scratch: scratch(ctx))
             }
         } else if execution == .depthwise {
             let norm = channelNorm.flatMap { $0.runsInConv(ctx) ? $0.channelForward(ctx) : nil }
@@ -202,6 +207,15 @@ public final class Conv2d: Layer, SparseWeighted {
         return execution.isSparse && transform.gradientRule == .keptOnly && bias == nil
     }
 
+    /// Whether this step's forward and backward read the input in bf16, written so by `bf16Input`: a training step
+    /// on the sparse kernels (pointwise or shifted layouts, bf16 products) with a kept-only weight gradient (DNW's
+    /// dense one reads fp32). Known once the weight is prepared (the norm calls `prepareAhead` first).
+    func readsBF16Input(_ ctx: StepContext) -> Bool {
+        guard BF16Handoff.inputs, bf16Input != nil, ctx.training, geometry!.sparseBF16,
+              case .sparse(let layout) = execution, layout != .columns else { return false }
+        return transform.gradientRule == .keptOnly
+    }
+
     public func backward(_ ctx: StepContext) {
         let start = ctx.profile == nil ? 0 : StepProfile.now()
         defer { if ctx.profile != nil { profiled(ctx, backward: true, since: start) } }
@@ -212,7 +226,8 @@ public final class Conv2d: Layer, SparseWeighted {
         let dw = ctx.grad(weight), db = bias.map { ctx.grad($0) }
         let keptOnly = transform.gradientRule == .keptOnly
         if case .sparse(let layout) = execution, let c = compressed {
-            SparseConvKernels.backward(x: x, w: c.operand(ctx), dy: dy, dyBF16: takesBF16OutputGradient(ctx), dx: dx,
+            SparseConvKernels.backward(x: x, xBF16: readsBF16Input(ctx), w: c.operand(ctx), dy: dy,
+                                       dyBF16: takesBF16OutputGradient(ctx), dx: dx,
                                        accumulate: acc, dw: dw, keptOnly: keptOnly,
                                        denseWeight: w, dbias: db, g, layout, bf16: g.sparseBF16, pool: ctx.pool,
                                        scratch: scratch(ctx))

@@ -13,6 +13,17 @@
 // sparse kernels as its density changes, only the sparse kernels write and read
 // the bf16, and only their kept-only products read a bf16 ∂Y. A depthwise
 // conv's norm (DepthwiseNormFusion) runs inside the conv and is left out.
+//
+// The other way round, a norm whose output (its own, not a residual join's)
+// only a sparse-capable conv reads — on packed tiles or shifted planes, which
+// copy a bf16 input where they would round an fp32 one — writes that output in
+// bf16 when, this training step, the conv will read it on its bf16 kept-only
+// products (Conv2d.readsBF16Input). The conv's plan for the step is chosen with
+// its weight, so the norm has the conv prepare its weight ahead of its own
+// forward (Conv2d.prepareAhead). The same bits as before (the conv rounded that
+// input anyway), half the bytes written and read, forward and backward (the
+// weight gradient reads the input again). At inference the norm is folded into
+// the conv before it, which writes the output in fp32.
 
 enum BF16Handoff {
     /// Whether the conv hands its output over in bf16 where planned (off: fp32, the values before rounding).
@@ -20,6 +31,8 @@ enum BF16Handoff {
     nonisolated(unsafe) static var outputs = true
     /// Whether the norm hands the gradient back in bf16 where planned (either way the same bits).
     nonisolated(unsafe) static var gradients = true
+    /// Whether a norm hands its output to the conv after it in bf16 where planned (either way the same bits).
+    nonisolated(unsafe) static var inputs = true
 
     static func plan(_ planner: WorkspacePlanner) {
         for case let conv as Conv2d in planner.producers {
@@ -29,6 +42,14 @@ enum BF16Handoff {
                   norm.fusedConv == nil else { continue }
             conv.bf16Norm = norm
             norm.bf16Conv = conv
+        }
+        for case let norm as BatchNorm2d in planner.producers {
+            norm.bf16Reader = nil
+            guard norm.join == nil, norm.fusedConv == nil, planner.readers(of: norm.outputRef).count == 1,
+                  let conv = planner.readers(of: norm.outputRef).first as? Conv2d, conv.geometry.sparseBF16,
+                  conv.compressed != nil, let layout = conv.sparseLayout, layout != .columns else { continue }
+            norm.bf16Reader = conv
+            conv.bf16Input = norm
         }
     }
 }

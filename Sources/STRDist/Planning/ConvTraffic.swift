@@ -8,19 +8,23 @@
 import STRDistKernels
 
 enum ConvTraffic {
-    /// Forward: read x, write y (in bf16 for a BatchNorm that takes it so: half; and read the shortcut when the
-    /// epilogue joins it), plus the staging.
-    static func forward(_ g: ConvGeometry, _ plan: ConvPlan, residual: Bool, bf16Output: Bool = false) -> Double {
+    /// Forward: read x (in bf16 when a BatchNorm handed it over so: half), write y (in bf16 for a BatchNorm that
+    /// takes it so: half; and read the shortcut when the epilogue joins it), plus the staging.
+    static func forward(_ g: ConvGeometry, _ plan: ConvPlan, residual: Bool, bf16Input: Bool = false,
+                        bf16Output: Bool = false) -> Double {
         let input = Double(g.inChannels * g.batch * g.inPlane), output = Double(g.outChannels * g.columns)
-        return 4 * (input + output * (residual ? 2 : bf16Output ? 0.5 : 1) + 2 * staged(g, plan, gradient: false))
+        return 4 * (input * (bf16Input ? 0.5 : 1) + output * (residual ? 2 : bf16Output ? 0.5 : 1)
+            + 2 * staged(g, plan, gradient: false))
     }
 
-    /// Backward: read ∂Y (in bf16 when a BatchNorm handed it over so: half) and x (for ∂W), write ∂X (read it
-    /// first when accumulating), plus the staging of both gradients.
-    static func backward(_ g: ConvGeometry, _ plan: ConvPlan, accumulate: Bool, bf16OutputGradient: Bool = false) -> Double {
+    /// Backward: read ∂Y (in bf16 when a BatchNorm handed it over so: half) and x (for ∂W; bf16 likewise), write
+    /// ∂X (read it first when accumulating), plus the staging of both gradients.
+    static func backward(_ g: ConvGeometry, _ plan: ConvPlan, accumulate: Bool, bf16Input: Bool = false,
+                         bf16OutputGradient: Bool = false) -> Double {
         let input = Double(g.inChannels * g.batch * g.inPlane), output = Double(g.outChannels * g.columns)
         let dx = g.inputGradient ? input * (accumulate ? 2 : 1) : 0
-        return 4 * (output * (bf16OutputGradient ? 0.5 : 1) + input + dx + 2 * staged(g, plan, gradient: true))
+        return 4 * (output * (bf16OutputGradient ? 0.5 : 1) + input * (bf16Input ? 0.5 : 1) + dx
+            + 2 * staged(g, plan, gradient: true))
     }
 
     /// Floats (bf16 halves counted as half a float) staged between the activations and the products.

@@ -53,15 +53,18 @@ final class FusionTests: XCTestCase {
     /// In bf16 on the sparse kernels, a conv and the BatchNorm that alone reads its output exchange bf16
     /// (BF16Handoff), planned on every such pair. The gradient handed back rounded gives the same bits as the
     /// conv rounding the fp32 gradient itself, on every sparse layout (pointwise, shifted planes, im2col
-    /// columns), one thread and two; the output handed over rounded changes the steps by bf16's rounding only.
+    /// columns), one thread and two; so does a norm's own output handed to the sparse conv after it rounded
+    /// (pointwise and shifted layouts); the conv's output handed over rounded changes the steps by bf16's
+    /// rounding only.
     func testBF16HandoffGivesTheSameBits() throws {
-        defer { BF16Handoff.gradients = true; BF16Handoff.outputs = true }
+        defer { BF16Handoff.gradients = true; BF16Handoff.outputs = true; BF16Handoff.inputs = true }
         for (arch, threads) in [("ResNet50", 2), ("ResNet18", 1)] {
             let label = "\(arch) \(threads) thread(s)"
             var runs: [(losses: [Float], model: Model)] = []
-            for (outputs, gradients) in [(true, true), (true, false), (false, true)] {
+            for (outputs, gradients, inputs) in [(true, true, true), (true, false, true), (false, true, true), (true, true, false)] {
                 BF16Handoff.outputs = outputs
                 BF16Handoff.gradients = gradients
+                BF16Handoff.inputs = inputs
                 let m = try model(arch, kind: .str, algorithm: .sparse, threads: threads, fused: true, precision: .bf16)
                 runs.append((try threeSteps(m), m))
             }
@@ -70,17 +73,31 @@ final class FusionTests: XCTestCase {
             // Every conv but the classifier: a norm alone reads each one's output.
             XCTAssertEqual(handing.count, m.convs.count - 1, label)
             XCTAssertTrue(handing.allSatisfy { $0.execution.isSparse && $0.geometry.sparseBF16 }, label)
+            // Norms handing their own output to the conv after them: every pointwise conv but the classifier (each
+            // block's last; ResNet18 has none) and the 3×3 convs on shifted planes (layer1's, at 16×16).
+            let reading = m.convs.filter { $0.bf16Input != nil }
+            XCTAssertEqual(reading.count, arch == "ResNet50" ? 16 + 3 : 2, label)
+            XCTAssertEqual(Set(reading.compactMap { $0.sparseLayout.map { "\($0)" } }),
+                           arch == "ResNet50" ? ["pointwise", "shifted"] : ["shifted"], label)
             // Live in the steps that ran (the context is still in training mode, the switches back on).
             BF16Handoff.outputs = true
             BF16Handoff.gradients = true
+            BF16Handoff.inputs = true
             let ctx = m.network.context!
             XCTAssertTrue(ctx.training && handing.allSatisfy { $0.writesBF16Output(ctx) && $0.takesBF16OutputGradient(ctx) }, label)
+            XCTAssertTrue(reading.allSatisfy { $0.readsBF16Input(ctx) }, label)
             let layouts = Set(handing.compactMap { $0.sparseLayout.map { "\($0)" } })
             XCTAssertEqual(layouts.count, arch == "ResNet50" ? 3 : 2, "\(label): layouts \(layouts)")
-            XCTAssertEqual(runs[0].losses.map(\.bitPattern), runs[1].losses.map(\.bitPattern), "\(label): losses \(runs.map(\.losses))")
-            let a = runs[0].model.network.store, b = runs[1].model.network.store
-            assertSameBits(a.values.base, b.values.base, a.values.count, "\(label): parameters")
-            assertSameBits(a.grads.base, b.grads.base, a.grads.count, "\(label): gradients")
+            // The gradient handed back, and the norms' outputs handed on, change no bit.
+            for other in [1, 3] {
+                let what = other == 1 ? "gradient" : "norm output"
+                XCTAssertEqual(runs[0].losses.map(\.bitPattern), runs[other].losses.map(\.bitPattern),
+                               "\(label), \(what): losses \(runs.map(\.losses))")
+                let a = runs[0].model.network.store, b = runs[other].model.network.store
+                assertSameBits(a.values.base, b.values.base, a.values.count, "\(label), \(what): parameters")
+                assertSameBits(a.grads.base, b.grads.base, a.grads.count, "\(label), \(what): gradients")
+                assertSameBits(a.bufferValues.base, b.bufferValues.base, a.bufferValues.count, "\(label), \(what): running statistics")
+            }
             XCTAssertNotEqual(runs[0].losses[0], runs[0].losses[2], "\(label): the steps learn")
             // The output's rounding: a different first loss, near fp32's. (This toy ResNet50 — 16 blocks at width
             // 1/8, untrained norms — is sensitive: seen fp32 2.244, bf16 with the fp32 hand-over 2.033, with the
