@@ -45,10 +45,8 @@ extension SparseConvKernelTests {
         }
     }
 
-    /// A bf16 output (for a BatchNorm that takes it so: BF16Handoff) is the fp32 output rounded by bf16_round, bit
-    /// for bit, on every layout (the C store's rounding, and the shifted planes' crop), with the bias, both bodies,
-    /// 1 and 3 threads.
-    func testBF16OutputIsTheRoundedFP32One() {
+    /// Each case as an STR conv at 30% in bf16 on the sparse kernels after one forward, on each body, 1 and 3 threads.
+    func forEachSparseBF16Conv(_ check: (_ label: String, Case, Conv2d, LayerHarness, SparseLayout, CompressedWeight) -> Void) {
         let bodies = BFloat16.cpuHasArithmetic ? [0, 1] : [0]
         defer { _ = BFloat16.force(isa: nil) }
         for body in bodies {
@@ -59,21 +57,30 @@ extension SparseConvKernelTests {
                     let (conv, h) = harness(t, .str, density: 0.3, algorithm: .sparse, threads: threads, precision: .bf16)
                     conv.forward(h.ctx)
                     guard case .sparse(let layout) = conv.execution, let c = conv.compressed else { return XCTFail(label) }
-                    let y = h.outputArray(), g = conv.geometry!
-                    XCTAssertGreaterThan(Set(y).count, t.o, "\(label): an output that carries the input")
-                    var expected = [UInt16](repeating: 0, count: y.count)
-                    bf16_round(y, &expected, Int64(y.count))
-                    var out = [Float](repeating: .nan, count: y.count)
-                    out.withUnsafeMutableBufferPointer { o in
-                        SparseConvKernels.forward(x: h.x, w: c.operand(h.ctx), bias: conv.bias.map { UnsafePointer(h.ctx.param($0)) },
-                                                  relu: false, y: o.baseAddress!, yBF16: true, g, layout, bf16: true,
-                                                  pool: h.ctx.pool, scratch: conv.scratch(h.ctx))
-                    }
-                    let written = out.withUnsafeBytes { Array($0.bindMemory(to: UInt16.self).prefix(y.count)) }
-                    let differ = expected.indices.filter { expected[$0] != written[$0] }
-                    XCTAssertTrue(differ.isEmpty, "\(label) (\(layout)): \(differ.count) of \(y.count) differ, first at \(differ.first ?? -1)")
+                    check(label, t, conv, h, layout, c)
                 }
             }
+        }
+    }
+
+    /// A bf16 output (for a BatchNorm that takes it so: BF16Handoff) is the fp32 output rounded by bf16_round, bit
+    /// for bit, on every layout (the C store's rounding, and the shifted planes' crop), with the bias, both bodies,
+    /// 1 and 3 threads.
+    func testBF16OutputIsTheRoundedFP32One() {
+        forEachSparseBF16Conv { label, t, conv, h, layout, c in
+            let y = h.outputArray(), g = conv.geometry!
+            XCTAssertGreaterThan(Set(y).count, t.o, "\(label): an output that carries the input")
+            var expected = [UInt16](repeating: 0, count: y.count)
+            bf16_round(y, &expected, Int64(y.count))
+            var out = [Float](repeating: .nan, count: y.count)
+            out.withUnsafeMutableBufferPointer { o in
+                SparseConvKernels.forward(x: h.x, w: c.operand(h.ctx), bias: conv.bias.map { UnsafePointer(h.ctx.param($0)) },
+                                          relu: false, y: o.baseAddress!, yBF16: true, g, layout, bf16: true,
+                                          pool: h.ctx.pool, scratch: conv.scratch(h.ctx))
+            }
+            let written = out.withUnsafeBytes { Array($0.bindMemory(to: UInt16.self).prefix(y.count)) }
+            let differ = expected.indices.filter { expected[$0] != written[$0] }
+            XCTAssertTrue(differ.isEmpty, "\(label) (\(layout)): \(differ.count) of \(y.count) differ, first at \(differ.first ?? -1)")
         }
     }
 
@@ -81,44 +88,33 @@ extension SparseConvKernelTests {
     /// rounded from — the output, ∂X and the kept-only entry sums — on the pointwise and shifted layouts (tiles
     /// copied into the pack, planes padded from it), with the bias, both bodies, 1 and 3 threads.
     func testBF16InputGivesTheBitsOfTheFP32InputItWasRoundedFrom() {
-        let bodies = BFloat16.cpuHasArithmetic ? [0, 1] : [0]
-        defer { _ = BFloat16.force(isa: nil) }
         var layoutsSeen = Set<String>()
-        for body in bodies {
-            XCTAssertEqual(BFloat16.force(isa: body), body)
-            for t in Self.cases {
-                for threads in [1, 3] {
-                    let label = "body \(body) \(t) threads \(threads)"
-                    let (conv, h) = harness(t, .str, density: 0.3, algorithm: .sparse, threads: threads, precision: .bf16)
-                    conv.forward(h.ctx)
-                    guard case .sparse(let layout) = conv.execution, let c = conv.compressed else { return XCTFail(label) }
-                    guard layout != .columns else { continue }
-                    layoutsSeen.insert("\(layout)")
-                    let g = conv.geometry!, n = h.input.shape.count
-                    var xh = [Float](repeating: .nan, count: n)   // bf16 in the first half of an fp32-sized buffer, as planned
-                    xh.withUnsafeMutableBytes { bf16_round(h.x, $0.bindMemory(to: UInt16.self).baseAddress!, Int64(n)) }
-                    let bias = conv.bias.map { UnsafePointer(h.ctx.param($0)) }
-                    let dy = randomArray(g.outChannels * g.columns, seed: 71)
-                    let runs: [(y: [Float], dx: [Float], sums: [Float])] = [false, true].map { xBF16 in
-                        var y = [Float](repeating: .nan, count: g.outChannels * g.columns)
-                        var dx = [Float](repeating: .nan, count: n), dw = [Float](repeating: .nan, count: g.weightCount)
-                        xh.withUnsafeBufferPointer { xb in
-                            let x = xBF16 ? xb.baseAddress! : UnsafePointer(h.x)
-                            SparseConvKernels.forward(x: x, xBF16: xBF16, w: c.operand(h.ctx), bias: bias, relu: false, y: &y, g,
-                                                      layout, bf16: true, pool: h.ctx.pool, scratch: conv.scratch(h.ctx))
-                            SparseConvKernels.backward(x: x, xBF16: xBF16, w: c.operand(h.ctx), dy: dy, dx: &dx, accumulate: false,
-                                                       dw: &dw, keptOnly: true, denseWeight: conv.computeEffectiveWeight(h.ctx),
-                                                       dbias: nil, g, layout, bf16: true, pool: h.ctx.pool, scratch: conv.scratch(h.ctx))
-                        }
-                        return (y, dx, dw)
-                    }
-                    XCTAssertGreaterThan(Set(runs[0].y).count, t.o, "\(label): an output that carries the input")
-                    XCTAssertGreaterThan(Set(runs[0].sums).count, 2, "\(label): weight gradients that carry the input")
-                    XCTAssertEqual(runs[1].y.map(\.bitPattern), runs[0].y.map(\.bitPattern), "y, \(label) (\(layout))")
-                    XCTAssertEqual(runs[1].dx.map(\.bitPattern), runs[0].dx.map(\.bitPattern), "∂X, \(label) (\(layout))")
-                    XCTAssertEqual(runs[1].sums.map(\.bitPattern), runs[0].sums.map(\.bitPattern), "∂Ŵ, \(label) (\(layout))")
+        forEachSparseBF16Conv { label, t, conv, h, layout, c in
+            guard layout != .columns else { return }
+            layoutsSeen.insert("\(layout)")
+            let g = conv.geometry!, n = h.input.shape.count
+            var xh = [Float](repeating: .nan, count: n)   // bf16 in the first half of an fp32-sized buffer, as planned
+            xh.withUnsafeMutableBytes { bf16_round(h.x, $0.bindMemory(to: UInt16.self).baseAddress!, Int64(n)) }
+            let bias = conv.bias.map { UnsafePointer(h.ctx.param($0)) }
+            let dy = randomArray(g.outChannels * g.columns, seed: 71)
+            let runs: [(y: [Float], dx: [Float], sums: [Float])] = [false, true].map { xBF16 in
+                var y = [Float](repeating: .nan, count: g.outChannels * g.columns)
+                var dx = [Float](repeating: .nan, count: n), dw = [Float](repeating: .nan, count: g.weightCount)
+                xh.withUnsafeBufferPointer { xb in
+                    let x = xBF16 ? xb.baseAddress! : UnsafePointer(h.x)
+                    SparseConvKernels.forward(x: x, xBF16: xBF16, w: c.operand(h.ctx), bias: bias, relu: false, y: &y, g,
+                                              layout, bf16: true, pool: h.ctx.pool, scratch: conv.scratch(h.ctx))
+                    SparseConvKernels.backward(x: x, xBF16: xBF16, w: c.operand(h.ctx), dy: dy, dx: &dx, accumulate: false,
+                                               dw: &dw, keptOnly: true, denseWeight: conv.computeEffectiveWeight(h.ctx),
+                                               dbias: nil, g, layout, bf16: true, pool: h.ctx.pool, scratch: conv.scratch(h.ctx))
                 }
+                return (y, dx, dw)
             }
+            XCTAssertGreaterThan(Set(runs[0].y).count, t.o, "\(label): an output that carries the input")
+            XCTAssertGreaterThan(Set(runs[0].sums).count, 2, "\(label): weight gradients that carry the input")
+            XCTAssertEqual(runs[1].y.map(\.bitPattern), runs[0].y.map(\.bitPattern), "y, \(label) (\(layout))")
+            XCTAssertEqual(runs[1].dx.map(\.bitPattern), runs[0].dx.map(\.bitPattern), "∂X, \(label) (\(layout))")
+            XCTAssertEqual(runs[1].sums.map(\.bitPattern), runs[0].sums.map(\.bitPattern), "∂Ŵ, \(label) (\(layout))")
         }
         XCTAssertEqual(layoutsSeen, ["pointwise", "shifted"])
     }
