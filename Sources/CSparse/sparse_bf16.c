@@ -86,8 +86,8 @@ static void pack_b_c(const void *b, int bf16, int64_t stride, int32_t brows, int
     }
 }
 
-/// The portable sp_spmm_bf16 and sp_spmm_bf16_to_bf16: each 64-column tile of B rounded into the pack as the fast
-/// body does, then the product into C — or, with c16, into `tile` (fp32, epilogue included) and rounded from there.
+/// The portable sp_spmm_bf16 and sp_spmm_bf16_to_bf16: each 64-column tile of B rounded (or, already bf16,
+/// copied) into the pack as the fast body does, then the product into C — or, with c16, into `tile` (fp32, epilogue included) and rounded from there.
 static void spmm_bf16_tiles_c(const sp_matrix *a, const void *b, int64_t stride, int32_t brows, bf16_t *pack,
                               int64_t q0, int64_t q1, float *c, int64_t ldc, int flags, const float *bias,
                               const float *residual, float *tile, bf16_t *c16) {
@@ -144,8 +144,7 @@ void sp_backward_bf16(const sp_matrix *a, const sp_matrix *at, const void *d, in
         // D's tile: read where it is (bf16 already), or rounded into the pack as the fast body does.
         const bf16_t *dt = in_place ? (const bf16_t *)d : dp - q;
         const int64_t dld = in_place ? ldd : 64;
-        if (!in_place)
-            for (int32_t r = 0; r < drows; r++) bf16_round((const float *)d + (int64_t)r * ldd + q, dp + (int64_t)r * 64, w);
+        if (!in_place) pack_b_c(d, 0, ldd, drows, q, w, dp);
         if (out) {
             pack_b_c(b, flags & SP_B_BF16, ldb, brows, q, w, bp);
             sddmm_bf16_c(a, dt, dld, bp - q, 64, q, q + w, out);

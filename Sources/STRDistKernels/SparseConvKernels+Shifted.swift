@@ -214,8 +214,8 @@ extension SparseConvKernels {
     }
 
     /// Each channel's images into zero-padded planes, then `margin` zeros of slack after the last: fp32
-    /// copies, or (`PlaneElement` UInt16) rounded to bf16 — from x in bf16 when `bf16` (a BatchNorm's
-    /// output handed over so: copied, or widened into fp32 planes).
+    /// copies, or (`PlaneElement` UInt16) rounded to bf16 — or copied from x in bf16 when `bf16` (a
+    /// BatchNorm's output handed over so).
     private static func pad<E: PlaneElement>(_ x: UnsafePointer<Float>, bf16: Bool = false, into xp: UnsafeMutablePointer<E>,
                                              channels: Int, _ s: ShiftedPlanes, pool: ThreadPool) {
         guard bf16 else { return pad(x, nil, into: xp, channels: channels, s, pool: pool) }

@@ -271,8 +271,8 @@ final class SparseKernelTests: XCTestCase {
     /// SP_STREAM changes how full tiles reach memory, never what they hold: on every ISA the streamed
     /// product equals the cached one bit for bit, on a 64-byte-aligned C (the non-temporal path) and one
     /// 4 bytes off (the fallback), with the epilogue, accumulation, short tails and column ranges that
-    /// start mid-tile, in one block or several (only the last block's stores stream); the pointwise
-    /// backward's ∂X likewise.
+    /// start mid-tile, in one block or several; the pointwise backward's ∂X likewise. (Which blocks' stores
+    /// stream — only the last — is not visible in the values.)
     func testStreamedStoresEqualCachedStoresOnEveryISA() {
         for isa in isas { for blockCols in [128, 16] {
             XCTAssertEqual(sp_force_isa(isa), isa)

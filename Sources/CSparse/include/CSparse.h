@@ -30,7 +30,8 @@ int sp_force_isa(int isa);
 /// Bits of a product's `flags`: add to C instead of overwriting it; max(·, 0) after the epilogue; store
 /// full 64-column tiles past the caches (non-temporal stores, then a store fence) — for outputs larger
 /// than the last-level cache, whose reader finds them in memory anyway: the store then neither reads
-/// the line first nor evicts the operands still in use.
+/// the line first nor evicts the operands still in use. Only the last column block's stores stream (the
+/// sums of the blocks before it are reloaded by the next one).
 #define SP_ACCUMULATE 1
 #define SP_RELU 2
 #define SP_STREAM 4

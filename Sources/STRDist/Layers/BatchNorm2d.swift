@@ -111,19 +111,25 @@ public final class BatchNorm2d: Layer {
         }
         // This step's input: fp32, or the bf16 the conv before this norm wrote; its output: fp32, or bf16 for the
         // conv after it (BF16Handoff).
-        let yBF16 = writesBF16Output(ctx)
+        let yBF16 = planBF16Output(ctx)
         guard bf16Conv?.writesBF16Output(ctx) == true else { return forward(ctx, x: ctx.value(input), yBF16: yBF16) }
         ctx.value(input).withMemoryRebound(to: UInt16.self, capacity: input.shape.count) {
             forward(ctx, x: UnsafePointer($0), yBF16: yBF16)
         }
     }
 
-    /// Whether this training step writes the output in bf16 for `bf16Reader`: the conv prepares its weight first,
-    /// which chooses its plan for the step, and then says whether its sparse kernels read the input in bf16.
-    private func writesBF16Output(_ ctx: StepContext) -> Bool {
-        guard BF16Handoff.inputs, ctx.training, let conv = bf16Reader else { return false }
-        conv.prepareAhead(ctx)
-        return conv.readsBF16Input(ctx)
+    /// Whether this step writes the output in bf16 for `bf16Reader` (a training step: the conv prepares its weight
+    /// first, which chooses its plan for the step, and then says whether its sparse kernels can read the input in
+    /// bf16); the conv is told what it will read (`inputInBF16`).
+    private func planBF16Output(_ ctx: StepContext) -> Bool {
+        guard let conv = bf16Reader else { return false }
+        var bf16 = false
+        if BF16Handoff.inputs && ctx.training {
+            conv.prepareAhead(ctx)
+            bf16 = conv.readsBF16Input(ctx)
+        }
+        conv.inputInBF16 = bf16
+        return bf16
     }
 
     private func forward<X: ActivationElement>(_ ctx: StepContext, x: UnsafePointer<X>, yBF16: Bool) {

@@ -60,10 +60,10 @@ extension Conv2d {
     /// the forward then takes the weight as prepared here.
     func prepareAhead(_ ctx: StepContext) {
         precondition(ctx.training, "\(name): a weight is prepared ahead of its forward only in training")
-        guard preparedAhead == nil else { return }
+        if let ahead = preparedAhead, ahead.version == ctx.parameterVersion { return }
         let start = StepProfile.now()
         let w = prepareWeight(ctx)
-        preparedAhead = (w, StepProfile.now() - start)
+        preparedAhead = (w, ctx.parameterVersion, StepProfile.now() - start)
     }
 
     /// After backward: the weight's gradient is final — with its kept positions when they were listed.

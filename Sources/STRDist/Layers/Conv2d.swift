@@ -49,8 +49,11 @@ public final class Conv2d: Layer, SparseWeighted {
     var foldRegion = WorkspaceRegion<Float>.none
     /// Whether this step's compressed weight lists the kept positions (for the kept-only all-reduce).
     var keptListed = false
-    /// This step's weight when `prepareAhead` made it before the forward, and the nanoseconds that took.
-    var preparedAhead: (weight: UnsafeMutablePointer<Float>, nanos: UInt64)?
+    /// This step's weight when `prepareAhead` made it before the forward: for which parameter version (each training
+    /// forward has its own), and the nanoseconds that took.
+    var preparedAhead: (weight: UnsafeMutablePointer<Float>, version: Int, nanos: UInt64)?
+    /// Whether this step's input is in bf16: set by `bf16Input` as it writes it, read by this step's forward and backward.
+    var inputInBF16 = false
 
     private var input: ActRef!
     private var output: ActRef!
@@ -118,6 +121,7 @@ public final class Conv2d: Layer, SparseWeighted {
         bf16Norm = nil
         bf16Input = nil
         preparedAhead = nil
+        inputInBF16 = false
         return output
     }
 
@@ -131,10 +135,10 @@ public final class Conv2d: Layer, SparseWeighted {
     private func profiled(_ ctx: StepContext, backward: Bool, since start: UInt64) {
         let g = geometry!
         var bytes = backward ? ConvTraffic.backward(g, execution, accumulate: ctx.workspace.accumulates(inputGrad),
-                                                    bf16Input: readsBF16Input(ctx),
+                                                    bf16Input: inputInBF16,
                                                     bf16OutputGradient: takesBF16OutputGradient(ctx))
                              : ConvTraffic.forward(g, execution, residual: !ctx.training && ranEpilogue && epilogue?.join != nil,
-                                                   bf16Input: readsBF16Input(ctx), bf16Output: writesBF16Output(ctx))
+                                                   bf16Input: inputInBF16, bf16Output: writesBF16Output(ctx))
         if let norm = channelNorm, norm.runsInConv(ctx) {
             // The norm's passes over this conv's output (as BatchNorm2d counts them).
             let passes = backward ? (norm.fuseReLU ? 7 : 5) : ctx.training ? 4 : 2
@@ -150,12 +154,14 @@ public final class Conv2d: Layer, SparseWeighted {
         let g = geometry!
         let reuse = !ctx.training && effectiveVersion == ctx.parameterVersion && (!transform.isIdentity || compressed != nil)
         let w: UnsafeMutablePointer<Float>
-        if let ahead = preparedAhead {
-            // Prepared before the layer ahead of this one ran: its time counts as this forward's.
-            w = ahead.weight; start -= min(start, ahead.nanos); preparedAhead = nil
+        if let ahead = preparedAhead, ctx.training, ahead.version == ctx.parameterVersion {
+            // Prepared for this step before the layer ahead of this one ran: its time counts as this forward's.
+            w = ahead.weight; start -= min(start, ahead.nanos)
         } else {
             w = reuse ? (transform.isIdentity ? ctx.param(weight) : ctx.region(effective)) : prepareWeight(ctx)
         }
+        preparedAhead = nil
+        precondition(!inputInBF16 || readsBF16Input(ctx), "\(name): a bf16 input for a plan that does not read one")
         if g.bf16 && !execution.isSparse && !reuse {
             ConvKernels.packWeight(w, g, into: packedWeight(ctx), transposed: ctx.training && g.inputGradient, pool: ctx.pool)
         }
@@ -172,7 +178,7 @@ public final class Conv2d: Layer, SparseWeighted {
                                           relu: e.relu, y: ctx.value(e.output), g, layout, bf16: g.sparseBF16,
                                           pool: ctx.pool, scratch: scratch(ctx))
             } else {
-                SparseConvKernels.forward(x: x, xBF16: readsBF16Input(ctx), w: c.operand(ctx), bias: b, relu: false, y: y,
+                SparseConvKernels.forward(x: x, xBF16: inputInBF16, w: c.operand(ctx), bias: b, relu: false, y: y,
                                           yBF16: writesBF16Output(ctx), g, layout, bf16: g.sparseBF16, pool: ctx.pool,
                                           scratch: scratch(ctx))
             }
@@ -207,9 +213,10 @@ public final class Conv2d: Layer, SparseWeighted {
         return execution.isSparse && transform.gradientRule == .keptOnly && bias == nil
     }
 
-    /// Whether this step's forward and backward read the input in bf16, written so by `bf16Input`: a training step
-    /// on the sparse kernels (pointwise or shifted layouts, bf16 products) with a kept-only weight gradient (DNW's
-    /// dense one reads fp32). Known once the weight is prepared (the norm calls `prepareAhead` first).
+    /// Whether this step's forward and backward can read the input in bf16 (`bf16Input` decides so, and sets
+    /// `inputInBF16`): a training step on the sparse kernels (pointwise or shifted layouts, bf16 products) with a
+    /// kept-only weight gradient (DNW's dense one reads fp32). Known once this step's weight is prepared (the norm
+    /// calls `prepareAhead` first: the plan can move between the dense and sparse kernels from step to step).
     func readsBF16Input(_ ctx: StepContext) -> Bool {
         guard BF16Handoff.inputs, bf16Input != nil, ctx.training, geometry!.sparseBF16,
               case .sparse(let layout) = execution, layout != .columns else { return false }
@@ -226,7 +233,7 @@ public final class Conv2d: Layer, SparseWeighted {
         let dw = ctx.grad(weight), db = bias.map { ctx.grad($0) }
         let keptOnly = transform.gradientRule == .keptOnly
         if case .sparse(let layout) = execution, let c = compressed {
-            SparseConvKernels.backward(x: x, xBF16: readsBF16Input(ctx), w: c.operand(ctx), dy: dy,
+            SparseConvKernels.backward(x: x, xBF16: inputInBF16, w: c.operand(ctx), dy: dy,
                                        dyBF16: takesBF16OutputGradient(ctx), dx: dx,
                                        accumulate: acc, dw: dw, keptOnly: keptOnly,
                                        denseWeight: w, dbias: db, g, layout, bf16: g.sparseBF16, pool: ctx.pool,

@@ -20,10 +20,11 @@
 // bf16 when, this training step, the conv will read it on its bf16 kept-only
 // products (Conv2d.readsBF16Input). The conv's plan for the step is chosen with
 // its weight, so the norm has the conv prepare its weight ahead of its own
-// forward (Conv2d.prepareAhead). The same bits as before (the conv rounded that
-// input anyway), half the bytes written and read, forward and backward (the
-// weight gradient reads the input again). At inference the norm is folded into
-// the conv before it, which writes the output in fp32.
+// forward (Conv2d.prepareAhead), and tells it what it wrote (Conv2d.inputInBF16).
+// The same bits as before (the conv rounded that input anyway), half the bytes
+// written and read, forward and backward (the weight gradient reads the input
+// again). Training steps only: at inference the output stays fp32 (the conv
+// before the norm often computes it in its own store: ConvEpilogue).
 
 enum BF16Handoff {
     /// Whether the conv hands its output over in bf16 where planned (off: fp32, the values before rounding).
@@ -47,7 +48,8 @@ enum BF16Handoff {
             norm.bf16Reader = nil
             guard norm.join == nil, norm.fusedConv == nil, planner.readers(of: norm.outputRef).count == 1,
                   let conv = planner.readers(of: norm.outputRef).first as? Conv2d, conv.geometry.sparseBF16,
-                  conv.compressed != nil, let layout = conv.sparseLayout, layout != .columns else { continue }
+                  conv.compressed != nil, let layout = conv.sparseLayout, layout != .columns,
+                  conv.transform.gradientRule == .keptOnly else { continue }
             norm.bf16Reader = conv
             conv.bf16Input = norm
         }

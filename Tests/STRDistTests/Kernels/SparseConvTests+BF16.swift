@@ -85,7 +85,7 @@ extension SparseConvKernelTests {
     }
 
     /// A bf16 input (a BatchNorm's output handed over so: BF16Handoff) gives the bits of the fp32 input it was
-    /// rounded from — the output, ∂X and the kept-only entry sums — on the pointwise and shifted layouts (tiles
+    /// rounded from — the output and the kept-only ∂Ŵ (∂X does not read x) — on the pointwise and shifted layouts (tiles
     /// copied into the pack, planes padded from it), with the bias, both bodies, 1 and 3 threads.
     func testBF16InputGivesTheBitsOfTheFP32InputItWasRoundedFrom() {
         var layoutsSeen = Set<String>()
@@ -97,7 +97,7 @@ extension SparseConvKernelTests {
             xh.withUnsafeMutableBytes { bf16_round(h.x, $0.bindMemory(to: UInt16.self).baseAddress!, Int64(n)) }
             let bias = conv.bias.map { UnsafePointer(h.ctx.param($0)) }
             let dy = randomArray(g.outChannels * g.columns, seed: 71)
-            let runs: [(y: [Float], dx: [Float], sums: [Float])] = [false, true].map { xBF16 in
+            let runs: [(y: [Float], sums: [Float])] = [false, true].map { xBF16 in
                 var y = [Float](repeating: .nan, count: g.outChannels * g.columns)
                 var dx = [Float](repeating: .nan, count: n), dw = [Float](repeating: .nan, count: g.weightCount)
                 xh.withUnsafeBufferPointer { xb in
@@ -108,12 +108,11 @@ extension SparseConvKernelTests {
                                                dw: &dw, keptOnly: true, denseWeight: conv.computeEffectiveWeight(h.ctx),
                                                dbias: nil, g, layout, bf16: true, pool: h.ctx.pool, scratch: conv.scratch(h.ctx))
                 }
-                return (y, dx, dw)
+                return (y, dw)
             }
             XCTAssertGreaterThan(Set(runs[0].y).count, t.o, "\(label): an output that carries the input")
             XCTAssertGreaterThan(Set(runs[0].sums).count, 2, "\(label): weight gradients that carry the input")
             XCTAssertEqual(runs[1].y.map(\.bitPattern), runs[0].y.map(\.bitPattern), "y, \(label) (\(layout))")
-            XCTAssertEqual(runs[1].dx.map(\.bitPattern), runs[0].dx.map(\.bitPattern), "∂X, \(label) (\(layout))")
             XCTAssertEqual(runs[1].sums.map(\.bitPattern), runs[0].sums.map(\.bitPattern), "∂Ŵ, \(label) (\(layout))")
         }
         XCTAssertEqual(layoutsSeen, ["pointwise", "shifted"])

@@ -108,6 +108,45 @@ final class FusionTests: XCTestCase {
         }
     }
 
+    /// Under conv_algorithm auto the plan moves between the dense and sparse kernels as a layer's density changes,
+    /// so a norm learns the conv's plan for the step before it writes its output (Conv2d.prepareAhead): nothing
+    /// pruned at first (dense plans, fp32 hand-over), then 97% pruned (the larger convs go sparse within the
+    /// step that prunes them), then nothing again (back to dense) — the same bits with the norms' bf16 hand-over
+    /// on and off, across both switches.
+    func testBF16InputHandoffFollowsThePlanSwitch() throws {
+        defer { BF16Handoff.inputs = true }
+        var runs: [(losses: [Float], model: Model, sparseFirst: Int, reading: Int)] = []
+        for inputs in [true, false] {
+            BF16Handoff.inputs = inputs
+            let m = try model("ResNet50", kind: .str, algorithm: .auto, threads: 2, fused: true, precision: .bf16)
+            let net = m.network
+            var settings = SGDSettings()
+            settings.momentum = 0.9
+            let step = sgdStep(net, SGD(settings, table: m.layout.parameters))
+            var rng = RNG(seed: 3)
+            rng.fillNormal(net.input, count: net.inputRef.shape.count, std: 1)
+            for i in 0..<net.batch { net.labels[i] = Int32(rng.below(4)) }
+            var losses = [try step.run(lr: 0.05).loss]
+            let sparseFirst = m.convs.filter { $0.execution.isSparse }.count
+            _ = m.setSparsity(Dictionary(uniqueKeysWithValues: m.convs.map { ($0.name, 0.97) }))
+            for _ in 0..<2 { losses.append(try step.run(lr: 0.05).loss) }
+            let reading = m.convs.filter { $0.bf16Input != nil && $0.inputInBF16 }.count
+            // And back: nothing pruned, dense plans again within the step that un-prunes.
+            _ = m.setSparsity(Dictionary(uniqueKeysWithValues: m.convs.map { ($0.name, 0.0) }))
+            losses.append(try step.run(lr: 0.05).loss)
+            XCTAssertEqual(m.convs.filter { $0.execution.isSparse }.count, 0, "dense plans again")
+            runs.append((losses, m, sparseFirst, reading))
+        }
+        XCTAssertEqual(runs[0].sparseFirst, 0, "dense plans before pruning")
+        XCTAssertGreaterThan(runs[0].reading, 0, "after pruning, sparse convs read their norms' output in bf16")
+        XCTAssertEqual(runs[1].reading, 0)
+        XCTAssertEqual(runs[0].losses.map(\.bitPattern), runs[1].losses.map(\.bitPattern), "losses \(runs.map(\.losses))")
+        let a = runs[0].model.network.store, b = runs[1].model.network.store
+        assertSameBits(a.values.base, b.values.base, a.values.count, "parameters")
+        assertSameBits(a.grads.base, b.grads.base, a.grads.count, "gradients")
+        assertSameBits(a.bufferValues.base, b.bufferValues.base, a.bufferValues.count, "running statistics")
+    }
+
     func testFusionsGiveTheSameBitsAsSeparatePasses() throws {
         let cases: [(String, SparseKind, ConvAlgorithm, Int)] = [
             ("ResNet18", .dense, .auto, 1), ("ResNet18", .str, .sparse, 2), ("ResNet50", .dense, .im2col, 2),
