@@ -59,6 +59,9 @@ static inline __attribute__((always_inline)) void spmm_tile(const sp_matrix *a, 
             if (fresh) {
                 for (int v = 0; v < 4; v++) acc[v] = _mm512_setzero_ps();
             } else {
+                // Accumulating: C's rows come from memory, far apart; fetch this row's next tile meanwhile.
+                if (accumulate && blk == 0)
+                    for (int v = 0; v < 4; v++) _mm_prefetch((const char *)(cr + TILE + 16 * v), _MM_HINT_T1);
                 __m512 n[4];
                 for (int v = 0; v < 4; v++) n[v] = full ? _mm512_loadu_ps(cr + 16 * v) : _mm512_maskz_loadu_ps(m[v], cr + 16 * v);
                 for (int h = 0; h < 2; h++) {
