@@ -38,8 +38,8 @@ final class FusionTests: XCTestCase {
         XCTFail("\(what): \(differing.count) of \(n) floats differ, first [\(i)] \(a[i]) vs \(b[i])", line: line)
     }
 
-    /// Three SGD steps on a fixed batch: the losses.
-    func threeSteps(_ m: Model) throws -> [Float] {
+    /// An SGD step (momentum 0.9) over a fixed batch, written into the model's input.
+    func fixedBatchStep(_ m: Model) -> TrainingStep {
         let net = m.network
         var settings = SGDSettings()
         settings.momentum = 0.9
@@ -47,6 +47,12 @@ final class FusionTests: XCTestCase {
         var rng = RNG(seed: 3)
         rng.fillNormal(net.input, count: net.inputRef.shape.count, std: 1)
         for i in 0..<net.batch { net.labels[i] = Int32(rng.below(4)) }
+        return step
+    }
+
+    /// Three SGD steps on a fixed batch: the losses.
+    func threeSteps(_ m: Model) throws -> [Float] {
+        let step = fixedBatchStep(m)
         return try (0..<3).map { _ in try step.run(lr: 0.05).loss }
     }
 
@@ -119,13 +125,7 @@ final class FusionTests: XCTestCase {
         for inputs in [true, false] {
             BF16Handoff.inputs = inputs
             let m = try model("ResNet50", kind: .str, algorithm: .auto, threads: 2, fused: true, precision: .bf16)
-            let net = m.network
-            var settings = SGDSettings()
-            settings.momentum = 0.9
-            let step = sgdStep(net, SGD(settings, table: m.layout.parameters))
-            var rng = RNG(seed: 3)
-            rng.fillNormal(net.input, count: net.inputRef.shape.count, std: 1)
-            for i in 0..<net.batch { net.labels[i] = Int32(rng.below(4)) }
+            let step = fixedBatchStep(m)
             var losses = [try step.run(lr: 0.05).loss]
             let sparseFirst = m.convs.filter { $0.execution.isSparse }.count
             _ = m.setSparsity(Dictionary(uniqueKeysWithValues: m.convs.map { ($0.name, 0.97) }))
