@@ -3,7 +3,8 @@
 // dense kernel, CSparse's sparse ones); everything else — master weights, BatchNorm, the loss, thresholds, the optimizer,
 // the all-reduce, checkpoints and the activations between layers — stays fp32, except where a sparse conv
 // and the BatchNorm that alone reads its output exchange bf16 (BF16Handoff): the conv's output, as autocast
-// keeps it, and the gradient handed back, which the conv would round anyway.
+// keeps it, and the gradient handed back, which the conv would round anyway; and a norm's own output handed
+// to the sparse conv after it, which would round it anyway too.
 
 import CBFloat16
 
