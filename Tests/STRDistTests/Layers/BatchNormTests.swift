@@ -59,9 +59,8 @@ final class BatchNormTests: XCTestCase {
         for (channels, m) in [(3, 700), (5, 37), (2, 512)] {
             let n = channels * m
             var rng = RNG(seed: UInt64(m))
-            func random(_ count: Int) -> [Float] { var v = [Float](repeating: 0, count: count); rng.fillNormal(&v, count: count, std: 1); return v }
-            let x = random(n), y = random(n), dy = random(n), gamma = random(channels)
-            let mean = random(channels), invstd = random(channels).map { abs($0) + 0.5 }
+            let x = rng.normals(n), y = rng.normals(n), dy = rng.normals(n), gamma = rng.normals(channels)
+            let mean = rng.normals(channels), invstd = rng.normals(channels).map { abs($0) + 0.5 }
             for relu in [false, true] { for fused in [true, false] {
                 var outputs: [[Float]] = []
                 var shortcut = [[Float]](repeating: [Float](repeating: 0, count: n), count: 2)
@@ -108,8 +107,7 @@ final class BatchNormTests: XCTestCase {
         for (channels, m) in [(3, 700), (5, 37)] {
             let n = channels * m
             var rng = RNG(seed: UInt64(m + 7))
-            func random(_ count: Int) -> [Float] { var v = [Float](repeating: 0, count: count); rng.fillNormal(&v, count: count, std: 1); return v }
-            let x32 = random(n), gamma = random(channels), beta = random(channels)
+            let x32 = rng.normals(n), gamma = rng.normals(channels), beta = rng.normals(channels)
             var x16 = [UInt16](repeating: 0, count: n)
             bf16_round(x32, &x16, Int64(n))
             for relu in [false, true] {
@@ -162,11 +160,10 @@ final class BatchNormTests: XCTestCase {
         for (channels, m) in [(3, 700), (5, 37)] {
             let n = channels * m
             var rng = RNG(seed: UInt64(m + 1))
-            func random(_ count: Int) -> [Float] { var v = [Float](repeating: 0, count: count); rng.fillNormal(&v, count: count, std: 1); return v }
             var x16 = [UInt16](repeating: 0, count: n)
-            bf16_round(random(n), &x16, Int64(n))
+            bf16_round(rng.normals(n), &x16, Int64(n))
             let x32 = x16.map { bf16_to_float($0) }
-            let dy = random(n), gamma = random(channels), beta = random(channels), residual = random(n)
+            let dy = rng.normals(n), gamma = rng.normals(channels), beta = rng.normals(channels), residual = rng.normals(n)
             for relu in [false, true] {
                 func run<X: ActivationElement>(_ x: UnsafePointer<X>) -> [[Float]] {
                     var y = [Float](repeating: 0, count: n), yEval = y, ySync = y, dx = y, dxSync = y
@@ -210,11 +207,10 @@ final class BatchNormTests: XCTestCase {
         for (channels, m) in [(3, 700), (4, 45)] {
             let n = channels * m
             var rng = RNG(seed: UInt64(m + 7))
-            func random(_ count: Int) -> [Float] { var v = [Float](repeating: 0, count: count); rng.fillNormal(&v, count: count, std: 1); return v }
-            var x = random(n)
+            var x = rng.normals(n)
             for i in stride(from: 0, to: n, by: 5) { x[i] = 0.25 }   // many equal values: some land on the edge
-            let dy = random(n), gamma = random(channels)
-            var beta = random(channels)
+            let dy = rng.normals(n), gamma = rng.normals(channels)
+            var beta = rng.normals(channels)
             beta[0] = 0   // channel 0's edge at its mean
             for bf16 in [false, true] { for fused in [true, false] {
                 var y = [Float](repeating: 0, count: n)
@@ -251,5 +247,14 @@ final class BatchNormTests: XCTestCase {
                 XCTAssertEqual(results[1].map(\.bitPattern), results[0].map(\.bitPattern), "\(channels)×\(m) bf16 ∂X \(bf16) fused \(fused)")
             } }
         }
+    }
+}
+
+extension RNG {
+    /// `count` draws from N(0, 1).
+    mutating func normals(_ count: Int) -> [Float] {
+        var v = [Float](repeating: 0, count: count)
+        fillNormal(&v, count: count, std: 1)
+        return v
     }
 }
