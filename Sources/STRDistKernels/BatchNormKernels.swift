@@ -168,21 +168,21 @@ public enum BatchNormKernels {
         }
     }
 
-    /// y = relu?(x·scale + shift), or with a residual r the join relu((x·scale + shift) + r).
+    /// y = relu?(x·scale + shift), or with a residual r the join relu((x·scale + shift) + r); `streamed`: stored
+    /// past the caches (Vec.fill).
     @inline(__always)
     public static func affine<X: ActivationElement>(_ x: UnsafePointer<X>, _ y: UnsafeMutablePointer<Float>, _ m: Int,
-                       _ scale: Float, _ shift: Float, _ relu: Bool, _ residual: UnsafePointer<Float>? = nil) {
+                       _ scale: Float, _ shift: Float, _ relu: Bool, _ residual: UnsafePointer<Float>? = nil,
+                       streamed: Bool = false) {
         let s = Vec.V(repeating: scale), b = Vec.V(repeating: shift), zero = Vec.V(repeating: 0)
-        var i = 0
         if let r = residual {
-            while i + 16 <= m { Vec.store(pointwiseMax(X.load(x + i) * s + b + Vec.load(r + i), zero), y + i); i += 16 }
-            while i < m { y[i] = max(0, (X.value(x, i) * scale + shift) + r[i]); i += 1 }
+            Vec.fill(y, m, streamed: streamed, { pointwiseMax(X.load(x + $0) * s + b + Vec.load(r + $0), zero) },
+                     { max(0, (X.value(x, $0) * scale + shift) + r[$0]) })
         } else if relu {
-            while i + 16 <= m { Vec.store(pointwiseMax(X.load(x + i) * s + b, zero), y + i); i += 16 }
-            while i < m { y[i] = max(0, X.value(x, i) * scale + shift); i += 1 }
+            Vec.fill(y, m, streamed: streamed, { pointwiseMax(X.load(x + $0) * s + b, zero) },
+                     { max(0, X.value(x, $0) * scale + shift) })
         } else {
-            while i + 16 <= m { Vec.store(X.load(x + i) * s + b, y + i); i += 16 }
-            while i < m { y[i] = X.value(x, i) * scale + shift; i += 1 }
+            Vec.fill(y, m, streamed: streamed, { X.load(x + $0) * s + b }, { X.value(x, $0) * scale + shift })
         }
     }
 }

@@ -3,6 +3,7 @@
 // these keep 16 lanes busy and fix the summation order (deterministic).
 
 import CBFloat16
+import CStream
 
 public enum Vec {
     public typealias V = SIMD16<Float>
@@ -56,6 +57,25 @@ public enum Vec {
         var i = 0
         while i + 16 <= n { store(load(y + i).addingProduct(a, load(x + i)), y + i); i += 16 }
         while i < n { y[i] += alpha * x[i]; i += 1 }
+    }
+
+    /// y[0..<m] = values computed 16 at a time by `lanes` (lanes(i): values i..<i+16) and one at a time by
+    /// `one` (one(i): value i) where 16 do not fit. `streamed`: past the caches (CStream) — from y's first
+    /// 64-byte boundary on, and a fence at the end, so that another thread may read y after this one is
+    /// done — else plain stores. The same values either way.
+    @inline(__always)
+    public static func fill(_ y: UnsafeMutablePointer<Float>, _ m: Int, streamed: Bool,
+                            _ lanes: (Int) -> V, _ one: (Int) -> Float) {
+        var i = 0
+        if streamed {
+            let head = Swift.min(m, (16 - ((Int(bitPattern: y) >> 2) & 15)) & 15)
+            while i < head { y[i] = one(i); i += 1 }
+            while i + 16 <= m { stream_store16(y + i, lanes(i)); i += 16 }
+        } else {
+            while i + 16 <= m { store(lanes(i), y + i); i += 16 }
+        }
+        while i < m { y[i] = one(i); i += 1 }
+        if streamed { stream_fence() }
     }
 
     /// y[i] += x[i].
