@@ -25,14 +25,15 @@ extension BatchNormKernels {
                                         maskFromInput: Bool = false, sumDy: UnsafeMutablePointer<Float>,
                                         sumDyXhat: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                                         dxBF16: Bool = false, accumulate: Bool, shortcut: ShortcutGradient? = nil,
-                                        pool: ThreadPool) {
+                                        stream: Bool? = nil, pool: ThreadPool) {
         let args = (x: x, y: y, dy: dy, dx: dx, bf16: dxBF16, m: m, mean: mean, invstd: invstd, gamma: gamma, beta: beta,
-                    relu: relu, fromX: maskFromInput, s1: sumDy, s2: sumDyXhat, acc: accumulate, sc: shortcut)
+                    relu: relu, fromX: maskFromInput, s1: sumDy, s2: sumDyXhat, acc: accumulate, sc: shortcut,
+                    streamed: streams(stream, channels * m, bf16: false))
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
                 trainingBackwardChannel(c, x: a.x, y: a.y, dy: a.dy, m: a.m, mean: a.mean, invstd: a.invstd, gamma: a.gamma,
                                         beta: a.beta, relu: a.relu, maskFromInput: a.fromX, sumDy: a.s1, sumDyXhat: a.s2,
-                                        dx: a.dx, dxBF16: a.bf16, accumulate: a.acc, shortcut: a.sc)
+                                        dx: a.dx, dxBF16: a.bf16, accumulate: a.acc, shortcut: a.sc, streamed: a.streamed)
             }
         }
     }
@@ -45,17 +46,17 @@ extension BatchNormKernels {
                                                beta: UnsafePointer<Float>? = nil, relu: Bool, maskFromInput: Bool = false,
                                                sumDy: UnsafeMutablePointer<Float>, sumDyXhat: UnsafeMutablePointer<Float>,
                                                dx: UnsafeMutablePointer<Float>?, dxBF16: Bool = false, accumulate: Bool,
-                                               shortcut: ShortcutGradient?) {
+                                               shortcut: ShortcutGradient?, streamed: Bool = false) {
         let at = c * m, inv = invstd[c]
         let mask = ReluMask(relu, fromInput: maskFromInput, c, mean: mean, invstd: invstd, gamma: gamma, beta: beta)
         let (t1, t2) = channelSums(x + at, y + at, dy + at, m, mean[c], mask)
         sumDy[c] = t1
         sumDyXhat[c] = t2 * inv
-        if let sc = shortcut { maskedGradient(y + at, dy + at, sc.pointer + at, m, sc.accumulate) }
+        if let sc = shortcut { maskedGradient(y + at, dy + at, sc.pointer + at, m, sc.accumulate, streamed: streamed) }
         guard let dx else { return }
         let k = inputGradientCoefficients(gamma: gamma?[c] ?? 1, invstd: inv, mean: mean[c],
                                           sumDy: sumDy[c], sumDyXhat: sumDyXhat[c], count: Float(m))
-        storeInputGradient(x + at, y + at, dy + at, dx, at: at, bf16: dxBF16, m, k, mask, accumulate)
+        storeInputGradient(x + at, y + at, dy + at, dx, at: at, bf16: dxBF16, m, k, mask, accumulate, streamed: streamed)
     }
 
     /// A fused ReLU's mask in backward: none; y ≤ 0 read from the output; or the output recomputed from the input
@@ -97,12 +98,13 @@ extension BatchNormKernels {
         }
     }
 
-    /// channelInputGradient into element `at` of dx, or (`bf16`) into bf16 element `at` of the same buffer.
+    /// channelInputGradient into element `at` of dx (`streamed`: past the caches where written, not added to), or
+    /// (`bf16`) into bf16 element `at` of the same buffer.
     @inline(__always)
     static func storeInputGradient<X: ActivationElement>(_ x: UnsafePointer<X>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                    _ dx: UnsafeMutablePointer<Float>, at: Int, bf16: Bool, _ m: Int,
-                                   _ k: (Float, Float, Float), _ mask: ReluMask, _ accumulate: Bool) {
-        guard bf16 else { return channelInputGradient(x, y, dy, dx + at, m, k, mask, accumulate) }
+                                   _ k: (Float, Float, Float), _ mask: ReluMask, _ accumulate: Bool, streamed: Bool = false) {
+        guard bf16 else { return channelInputGradient(x, y, dy, dx + at, m, k, mask, accumulate, streamed: streamed) }
         precondition(!accumulate, "a bf16 input gradient is written, never added to")
         dx.withMemoryRebound(to: UInt16.self, capacity: at + m) { channelInputGradient(x, y, dy, bf16: $0 + at, m, k, mask) }
     }
@@ -153,20 +155,23 @@ extension BatchNormKernels {
                                      maskFromInput: Bool = false,
                                      sumDy: UnsafePointer<Float>, sumDyXhat: UnsafePointer<Float>, count: Int? = nil,
                                      dx: UnsafeMutablePointer<Float>?, dxBF16: Bool = false, accumulate: Bool,
-                                     shortcut: ShortcutGradient? = nil, pool: ThreadPool) {
+                                     shortcut: ShortcutGradient? = nil, stream: Bool? = nil, pool: ThreadPool) {
         // `count`: the M the sums run over (all replicas' for synchronized BN; default m).
         let args = (x: x, y: y, dy: dy, dx: dx, bf16: dxBF16, m: m, mean: mean, invstd: invstd, gamma: gamma, beta: beta,
                     relu: relu, fromX: maskFromInput, s1: sumDy, s2: sumDyXhat, acc: accumulate, total: Float(count ?? m),
-                    sc: shortcut)
+                    sc: shortcut, streamed: streams(stream, channels * m, bf16: false))
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
-                if let sc = a.sc { maskedGradient(a.y + c * a.m, a.dy + c * a.m, sc.pointer + c * a.m, a.m, sc.accumulate) }
+                if let sc = a.sc {
+                    maskedGradient(a.y + c * a.m, a.dy + c * a.m, sc.pointer + c * a.m, a.m, sc.accumulate, streamed: a.streamed)
+                }
                 guard let dx = a.dx else { continue }
                 let k = inputGradientCoefficients(gamma: a.gamma?[c] ?? 1, invstd: a.invstd[c], mean: a.mean[c],
                                                   sumDy: a.s1[c], sumDyXhat: a.s2[c], count: a.total)
                 let at = c * a.m
                 let mask = ReluMask(a.relu, fromInput: a.fromX, c, mean: a.mean, invstd: a.invstd, gamma: a.gamma, beta: a.beta)
-                storeInputGradient(a.x + at, a.y + at, a.dy + at, dx, at: at, bf16: a.bf16, a.m, k, mask, a.acc)
+                storeInputGradient(a.x + at, a.y + at, a.dy + at, dx, at: at, bf16: a.bf16, a.m, k, mask, a.acc,
+                                   streamed: a.streamed)
             }
         }
     }
@@ -180,44 +185,45 @@ extension BatchNormKernels {
         return (k, -k * meanDy + k * meanDyXhat * inv * mean, -k * meanDyXhat * inv)
     }
 
-    /// d = dy·1[y > 0] over one channel, written or (accumulate) added: the join's gradient of the shortcut.
+    /// d = dy·1[y > 0] over one channel, written (`streamed`: past the caches) or (accumulate) added: the join's
+    /// gradient of the shortcut.
     @inline(__always)
     public static func maskedGradient(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-                                      _ d: UnsafeMutablePointer<Float>, _ m: Int, _ accumulate: Bool) {
+                                      _ d: UnsafeMutablePointer<Float>, _ m: Int, _ accumulate: Bool, streamed: Bool = false) {
         let zero = Vec.V(repeating: 0)
+        guard accumulate else {
+            return Vec.fill(d, m, streamed: streamed, { Vec.load(dy + $0).replacing(with: zero, where: Vec.load(y + $0) .<= zero) },
+                            { y[$0] > 0 ? dy[$0] : 0 })
+        }
         var i = 0
         while i + 16 <= m {
             var g = Vec.load(dy + i)
             g.replace(with: zero, where: Vec.load(y + i) .<= zero)
-            if accumulate { g += Vec.load(d + i) }
-            Vec.store(g, d + i)
+            Vec.store(g + Vec.load(d + i), d + i)
             i += 16
         }
-        while i < m {
-            let g = y[i] > 0 ? dy[i] : 0
-            d[i] = accumulate ? d[i] + g : g
-            i += 1
-        }
+        while i < m { d[i] += y[i] > 0 ? dy[i] : 0; i += 1 }
     }
 
-    /// dx = a·dy' + b + s·x over one channel.
+    /// dx = a·dy' + b + s·x over one channel, written (`streamed`: past the caches) or (accumulate) added.
     @inline(__always)
     public static func channelInputGradient<X: ActivationElement>(_ x: UnsafePointer<X>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                      _ dx: UnsafeMutablePointer<Float>, _ m: Int, _ k: (Float, Float, Float),
-                                     _ mask: ReluMask, _ accumulate: Bool) {
+                                     _ mask: ReluMask, _ accumulate: Bool, streamed: Bool = false) {
         let a = Vec.V(repeating: k.0), b = Vec.V(repeating: k.1), sx = Vec.V(repeating: k.2)
+        guard accumulate else {
+            return Vec.fill(dx, m, streamed: streamed, { mask.apply(Vec.load(dy + $0), x, y, $0) * a + b + X.load(x + $0) * sx },
+                            { k.0 * mask.apply(dy[$0], x, y, $0) + k.1 + k.2 * X.value(x, $0) })
+        }
         var i = 0
         while i + 16 <= m {
             let d = mask.apply(Vec.load(dy + i), x, y, i)
-            var r = d * a + b + X.load(x + i) * sx
-            if accumulate { r += Vec.load(dx + i) }
-            Vec.store(r, dx + i)
+            Vec.store(d * a + b + X.load(x + i) * sx + Vec.load(dx + i), dx + i)
             i += 16
         }
         while i < m {
             let d = mask.apply(dy[i], x, y, i)
-            let r = k.0 * d + k.1 + k.2 * X.value(x, i)
-            dx[i] = accumulate ? dx[i] + r : r
+            dx[i] += k.0 * d + k.1 + k.2 * X.value(x, i)
             i += 1
         }
     }

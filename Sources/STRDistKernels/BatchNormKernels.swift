@@ -32,6 +32,13 @@ public enum BatchNormKernels {
         }
     }
 
+    /// Whether a pass writes its fp32 output of `floats` values past the caches: `stream` if given (tests), else
+    /// when it outgrows half the last-level cache, as the sparse kernels decide (MachineCaches.streams). A bf16
+    /// output is stored through the caches.
+    static func streams(_ stream: Bool?, _ floats: Int, bf16: Bool) -> Bool {
+        !bf16 && (stream ?? MachineCaches.streams(floats: floats))
+    }
+
     /// Running statistics update: r = (1 − momentum)·r + momentum·stat, with the unbiased variance.
     public static func updateRunning(mean: UnsafePointer<Float>, variance: UnsafePointer<Float>, channels: Int,
                                      m: Int, momentum: Float, runningMean: UnsafeMutablePointer<Float>,
@@ -49,16 +56,17 @@ public enum BatchNormKernels {
                                  mean: UnsafePointer<Float>, varianceToInvstd: UnsafeMutablePointer<Float>, eps: Float,
                                  gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, relu: Bool,
                                  residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>, yBF16: Bool = false,
-                                 pool: ThreadPool) {
+                                 stream: Bool? = nil, pool: ThreadPool) {
         let args = (x: x, y: y, bf16: yBF16, m: m, mean: mean, inv: varianceToInvstd, eps: eps, gamma: gamma, beta: beta,
-                    relu: relu, r: residual)
+                    relu: relu, r: residual, streamed: streams(stream, channels * m, bf16: yBF16))
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
                 let invstd = 1 / (a.inv[c] + a.eps).squareRoot()
                 a.inv[c] = invstd
                 let scale = invstd * (a.gamma?[c] ?? 1)
                 let shift = (a.beta?[c] ?? 0) - a.mean[c] * scale
-                storeOutput(a.x + c * a.m, a.y, at: c * a.m, bf16: a.bf16, a.m, scale, shift, a.relu, a.r.map { $0 + c * a.m })
+                storeOutput(a.x + c * a.m, a.y, at: c * a.m, bf16: a.bf16, a.m, scale, shift, a.relu, a.r.map { $0 + c * a.m },
+                            streamed: a.streamed)
             }
         }
     }
@@ -70,13 +78,14 @@ public enum BatchNormKernels {
                                        variance: UnsafeMutablePointer<Float>, eps: Float,
                                        gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, relu: Bool,
                                        residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>,
-                                       yBF16: Bool = false, pool: ThreadPool) {
+                                       yBF16: Bool = false, stream: Bool? = nil, pool: ThreadPool) {
         let args = (x: x, y: y, bf16: yBF16, m: m, mean: mean, inv: invstd, variance: variance, eps: eps, gamma: gamma,
-                    beta: beta, relu: relu, r: residual)
+                    beta: beta, relu: relu, r: residual, streamed: streams(stream, channels * m, bf16: yBF16))
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
                 trainingForwardChannel(c, a.x, m: a.m, mean: a.mean, invstd: a.inv, variance: a.variance, eps: a.eps,
-                                       gamma: a.gamma, beta: a.beta, relu: a.relu, residual: a.r, y: a.y, yBF16: a.bf16)
+                                       gamma: a.gamma, beta: a.beta, relu: a.relu, residual: a.r, y: a.y, yBF16: a.bf16,
+                                       streamed: a.streamed)
             }
         }
     }
@@ -87,27 +96,29 @@ public enum BatchNormKernels {
                                               invstd: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>,
                                               eps: Float, gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?,
                                               relu: Bool, residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
-                                              yBF16: Bool = false) {
+                                              yBF16: Bool = false, streamed: Bool = false) {
         let xc = x + c * m
         let mu = Vec.sum(xc, m) / Float(m)
         let v = Vec.sumSquaredDeviations(xc, m, mean: mu) / Float(m)
         let inv = 1 / (v + eps).squareRoot()
         mean[c] = mu; variance[c] = v; invstd[c] = inv
         let scale = inv * (gamma?[c] ?? 1)
-        storeOutput(xc, y, at: c * m, bf16: yBF16, m, scale, (beta?[c] ?? 0) - mu * scale, relu, residual.map { $0 + c * m })
+        storeOutput(xc, y, at: c * m, bf16: yBF16, m, scale, (beta?[c] ?? 0) - mu * scale, relu, residual.map { $0 + c * m },
+                    streamed: streamed)
     }
 
     /// Evaluation: y = relu?((x − running_mean)/√(running_var + eps)·γ + β).
     public static func forwardEval<X: ActivationElement>(_ x: UnsafePointer<X>, channels: Int, m: Int,
                                    runningMean: UnsafePointer<Float>, runningVar: UnsafePointer<Float>, eps: Float,
                                    gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, relu: Bool,
-                                   residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+                                   residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>, stream: Bool? = nil,
+                                   pool: ThreadPool) {
         let args = (x: x, y: y, m: m, rm: runningMean, rv: runningVar, eps: eps, gamma: gamma, beta: beta, relu: relu,
-                    r: residual)
+                    r: residual, streamed: streams(stream, channels * m, bf16: false))
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
                 evalChannel(c, a.x, m: a.m, runningMean: a.rm, runningVar: a.rv, eps: a.eps, gamma: a.gamma, beta: a.beta,
-                            relu: a.relu, residual: a.r, y: a.y)
+                            relu: a.relu, residual: a.r, y: a.y, streamed: a.streamed)
             }
         }
     }
@@ -117,10 +128,10 @@ public enum BatchNormKernels {
     public static func evalChannel<X: ActivationElement>(_ c: Int, _ x: UnsafePointer<X>, m: Int, runningMean: UnsafePointer<Float>,
                                    runningVar: UnsafePointer<Float>, eps: Float, gamma: UnsafePointer<Float>?,
                                    beta: UnsafePointer<Float>?, relu: Bool, residual: UnsafePointer<Float>?,
-                                   y: UnsafeMutablePointer<Float>) {
+                                   y: UnsafeMutablePointer<Float>, streamed: Bool = false) {
         let (scale, shift) = evalCoefficients(c, runningMean: runningMean, runningVar: runningVar, eps: eps,
                                               gamma: gamma, beta: beta)
-        affine(x + c * m, y + c * m, m, scale, shift, relu, residual.map { $0 + c * m })
+        affine(x + c * m, y + c * m, m, scale, shift, relu, residual.map { $0 + c * m }, streamed: streamed)
     }
 
     /// Channel c's evaluation as y = x·scale + shift: scale = γ/√(running_var + eps), shift = β − running_mean·scale
@@ -133,13 +144,14 @@ public enum BatchNormKernels {
         return (scale, (beta?[c] ?? 0) - runningMean[c] * scale)
     }
 
-    /// affine into element `at` of y, or (`bf16`) into bf16 element `at` of the same buffer (a norm's own output, no
-    /// join), rounded as bf16_round does — what the bf16 products of the conv reading it would round it to.
+    /// affine into element `at` of y (`streamed`: past the caches), or (`bf16`) into bf16 element `at` of the same
+    /// buffer (a norm's own output, no join), rounded as bf16_round does — what the bf16 products of the conv
+    /// reading it would round it to.
     @inline(__always)
     static func storeOutput<X: ActivationElement>(_ x: UnsafePointer<X>, _ y: UnsafeMutablePointer<Float>, at: Int, bf16: Bool,
                                                   _ m: Int, _ scale: Float, _ shift: Float, _ relu: Bool,
-                                                  _ residual: UnsafePointer<Float>?) {
-        guard bf16 else { return affine(x, y + at, m, scale, shift, relu, residual) }
+                                                  _ residual: UnsafePointer<Float>?, streamed: Bool = false) {
+        guard bf16 else { return affine(x, y + at, m, scale, shift, relu, residual, streamed: streamed) }
         precondition(residual == nil, "a bf16 output is a norm's own, not a join's")
         y.withMemoryRebound(to: UInt16.self, capacity: at + m) { affine(x, bf16: $0 + at, m, scale, shift, relu) }
     }

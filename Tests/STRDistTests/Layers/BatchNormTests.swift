@@ -199,6 +199,61 @@ final class BatchNormTests: XCTestCase {
         }
     }
 
+    /// Outputs stored past the caches (`stream: true`, as for a tensor outgrowing half the last-level cache) hold
+    /// the bits of plain stores: the fused forward (alone, with its ReLU, with a residual join), synchronized BN's
+    /// normalise, inference, and the backward's ∂X and shortcut gradient, written and added to; channels of 37,
+    /// 700 and 1003 values, so that they start at every alignment (the streamed stores begin at a 64-byte one).
+    func testStreamedStoresGiveTheBitsOfCachedOnes() {
+        let pool = ThreadPool(threads: 2)
+        for (channels, m) in [(5, 37), (3, 700), (4, 1003)] {
+            let n = channels * m
+            var rng = RNG(seed: UInt64(m + 3))
+            let x = rng.normals(n), dy = rng.normals(n), residual = rng.normals(n), prior = rng.normals(n)
+            let gamma = rng.normals(channels), beta = rng.normals(channels)
+            for (relu, join) in [(false, false), (true, false), (true, true)] {
+                func run(stream: Bool) -> [[Float]] {
+                    var y = [Float](repeating: .nan, count: n), yEval = y, ySync = y, dx = y, shortcut = y
+                    var dxAdded = prior, shortcutAdded = prior
+                    var stats = [Float](repeating: 0, count: 7 * channels)
+                    stats.withUnsafeMutableBufferPointer { s in
+                        let mean = s.baseAddress!, inv = mean + channels, variance = inv + channels
+                        let s1 = variance + channels, s2 = s1 + channels, sm = s2 + channels, sv = sm + channels
+                        let r = join ? residual : nil
+                        BatchNormKernels.trainingForward(x, channels: channels, m: m, mean: mean, invstd: inv, variance: variance,
+                                                         eps: 1e-5, gamma: gamma, beta: beta, relu: relu, residual: r, y: &y,
+                                                         stream: stream, pool: pool)
+                        BatchNormKernels.moments(x, channels: channels, m: m, mean: sm, variance: sv, pool: pool)
+                        BatchNormKernels.normalize(x, channels: channels, m: m, mean: sm, varianceToInvstd: sv, eps: 1e-5,
+                                                   gamma: gamma, beta: beta, relu: relu, residual: r, y: &ySync,
+                                                   stream: stream, pool: pool)
+                        BatchNormKernels.forwardEval(x, channels: channels, m: m, runningMean: mean, runningVar: variance,
+                                                     eps: 1e-5, gamma: gamma, beta: beta, relu: relu, residual: r, y: &yEval,
+                                                     stream: stream, pool: pool)
+                        for accumulate in [false, true] {
+                            shortcut.withUnsafeMutableBufferPointer { sc in shortcutAdded.withUnsafeMutableBufferPointer { sa in
+                            dx.withUnsafeMutableBufferPointer { d in dxAdded.withUnsafeMutableBufferPointer { da in
+                                let gradient = join ? BatchNormKernels.ShortcutGradient(accumulate ? sa.baseAddress! : sc.baseAddress!,
+                                                                                        accumulate: accumulate) : nil
+                                BatchNormKernels.trainingBackward(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean,
+                                                                  invstd: inv, gamma: gamma, relu: relu, sumDy: s1, sumDyXhat: s2,
+                                                                  dx: accumulate ? da.baseAddress! : d.baseAddress!,
+                                                                  accumulate: accumulate, shortcut: gradient, stream: stream,
+                                                                  pool: pool)
+                            } } } }
+                        }
+                    }
+                    return [y, ySync, yEval, dx, dxAdded, shortcut, shortcutAdded, stats]
+                }
+                let cached = run(stream: false), streamed = run(stream: true)
+                let names = ["y", "sync y", "eval y", "dx", "dx added", "shortcut gradient", "shortcut gradient added", "statistics"]
+                for (i, what) in names.enumerated() where join || !what.hasPrefix("shortcut") {
+                    XCTAssertEqual(streamed[i].map(\.bitPattern), cached[i].map(\.bitPattern), "\(what), \(channels)×\(m) relu \(relu) join \(join)")
+                }
+                XCTAssertTrue(cached[0].allSatisfy(\.isFinite) && cached[3].allSatisfy(\.isFinite), "every value written")
+            }
+        }
+    }
+
     /// A norm's own ReLU recomputes its backward mask from x with the forward's coefficients (ReluMask.input)
     /// instead of reading y: the same gradient sums and ∂X, bit for bit — fused and synchronized-BN passes, fp32
     /// and bf16 ∂X, values on both sides of the ReLU's edge (many of them repeated; channel 0's β = 0).
