@@ -10,6 +10,13 @@
 // rows and one zero row between images serve as the right pad of one and the
 // left (top) pad of the next, so Wp = W + 1, Hp = H + 1 — a 14×14 plane computes
 // 225 positions instead of 256.
+// Stride s (2; kernels of at least s taps): each padded plane is split into its
+// s² phase planes — phase (p, q) holds padded pixel (s·i + p, s·j + q) at
+// i·Wp + j, with Wp and Hp now ⌈padded size / s⌉ — so tap (a, b) of output
+// position q reads phase (a mod s, b mod s) at q + (a / s)·Wp + b / s: the same
+// shifted runs over planes about the input's size, where im2col's columns are
+// k²/s² times it (2.25× for a 3×3/2 conv). The phase planes are the rows of
+// the transposed product, and ∂X is gathered back from them.
 
 import CSparse
 import CBFloat16
@@ -40,36 +47,44 @@ extension UInt16: PlaneElement {
     }
 }
 
-/// The padded-plane sizes of a stride-1 geometry.
+/// The padded-plane sizes of a stride-1 or stride-2 geometry.
 public struct ShiftedPlanes: Sendable {
     public let g: ConvGeometry
+    /// The stride; each input channel has stride² planes (its phases; one at stride 1).
+    public let stride: Int
+    /// Rows per image and row length of a (phase) plane.
     public let hp: Int, wp: Int
-    /// Floats per channel: N padded planes.
+    /// Floats per plane: N images' planes.
     public var planes: Int { g.batch * hp * wp }
+    /// Planes of the input: its channels' phases.
+    public var inputRows: Int { g.inChannels * stride * stride }
     /// Zeros ahead of each ∂Y row, so the transposed reads at q − tap stay inside it.
-    public var margin: Int { (g.kernelH - 1) * wp + (g.kernelW - 1) }
+    public var margin: Int { (g.kernelH - 1) / stride * wp + (g.kernelW - 1) / stride }
     public var gradRows: Int { margin + planes }
 
     public init(_ g: ConvGeometry) {
         self.g = g
-        let shared = g.kernelH == 3 && g.kernelW == 3 && g.padH == 1 && g.padW == 1
-        hp = g.inH + (shared ? 1 : 2 * g.padH); wp = g.inW + (shared ? 1 : 2 * g.padW)
+        stride = g.strideH
+        let shared = stride == 1 && g.kernelH == 3 && g.kernelW == 3 && g.padH == 1 && g.padW == 1
+        hp = (g.inH + (shared ? 1 : 2 * g.padH) + stride - 1) / stride
+        wp = (g.inW + (shared ? 1 : 2 * g.padW) + stride - 1) / stride
     }
 
     /// Shared scratch: [entry sums (capacity) | padded x (+ margin of slack) | padded ∂Y | padded y or ∂x].
     public func scratch(capacity: Int) -> Int {
-        capacity + g.inChannels * planes + margin + g.outChannels * gradRows + max(g.inChannels, g.outChannels) * planes
+        capacity + inputRows * planes + margin + g.outChannels * gradRows + max(inputRows, g.outChannels) * planes
     }
 
     func regions(_ base: UnsafeMutablePointer<Float>, capacity: Int)
         -> (sums: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>, dy: UnsafeMutablePointer<Float>,
             out: UnsafeMutablePointer<Float>) {
-        let x = base + capacity, dy = x + g.inChannels * planes + margin
+        let x = base + capacity, dy = x + inputRows * planes + margin
         return (base, x, dy, dy + g.outChannels * gradRows)
     }
 
     var layout: SparseAddressing {
-        .shifted(channels: g.inChannels, kernel: g.kernelH, rowLength: wp, planes: planes, gradRows: gradRows, margin: margin)
+        .shifted(channels: g.inChannels, kernel: g.kernelH, stride: stride, rowLength: wp, planes: planes, gradRows: gradRows,
+                 margin: margin)
     }
 }
 
@@ -87,7 +102,7 @@ extension SparseConvKernels {
         var a = w.matrix
         if bf16 {
             // The planes in bf16, in the first half of the padded input's region.
-            r.x.withMemoryRebound(to: UInt16.self, capacity: g.inChannels * s.planes + s.margin) { half in
+            r.x.withMemoryRebound(to: UInt16.self, capacity: s.inputRows * s.planes + s.margin) { half in
                 pad(x, bf16: xBF16, into: half, channels: g.inChannels, s, pool: pool)
                 withUnsafePointer(to: &a) { m in
                     pool.run((m: m, x: UnsafePointer(half), y: r.out, q: s.planes, threads: pool.threads)) { a, t in
@@ -144,8 +159,7 @@ extension SparseConvKernels {
                     }
                 }
             }
-            crop(r.out, rowLength: s.planes, into: dx, channels: g.inChannels, size: (g.inH, g.inW), accumulate: accumulate,
-                 offset: g.padH * s.wp + g.padW, bias: nil, relu: false, s, pool: pool)
+            inputGradient(from: r.out, into: dx, accumulate: accumulate, s, pool: pool)
             finishKeptGradient(r.sums, threads: threads, w, into: dw, g, pool: pool)
             return
         }
@@ -157,8 +171,7 @@ extension SparseConvKernels {
                     sp_spmm(a.m, a.dy, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.dx, Int64(a.q), 0, nil, nil)
                 }
             }
-            crop(r.out, rowLength: s.planes, into: dx, channels: g.inChannels, size: (g.inH, g.inW), accumulate: accumulate,
-                 offset: g.padH * s.wp + g.padW, bias: nil, relu: false, s, pool: pool)
+            inputGradient(from: r.out, into: dx, accumulate: accumulate, s, pool: pool)
         }
         guard let dw else { return }
         pad(x, into: r.x, channels: g.inChannels, s, pool: pool)
@@ -186,7 +199,7 @@ extension SparseConvKernels {
         let g = s.g, threads = pool.threads, count = w.count
         var a = w.matrix, t = w.transposed
         r.dy.withMemoryRebound(to: UInt16.self, capacity: g.outChannels * s.gradRows) { dyh in
-            r.x.withMemoryRebound(to: UInt16.self, capacity: g.inChannels * s.planes + s.margin) { xh in
+            r.x.withMemoryRebound(to: UInt16.self, capacity: s.inputRows * s.planes + s.margin) { xh in
                 padGradient(dy, bf16: dyBF16, into: dyh, s, pool: pool)
                 if dw != nil {
                     pad(x, bf16: xBF16, into: xh, channels: g.inChannels, s, pool: pool)
@@ -206,8 +219,7 @@ extension SparseConvKernels {
             }
         }
         if let dx {
-            crop(r.out, rowLength: s.planes, into: dx, channels: g.inChannels, size: (g.inH, g.inW), accumulate: accumulate,
-                 offset: g.padH * s.wp + g.padW, bias: nil, relu: false, s, pool: pool)
+            inputGradient(from: r.out, into: dx, accumulate: accumulate, s, pool: pool)
         }
         guard let dw else { return }
         finishKeptGradient(r.sums, threads: threads, w, into: dw, g, pool: pool)
@@ -228,6 +240,7 @@ extension SparseConvKernels {
     private static func pad<E: PlaneElement>(_ x: UnsafePointer<Float>, _ xh: UnsafePointer<UInt16>?,
                                              into xp: UnsafeMutablePointer<E>, channels: Int, _ s: ShiftedPlanes,
                                              pool: ThreadPool) {
+        guard s.stride == 1 else { return padPhases(x, xh, into: xp, channels: channels, s, pool: pool) }
         pool.parallelRanges(channels, (x: x, xh: xh, xp: xp, s: s)) { a, range, _ in
             let g = a.s.g, w = g.inW, h = g.inH, wp = a.s.wp
             for c in range {
@@ -282,7 +295,7 @@ extension SparseConvKernels {
     /// The h×w positions of padded rows (from `offset` within each padded plane) into CNHW planes; with a
     /// bias (per channel) and ReLU applied on the way (the forward's epilogue). `bf16`: dst's buffer receives
     /// them rounded to bf16 (UInt16 bits, bf16_round's).
-    private static func crop(_ src: UnsafePointer<Float>, rowLength: Int, into dst: UnsafeMutablePointer<Float>,
+    static func crop(_ src: UnsafePointer<Float>, rowLength: Int, into dst: UnsafeMutablePointer<Float>,
                              bf16: Bool = false, channels: Int, size: (Int, Int), accumulate: Bool, offset: Int,
                              bias: UnsafePointer<Float>?, relu: Bool, _ s: ShiftedPlanes, pool: ThreadPool) {
         precondition(!bf16 || !accumulate, "a bf16 crop writes, never adds")

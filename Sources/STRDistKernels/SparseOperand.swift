@@ -8,7 +8,8 @@ import CSparse
 public enum SparseLayout: Int, CaseIterable, Sendable {
     /// 1×1 stride-1: the input itself is the dense operand.
     case pointwise
-    /// Stride-1 k×k on padded planes, one shifted view per kernel tap (no im2col).
+    /// Stride-1 or -2 k×k on padded planes (stride 2: their phase planes), one shifted view per kernel tap
+    /// (no im2col).
     case shifted
     /// Any other shape: im2col columns, chunk by chunk.
     case columns
@@ -18,9 +19,11 @@ public enum SparseLayout: Int, CaseIterable, Sendable {
 public enum SparseAddressing: Sendable {
     /// im2col columns: forward entry (o, k) reads row k; the transpose's row k reads ∂Y row o.
     case columns
-    /// Shifted padded planes (stride-1 direct convolution): forward entry (o, c, a, b) reads
-    /// x + c·planes + a·rowLength + b; the transpose's row c reads ∂Y at o·gradRows + margin − (a·rowLength + b).
-    case shifted(channels: Int, kernel: Int, rowLength: Int, planes: Int, gradRows: Int, margin: Int)
+    /// Shifted padded planes (direct convolution): at stride 1, forward entry (o, c, a, b) reads
+    /// x + c·planes + a·rowLength + b, and the transpose's row c reads ∂Y at o·gradRows + margin − (a·rowLength + b).
+    /// At stride s each channel has s² phase planes (ShiftedPlanes): the entry reads phase plane
+    /// c·s² + (a mod s)·s + b mod s at (a / s)·rowLength + b / s, and that plane is the transpose's row.
+    case shifted(channels: Int, kernel: Int, stride: Int, rowLength: Int, planes: Int, gradRows: Int, margin: Int)
 }
 
 /// A compressed weight as the sparse kernels read it.

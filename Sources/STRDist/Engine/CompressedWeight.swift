@@ -11,8 +11,9 @@
 // shifted transpose's row meets its taps, which the density fixes.
 // Where an entry's dense operand row starts depends on the layout (Layout):
 // im2col columns (forward: row k; transpose: row k of ∂col reads ∂Y row o), or
-// shifted planes (forward: channel c's padded plane shifted by the tap;
-// transpose: channel c's row reads ∂Y row o shifted back). `index` maps each
+// shifted planes (forward: channel c's padded plane — at stride 2 the tap's
+// phase plane of it — shifted by the tap; transpose: that plane's row reads ∂Y
+// row o shifted back). `index` maps each
 // forward entry to its place o·K + k in the dense weight (for the weight
 // gradient). Integer arrays live in Int32 regions of the workspace; the
 // counting, filling and transposing are CSparse's kernels (sp_count, sp_fill,
@@ -53,8 +54,8 @@ public final class CompressedWeight {
     public static func fits(rows: Int, cols: Int, layout: Layout) -> Bool {
         let (entries, overflow) = rows.multipliedReportingOverflow(by: cols)
         guard !overflow, entries < Int(Int32.max) else { return false }
-        if case .shifted(let channels, _, _, let planes, let gradRows, _) = layout {
-            let (a, o1) = channels.multipliedReportingOverflow(by: planes)
+        if case .shifted(let channels, _, let stride, _, let planes, let gradRows, _) = layout {
+            let (a, o1) = (channels * stride * stride).multipliedReportingOverflow(by: planes)
             let (b, o2) = rows.multipliedReportingOverflow(by: gradRows)
             return !o1 && !o2 && max(a, b) < Int(Int32.max)
         }
@@ -73,14 +74,16 @@ public final class CompressedWeight {
             transposedRow = columnOffset
             transposedShift = [Int32](repeating: 0, count: cols)
             transposedStride = 1; transposedRows = cols
-        case .shifted(let channels, let k, let rowLength, let planes, let gradRows, let margin):
+        case .shifted(let channels, let k, let s, let rowLength, let planes, let gradRows, let margin):
             precondition(channels * k * k == cols, "a shifted layout needs K = C·k·k")
-            precondition(max(channels * planes, rows * gradRows) < Int(Int32.max), "planes too large for 32-bit offsets")
-            let tap = (0..<cols).map { ($0 % (k * k)) / k * rowLength + $0 % k }
-            columnOffset = (0..<cols).map { Int32($0 / (k * k) * planes + tap[$0]) }
-            transposedRow = (0..<cols).map { Int32($0 / (k * k)) }
+            precondition(max(channels * s * s * planes, rows * gradRows) < Int(Int32.max), "planes too large for 32-bit offsets")
+            // Column (c, a, b): the tap's plane (channel c's phase (a mod s, b mod s)) and its shift in it.
+            let plane = (0..<cols).map { $0 / (k * k) * s * s + ($0 % (k * k)) / k % s * s + $0 % k % s }
+            let tap = (0..<cols).map { ($0 % (k * k)) / k / s * rowLength + $0 % k / s }
+            columnOffset = (0..<cols).map { Int32(plane[$0] * planes + tap[$0]) }
+            transposedRow = plane.map { Int32($0) }
             transposedShift = (0..<cols).map { Int32(margin - tap[$0]) }
-            transposedStride = Int32(gradRows); transposedRows = channels
+            transposedStride = Int32(gradRows); transposedRows = channels * s * s
         }
     }
 

@@ -40,7 +40,7 @@ enum ConvTraffic {
         case .sparse(.shifted):
             // x's and ∂Y's planes are bf16 under sparseBF16; the products' padded outputs stay fp32.
             let planes = Double(ShiftedPlanes(g).planes), h = g.sparseBF16 ? 0.5 : 1
-            let c = Double(g.inChannels), o = Double(g.outChannels)
+            let c = Double(ShiftedPlanes(g).inputRows), o = Double(g.outChannels)
             return gradient ? (c * h + (g.inputGradient ? c : 0) + o * h) * planes : (c * h + o) * planes
         }
     }

@@ -148,7 +148,7 @@ public struct SparseCostModel: Sendable, Codable, Equatable {
     static func moved(_ g: ConvGeometry, _ layout: SparseLayout) -> Double {
         switch layout {
         case .pointwise: return io(g)
-        case .shifted: let s = ShiftedPlanes(g); return Double((g.inChannels + g.outChannels) * s.planes)
+        case .shifted: let s = ShiftedPlanes(g); return Double((s.inputRows + g.outChannels) * s.planes)
         case .columns: return Double((g.colRows + g.outChannels) * g.columns)
         }
     }
@@ -184,7 +184,7 @@ public struct SparseCostModel: Sendable, Codable, Equatable {
         let forward = o * blocks(span: k, perColumn: density)
         guard training else { return forward * tiles }
         guard g.inputGradient else { return 2 * forward * tiles }
-        let tRows = layout == .shifted ? Double(g.inChannels) : k
+        let tRows = layout == .shifted ? Double(ShiftedPlanes(g).inputRows) : k
         return (2 * forward + tRows * blocks(span: o, perColumn: density * k / tRows)) * tiles
     }
 }
