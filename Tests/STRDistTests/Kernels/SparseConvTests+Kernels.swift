@@ -25,6 +25,10 @@ final class SparseConvKernelTests: XCTestCase {
         Case(c: 6, o: 5, k: 3, p: 1, n: 2, h: 16, w: 15, bias: true), // shifted planes (OW ≥ 14)
         Case(c: 3, o: 4, k: 5, p: 2, n: 3, h: 5, w: 17),      // shifted, 5×5, short planes
         Case(c: 4, o: 3, k: 3, p: 0, n: 2, h: 9, w: 18),      // shifted, no padding (valid conv)
+        Case(c: 5, o: 6, k: 3, s: 2, p: 1, n: 2, h: 29, w: 30, bias: true), // stride 2 on phase planes (OW ≥ 14)
+        Case(c: 3, o: 4, k: 3, s: 2, p: 0, n: 2, h: 12, w: 33), // phase planes, no padding, odd width
+        Case(c: 2, o: 3, k: 2, s: 2, p: 0, n: 3, h: 9, w: 31),  // phase planes, 2×2/2: one tap per phase
+        Case(c: 3, o: 5, k: 7, s: 2, p: 3, n: 2, h: 9, w: 29),  // 7×7/2 stem as wide: im2col columns still
     ]
 
     /// A conv of `kind` forced sparse (or dense) with weights pruned to about `density`.

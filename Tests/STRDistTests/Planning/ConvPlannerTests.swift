@@ -15,7 +15,8 @@ final class ConvPlannerTests: XCTestCase {
             (geometry(256, 512, k: 1, s: 2), .im2col, .columns, "1×1 stride 2 (downsample)"),
             (geometry(64, 64, k: 3), .winograd, .shifted, "3×3 stride 1 at 14×14"),
             (geometry(64, 64, k: 3, size: 7), .im2col, .columns, "3×3 stride 1 at 7×7, two images: too few tiles"),
-            (geometry(128, 128, k: 3, s: 2), .im2col, .columns, "3×3 stride 2"),
+            (geometry(128, 128, k: 3, s: 2), .im2col, .columns, "3×3 stride 2 at 14×14: too few tiles"),
+            (geometry(128, 128, k: 3, s: 2, size: 56), .im2col, .shifted, "3×3 stride 2 at 56×56: phase planes"),
             (geometry(3, 64, k: 7, s: 2, size: 224), .im2col, .columns, "the 7×7 stem"),
             (geometry(32, 32, k: 3, groups: 32), .depthwise, .columns, "depthwise"),
         ]
