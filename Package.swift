@@ -44,12 +44,12 @@ let package = Package(
         // bfloat16 rounding, operand packing and the bf16 product (portable and AVX512_BF16 bodies, chosen
         // at run time) for mixed precision.
         .target(name: "CBFloat16", cSettings: [.unsafeFlags(["-O3"])]),
-        // Stores past the caches (non-temporal) for kernels whose output outgrows the last-level cache.
-        .target(name: "CStream"),
+        // Inline vector operations Swift's SIMD types lack: stores past the caches (non-temporal), lane masks as bits.
+        .target(name: "CVector"),
         // Numeric kernels (GEMM, im2col, Winograd, BatchNorm, pooling, depthwise; STR's soft threshold and
         // the magnitude mask) and the thread pool they run on: pointer loops over planned memory, built
         // without run-time checks.
-        .target(name: "STRDistKernels", dependencies: ["CBLAS", "CSparse", "CBFloat16", "CStream"], swiftSettings: fast + [.swiftLanguageMode(.v5)]),
+        .target(name: "STRDistKernels", dependencies: ["CBLAS", "CSparse", "CBFloat16", "CVector"], swiftSettings: fast + [.swiftLanguageMode(.v5)]),
         .target(
             name: "STRDist",
             dependencies: ["STRDistKernels", "CMPI", "CBLAS", "CJPEG", "CSparse", "CSystem", "CZlib", .product(name: "Yams", package: "Yams")],

@@ -1,10 +1,12 @@
 // BatchNorm2d's backward on CNHW activations (BatchNormKernels.swift has the
 // forward and the layout): the per-channel gradient sums, then ∂X — with the
-// fused ReLU's mask (read from the output, or recomputed from the input:
-// `ReluMask`), a residual join's shortcut gradient (`ShortcutGradient`), and
+// fused ReLU's mask (read from the output, recomputed from the input, or read
+// from the bits a residual join's forward kept: `ReluMask`), a residual join's shortcut gradient (`ShortcutGradient`), and
 // ∂X written in bf16 (`dxBF16`) for a conv whose bf16 products read it in
 // place. `trainingBackward` runs a channel's passes back to back; synchronized
 // BN calls `gradientSums` and `inputGradient` with an all-reduce between them.
+
+import CVector
 
 extension BatchNormKernels {
     /// The residual join fused after a norm, backward: the shortcut's gradient, written (or added) with
@@ -25,15 +27,16 @@ extension BatchNormKernels {
                                         maskFromInput: Bool = false, sumDy: UnsafeMutablePointer<Float>,
                                         sumDyXhat: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                                         dxBF16: Bool = false, accumulate: Bool, shortcut: ShortcutGradient? = nil,
-                                        stream: Bool? = nil, pool: ThreadPool) {
+                                        positive: UnsafePointer<UInt16>? = nil, stream: Bool? = nil, pool: ThreadPool) {
         let args = (x: x, y: y, dy: dy, dx: dx, bf16: dxBF16, m: m, mean: mean, invstd: invstd, gamma: gamma, beta: beta,
                     relu: relu, fromX: maskFromInput, s1: sumDy, s2: sumDyXhat, acc: accumulate, sc: shortcut,
-                    streamed: streams(stream, channels * m, bf16: false))
+                    bits: positive, streamed: streams(stream, channels * m, bf16: false))
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
                 trainingBackwardChannel(c, x: a.x, y: a.y, dy: a.dy, m: a.m, mean: a.mean, invstd: a.invstd, gamma: a.gamma,
                                         beta: a.beta, relu: a.relu, maskFromInput: a.fromX, sumDy: a.s1, sumDyXhat: a.s2,
-                                        dx: a.dx, dxBF16: a.bf16, accumulate: a.acc, shortcut: a.sc, streamed: a.streamed)
+                                        dx: a.dx, dxBF16: a.bf16, accumulate: a.acc, shortcut: a.sc, positive: a.bits,
+                                        streamed: a.streamed)
             }
         }
     }
@@ -46,32 +49,44 @@ extension BatchNormKernels {
                                                beta: UnsafePointer<Float>? = nil, relu: Bool, maskFromInput: Bool = false,
                                                sumDy: UnsafeMutablePointer<Float>, sumDyXhat: UnsafeMutablePointer<Float>,
                                                dx: UnsafeMutablePointer<Float>?, dxBF16: Bool = false, accumulate: Bool,
-                                               shortcut: ShortcutGradient?, streamed: Bool = false) {
+                                               shortcut: ShortcutGradient?, positive: UnsafePointer<UInt16>? = nil,
+                                               streamed: Bool = false) {
         let at = c * m, inv = invstd[c]
-        let mask = ReluMask(relu, fromInput: maskFromInput, c, mean: mean, invstd: invstd, gamma: gamma, beta: beta)
+        let mask = ReluMask(relu, fromInput: maskFromInput, c, m: m, mean: mean, invstd: invstd, gamma: gamma, beta: beta,
+                            positive: positive)
         let (t1, t2) = channelSums(x + at, y + at, dy + at, m, mean[c], mask)
         sumDy[c] = t1
         sumDyXhat[c] = t2 * inv
-        if let sc = shortcut { maskedGradient(y + at, dy + at, sc.pointer + at, m, sc.accumulate, streamed: streamed) }
+        if let sc = shortcut { maskedGradient(x + at, y + at, dy + at, sc.pointer + at, m, mask, sc.accumulate, streamed: streamed) }
         guard let dx else { return }
         let k = inputGradientCoefficients(gamma: gamma?[c] ?? 1, invstd: inv, mean: mean[c],
                                           sumDy: sumDy[c], sumDyXhat: sumDyXhat[c], count: Float(m))
         storeInputGradient(x + at, y + at, dy + at, dx, at: at, bf16: dxBF16, m, k, mask, accumulate, streamed: streamed)
     }
 
-    /// A fused ReLU's mask in backward: none; y ≤ 0 read from the output; or the output recomputed from the input
-    /// — relu(x·scale + shift) with the forward's scale and shift, in its arithmetic: the same mask, y not read.
+    /// A fused ReLU's mask in backward: none; y ≤ 0 read from the output; the output recomputed from the input
+    /// — relu(x·scale + shift) with the forward's scale and shift, in its arithmetic: the same mask, y not read; or
+    /// a residual join's: the bits its forward kept of y > 0 (`positiveBits`), a 32nd of y's bytes.
     public enum ReluMask {
-        case none, output, input(scale: Float, shift: Float)
+        case none, output, input(scale: Float, shift: Float), bits(UnsafePointer<UInt16>)
 
-        /// Channel c's mask: the input's with the forward's coefficients (mean, invstd, γ, β) when `fromInput`.
+        /// Channel c's mask: the input's with the forward's coefficients (mean, invstd, γ, β) when `fromInput`, or
+        /// the join's bits when `positive` holds them (channel c's words at c·maskWords(m)).
         @inline(__always)
-        public init(_ relu: Bool, fromInput: Bool, _ c: Int, mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
-                    gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?) {
+        public init(_ relu: Bool, fromInput: Bool, _ c: Int, m: Int, mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
+                    gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, positive: UnsafePointer<UInt16>? = nil) {
             guard relu else { self = .none; return }
+            if let positive { self = .bits(positive + c * maskWords(m)); return }
             guard fromInput else { self = .output; return }
             let scale = invstd[c] * (gamma?[c] ?? 1)
             self = .input(scale: scale, shift: (beta?[c] ?? 0) - mean[c] * scale)
+        }
+
+        /// The mask of the values from i on (i a multiple of 16), for a loop over them that counts from 0.
+        @inline(__always)
+        func from(_ i: Int) -> ReluMask {
+            guard case .bits(let words) = self else { return self }
+            return .bits(words + i >> 4)
         }
 
         /// d with the masked lanes of 16 values from i zeroed.
@@ -84,6 +99,12 @@ extension BatchNormKernels {
             case .input(let s, let b):
                 let out = pointwiseMax(X.load(x + i) * Vec.V(repeating: s) + Vec.V(repeating: b), zero)
                 return d.replacing(with: zero, where: out .<= zero)
+            case .bits(let words):
+                // Values i..<i + 16: one word, or (a streamed store's loop starts off a 16-value boundary) the ends of
+                // two, both inside the channel's words then.
+                let w = i >> 4, shift = i & 15
+                let word = shift == 0 ? UInt32(words[w]) : (UInt32(words[w]) | UInt32(words[w + 1]) << 16) >> UInt32(shift)
+                return keep_lanes(d, UInt16(truncatingIfNeeded: word))
             }
         }
 
@@ -94,6 +115,7 @@ extension BatchNormKernels {
             case .none: return d
             case .output: return y[i] <= 0 ? 0 : d
             case .input(let s, let b): return max(0, X.value(x, i) * s + b) <= 0 ? 0 : d
+            case .bits(let words): return (words[i >> 4] >> UInt16(i & 15)) & 1 == 0 ? 0 : d
             }
         }
     }
@@ -114,12 +136,14 @@ extension BatchNormKernels {
                                     channels: Int, m: Int, mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
                                     gamma: UnsafePointer<Float>? = nil, beta: UnsafePointer<Float>? = nil, relu: Bool,
                                     maskFromInput: Bool = false, sumDy: UnsafeMutablePointer<Float>,
-                                    sumDyXhat: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+                                    sumDyXhat: UnsafeMutablePointer<Float>, positive: UnsafePointer<UInt16>? = nil,
+                                    pool: ThreadPool) {
         let args = (x: x, y: y, dy: dy, m: m, mean: mean, invstd: invstd, gamma: gamma, beta: beta, relu: relu,
-                    fromX: maskFromInput, s1: sumDy, s2: sumDyXhat)
+                    fromX: maskFromInput, s1: sumDy, s2: sumDyXhat, bits: positive)
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
-                let mask = ReluMask(a.relu, fromInput: a.fromX, c, mean: a.mean, invstd: a.invstd, gamma: a.gamma, beta: a.beta)
+                let mask = ReluMask(a.relu, fromInput: a.fromX, c, m: a.m, mean: a.mean, invstd: a.invstd, gamma: a.gamma,
+                                    beta: a.beta, positive: a.bits)
                 let (t1, t2) = channelSums(a.x + c * a.m, a.y + c * a.m, a.dy + c * a.m, a.m, a.mean[c], mask)
                 a.s1[c] = t1
                 a.s2[c] = t2 * a.invstd[c]
@@ -155,21 +179,23 @@ extension BatchNormKernels {
                                      maskFromInput: Bool = false,
                                      sumDy: UnsafePointer<Float>, sumDyXhat: UnsafePointer<Float>, count: Int? = nil,
                                      dx: UnsafeMutablePointer<Float>?, dxBF16: Bool = false, accumulate: Bool,
-                                     shortcut: ShortcutGradient? = nil, stream: Bool? = nil, pool: ThreadPool) {
+                                     shortcut: ShortcutGradient? = nil, positive: UnsafePointer<UInt16>? = nil,
+                                     stream: Bool? = nil, pool: ThreadPool) {
         // `count`: the M the sums run over (all replicas' for synchronized BN; default m).
         let args = (x: x, y: y, dy: dy, dx: dx, bf16: dxBF16, m: m, mean: mean, invstd: invstd, gamma: gamma, beta: beta,
                     relu: relu, fromX: maskFromInput, s1: sumDy, s2: sumDyXhat, acc: accumulate, total: Float(count ?? m),
-                    sc: shortcut, streamed: streams(stream, channels * m, bf16: false))
+                    sc: shortcut, bits: positive, streamed: streams(stream, channels * m, bf16: false))
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
+                let at = c * a.m
+                let mask = ReluMask(a.relu, fromInput: a.fromX, c, m: a.m, mean: a.mean, invstd: a.invstd, gamma: a.gamma,
+                                    beta: a.beta, positive: a.bits)
                 if let sc = a.sc {
-                    maskedGradient(a.y + c * a.m, a.dy + c * a.m, sc.pointer + c * a.m, a.m, sc.accumulate, streamed: a.streamed)
+                    maskedGradient(a.x + at, a.y + at, a.dy + at, sc.pointer + at, a.m, mask, sc.accumulate, streamed: a.streamed)
                 }
                 guard let dx = a.dx else { continue }
                 let k = inputGradientCoefficients(gamma: a.gamma?[c] ?? 1, invstd: a.invstd[c], mean: a.mean[c],
                                                   sumDy: a.s1[c], sumDyXhat: a.s2[c], count: a.total)
-                let at = c * a.m
-                let mask = ReluMask(a.relu, fromInput: a.fromX, c, mean: a.mean, invstd: a.invstd, gamma: a.gamma, beta: a.beta)
                 storeInputGradient(a.x + at, a.y + at, a.dy + at, dx, at: at, bf16: a.bf16, a.m, k, mask, a.acc,
                                    streamed: a.streamed)
             }
@@ -185,24 +211,20 @@ extension BatchNormKernels {
         return (k, -k * meanDy + k * meanDyXhat * inv * mean, -k * meanDyXhat * inv)
     }
 
-    /// d = dy·1[y > 0] over one channel, written (`streamed`: past the caches) or (accumulate) added: the join's
-    /// gradient of the shortcut.
+    /// d = dy under the join's ReLU mask (y > 0: read from y, or from the forward's bits) over one channel,
+    /// written (`streamed`: past the caches) or (accumulate) added: the join's gradient of the shortcut.
     @inline(__always)
-    public static func maskedGradient(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-                                      _ d: UnsafeMutablePointer<Float>, _ m: Int, _ accumulate: Bool, streamed: Bool = false) {
-        let zero = Vec.V(repeating: 0)
+    public static func maskedGradient<X: ActivationElement>(_ x: UnsafePointer<X>, _ y: UnsafePointer<Float>,
+                                                            _ dy: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>,
+                                                            _ m: Int, _ mask: ReluMask, _ accumulate: Bool,
+                                                            streamed: Bool = false) {
         guard accumulate else {
-            return Vec.fill(d, m, streamed: streamed, { Vec.load(dy + $0).replacing(with: zero, where: Vec.load(y + $0) .<= zero) },
-                            { y[$0] > 0 ? dy[$0] : 0 })
+            return Vec.fill(d, m, streamed: streamed, { mask.apply(Vec.load(dy + $0), x, y, $0) },
+                            { mask.apply(dy[$0], x, y, $0) })
         }
         var i = 0
-        while i + 16 <= m {
-            var g = Vec.load(dy + i)
-            g.replace(with: zero, where: Vec.load(y + i) .<= zero)
-            Vec.store(g + Vec.load(d + i), d + i)
-            i += 16
-        }
-        while i < m { d[i] += y[i] > 0 ? dy[i] : 0; i += 1 }
+        while i + 16 <= m { Vec.store(mask.apply(Vec.load(dy + i), x, y, i) + Vec.load(d + i), d + i); i += 16 }
+        while i < m { d[i] += mask.apply(dy[i], x, y, i); i += 1 }
     }
 
     /// dx = a·dy' + b + s·x over one channel, written (`streamed`: past the caches) or (accumulate) added.
@@ -233,6 +255,6 @@ extension BatchNormKernels {
     public static func channelInputGradient<X: ActivationElement>(_ x: UnsafePointer<X>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                             bf16 dx: UnsafeMutablePointer<UInt16>, _ m: Int, _ k: (Float, Float, Float),
                                             _ mask: ReluMask) {
-        roundedThroughStack(dx, m) { i, n, t in channelInputGradient(x + i, y + i, dy + i, t, n, k, mask, false) }
+        roundedThroughStack(dx, m) { i, n, t in channelInputGradient(x + i, y + i, dy + i, t, n, k, mask.from(i), false) }
     }
 }

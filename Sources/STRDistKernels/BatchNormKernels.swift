@@ -5,9 +5,10 @@
 // backward (BatchNormKernels+Backward.swift: its mask read from the output, or
 // recomputed from the input). A residual join after the
 // norm can be fused the same way: given the shortcut, the norm writes
-// relu(norm(x) + shortcut), and its backward reads the join's output and
-// gradient and writes the shortcut's gradient too (`ShortcutGradient`). The statistics and
-// the gradient sums are separate steps so synchronized BN can all-reduce them;
+// relu(norm(x) + shortcut), and its backward reads the join's gradient and
+// writes the shortcut's gradient too (`ShortcutGradient`); the join's ReLU
+// mask comes from one bit per value its forward keeps (`positive`: a 32nd of
+// the output's bytes), or from its output. The statistics and the gradient sums are separate steps so synchronized BN can all-reduce them;
 // without it, `trainingForward` and `trainingBackward` run all passes of a
 // channel back to back, while the channel is still in cache. x can be bf16 (a
 // bf16 conv's output, `ActivationElement`: the same arithmetic on its exact
@@ -16,6 +17,7 @@
 
 import Foundation
 import CBFloat16
+import CVector
 
 public enum BatchNormKernels {
     /// mean[c] and biased var[c] of each channel.
@@ -56,9 +58,9 @@ public enum BatchNormKernels {
                                  mean: UnsafePointer<Float>, varianceToInvstd: UnsafeMutablePointer<Float>, eps: Float,
                                  gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, relu: Bool,
                                  residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>, yBF16: Bool = false,
-                                 stream: Bool? = nil, pool: ThreadPool) {
+                                 positive: UnsafeMutablePointer<UInt16>? = nil, stream: Bool? = nil, pool: ThreadPool) {
         let args = (x: x, y: y, bf16: yBF16, m: m, mean: mean, inv: varianceToInvstd, eps: eps, gamma: gamma, beta: beta,
-                    relu: relu, r: residual, streamed: streams(stream, channels * m, bf16: yBF16))
+                    relu: relu, r: residual, bits: positive, streamed: streams(stream, channels * m, bf16: yBF16))
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
                 let invstd = 1 / (a.inv[c] + a.eps).squareRoot()
@@ -66,7 +68,7 @@ public enum BatchNormKernels {
                 let scale = invstd * (a.gamma?[c] ?? 1)
                 let shift = (a.beta?[c] ?? 0) - a.mean[c] * scale
                 storeOutput(a.x + c * a.m, a.y, at: c * a.m, bf16: a.bf16, a.m, scale, shift, a.relu, a.r.map { $0 + c * a.m },
-                            streamed: a.streamed)
+                            streamed: a.streamed, positive: a.bits.map { $0 + c * maskWords(a.m) })
             }
         }
     }
@@ -78,14 +80,15 @@ public enum BatchNormKernels {
                                        variance: UnsafeMutablePointer<Float>, eps: Float,
                                        gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, relu: Bool,
                                        residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>,
-                                       yBF16: Bool = false, stream: Bool? = nil, pool: ThreadPool) {
+                                       yBF16: Bool = false, positive: UnsafeMutablePointer<UInt16>? = nil, stream: Bool? = nil,
+                                       pool: ThreadPool) {
         let args = (x: x, y: y, bf16: yBF16, m: m, mean: mean, inv: invstd, variance: variance, eps: eps, gamma: gamma,
-                    beta: beta, relu: relu, r: residual, streamed: streams(stream, channels * m, bf16: yBF16))
+                    beta: beta, relu: relu, r: residual, bits: positive, streamed: streams(stream, channels * m, bf16: yBF16))
         pool.parallelRanges(channels, args) { a, range, _ in
             for c in range {
                 trainingForwardChannel(c, a.x, m: a.m, mean: a.mean, invstd: a.inv, variance: a.variance, eps: a.eps,
                                        gamma: a.gamma, beta: a.beta, relu: a.relu, residual: a.r, y: a.y, yBF16: a.bf16,
-                                       streamed: a.streamed)
+                                       positive: a.bits, streamed: a.streamed)
             }
         }
     }
@@ -96,15 +99,29 @@ public enum BatchNormKernels {
                                               invstd: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>,
                                               eps: Float, gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?,
                                               relu: Bool, residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
-                                              yBF16: Bool = false, streamed: Bool = false) {
+                                              yBF16: Bool = false, positive: UnsafeMutablePointer<UInt16>? = nil,
+                                              streamed: Bool = false) {
         let xc = x + c * m
         let mu = Vec.sum(xc, m) / Float(m)
         let v = Vec.sumSquaredDeviations(xc, m, mean: mu) / Float(m)
         let inv = 1 / (v + eps).squareRoot()
         mean[c] = mu; variance[c] = v; invstd[c] = inv
         let scale = inv * (gamma?[c] ?? 1)
-        storeOutput(xc, y, at: c * m, bf16: yBF16, m, scale, (beta?[c] ?? 0) - mu * scale, relu, residual.map { $0 + c * m },
-                    streamed: streamed)
+        let shift = (beta?[c] ?? 0) - mu * scale
+        storeOutput(xc, y, at: c * m, bf16: yBF16, m, scale, shift, relu, residual.map { $0 + c * m }, streamed: streamed,
+                    positive: positive.map { $0 + c * maskWords(m) })
+    }
+
+    /// UInt16 words of one channel's join mask (`positive`): a bit per value, each channel from a word's start.
+    @inline(__always) public static func maskWords(_ m: Int) -> Int { (m + 15) / 16 }
+
+    /// Bits [i, i + 16) of `words` ORed with `lanes` (i need not be a multiple of 16; the words beyond the
+    /// value's are inside the channel's, which holds value i + 15).
+    @inline(__always)
+    static func orBits(_ words: UnsafeMutablePointer<UInt16>, _ i: Int, _ lanes: UInt16) {
+        let w = i >> 4, shift = UInt16(i & 15)
+        words[w] |= lanes << shift
+        if shift != 0 { words[w + 1] |= lanes >> (16 - shift) }
     }
 
     /// Evaluation: y = relu?((x − running_mean)/√(running_var + eps)·γ + β).
@@ -150,8 +167,9 @@ public enum BatchNormKernels {
     @inline(__always)
     static func storeOutput<X: ActivationElement>(_ x: UnsafePointer<X>, _ y: UnsafeMutablePointer<Float>, at: Int, bf16: Bool,
                                                   _ m: Int, _ scale: Float, _ shift: Float, _ relu: Bool,
-                                                  _ residual: UnsafePointer<Float>?, streamed: Bool = false) {
-        guard bf16 else { return affine(x, y + at, m, scale, shift, relu, residual, streamed: streamed) }
+                                                  _ residual: UnsafePointer<Float>?, streamed: Bool = false,
+                                                  positive: UnsafeMutablePointer<UInt16>? = nil) {
+        guard bf16 else { return affine(x, y + at, m, scale, shift, relu, residual, streamed: streamed, positive: positive) }
         precondition(residual == nil, "a bf16 output is a norm's own, not a join's")
         y.withMemoryRebound(to: UInt16.self, capacity: at + m) { affine(x, bf16: $0 + at, m, scale, shift, relu) }
     }
@@ -181,13 +199,25 @@ public enum BatchNormKernels {
     }
 
     /// y = relu?(x·scale + shift), or with a residual r the join relu((x·scale + shift) + r); `streamed`: stored
-    /// past the caches (Vec.fill).
+    /// past the caches (Vec.fill); `positive`: the join's mask kept too, bit i set where y[i] is not ≤ 0
+    /// (maskWords(m) words, ReluMask.bits).
     @inline(__always)
     public static func affine<X: ActivationElement>(_ x: UnsafePointer<X>, _ y: UnsafeMutablePointer<Float>, _ m: Int,
                        _ scale: Float, _ shift: Float, _ relu: Bool, _ residual: UnsafePointer<Float>? = nil,
-                       streamed: Bool = false) {
+                       streamed: Bool = false, positive: UnsafeMutablePointer<UInt16>? = nil) {
         let s = Vec.V(repeating: scale), b = Vec.V(repeating: shift), zero = Vec.V(repeating: 0)
-        if let r = residual {
+        if let r = residual, let words = positive {
+            words.update(repeating: 0, count: maskWords(m))
+            Vec.fill(y, m, streamed: streamed, { i in
+                let v = pointwiseMax(X.load(x + i) * s + b + Vec.load(r + i), zero)
+                orBits(words, i, lanes_above_zero(v))
+                return v
+            }, { i in
+                let v = max(0, (X.value(x, i) * scale + shift) + r[i])
+                if !(v <= 0) { words[i >> 4] |= 1 << UInt16(i & 15) }
+                return v
+            })
+        } else if let r = residual {
             Vec.fill(y, m, streamed: streamed, { pointwiseMax(X.load(x + $0) * s + b + Vec.load(r + $0), zero) },
                      { max(0, (X.value(x, $0) * scale + shift) + r[$0]) })
         } else if relu {

@@ -3,7 +3,7 @@
 // these keep 16 lanes busy and fix the summation order (deterministic).
 
 import CBFloat16
-import CStream
+import CVector
 
 public enum Vec {
     public typealias V = SIMD16<Float>
@@ -60,7 +60,7 @@ public enum Vec {
     }
 
     /// y[0..<m] = values computed 16 at a time by `lanes` (lanes(i): values i..<i+16) and one at a time by
-    /// `one` (one(i): value i) where 16 do not fit. `streamed`: past the caches (CStream) — from y's first
+    /// `one` (one(i): value i) where 16 do not fit. `streamed`: past the caches (CVector) — from y's first
     /// 64-byte boundary on, and a fence at the end, so that another thread may read y after this one is
     /// done — else plain stores. The same values either way.
     @inline(__always)

@@ -254,6 +254,72 @@ final class BatchNormTests: XCTestCase {
         }
     }
 
+    /// A residual join's backward masks with the bits its forward kept (`positive`) instead of reading its output:
+    /// the same gradient sums, ∂X (fp32, added to, bf16; stored through the caches and past them) and shortcut
+    /// gradient (written and added to), bit for bit — fused and synchronized-BN passes; channels of 37, 700
+    /// (past one 256-value bf16 buffer) and 1003 values; many outputs exactly on the ReLU's edge.
+    func testJoinMaskBitsGiveTheBitsOfTheOutputsMask() {
+        let pool = ThreadPool(threads: 2)
+        for (channels, m) in [(5, 37), (3, 700), (4, 1003)] {
+            let n = channels * m
+            var rng = RNG(seed: UInt64(m + 11))
+            let x = rng.normals(n), dy = rng.normals(n), prior = rng.normals(n), gamma = rng.normals(channels)
+            var beta = rng.normals(channels), residual = rng.normals(n)
+            beta[0] = 0
+            for i in stride(from: 0, to: n, by: 3) { residual[i] = 0 }   // with β = 0: outputs exactly 0 in channel 0
+            var y = [Float](repeating: 0, count: n), stats = [Float](repeating: 0, count: 3 * channels)
+            var bits = [UInt16](repeating: 0xFFFF, count: channels * BatchNormKernels.maskWords(m))
+            for stream in [true, false] {   // the bits kept beside stores past the caches (off 16-value boundaries) too
+                let previous = (y, bits)
+                stats.withUnsafeMutableBufferPointer { s in
+                    let mean = s.baseAddress!, inv = mean + channels, variance = inv + channels
+                    BatchNormKernels.trainingForward(x, channels: channels, m: m, mean: mean, invstd: inv, variance: variance,
+                                                     eps: 1e-5, gamma: gamma, beta: beta, relu: false, residual: residual,
+                                                     y: &y, positive: &bits, stream: stream, pool: pool)
+                }
+                if !stream { XCTAssertTrue(previous.0.map(\.bitPattern) == y.map(\.bitPattern) && previous.1 == bits, "\(channels)×\(m)") }
+            }
+            XCTAssertTrue(y.contains(0) && y.contains { $0 > 0 }, "the join's ReLU masks some values, not all")
+            let mean = Array(stats[0..<channels]), inv = Array(stats[channels..<(2 * channels)])
+            for (bf16, accumulate, stream) in [(false, false, false), (false, false, true), (false, true, false), (true, false, false)] {
+                for fused in [true, false] {
+                    var results: [[Float]] = []
+                    for fromBits in [false, true] {
+                        var dx = accumulate ? prior : [Float](repeating: .nan, count: n), shortcut = accumulate ? prior : dx
+                        var sums = [Float](repeating: 0, count: 2 * channels)
+                        bits.withUnsafeBufferPointer { b in shortcut.withUnsafeMutableBufferPointer { sc in
+                            sums.withUnsafeMutableBufferPointer { s in
+                                let s1 = s.baseAddress!, s2 = s1 + channels, positive = fromBits ? b.baseAddress! : nil
+                                let gradient = BatchNormKernels.ShortcutGradient(sc.baseAddress!, accumulate: accumulate)
+                                if fused {
+                                    BatchNormKernels.trainingBackward(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean,
+                                                                      invstd: inv, gamma: gamma, beta: beta, relu: true,
+                                                                      sumDy: s1, sumDyXhat: s2, dx: &dx, dxBF16: bf16,
+                                                                      accumulate: accumulate, shortcut: gradient,
+                                                                      positive: positive, stream: stream, pool: pool)
+                                } else {
+                                    BatchNormKernels.gradientSums(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean,
+                                                                  invstd: inv, gamma: gamma, beta: beta, relu: true, sumDy: s1,
+                                                                  sumDyXhat: s2, positive: positive, pool: pool)
+                                    BatchNormKernels.inputGradient(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean,
+                                                                   invstd: inv, gamma: gamma, beta: beta, relu: true, sumDy: s1,
+                                                                   sumDyXhat: s2, dx: &dx, dxBF16: bf16, accumulate: accumulate,
+                                                                   shortcut: gradient, positive: positive, stream: stream,
+                                                                   pool: pool)
+                                }
+                            }
+                        } }
+                        results.append(dx + shortcut + sums)
+                    }
+                    XCTAssertEqual(results[1].map(\.bitPattern), results[0].map(\.bitPattern),
+                                   "\(channels)×\(m) bf16 \(bf16) accumulate \(accumulate) stream \(stream) fused \(fused)")
+                    let written = results[0][n..<(2 * n)]   // the shortcut's gradient: dy where kept, 0 where masked
+                    XCTAssertTrue(accumulate || (written.contains(0) && written.contains { $0 != 0 }), "masked and kept values")
+                }
+            }
+        }
+    }
+
     /// A norm's own ReLU recomputes its backward mask from x with the forward's coefficients (ReluMask.input)
     /// instead of reading y: the same gradient sums and ∂X, bit for bit — fused and synchronized-BN passes, fp32
     /// and bf16 ∂X, values on both sides of the ReLU's edge (many of them repeated; channel 0's β = 0).

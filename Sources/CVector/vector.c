@@ -1,4 +1,4 @@
-#include "CStream.h"
+#include "CVector.h"
 
 void stream_fence(void) {
 #if defined(__x86_64__) || defined(__i386__)
