@@ -3,7 +3,8 @@
 // 0.1. `fuseReLU` applies the following ReLU in the same passes. A residual
 // join that alone reads this norm's output is computed here too, forward and
 // backward (`join`, planned by ResidualFusion): the norm's own output is then
-// never written. At inference a conv on the sparse kernels may compute all of
+// never written, and the join's ReLU mask is kept as a bit per value for the
+// backward, which then does not read the join's output. At inference a conv on the sparse kernels may compute all of
 // it in its store instead (its ConvEpilogue); a depthwise conv runs it channel
 // by channel inside its own loop, forward and backward (`fusedConv`, planned
 // by DepthwiseNormFusion), except under synchronized BN. Under bf16, a sparse
@@ -26,8 +27,11 @@ public final class BatchNorm2d: Layer {
     var outputRef: ActRef { output }
     /// The conv whose epilogue computes this norm at inference (ConvPlanner.planEpilogues).
     weak var foldingConv: Conv2d?
-    /// The residual join this norm computes in its own passes (ResidualFusion.plan).
-    var join: AddReLU?
+    /// The residual join this norm computes in its own passes (ResidualFusion.plan: `computeJoin`).
+    private(set) var join: AddReLU?
+    /// The join's ReLU mask, one bit per value (BatchNormKernels.maskWords UInt16 words per channel), kept by the
+    /// forward for the backward.
+    private var joinMask = WorkspaceRegion<UInt16>.none
     /// The depthwise conv that runs this norm per channel (DepthwiseNormFusion.plan).
     weak var fusedConv: Conv2d?
     /// The conv whose output this norm alone reads: they exchange bf16 on the sparse kernels (BF16Handoff.plan).
@@ -58,6 +62,7 @@ public final class BatchNorm2d: Layer {
         planner.produced(output, by: self)
         foldingConv = nil
         join = nil
+        joinMask = .none
         fusedConv = nil
         bf16Conv = nil
         bf16Reader = nil
@@ -71,6 +76,15 @@ public final class BatchNorm2d: Layer {
         guard ctx.training, let sync = ctx.collectives else { return true }
         return !(sync.syncBatchNorm && sync.world > 1)
     }
+
+    /// Computes `j` in this norm's passes, with room for its mask.
+    func computeJoin(_ j: AddReLU, _ planner: WorkspacePlanner) {
+        join = j
+        joinMask = planner.halfRegion(channels * BatchNormKernels.maskWords(input.shape.perChannel))
+    }
+
+    /// The join's mask bits in this step's memory (nil without a join).
+    private func joinBits(_ ctx: StepContext) -> UnsafeMutablePointer<UInt16>? { join == nil ? nil : ctx.region(joinMask) }
 
     /// The per-channel norm a fused conv runs forward: batch statistics into this step's saved region, or
     /// the running statistics at inference.
@@ -138,8 +152,14 @@ public final class BatchNorm2d: Layer {
         let start = ctx.profileStart()
         var passes = ctx.training ? 4 : 2
         let halves = (X.self == UInt16.self ? (ctx.training ? 3 : 1) : 0) + (yBF16 ? 1 : 0)
-        defer { ctx.profiled("batchnorm", backward: false, since: start, floats: passes * input.shape.count - halves * input.shape.count / 2) }
-        // With the join: the shortcut read, the join's output written in place of this norm's.
+        let maskBits = ctx.training ? joinBits(ctx) : nil
+        defer {
+            let n = input.shape.count
+            ctx.profiled("batchnorm", backward: false, since: start,
+                         floats: passes * n - halves * n / 2 + (maskBits == nil ? 0 : n / 32))
+        }
+        // With the join: the shortcut read, the join's output written in place of this norm's (in training, with
+        // its mask's bits: a 32nd of a pass).
         let residual = join.map { UnsafePointer(ctx.value($0.shortcut)) }
         if residual != nil { passes += 1 }
         let y = ctx.value(join?.outputRef ?? output), m = input.shape.perChannel
@@ -156,7 +176,8 @@ public final class BatchNorm2d: Layer {
             let variance = mean + 2 * channels   // a gradient-sum slot, free until backward
             BatchNormKernels.trainingForward(x, channels: channels, m: m, mean: mean, invstd: invstd,
                                              variance: variance, eps: eps, gamma: gamma, beta: beta,
-                                             relu: fuseReLU, residual: residual, y: y, yBF16: yBF16, pool: ctx.pool)
+                                             relu: fuseReLU, residual: residual, y: y, yBF16: yBF16, positive: maskBits,
+                                             pool: ctx.pool)
             BatchNormKernels.updateRunning(mean: mean, variance: variance, channels: channels, m: m,
                                            momentum: momentum, runningMean: rm, runningVar: rv)
             ctx.buffer(batchesTracked).pointee += 1
@@ -181,7 +202,7 @@ public final class BatchNorm2d: Layer {
         ctx.buffer(batchesTracked).pointee += 1
         BatchNormKernels.normalize(x, channels: channels, m: m, mean: mean, varianceToInvstd: invstd, eps: eps,
                                    gamma: gamma, beta: beta, relu: fuseReLU, residual: residual, y: y, yBF16: yBF16,
-                                   pool: ctx.pool)
+                                   positive: maskBits, pool: ctx.pool)
     }
 
     public func backward(_ ctx: StepContext) {
@@ -191,24 +212,25 @@ public final class BatchNorm2d: Layer {
     }
 
     private func backward<X: ActivationElement>(_ ctx: StepContext, x: UnsafePointer<X>) {
-        // Passes: the sums read x and ∂Y (and y for the join's ReLU mask), ∂X reads them again and writes (with
-        // the join: y is the join's output, and the shortcut's gradient is written too). A norm's own ReLU
-        // recomputes its mask from x (ReluMask.input: y is not read).
+        // Passes: the sums read x and ∂Y, ∂X reads them again and writes (with the join, the shortcut's gradient
+        // is written too). The join's ReLU mask is read from the forward's bits (a 32nd of a pass, each time it
+        // is applied); a norm's own ReLU recomputes its mask from x (ReluMask.input). y is not read.
         // ∂X in bf16 for the conv before this norm, when it reads it so this step (BF16Handoff).
         let dxBF16 = bf16Conv?.takesBF16OutputGradient(ctx) ?? false
         let start = ctx.profileStart()
         defer {
-            let readsY = join != nil, dx = ctx.workspace.grad(input) != nil
-            let passes = (readsY ? 3 : 2) + (dx ? (readsY ? 4 : 3) + (ctx.workspace.accumulates(inputGrad) ? 1 : 0) : 0)
-                + (join.map { ctx.workspace.grad($0.shortcut) == nil ? 0 : ctx.workspace.accumulates($0.gradB) ? 2 : 1 } ?? 0)
+            let dx = ctx.workspace.grad(input) != nil, n = input.shape.count
+            let shortcutPasses = join.map { ctx.workspace.grad($0.shortcut) == nil ? 0 : ctx.workspace.accumulates($0.gradB) ? 2 : 1 } ?? 0
+            let passes = 2 + (dx ? 3 + (ctx.workspace.accumulates(inputGrad) ? 1 : 0) : 0) + shortcutPasses
+            let maskReads = join == nil ? 0 : 1 + (dx ? 1 : 0) + (shortcutPasses > 0 ? 1 : 0)
             // A bf16 ∂X write and the bf16 input's reads (one per pass) move half a pass each.
             let halves = (dxBF16 ? 1 : 0) + (X.self == UInt16.self ? (dx ? 2 : 1) : 0)
-            ctx.profiled("batchnorm", backward: true, since: start, floats: passes * input.shape.count - halves * input.shape.count / 2)
+            ctx.profiled("batchnorm", backward: true, since: start, floats: passes * n - halves * n / 2 + maskReads * n / 32)
         }
         precondition(ctx.training, "\(name): backward needs the batch statistics of a training-mode forward")
         // With the join, ∂ of this norm's output is the join's ∂Y under its ReLU mask: the fused ReLU's rule
-        // with the join's output as y.
-        let relu = fuseReLU || join != nil
+        // with the join's output as y, its mask from the forward's bits.
+        let relu = fuseReLU || join != nil, maskBits = joinBits(ctx).map { UnsafePointer($0) }
         let out = join?.outputRef ?? output!
         let y = ctx.value(out), dy = ctx.workspace.grad(out)!
         let shortcut = join.flatMap { j in
@@ -227,13 +249,13 @@ public final class BatchNorm2d: Layer {
                                               sumDy: sumDy, sumDyXhat: sumDyXhat,
                                               dx: ctx.workspace.grad(input), dxBF16: dxBF16,
                                               accumulate: ctx.workspace.accumulates(inputGrad), shortcut: shortcut,
-                                              pool: ctx.pool)
+                                              positive: maskBits, pool: ctx.pool)
             publishAffineGradients(ctx, sumDy: sumDy, sumDyXhat: sumDyXhat)
             return
         }
         BatchNormKernels.gradientSums(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean, invstd: invstd,
                                       gamma: gamma, beta: beta, relu: relu, maskFromInput: fromInput, sumDy: sumDy,
-                                      sumDyXhat: sumDyXhat, pool: ctx.pool)
+                                      sumDyXhat: sumDyXhat, positive: maskBits, pool: ctx.pool)
         publishAffineGradients(ctx, sumDy: sumDy, sumDyXhat: sumDyXhat)
         let dx = ctx.workspace.grad(input)
         guard dx != nil || shortcut != nil else { return }
@@ -244,7 +266,8 @@ public final class BatchNorm2d: Layer {
         BatchNormKernels.inputGradient(x: x, y: y, dy: dy, channels: channels, m: m, mean: mean, invstd: invstd,
                                        gamma: gamma, beta: beta, relu: relu, maskFromInput: fromInput,
                                        sumDy: sumDy, sumDyXhat: sumDyXhat, count: count, dx: dx, dxBF16: dxBF16,
-                                       accumulate: ctx.workspace.accumulates(inputGrad), shortcut: shortcut, pool: ctx.pool)
+                                       accumulate: ctx.workspace.accumulates(inputGrad), shortcut: shortcut,
+                                       positive: maskBits, pool: ctx.pool)
     }
 
     /// γ and β gradients from the sums (local; the gradient buckets sum them over replicas).

@@ -21,7 +21,7 @@ enum ResidualFusion {
     static func plan(_ planner: WorkspacePlanner) {
         for case let norm as BatchNorm2d in planner.producers {
             guard let j = join(after: norm, planner) else { continue }
-            norm.join = j
+            norm.computeJoin(j, planner)
             j.fusedNorm = norm
         }
     }
