@@ -25,10 +25,14 @@ public final class Model {
         pruning = PruningPlan(schedule: PruneSchedule(target: options.pruneRate, initEpoch: options.pruneEpochs.initial,
                                                       finalEpoch: options.pruneEpochs.final), layers: weighted)
         network = Network(root: Sequential(layers), layout: layout, threads: threads)
-        network.planPasses = [ResidualFusion.plan, DepthwiseNormFusion.plan, ConvPlanner.planEpilogues,
-                               BF16Handoff.plan]
+        network.planPasses = Self.planPasses
         network.groupsSamples = Architecture.named(options.arch)?.samplesIndependent == true
     }
+
+    /// The fusions planned over a model's layers once they are planned (Network.planPasses); some plan memory of
+    /// their own (a fused join's mask), so MemoryPlan runs them too.
+    static let planPasses: [(WorkspacePlanner) -> Void] = [ResidualFusion.plan, DepthwiseNormFusion.plan,
+                                                           ConvPlanner.planEpilogues, BF16Handoff.plan]
 
     /// The layers `options` describe, their parameters registered in `layout`; nothing large is
     /// allocated yet (the arenas come with the Network, the workspace with its plan).

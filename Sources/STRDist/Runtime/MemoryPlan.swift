@@ -29,6 +29,7 @@ public struct MemoryPlan: Sendable {
         let groups = Architecture.named(options.arch)?.samplesIndependent == true ? SampleGroups(localBatch: input.batch, ranks: 1) : nil
         let planner = WorkspacePlanner(threads: threads, groups: groups)
         _ = Sequential(layers).plan(planner.activation(input, needsGrad: false), planner)
+        for pass_ in Model.planPasses { pass_(planner) }
         var plan = MemoryPlan()
         plan.parameterBytes = 4 * (layout.parameters.count * (2 + optimizerCopies) + layout.buffers.count)
         plan.workspaceBytes = planner.bytes
