@@ -1,8 +1,8 @@
 // BatchNorm2d's backward on CNHW activations (BatchNormKernels.swift has the
 // forward and the layout): the per-channel gradient sums, then ∂X — with the
 // fused ReLU's mask (read from the output, recomputed from the input, or read
-// from the bits a residual join's forward kept: `ReluMask`), a residual join's shortcut gradient (`ShortcutGradient`), and
-// ∂X written in bf16 (`dxBF16`) for a conv whose bf16 products read it in
+// from the bits a residual join's forward kept: `ReluMask`), a residual
+// join's shortcut gradient (`ShortcutGradient`), and ∂X written in bf16 (`dxBF16`) for a conv whose bf16 products read it in
 // place. `trainingBackward` runs a channel's passes back to back; synchronized
 // BN calls `gradientSums` and `inputGradient` with an all-reduce between them.
 
@@ -28,6 +28,7 @@ extension BatchNormKernels {
                                         sumDyXhat: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                                         dxBF16: Bool = false, accumulate: Bool, shortcut: ShortcutGradient? = nil,
                                         positive: UnsafePointer<UInt16>? = nil, stream: Bool? = nil, pool: ThreadPool) {
+        precondition(shortcut == nil || (relu && !maskFromInput), "a join's shortcut gradient takes the join's ReLU mask")
         let args = (x: x, y: y, dy: dy, dx: dx, bf16: dxBF16, m: m, mean: mean, invstd: invstd, gamma: gamma, beta: beta,
                     relu: relu, fromX: maskFromInput, s1: sumDy, s2: sumDyXhat, acc: accumulate, sc: shortcut,
                     bits: positive, streamed: streams(stream, channels * m, bf16: false))
@@ -66,7 +67,7 @@ extension BatchNormKernels {
 
     /// A fused ReLU's mask in backward: none; y ≤ 0 read from the output; the output recomputed from the input
     /// — relu(x·scale + shift) with the forward's scale and shift, in its arithmetic: the same mask, y not read; or
-    /// a residual join's: the bits its forward kept of y > 0 (`positiveBits`), a 32nd of y's bytes.
+    /// a residual join's: the bits its forward kept (`positive`: set where y is not ≤ 0), a 32nd of y's bytes.
     public enum ReluMask {
         case none, output, input(scale: Float, shift: Float), bits(UnsafePointer<UInt16>)
 
@@ -182,6 +183,7 @@ extension BatchNormKernels {
                                      shortcut: ShortcutGradient? = nil, positive: UnsafePointer<UInt16>? = nil,
                                      stream: Bool? = nil, pool: ThreadPool) {
         // `count`: the M the sums run over (all replicas' for synchronized BN; default m).
+        precondition(shortcut == nil || (relu && !maskFromInput), "a join's shortcut gradient takes the join's ReLU mask")
         let args = (x: x, y: y, dy: dy, dx: dx, bf16: dxBF16, m: m, mean: mean, invstd: invstd, gamma: gamma, beta: beta,
                     relu: relu, fromX: maskFromInput, s1: sumDy, s2: sumDyXhat, acc: accumulate, total: Float(count ?? m),
                     sc: shortcut, bits: positive, streamed: streams(stream, channels * m, bf16: false))

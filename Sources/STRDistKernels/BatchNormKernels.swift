@@ -3,13 +3,14 @@
 // variance and updates the running statistics with the unbiased variance
 // (PyTorch). An optional ReLU is fused into the same passes, forward and
 // backward (BatchNormKernels+Backward.swift: its mask read from the output, or
-// recomputed from the input). A residual join after the
-// norm can be fused the same way: given the shortcut, the norm writes
-// relu(norm(x) + shortcut), and its backward reads the join's gradient and
-// writes the shortcut's gradient too (`ShortcutGradient`); the join's ReLU
-// mask comes from one bit per value its forward keeps (`positive`: a 32nd of
-// the output's bytes), or from its output. The statistics and the gradient sums are separate steps so synchronized BN can all-reduce them;
-// without it, `trainingForward` and `trainingBackward` run all passes of a
+// recomputed from the input). A residual join after the norm can be fused the
+// same way: given the shortcut, the norm writes relu(norm(x) + shortcut), and
+// its backward reads the join's gradient and writes the shortcut's gradient
+// too (`ShortcutGradient`); the join's ReLU mask comes from one bit per value
+// its forward keeps (`positive`: a 32nd of the output's bytes), or from its
+// output. Outputs that outgrow half the last-level cache are stored past it
+// (`streams`). The statistics and the gradient sums are separate steps so
+// synchronized BN can all-reduce them; without it, `trainingForward` and `trainingBackward` run all passes of a
 // channel back to back, while the channel is still in cache. x can be bf16 (a
 // bf16 conv's output, `ActivationElement`: the same arithmetic on its exact
 // fp32 values), and ∂X (`dxBF16`) and the norm's own output (`yBF16`) can be
@@ -210,7 +211,7 @@ public enum BatchNormKernels {
             words.update(repeating: 0, count: maskWords(m))
             Vec.fill(y, m, streamed: streamed, { i in
                 let v = pointwiseMax(X.load(x + i) * s + b + Vec.load(r + i), zero)
-                orBits(words, i, lanes_above_zero(v))
+                orBits(words, i, relu_kept_lanes(v))
                 return v
             }, { i in
                 let v = max(0, (X.value(x, i) * scale + shift) + r[i])

@@ -4,8 +4,10 @@
 //   input grad   ∂X = Ŵᵀ·∂Y               (SpMM with the transposed operand)
 //   weight grad  ∂Ŵ = ∂Y·Xᵀ at the kept positions only (SDDMM), for kinds whose
 //                gradient rule is kept-only (STR, GMP); dense (GEMM) for DNW.
-// Pointwise convs (1×1, stride 1) run on the input itself; other shapes on
-// im2col columns, image chunks per thread as the dense path does (the
+// Pointwise convs (1×1, stride 1) run on the input itself; k×k convs at
+// stride 1 or 2 (3×3/2, 2×2/2) on shifted padded planes or their phase planes
+// (SparseConvKernels+Shifted.swift, +Phases.swift); other shapes on im2col
+// columns, image chunks per thread as the dense path does (the
 // columns' row stride is the chunk's width, given to the kernels at run time,
 // so one compressed operand serves every chunk). Forward and input-gradient
 // products split columns among threads; the weight gradient (SDDMM) sums

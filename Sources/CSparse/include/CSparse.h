@@ -66,7 +66,7 @@ void sp_spmm_bf16(const sp_matrix *a, const void *b, int64_t stride, int32_t bro
 /// every block but the last stay fp32 in `tile` (rows × 64 floats). `flags`: SP_RELU, SP_STREAM, SP_B_BF16 (no SP_ACCUMULATE).
 void sp_spmm_bf16_to_bf16(const sp_matrix *a, const void *b, int64_t stride, int32_t brows, bf16_t *pack, float *tile,
                           int64_t q0, int64_t q1, bf16_t *c, int64_t ldc, int flags, const float *bias);
-/// The same over a dense operand already in bf16 and addressed by flat offsets (stride 1: shifted planes).
+/// The same over a dense operand already in bf16 and addressed by flat offsets (row stride 1: shifted or phase planes).
 void sp_spmm_bf16_planes(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_t q1, float *c, int64_t ldc, int flags,
                          const float *bias, const float *residual);
 
@@ -79,7 +79,7 @@ void sp_spmm_bf16_planes(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_
 void sp_backward_bf16(const sp_matrix *a, const sp_matrix *at, const void *d, int64_t ldd, int32_t drows, const void *b,
                       int64_t ldb, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1, float *c, int64_t ldc, int flags,
                       float *out);
-/// The same over bf16 planes at flat offsets (shifted planes, stride 1, nothing packed): the SDDMM of D's
+/// The same over bf16 planes at flat offsets (shifted or phase planes, row stride 1, nothing packed): the SDDMM of D's
 /// rows (ldd apart) and B, and C = Σ_e at.value[e]·Dt[at.offset[e] + q] (C overwritten). Either may be null.
 void sp_backward_bf16_planes(const sp_matrix *a, const sp_matrix *at, const bf16_t *d, int64_t ldd, const bf16_t *b,
                              const bf16_t *dt, int64_t q0, int64_t q1, float *c, int64_t ldc, float *out);
@@ -104,7 +104,7 @@ void sp_pointwise_backward(const sp_matrix *a, const sp_matrix *at, const float 
                            const float *b, int64_t ldb, int32_t brows, float *pack, int64_t q0, int64_t q1,
                            float *c, int64_t ldc, int flags, float *out);
 
-/// The same over operands addressed by flat offsets (stride 1, no packing; shifted planes): out[e] +=
+/// The same over operands addressed by flat offsets (row stride 1, no packing; shifted or phase planes): out[e] +=
 /// Σ_q D[i·ldd + q] · B[offset[e] + q] and C[r·ldc + q] = Σ_e at.value[e] · Dt[at.offset[e] + q], q in [q0, q1).
 void sp_shifted_backward(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, const float *b,
                          const float *dt, int64_t q0, int64_t q1, float *c, int64_t ldc, float *out);

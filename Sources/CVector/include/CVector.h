@@ -25,8 +25,8 @@ void stream_fence(void);
 typedef int vec_int16 __attribute__((ext_vector_type(16)));
 typedef _Bool vec_bool16 __attribute__((ext_vector_type(16)));
 
-/// Bit t set where lane t of v is not ≤ 0 (a ReLU's output it keeps the gradient of).
-static inline uint16_t lanes_above_zero(vec_float16 v) {
+/// Bit t set where lane t of v is not ≤ 0: where a ReLU whose output v is keeps the gradient (NaN included).
+static inline uint16_t relu_kept_lanes(vec_float16 v) {
     const vec_bool16 b = __builtin_convertvector(!(v <= 0.0f), vec_bool16);
     uint16_t bits;
     __builtin_memcpy(&bits, &b, sizeof bits);

@@ -1,11 +1,12 @@
 // The residual join computed by the BatchNorm before it. A norm without ReLU
 // whose output only a residual join reads, as the join's main operand, writes
-// relu(norm(x) + shortcut) itself, in training and at inference; its backward
-// reads the join's output (the ReLU mask) and gradient and writes the
-// shortcut's gradient beside its own input's. The join runs no pass of its
-// own and the norm's output is never written: per element, forward 7 passes
-// over activation memory become 5, backward 9 become 8 (and 7 → 5 that miss
-// the cache, as the norm's passes over a channel run back to back).
+// relu(norm(x) + shortcut) itself, in training and at inference, and in
+// training keeps the join's ReLU mask as one bit per value; its backward reads
+// those bits (not the join's output) and the gradient, and writes the
+// shortcut's gradient beside its own input's. The join runs no pass of its own
+// and the norm's output is never written: per element, forward 7 passes over
+// activation memory become 5, backward 9 become 6 (and 7 → 4 that miss the
+// cache, as the norm's passes over a channel run back to back), plus the bits.
 
 enum ResidualFusion {
     /// The join `norm` can compute: the only reader of its output, taking it as the main operand, when the

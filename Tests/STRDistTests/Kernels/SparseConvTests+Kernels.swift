@@ -81,7 +81,9 @@ final class SparseConvKernelTests: XCTestCase {
                         let r = randomArray(s.output.shape.count, seed: 99)
                         s.backward(r); d.backward(r)
                         XCTAssert(sconv.execution.isSparse, label)
-                        if t.s == 1 && t.k > 1 && g.outW >= 14 { XCTAssert(SparseConvKernels.usesShiftedPlanes(g), label) }
+                        // Shifted planes at stride 1, phase planes for 2×2/2 and 3×3/2; the 7×7/2 keeps columns.
+                        let planes = t.k > 1 && g.outW >= 14 && (t.s == 1 || (t.s == 2 && t.k <= 3))
+                        XCTAssertEqual(SparseConvKernels.usesShiftedPlanes(g), planes, label)
                         // The effective weight the sparse run used, and naive results from it.
                         let ew = Array(UnsafeBufferPointer(start: sconv.computeEffectiveWeight(s.ctx), count: g.weightCount))
                         let x = Array(UnsafeBufferPointer(start: s.x, count: s.input.shape.count))

@@ -266,7 +266,7 @@ final class BatchNormTests: XCTestCase {
             let x = rng.normals(n), dy = rng.normals(n), prior = rng.normals(n), gamma = rng.normals(channels)
             var beta = rng.normals(channels), residual = rng.normals(n)
             beta[0] = 0
-            for i in stride(from: 0, to: n, by: 3) { residual[i] = 0 }   // with β = 0: outputs exactly 0 in channel 0
+            for i in stride(from: 0, to: n, by: 3) { residual[i] = 0 }   // with β = 0: channel 0's edge at its mean
             var y = [Float](repeating: 0, count: n), stats = [Float](repeating: 0, count: 3 * channels)
             var bits = [UInt16](repeating: 0xFFFF, count: channels * BatchNormKernels.maskWords(m))
             for stream in [true, false] {   // the bits kept beside stores past the caches (off 16-value boundaries) too
