@@ -199,15 +199,22 @@ final class BatchNormTests: XCTestCase {
         }
     }
 
+    /// Channels of 37, 700 and 1003 values (5, 3 and 4 of them), which start at every alignment: (channels, m,
+    /// values in all, the shape's own draws, seeded m + `seed`).
+    private func forEveryAlignment(seed: Int, _ body: (Int, Int, Int, inout RNG) -> Void) {
+        for (channels, m) in [(5, 37), (3, 700), (4, 1003)] {
+            var rng = RNG(seed: UInt64(m + seed))
+            body(channels, m, channels * m, &rng)
+        }
+    }
+
     /// Outputs stored past the caches (`stream: true`, as for a tensor outgrowing half the last-level cache) hold
     /// the bits of plain stores: the fused forward (alone, with its ReLU, with a residual join), synchronized BN's
     /// normalise, inference, and the backward's ∂X and shortcut gradient, written and added to; channels of 37,
     /// 700 and 1003 values, so that they start at every alignment (the streamed stores begin at a 64-byte one).
     func testStreamedStoresGiveTheBitsOfCachedOnes() {
         let pool = ThreadPool(threads: 2)
-        for (channels, m) in [(5, 37), (3, 700), (4, 1003)] {
-            let n = channels * m
-            var rng = RNG(seed: UInt64(m + 3))
+        forEveryAlignment(seed: 3) { channels, m, n, rng in
             let x = rng.normals(n), dy = rng.normals(n), residual = rng.normals(n), prior = rng.normals(n)
             let gamma = rng.normals(channels), beta = rng.normals(channels)
             for (relu, join) in [(false, false), (true, false), (true, true)] {
@@ -260,9 +267,7 @@ final class BatchNormTests: XCTestCase {
     /// (past one 256-value bf16 buffer) and 1003 values; many outputs exactly on the ReLU's edge.
     func testJoinMaskBitsGiveTheBitsOfTheOutputsMask() {
         let pool = ThreadPool(threads: 2)
-        for (channels, m) in [(5, 37), (3, 700), (4, 1003)] {
-            let n = channels * m
-            var rng = RNG(seed: UInt64(m + 11))
+        forEveryAlignment(seed: 11) { channels, m, n, rng in
             let x = rng.normals(n), dy = rng.normals(n), prior = rng.normals(n), gamma = rng.normals(channels)
             var beta = rng.normals(channels), residual = rng.normals(n)
             beta[0] = 0
