@@ -10,12 +10,13 @@ final class MixedPrecisionTests: XCTestCase {
     override func setUp() { savedMinimum = ConvPlanner.bf16Minimum; ConvPlanner.bf16Minimum = (0, 0) }  // every im2col and pointwise conv in bf16
     override func tearDown() { ConvPlanner.bf16Minimum = savedMinimum }
 
-    func model(_ precision: Precision, kind: SparseKind = .str, batch: Int = 8, algorithm: ConvAlgorithm = .im2col) throws -> Model {
+    func model(_ precision: Precision, kind: SparseKind = .str, batch: Int = 8, algorithm: ConvAlgorithm = .im2col,
+               size: Int = 16) throws -> Model {
         var o = ModelOptions()
         o.arch = "ResNet18"; o.numClasses = 10; o.widthMultiplier = 0.125; o.smallInputStem = true
         o.convKind = kind; o.sInit = -5; o.precision = precision; o.convAlgorithm = algorithm
         let model = try Model(o, threads: 2)
-        model.network.plan(ActShape(channels: 3, batch: batch, height: 16, width: 16))
+        model.network.plan(ActShape(channels: 3, batch: batch, height: size, width: size))
         model.network.initialize(seed: 1)
         return model
     }
@@ -64,6 +65,16 @@ final class MixedPrecisionTests: XCTestCase {
     func testBF16StepAllocatesNothing() throws {
         try assertStepsAllocateNothing(try model(.bf16), "a bf16 training step")
         try assertStepsAllocateNothing(try model(.bf16, algorithm: .sparse), "a bf16 training step on the sparse kernels")
+    }
+
+    /// At 32×32 layer2's 3×3/2 conv (16×16 out) runs on phase planes: fp32 and bf16 sparse steps there allocate
+    /// nothing either (the phase split's row buffer is on the stack).
+    func testPhasePlaneStepsAllocateNothing() throws {
+        for precision in [Precision.fp32, .bf16] {
+            let m = try model(precision, algorithm: .sparse, size: 32)
+            XCTAssert(m.convs.contains { $0.geometry.strideH == 2 && $0.sparseLayout == .shifted }, "a conv on phase planes")
+            try assertStepsAllocateNothing(m, "a \(precision) sparse step with phase planes")
+        }
     }
 
     /// Every conv on the sparse kernels (their products in bf16): the same bits every run, the first loss
