@@ -89,12 +89,14 @@ public struct ShiftedPlanes: Sendable {
 }
 
 extension SparseConvKernels {
-    /// Stride 1, or 2 with a 2×2 or 3×3 kernel (every phase read), no dilation, one group, square kernel above
-    /// 1×1, planes wide enough to fill tiles. The 7×7/2 stem keeps im2col columns: on phase planes (ResNet50
-    /// b16, 40% dense) it ran 48 against 56 ms dense in fp32 but 39 against 31 in bf16, where the planner, whose
-    /// fit has no such shape, chose them.
+    /// Stride 1 or 2, no dilation, one group, square kernel above 1×1, planes wide enough to fill tiles. At
+    /// stride 2 a kernel above 3×3 (the 7×7/2 stem) takes phase planes only where its dense plan has fp32
+    /// products: ResNet50 b16 at the STR budget (stem 40% dense), phase planes against the im2col GEMM ran
+    /// fp32 49 against 53 ms a training step and 19 against 26 ms inference, but bf16 39 against 31 and
+    /// 15 against 14 ms (the bf16 GEMM is twice sgemm's speed, the sparse bf16 products 1.25× theirs) —
+    /// and the cost model, fitted without the shape, prefers the planes in both.
     public static func usesShiftedPlanes(_ g: ConvGeometry) -> Bool {
-        let strideFits = g.strideH == 1 || (g.strideH == 2 && (2...3).contains(g.kernelH))
+        let strideFits = g.strideH == 1 || (g.strideH == 2 && (g.kernelH <= 3 || !g.bf16))
         return g.strideH == g.strideW && strideFits && g.dilationH == 1 && g.dilationW == 1 && g.groups == 1
             && g.kernelH == g.kernelW && g.kernelH > 1 && g.outW >= 14
     }

@@ -7,7 +7,7 @@ import XCTest
 final class PhasePlaneTests: XCTestCase {
     func testPhasePlanesHoldThePaddedImageAndGiveItBack() {
         let pool = ThreadPool(threads: 2)
-        for (k, pad, h, w) in [(3, 1, 9, 31), (3, 0, 8, 30), (2, 0, 7, 29)] {
+        for (k, pad, h, w) in [(3, 1, 9, 31), (3, 0, 8, 30), (2, 0, 7, 29), (7, 3, 11, 33)] {
             let g = ConvGeometry(inChannels: 3, outChannels: 2, kernel: (k, k), stride: (2, 2), padding: (pad, pad),
                                  batch: 2, inH: h, inW: w)
             let s = ShiftedPlanes(g)

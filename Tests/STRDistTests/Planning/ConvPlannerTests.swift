@@ -17,13 +17,19 @@ final class ConvPlannerTests: XCTestCase {
             (geometry(64, 64, k: 3, size: 7), .im2col, .columns, "3×3 stride 1 at 7×7, two images: too few tiles"),
             (geometry(128, 128, k: 3, s: 2), .im2col, .columns, "3×3 stride 2 at 14×14: too few tiles"),
             (geometry(128, 128, k: 3, s: 2, size: 56), .im2col, .shifted, "3×3 stride 2 at 56×56: phase planes"),
-            (geometry(3, 64, k: 7, s: 2, size: 224), .im2col, .columns, "the 7×7 stem"),
+            (geometry(3, 64, k: 7, s: 2, size: 224), .im2col, .shifted, "the 7×7 stem, fp32: phase planes"),
             (geometry(32, 32, k: 3, groups: 32), .depthwise, .columns, "depthwise"),
         ]
         for (g, dense, layout, what) in cases {
             XCTAssertEqual(ConvPlanner.densePlan(g, algorithm: .auto), dense, what)
             if !g.isDepthwise { XCTAssertEqual(ConvPlanner.sparseLayout(g), layout, what) }
         }
+        // With bf16 products on its dense plan the stem keeps im2col columns (the bf16 GEMM beat the planes);
+        // a 3×3/2 takes phase planes either way.
+        var stem = geometry(3, 64, k: 7, s: 2, size: 224), strided = geometry(128, 128, k: 3, s: 2, size: 56)
+        stem.bf16 = true; strided.bf16 = true
+        XCTAssertEqual(ConvPlanner.sparseLayout(stem), .columns, "the 7×7 stem, bf16 products")
+        XCTAssertEqual(ConvPlanner.sparseLayout(strided), .shifted, "3×3/2, bf16 products")
         XCTAssertEqual(ConvPlanner.densePlan(geometry(64, 64, k: 3), algorithm: .im2col), .im2col, "conv_algorithm im2col")
         XCTAssertEqual(ConvPlanner.densePlan(geometry(64, 64, k: 3, size: 7), algorithm: .winograd), .winograd,
                        "conv_algorithm winograd")
