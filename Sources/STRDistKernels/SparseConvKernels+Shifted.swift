@@ -70,11 +70,13 @@ public struct ShiftedPlanes: Sendable {
         wp = (g.inW + (shared ? 1 : 2 * g.padW) + stride - 1) / stride
     }
 
-    /// Shared scratch: [entry sums (capacity) | padded x (+ margin of slack) | padded ∂Y | padded y or ∂x].
+    /// Shared scratch: [entry sums (capacity) | padded x (+ margin of slack) | padded ∂Y, or the forward's padded
+    /// y | padded ∂x, only where the input takes a gradient] — a conv without ∂X (the stem) needs no room for it.
     public func scratch(capacity: Int) -> Int {
-        capacity + inputRows * planes + margin + g.outChannels * gradRows + max(inputRows, g.outChannels) * planes
+        capacity + inputRows * planes + margin + g.outChannels * gradRows + (g.inputGradient ? inputRows * planes : 0)
     }
 
+    /// The regions of `scratch`; `out` (∂x's planes) only where the input takes a gradient.
     func regions(_ base: UnsafeMutablePointer<Float>, capacity: Int)
         -> (sums: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>, dy: UnsafeMutablePointer<Float>,
             out: UnsafeMutablePointer<Float>) {
@@ -89,29 +91,25 @@ public struct ShiftedPlanes: Sendable {
 }
 
 extension SparseConvKernels {
-    /// Stride 1 or 2, no dilation, one group, square kernel above 1×1, planes wide enough to fill tiles. At
-    /// stride 2 a kernel above 3×3 (the 7×7/2 stem) takes phase planes only where its dense plan has fp32
-    /// products: ResNet50 b16 at the STR budget (stem 40% dense), phase planes against the im2col GEMM ran
-    /// fp32 49 against 53 ms a training step and 19 against 26 ms inference, but bf16 39 against 31 and
-    /// 15 against 14 ms (the bf16 GEMM is twice sgemm's speed, the sparse bf16 products 1.25× theirs) —
-    /// and the cost model, fitted without the shape, prefers the planes in both.
-    public static func usesShiftedPlanes(_ g: ConvGeometry) -> Bool {
-        let strideFits = g.strideH == 1 || (g.strideH == 2 && (g.kernelH <= 3 || !g.bf16))
-        return g.strideH == g.strideW && strideFits && g.dilationH == 1 && g.dilationW == 1 && g.groups == 1
+    /// Whether these kernels can run `g` on shifted (or phase) planes: stride 1 or 2, no dilation, one group, a
+    /// square kernel above 1×1, planes wide enough to fill tiles. Whether they do is ConvPlanner.sparseLayout's call.
+    public static func canUseShiftedPlanes(_ g: ConvGeometry) -> Bool {
+        g.strideH == g.strideW && g.strideH <= 2 && g.dilationH == 1 && g.dilationW == 1 && g.groups == 1
             && g.kernelH == g.kernelW && g.kernelH > 1 && g.outW >= 14
     }
 
     static func shiftedForward(x: UnsafePointer<Float>, xBF16: Bool = false, w: SparseOperand, bias: UnsafePointer<Float>?,
                                residual: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>, yBF16: Bool = false,
                                _ g: ConvGeometry, bf16: Bool, pool: ThreadPool, scratch: ConvScratch) {
-        let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity * pool.threads)
+        // The padded output goes where backward pads ∂Y (the forward does not use it).
+        let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity * pool.threads), out = r.dy
         var a = w.matrix
         if bf16 {
             // The planes in bf16, in the first half of the padded input's region.
             r.x.withMemoryRebound(to: UInt16.self, capacity: s.inputRows * s.planes + s.margin) { half in
                 pad(x, bf16: xBF16, into: half, channels: g.inChannels, s, pool: pool)
                 withUnsafePointer(to: &a) { m in
-                    pool.run((m: m, x: UnsafePointer(half), y: r.out, q: s.planes, threads: pool.threads)) { a, t in
+                    pool.run((m: m, x: UnsafePointer(half), y: out, q: s.planes, threads: pool.threads)) { a, t in
                         let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
                         sp_spmm_bf16_planes(a.m, a.x, Int64(range.lowerBound), Int64(range.upperBound), a.y, Int64(a.q), 0, nil, nil)
                     }
@@ -120,7 +118,7 @@ extension SparseConvKernels {
         } else {
             pad(x, into: r.x, channels: g.inChannels, s, pool: pool)
             withUnsafePointer(to: &a) { m in
-                pool.run((m: m, x: r.x, y: r.out, q: s.planes, threads: pool.threads)) { a, t in
+                pool.run((m: m, x: r.x, y: out, q: s.planes, threads: pool.threads)) { a, t in
                     let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
                     sp_spmm(a.m, a.x, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.y, Int64(a.q), 0, nil, nil)
                 }
@@ -128,11 +126,11 @@ extension SparseConvKernels {
         }
         if let residual {
             // The padded output gets the bias, then the residual and ReLU come with the crop.
-            crop(r.out, rowLength: s.planes, into: y, channels: g.outChannels, size: (g.outH, g.outW), accumulate: false,
+            crop(out, rowLength: s.planes, into: y, channels: g.outChannels, size: (g.outH, g.outW), accumulate: false,
                  offset: 0, bias: bias, relu: false, s, pool: pool)
             ElementwiseKernels.addReluForward(UnsafePointer(y), residual, y, g.outChannels * g.columns, pool: pool)
         } else {
-            crop(r.out, rowLength: s.planes, into: y, bf16: yBF16, channels: g.outChannels, size: (g.outH, g.outW),
+            crop(out, rowLength: s.planes, into: y, bf16: yBF16, channels: g.outChannels, size: (g.outH, g.outW),
                  accumulate: false, offset: 0, bias: bias, relu: relu, s, pool: pool)
         }
     }
@@ -142,6 +140,7 @@ extension SparseConvKernels {
                                 dw: UnsafeMutablePointer<Float>?, _ g: ConvGeometry, bf16: Bool, pool: ThreadPool,
                                 scratch: ConvScratch) {
         let threads = pool.threads
+        precondition(dx == nil || g.inputGradient, "∂X on planes needs a geometry planned with an input gradient")
         let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity * threads)
         if bf16 {
             shiftedBackwardBF16(x: x, xBF16: xBF16, w: w, dy: dy, dyBF16: dyBF16, dx: dx, accumulate: accumulate, dw: dw, s, r,

@@ -5,9 +5,10 @@
 //   weight grad  ∂Ŵ = ∂Y·Xᵀ at the kept positions only (SDDMM), for kinds whose
 //                gradient rule is kept-only (STR, GMP); dense (GEMM) for DNW.
 // Pointwise convs (1×1, stride 1) run on the input itself; k×k convs at
-// stride 1 or 2 (3×3/2, 2×2/2) on shifted padded planes or their phase planes
-// (SparseConvKernels+Shifted.swift, +Phases.swift); other shapes on im2col
-// columns, image chunks per thread as the dense path does (the
+// stride 1 or 2 (3×3/2, 2×2/2, and the 7×7/2 stem where its dense plan has
+// fp32 products: ConvPlanner.sparseLayout) on shifted padded planes or their
+// phase planes (SparseConvKernels+Shifted.swift, +Phases.swift); other shapes
+// on im2col columns, image chunks per thread as the dense path does (the
 // columns' row stride is the chunk's width, given to the kernels at run time,
 // so one compressed operand serves every chunk). Forward and input-gradient
 // products split columns among threads; the weight gradient (SDDMM) sums
@@ -42,9 +43,9 @@ public enum SparseConvKernels {
         return max(1, min(share, max(g.imagesPerChunk(), (512 + g.outPlane - 1) / g.outPlane)))
     }
 
-    /// How the compressed weight of `g` addresses its dense operand.
-    public static func layout(_ g: ConvGeometry) -> SparseAddressing {
-        usesShiftedPlanes(g) ? ShiftedPlanes(g).layout : .columns
+    /// How the compressed weight of `g` addresses its dense operand when the kernels run it on `layout`.
+    public static func addressing(_ g: ConvGeometry, _ layout: SparseLayout) -> SparseAddressing {
+        layout == .shifted ? ShiftedPlanes(g).layout : .columns
     }
 
     /// y = conv(x, Ŵ) + bias + residual (y's shape), then max(·, 0) when `relu` (all in the kernels' store).

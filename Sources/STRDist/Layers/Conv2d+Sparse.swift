@@ -13,7 +13,7 @@ extension Conv2d {
 
     /// Reserves the compressed weight and the sparse kernels' scratch (called from `plan`).
     func planSparse(_ g: ConvGeometry, _ planner: WorkspacePlanner) {
-        let layout = SparseConvKernels.layout(g)
+        let sparse = ConvPlanner.sparseLayout(g), layout = SparseConvKernels.addressing(g, sparse)
         guard sparseCapable, CompressedWeight.fits(rows: outChannels, cols: g.colRows, layout: layout) else {
             compressed = nil; sparseLayout = nil; execution = densePlan; return
         }
@@ -21,7 +21,6 @@ extension Conv2d {
         let capacity = algorithm == .sparse ? g.weightCount
             : Int((Double(g.weightCount) * ConvPlanner.maxDensity).rounded(.up))
         c.plan(planner, capacity: capacity, transposed: true)
-        let sparse = ConvPlanner.sparseLayout(g)
         let s = SparseConvKernels.scratch(g, sparse, capacity: capacity, threads: planner.threads)
         planner.scratch(perThread: s.perThread)
         planner.scratch(shared: s.shared)

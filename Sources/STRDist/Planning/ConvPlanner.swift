@@ -53,9 +53,15 @@ public enum ConvPlanner {
         return (p[0], p[1])
     }()
 
-    /// How the sparse kernels would run `g`.
+    /// How the sparse kernels run `g`: on shifted (or phase) planes where they can — except a stride-2 kernel
+    /// above 3×3 (the 7×7/2 stem) whose dense plan has bf16 products (`g.bf16`: at least
+    /// `bf16Minimum` channels and columns), which keeps im2col columns. ResNet50 b16 at the STR budget (stem 40%
+    /// dense), phase planes against the im2col GEMM: fp32 49 against 53 ms a training step and 19 against 26 ms
+    /// inference, bf16 39 against 31 and 15 against 14 ms (the bf16 GEMM runs twice sgemm's speed, the sparse
+    /// bf16 products 1.25× theirs) — and the cost model, fitted without the shape, prefers the planes in both.
     public static func sparseLayout(_ g: ConvGeometry) -> SparseLayout {
-        SparseConvKernels.usesShiftedPlanes(g) ? .shifted : g.isPointwise ? .pointwise : .columns
+        let planes = SparseConvKernels.canUseShiftedPlanes(g) && !(g.strideH == 2 && g.kernelH > 3 && g.bf16)
+        return planes ? .shifted : g.isPointwise ? .pointwise : .columns
     }
 
     /// The plan for this step of a conv that can run `sparse`, its weight now at `density`, planned `current`.

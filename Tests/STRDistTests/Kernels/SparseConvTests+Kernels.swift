@@ -8,6 +8,7 @@
 // too, so the AVX2 bodies are checked on an AVX-512 machine).
 import XCTest
 import CSparse
+import CBFloat16
 @testable import STRDist
 
 final class SparseConvKernelTests: XCTestCase {
@@ -81,9 +82,9 @@ final class SparseConvKernelTests: XCTestCase {
                         let r = randomArray(s.output.shape.count, seed: 99)
                         s.backward(r); d.backward(r)
                         XCTAssert(sconv.execution.isSparse, label)
-                        // Shifted planes at stride 1, phase planes at stride 2 (fp32 here, so the 7×7/2 too).
+                        // Shifted planes at stride 1, phase planes at stride 2 (fp32 here, so the 7×7/2 too): as planned.
                         let planes = t.k > 1 && g.outW >= 14 && t.s <= 2
-                        XCTAssertEqual(SparseConvKernels.usesShiftedPlanes(g), planes, label)
+                        XCTAssertEqual(sconv.sparseLayout, planes ? .shifted : t.k == 1 && t.s == 1 ? .pointwise : .columns, label)
                         // The effective weight the sparse run used, and naive results from it.
                         let ew = Array(UnsafeBufferPointer(start: sconv.computeEffectiveWeight(s.ctx), count: g.weightCount))
                         let x = Array(UnsafeBufferPointer(start: s.x, count: s.input.shape.count))
@@ -107,6 +108,49 @@ final class SparseConvKernelTests: XCTestCase {
                     }
                 }
             }
+        }
+    }
+
+    /// The weight gradient alone (no ∂X: the stem's backward) on every layout, fp32 and bf16, against the naive
+    /// kept-only ∂Ŵ (of the bf16-rounded operands under bf16).
+    func testWeightGradientWithoutInputGradientMatchesNaive() {
+        func rounded(_ v: [Float]) -> [Float] { v.map { bf16_to_float(bf16_from_float($0)) } }
+        for precision in [Precision.fp32, .bf16] {
+            for t in Self.cases {
+                let label = "\(precision) \(t)"
+                let (conv, h) = harness(t, .str, density: 0.3, algorithm: .sparse, threads: 2, precision: precision)
+                conv.forward(h.ctx)
+                guard case .sparse(let layout) = conv.execution, let c = conv.compressed else { return XCTFail(label) }
+                let g = conv.geometry!, bf16 = precision == .bf16
+                let x = Array(UnsafeBufferPointer(start: h.x, count: h.input.shape.count))
+                let ew = Array(UnsafeBufferPointer(start: conv.computeEffectiveWeight(h.ctx), count: g.weightCount))
+                let dy = randomArray(g.outChannels * g.columns, seed: 57)
+                var dw = [Float](repeating: .nan, count: g.weightCount)
+                SparseConvKernels.backward(x: h.x, w: c.operand(h.ctx), dy: dy, dx: nil, accumulate: false, dw: &dw, keptOnly: true,
+                                           denseWeight: conv.computeEffectiveWeight(h.ctx), dbias: nil, g, layout, bf16: bf16,
+                                           pool: h.ctx.pool, scratch: conv.scratch(h.ctx))
+                let naive = bf16 ? Naive.convBackward(x: rounded(x), w: rounded(ew), dy: rounded(dy), g).dw
+                    : Naive.convBackward(x: x, w: ew, dy: dy, g).dw
+                let mask = conv.transform.keepMask(h.ctx)
+                let expected = (0..<g.weightCount).map { i in (mask.map { $0[i] != 0 } ?? (ew[i] != 0)) ? naive[i] : 0 }
+                XCTAssertGreaterThan(Set(expected).count, 2, label)
+                assertClose(dw, expected, rtol: 1e-4, atol: 1e-5, "dw " + label)
+            }
+        }
+    }
+
+    /// A 7×7/2 conv whose dense plan has bf16 products keeps im2col columns (the bf16 GEMM beat the phase
+    /// planes); with fp32 products, or bf16 ones on too few columns for the GEMM, it takes phase planes.
+    func testTheStridedSevenBySevenTakesPlanesUnlessItsDensePlanIsBF16() {
+        let wide = Case(c: 3, o: 5, k: 7, s: 2, p: 3, n: 2, h: 9, w: 29)
+        let saved = ConvPlanner.bf16Minimum
+        defer { ConvPlanner.bf16Minimum = saved }
+        for (minimum, precision, expected) in [((1, 256), Precision.fp32, SparseLayout.shifted), ((1, 256), .bf16, .shifted),
+                                               ((0, 0), .bf16, .columns), ((0, 0), .fp32, .shifted)] {
+            ConvPlanner.bf16Minimum = minimum
+            let (conv, _) = harness(wide, .str, density: 0.3, algorithm: .sparse, threads: 1, precision: precision)
+            XCTAssertEqual(conv.geometry!.bf16, precision == .bf16 && minimum == (0, 0), "\(minimum) \(precision)")
+            XCTAssertEqual(conv.sparseLayout, expected, "\(minimum) \(precision)")
         }
     }
 
