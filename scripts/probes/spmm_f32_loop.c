@@ -13,10 +13,11 @@
 // Seen on a Zen 4 (2026-12-05; rows 64–512, K 128–576, density 5–40%): base 63–86 GFLOP/s; dual and rows2
 // within 6% of it (the loop is not latency-bound); wide 3–22% slower (a wider tile outgrows L1); mis 33–36%
 // slower: a 64-byte load that straddles two cache lines costs two; mis-ymm and mis-perm win back 0–10%.
-// In the model (ResNet50 b16 inference at the STR budget), rounding each shifted-plane read down to its cache line (wrong values, timing only) took
-// the step from 0.172 to 0.160 s; aligning for real with shifted copies of each plane (one per column tap,
-// rows padded to whole lines) made it 0.201–0.216 s: three copies are three times the lines a tile
-// fetches from memory, where one misaligned copy shares them between taps.
+// In the model (ResNet50 b16 inference at the STR budget), rounding each shifted-plane read down to its
+// cache line (wrong values, timing only) took the step from 0.172 to 0.160 s; aligning for real with
+// shifted copies of each plane (one per column tap, rows padded to whole lines) made it 0.201–0.216 s:
+// three copies are three times the lines a tile fetches from memory, where one misaligned copy shares them
+// between taps.
 #include <immintrin.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -73,6 +74,7 @@ T static void rows2(int rows, const int *st, const int *off, const float *val, c
         a0 = b0; a1 = b1; a2 = b2; a3 = b3;
         STORE4(c + i * 64 + 64);
     }
+    if (rows % 2) base(1, st + rows - 1, off, val, pack, ld, c + (rows - 1) * 64);   // an odd last row alone
 }
 T static void wide(int rows, const int *st, const int *off, const float *val, const float *pack, int ld, float *c) {
     for (int i = 0; i < rows; i++) {
