@@ -2,8 +2,9 @@
 // forward and the layout): the per-channel gradient sums, then ∂X — with the
 // fused ReLU's mask (read from the output, recomputed from the input, or read
 // from the bits a residual join's forward kept: `ReluMask`), a residual
-// join's shortcut gradient (`ShortcutGradient`), and ∂X written in bf16 (`dxBF16`) for a conv whose bf16 products read it in
-// place. `trainingBackward` runs a channel's passes back to back; synchronized
+// join's shortcut gradient (`ShortcutGradient`), and ∂X written in bf16
+// (`dxBF16`) for a conv whose bf16 products read it in place.
+// `trainingBackward` runs a channel's passes back to back; synchronized
 // BN calls `gradientSums` and `inputGradient` with an all-reduce between them.
 
 import CVector

@@ -6,10 +6,11 @@
 // layout (positions with w ≥ OW or h ≥ OH are junk) and is cropped. Backward
 // pads ∂Y the same way (junk and margins zero), so ∂Xpad = Ŵᵀ·∂Ypad is again
 // one shifted SpMM and ∂Ŵ = Σ_q ∂Ypad·Xpad(q + tap) an SDDMM (both in one pass
-// over each column tile when both are wanted); ∂X is ∂Xpad's interior. A 3×3 conv with padding 1 shares its zeros: one zero column between
-// rows and one zero row between images serve as the right pad of one and the
-// left (top) pad of the next, so Wp = W + 1, Hp = H + 1 — a 14×14 plane computes
-// 225 positions instead of 256.
+// over each column tile when both are wanted); ∂X is ∂Xpad's interior. A 3×3
+// conv with padding 1 shares its zeros: one zero column between rows and one
+// zero row between images serve as the right pad of one and the left (top)
+// pad of the next, so Wp = W + 1, Hp = H + 1 — a 14×14 plane computes 225
+// positions instead of 256.
 // Stride s (2; kernels of at least s taps): each padded plane is split into its
 // s² phase planes — phase (p, q) holds padded pixel (s·i + p, s·j + q) at
 // i·Wp + j, with Wp and Hp now ⌈padded size / s⌉ — so tap (a, b) of output

@@ -4,8 +4,9 @@
 // join that alone reads this norm's output is computed here too, forward and
 // backward (`join`, planned by ResidualFusion): the norm's own output is then
 // never written, and the join's ReLU mask is kept as a bit per value for the
-// backward, which then does not read the join's output. At inference a conv on the sparse kernels may compute all of
-// it in its store instead (its ConvEpilogue); a depthwise conv runs it channel
+// backward, which then does not read the join's output. At inference a conv
+// on the sparse kernels may compute all of it in its store instead (its
+// ConvEpilogue); a depthwise conv runs it channel
 // by channel inside its own loop, forward and backward (`fusedConv`, planned
 // by DepthwiseNormFusion), except under synchronized BN. Under bf16, a sparse
 // conv before it hands its output over in bf16, and takes its gradient back in
