@@ -4,6 +4,7 @@
 // leaves the columns of a 32-column half in the order {0–3, 8–11, 16–19, 24–27} | {4–7, 12–15, 20–23,
 // 28–31}; C's tile is permuted into that order when loaded and back when stored.
 #include "CSparse.h"
+#include "sparse_ahead.h"
 #include "sparse_isa.h"
 #include <immintrin.h>
 
@@ -29,11 +30,13 @@ static inline void load_row(const bf16_t *p, int w, __m512i *h0, __m512i *h1) {
 
 /// One 64-column tile of C for every row (q: its first column, w ≤ 64 its width); b is bf16, row
 /// `offset[e]·stride` of entry e, read from column q. With `c16` the last block's store (after the epilogue)
-/// goes there instead, rounded to bf16 (rows ldc16 apart); the blocks before it keep their sums in c.
+/// goes there instead, rounded to bf16 (rows ldc16 apart); the blocks before it keep their sums in c. The first
+/// block's rows fetch `ahead` and `ahead2` (next tiles of the operands) a share each.
 static inline __attribute__((always_inline)) void spmm_tile(const sp_matrix *a, const bf16_t *b, int64_t stride, int64_t q,
                                                             int w, float *c, int64_t ldc, int accumulate,
                                                             const float *bias, const float *residual, int relu,
-                                                            int stream, bf16_t *c16, int64_t ldc16) {
+                                                            int stream, bf16_t *c16, int64_t ldc16, sp_ahead ahead,
+                                                            sp_ahead ahead2) {
     // Natural order from the interleaved accumulators, and back.
     const __m512i out_lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
     const __m512i out_hi = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
@@ -52,6 +55,10 @@ static inline __attribute__((always_inline)) void spmm_tile(const sp_matrix *a, 
         // Only the last block's stores may pass the cache: the blocks before it store sums the next one reloads.
         const int streamed = stream && last;
         for (int32_t i = 0; i < rows; i++) {
+            if (blk == 0) {
+                sp_ahead_share(&ahead, i, rows);
+                sp_ahead_share(&ahead2, i, rows);
+            }
             const int32_t e0 = st[i], e1 = st[i + 1];
             if (e0 == e1 && !fresh && !epilogue && !to16) continue;
             float *cr = c + (int64_t)i * ldc + q;
@@ -126,15 +133,11 @@ static inline __attribute__((always_inline)) void spmm_tile(const sp_matrix *a, 
 }
 
 /// Rows [0, rows) of B's tile at column q (width w) rounded to bf16 into `pack`, 64 apart (zeros past w).
-/// With `next`, each row's next tile is fetched into L2 meanwhile: the rows lie far apart, too many
-/// streams for the hardware prefetcher, and the tile's products leave the loads time to land.
-static inline void pack_tile(const float *b, int64_t stride, int32_t rows, int64_t q, int w, int next, bf16_t *pack) {
+static inline void pack_tile(const float *b, int64_t stride, int32_t rows, int64_t q, int w, bf16_t *pack) {
     __mmask16 m[4];
     for (int v = 0; v < 4; v++) m[v] = mask16(w - 16 * v);
     for (int32_t r = 0; r < rows; r++) {
         const float *src = b + (int64_t)r * stride + q;
-        if (next)
-            for (int v = 0; v < 4; v++) _mm_prefetch((const char *)(src + TILE + 16 * v), _MM_HINT_T1);
         bf16_t *dst = pack + (int64_t)r * TILE;
         for (int v = 0; v < 4; v++) {
             const __m512 x = w == TILE ? _mm512_loadu_ps(src + 16 * v) : _mm512_maskz_loadu_ps(m[v], src + 16 * v);
@@ -144,11 +147,9 @@ static inline void pack_tile(const float *b, int64_t stride, int32_t rows, int64
 }
 
 /// The same tile of a B already in bf16 (SP_B_BF16), copied (zeros past w).
-static inline void pack_tile16(const bf16_t *b, int64_t stride, int32_t rows, int64_t q, int w, int next, bf16_t *pack) {
+static inline void pack_tile16(const bf16_t *b, int64_t stride, int32_t rows, int64_t q, int w, bf16_t *pack) {
     for (int32_t r = 0; r < rows; r++) {
         const bf16_t *src = b + (int64_t)r * stride + q;
-        if (next)
-            for (int v = 0; v < 2; v++) _mm_prefetch((const char *)(src + TILE + 32 * v), _MM_HINT_T1);
         __m512i h0, h1;
         load_row(src, w, &h0, &h1);
         _mm512_storeu_si512(pack + (int64_t)r * TILE, h0);
@@ -157,22 +158,33 @@ static inline void pack_tile16(const bf16_t *b, int64_t stride, int32_t rows, in
 }
 
 /// B's tile into the pack: rounded from fp32, or copied from bf16.
-static inline void pack_b(const void *b, int bf16, int64_t stride, int32_t rows, int64_t q, int w, int next, bf16_t *pack) {
-    if (bf16) pack_tile16((const bf16_t *)b, stride, rows, q, w, next, pack);
-    else pack_tile((const float *)b, stride, rows, q, w, next, pack);
+static inline void pack_b(const void *b, int bf16, int64_t stride, int32_t rows, int64_t q, int w, bf16_t *pack) {
+    if (bf16) pack_tile16((const bf16_t *)b, stride, rows, q, w, pack);
+    else pack_tile((const float *)b, stride, rows, q, w, pack);
+}
+
+/// The next tile of B (fp32, or bf16 with `bf16`) after tile q.
+static inline sp_ahead ahead_b(const void *b, int bf16, int64_t stride, int32_t rows, int64_t q, int64_t q1) {
+    return sp_ahead_of(b, stride, rows, q, q1, bf16 ? (int)sizeof(bf16_t) : (int)sizeof(float));
 }
 
 /// The sampled product's tile (rows [r0, r1), q, w): each row's 64 bf16 of D in two registers; per entry,
 /// two vdpbf16ps over adjacent column pairs leave 16 partial sums, and sixteen entries' sums are reduced at
 /// once (reduce16: lane t of the result is vector t's (S0 + S1) + (S2 + S3), Sc = (v[4c] + v[4c+2]) +
-/// (v[4c+1] + v[4c+3])); a row's last few entries go through the same reduction beside zero vectors.
+/// (v[4c+1] + v[4c+3])); a row's last few entries go through the same reduction beside zero vectors. The
+/// first block's rows fetch `ahead` and `ahead2` a share each.
 static inline __attribute__((always_inline)) void sddmm_tile(const sp_matrix *a, const bf16_t *d, int64_t ldd,
                                                              const bf16_t *b, int64_t stride, int64_t q, int w,
-                                                             int32_t r0, int32_t r1, float *out) {
+                                                             int32_t r0, int32_t r1, float *out, sp_ahead ahead,
+                                                             sp_ahead ahead2) {
     const int32_t rows = a->rows;
     for (int32_t blk = 0; blk < a->blocks; blk++) {
         const int32_t *st = a->start + (int64_t)blk * (rows + 1);
         for (int32_t i = r0; i < r1; i++) {
+            if (blk == 0) {
+                sp_ahead_share(&ahead, i - r0, r1 - r0);
+                sp_ahead_share(&ahead2, i - r0, r1 - r0);
+            }
             const int32_t e0 = st[i], e1 = st[i + 1];
             if (e0 == e1) continue;
             __m512i d0, d1;
@@ -203,8 +215,9 @@ void sp_spmm_bf16_avx512bf16(const sp_matrix *a, const void *b, int64_t stride, 
     const int b16 = (flags & SP_B_BF16) != 0;
     for (int64_t q = q0; q < q1; q += TILE) {
         const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
-        pack_b(b, b16, stride, brows, q, w, q + TILE < q1, pack);
-        spmm_tile(a, pack - q, TILE, q, w, c, ldc, accumulate, bias, residual, relu, stream, 0, 0);
+        pack_b(b, b16, stride, brows, q, w, pack);
+        spmm_tile(a, pack - q, TILE, q, w, c, ldc, accumulate, bias, residual, relu, stream, 0, 0,
+                  ahead_b(b, b16, stride, brows, q, q1), sp_ahead_none());
     }
     if (stream) _mm_sfence();
 }
@@ -215,8 +228,9 @@ void sp_spmm_bf16_to_bf16_avx512bf16(const sp_matrix *a, const void *b, int64_t 
     const int relu = (flags & SP_RELU) != 0, stream = flags & SP_STREAM, b16 = (flags & SP_B_BF16) != 0;
     for (int64_t q = q0; q < q1; q += TILE) {
         const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
-        pack_b(b, b16, stride, brows, q, w, q + TILE < q1, pack);
-        spmm_tile(a, pack - q, TILE, q, w, tile - q, TILE, 0, bias, 0, relu, stream, c, ldc);
+        pack_b(b, b16, stride, brows, q, w, pack);
+        spmm_tile(a, pack - q, TILE, q, w, tile - q, TILE, 0, bias, 0, relu, stream, c, ldc,
+                  ahead_b(b, b16, stride, brows, q, q1), sp_ahead_none());
     }
     if (stream) _mm_sfence();
 }
@@ -226,7 +240,7 @@ void sp_spmm_bf16_planes_avx512bf16(const sp_matrix *a, const bf16_t *b, int64_t
     const int accumulate = flags & SP_ACCUMULATE, relu = (flags & SP_RELU) != 0, stream = flags & SP_STREAM;
     for (int64_t q = q0; q < q1; q += TILE) {
         const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
-        spmm_tile(a, b, 1, q, w, c, ldc, accumulate, bias, residual, relu, stream, 0, 0);
+        spmm_tile(a, b, 1, q, w, c, ldc, accumulate, bias, residual, relu, stream, 0, 0, sp_ahead_none(), sp_ahead_none());
     }
     if (stream) _mm_sfence();
 }
@@ -242,12 +256,17 @@ void sp_backward_bf16_avx512bf16(const sp_matrix *a, const sp_matrix *at, const 
         // D's tile: read where it is (bf16 already), or rounded into the pack.
         const bf16_t *dt = in_place ? (const bf16_t *)d : dp - q;
         const int64_t dld = in_place ? ldd : TILE;
-        if (!in_place) pack_tile((const float *)d, ldd, drows, q, w, q + TILE < q1, dp);
+        if (!in_place) pack_tile((const float *)d, ldd, drows, q, w, dp);
+        // The next tiles of D (packed or read in place: rows far apart either way) and of B, fetched during
+        // the SDDMM when it runs, else during ∂X's product.
+        const sp_ahead next_d = ahead_b(d, in_place, ldd, drows, q, q1);
+        const sp_ahead next_b = out ? ahead_b(b, b16, ldb, brows, q, q1) : sp_ahead_none();
         if (out) {
-            pack_b(b, b16, ldb, brows, q, w, q + TILE < q1, bp);
-            sddmm_tile(a, dt, dld, bp - q, TILE, q, w, 0, a->rows, out);
+            pack_b(b, b16, ldb, brows, q, w, bp);
+            sddmm_tile(a, dt, dld, bp - q, TILE, q, w, 0, a->rows, out, next_d, next_b);
         }
-        if (at) spmm_tile(at, dt, dld, q, w, c, ldc, accumulate, 0, 0, 0, stream, 0, 0);
+        if (at) spmm_tile(at, dt, dld, q, w, c, ldc, accumulate, 0, 0, 0, stream, 0, 0, out ? sp_ahead_none() : next_d,
+                          sp_ahead_none());
     }
     if (stream) _mm_sfence();
 }
@@ -257,8 +276,8 @@ void sp_backward_bf16_planes_avx512bf16(const sp_matrix *a, const sp_matrix *at,
                                         float *out) {
     for (int64_t q = q0; q < q1; q += TILE) {
         const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
-        if (out) sddmm_tile(a, d, ldd, b, 1, q, w, 0, a->rows, out);
-        if (at) spmm_tile(at, dt, 1, q, w, c, ldc, 0, 0, 0, 0, 0, 0, 0);
+        if (out) sddmm_tile(a, d, ldd, b, 1, q, w, 0, a->rows, out, sp_ahead_none(), sp_ahead_none());
+        if (at) spmm_tile(at, dt, 1, q, w, c, ldc, 0, 0, 0, 0, 0, 0, 0, sp_ahead_none(), sp_ahead_none());
     }
 }
 
