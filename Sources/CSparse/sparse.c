@@ -83,6 +83,38 @@ void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, 
     }
 }
 
+/// spmm_c position by position into the cropped output: each output element's sums in spmm_c's order.
+static void spmm_cropped_c(const sp_matrix *a, const float *b, int64_t q0, int64_t q1, const sp_crop *g, float *c,
+                           int64_t ldc, int accumulate, const float *bias, const float *residual, int relu) {
+    const int32_t rows = a->rows;
+    const int64_t plane = g->hp * g->wp;
+    for (int64_t q = q0; q < q1; q++) {
+        const int64_t n = q / plane, r = q - n * plane, h = r / g->wp, x = r - h * g->wp;
+        if (h >= g->oh || x >= g->ow) continue;
+        const int64_t at = (n * g->oh + h) * g->ow + x;
+        for (int32_t i = 0; i < rows; i++) {
+            float *cr = c + (int64_t)i * ldc + at;
+            if (!accumulate) *cr = 0;
+            for (int32_t blk = 0; blk < a->blocks; blk++) {
+                const int32_t *st = a->start + (int64_t)blk * (rows + 1);
+                for (int32_t e = st[i]; e < st[i + 1]; e++) *cr += a->value[e] * b[a->offset[e] + q];
+            }
+            if (bias || residual || relu)
+                sp_epilogue_c(cr, 0, 1, bias ? bias[i] : 0.0f, residual ? residual + (int64_t)i * ldc + at : 0, relu);
+        }
+    }
+}
+
+void sp_spmm_cropped(const sp_matrix *a, const float *b, int64_t q0, int64_t q1, const sp_crop *crop, float *c,
+                     int64_t ldc, int flags, const float *bias, const float *residual) {
+    switch (sp_isa()) {
+    case 2: sp_spmm_cropped_avx512(a, b, q0, q1, crop, c, ldc, flags, bias, residual); break;
+    case 1: sp_spmm_cropped_avx2(a, b, q0, q1, crop, c, ldc, flags, bias, residual); break;
+    default:
+        spmm_cropped_c(a, b, q0, q1, crop, c, ldc, flags & SP_ACCUMULATE, bias, residual, (flags & SP_RELU) != 0);
+    }
+}
+
 /// The vector bodies' narrow product lane by lane: four fused chains per column, a block's entries
 /// dealt round-robin from the first.
 static void spmm_narrow_c(const sp_matrix *a, const float *b, int64_t stride, int32_t width, float *c, int64_t ldc,

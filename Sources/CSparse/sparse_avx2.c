@@ -21,6 +21,21 @@ typedef __m256i VMASK;
 #define NAME(x) x##_avx2
 #define VMAX(a, b) _mm256_max_ps(a, b)
 
+/// The compressed store and expanding load AVX2 lacks, lane by lane through the stack.
+static inline void cstore_avx2(float *p, uint32_t lanes, __m256 v) {
+    float t[8];
+    _mm256_storeu_ps(t, v);
+    for (int j = 0, k = 0; j < 8; j++)
+        if (lanes >> j & 1) p[k++] = t[j];
+}
+static inline __m256 xload_avx2(const float *p, uint32_t lanes) {
+    float t[8];
+    for (int j = 0, k = 0; j < 8; j++) t[j] = lanes >> j & 1 ? p[k++] : 0.0f;
+    return _mm256_loadu_ps(t);
+}
+#define VCSTORE(p, lanes, v) cstore_avx2(p, lanes, v)
+#define VXLOAD(p, lanes) xload_avx2(p, lanes)
+
 static inline float hsum_avx2(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));

@@ -3,7 +3,7 @@
 #include "sparse_isa.h"
 #include <immintrin.h>
 
-#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,popcnt"))), apply_to = function)
 
 typedef __m512 VF;
 typedef __mmask16 VMASK;
@@ -21,6 +21,9 @@ typedef __mmask16 VMASK;
 #define VHSUM(v) _mm512_reduce_add_ps(v)
 #define NAME(x) x##_avx512
 #define VMAX(a, b) _mm512_max_ps(a, b)
+#define VLANES(lanes) ((__mmask16)((1u << __builtin_popcount(lanes)) - 1u))
+#define VCSTORE(p, lanes, v) _mm512_mask_storeu_ps(p, VLANES(lanes), _mm512_maskz_compress_ps((__mmask16)(lanes), v))
+#define VXLOAD(p, lanes) _mm512_maskz_expand_ps((__mmask16)(lanes), _mm512_maskz_loadu_ps(VLANES(lanes), p))
 
 #include "sparse_reduce16.h"
 #define VREDUCE(v) reduce16(v)

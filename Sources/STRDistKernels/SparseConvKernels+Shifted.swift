@@ -116,6 +116,22 @@ extension SparseConvKernels {
                     }
                 }
             }
+        } else if !yBF16 {
+            // Stored straight into y, the epilogue (the residual join's too) on the way: no padded output, no crop.
+            pad(x, into: r.x, channels: g.inChannels, s, pool: pool)
+            var planes = sp_crop(hp: Int64(s.hp), wp: Int64(s.wp), oh: Int64(g.outH), ow: Int64(g.outW))
+            let flags = relu || residual != nil ? SP_RELU : 0
+            withUnsafePointer(to: &a) { m in
+                withUnsafePointer(to: &planes) { crop in
+                    pool.run((m: m, x: r.x, crop: crop, y: y, ld: g.columns, q: s.planes, flags: flags, bias: bias,
+                              residual: residual, threads: pool.threads)) { a, t in
+                        let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
+                        sp_spmm_cropped(a.m, a.x, Int64(range.lowerBound), Int64(range.upperBound), a.crop, a.y, Int64(a.ld),
+                                        a.flags, a.bias, a.residual)
+                    }
+                }
+            }
+            return
         } else {
             pad(x, into: r.x, channels: g.inChannels, s, pool: pool)
             withUnsafePointer(to: &a) { m in

@@ -273,6 +273,55 @@ final class SparseKernelTests: XCTestCase {
     /// 4 bytes off (the fallback), with the epilogue, accumulation, short tails and column ranges that
     /// start mid-tile, in one block or several; the pointwise backward's ∂X likewise. (Which blocks' stores
     /// stream — only the last — is not visible in the values.)
+    /// The product over padded positions stored straight into the cropped output (sp_spmm_cropped) gives the bits of
+    /// the product into padded rows cropped afterwards — with the epilogue, accumulating, over several column blocks,
+    /// on ranges that start mid-row and end in a partial tile, on planes with junk columns and rows — on every ISA.
+    func testCroppedSpMMEqualsTheProductThenTheCropOnEveryISA() {
+        for isa in isas {
+            XCTAssertEqual(sp_force_isa(isa), isa)
+            // (images, hp, wp, oh, ow): shared-zero 3×3 planes (a junk column and row), a wide 5×5 one, 7×7 in 8×8
+            // (phase-plane-like), and planes without junk.
+            for (n, hp, wp, oh, ow) in [(2, 15, 15, 14, 14), (3, 9, 21, 5, 17), (4, 8, 8, 7, 7), (2, 6, 20, 6, 20)] {
+                let planes = n * hp * wp, out = n * oh * ow
+                /// The output element of padded position q, nil for junk.
+                func place(_ q: Int) -> Int? {
+                    let image = q / (hp * wp), r = q % (hp * wp), h = r / wp, x = r % wp
+                    return h < oh && x < ow ? (image * oh + h) * ow + x : nil
+                }
+                for (rows, cols, blockCols, density) in [(5, 30, 128, 0.3), (9, 300, 64, 0.1), (3, 7, 128, -1.0)] {
+                    let w = weight(rows, cols, density: density, seed: UInt64(31 + rows))
+                    let b = build(w, rows: rows, cols: cols, blockCols: blockCols)
+                    let bmat = randomArray(cols + planes + 64, seed: 32)   // entry k reads bmat[k + q]: flat offsets
+                    let bias = randomArray(rows, seed: 33), residual = randomArray(rows * out, seed: 34)
+                    let start = randomArray(rows * out, seed: 35)
+                    var paddedStart = [Float](repeating: 0, count: rows * planes), paddedResidual = paddedStart
+                    for i in 0..<rows { for q in 0..<planes { if let at = place(q) {
+                        paddedStart[i * planes + q] = start[i * out + at]
+                        paddedResidual[i * planes + q] = residual[i * out + at]
+                    } } }
+                    var crop = sp_crop(hp: Int64(hp), wp: Int64(wp), oh: Int64(oh), ow: Int64(ow))
+                    for (q0, q1) in [(0, planes), (wp + 3, planes - 5), (planes / 2 + 1, planes)] {
+                        for (flags, epilogue) in [(0, false), (SP_RELU, true), (SP_ACCUMULATE, false), (SP_ACCUMULATE | SP_RELU, true)] {
+                            let label = "isa \(isa) planes \(n)×\(hp)×\(wp) → \(oh)×\(ow), \(rows)×\(cols) in blocks of \(blockCols), "
+                                + "q \(q0)..<\(q1), flags \(flags)"
+                            var padded = paddedStart, expected = start, c = start
+                            withMatrix(b) { m in
+                                sp_spmm(m, bmat, 1, 0, nil, Int64(q0), Int64(q1), &padded, Int64(planes), flags,
+                                        epilogue ? bias : nil, epilogue ? paddedResidual : nil)
+                                sp_spmm_cropped(m, bmat, Int64(q0), Int64(q1), &crop, &c, Int64(out), flags,
+                                                epilogue ? bias : nil, epilogue ? residual : nil)
+                            }
+                            for i in 0..<rows { for q in q0..<q1 { if let at = place(q) { expected[i * out + at] = padded[i * planes + q] } } }
+                            let mismatch = c.indices.first { c[$0].bitPattern != expected[$0].bitPattern }
+                            XCTAssertNil(mismatch, label + (mismatch.map { ": element \($0), \(c[$0]) vs \(expected[$0])" } ?? ""))
+                            XCTAssertNotEqual(c, start, "the product wrote nothing: " + label)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     func testStreamedStoresEqualCachedStoresOnEveryISA() {
         for isa in isas { for blockCols in [128, 16] {
             XCTAssertEqual(sp_force_isa(isa), isa)

@@ -53,6 +53,19 @@ int sp_force_isa(int isa);
 void sp_spmm(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, float *pack, int64_t q0, int64_t q1,
              float *c, int64_t ldc, int flags, const float *bias, const float *residual);
 
+/// The padded positions a product over shifted (or phase) planes computes, and the output they are cropped
+/// to: position q = (n·hp + h)·wp + w of the planes is output element (n·oh + h)·ow + w when h < oh and
+/// w < ow; the others are junk.
+typedef struct {
+    int64_t hp, wp, oh, ow;
+} sp_crop;
+
+/// sp_spmm over planes (`b`'s offsets flat, stride 1) for positions [q0, q1), stored straight into the cropped
+/// output — C's rows (and the residual's) ldc apart in output elements — instead of into padded rows that a pass
+/// then crops: the same sums and epilogue, the same bits. `flags`: SP_ACCUMULATE, SP_RELU (nothing streams).
+void sp_spmm_cropped(const sp_matrix *a, const float *b, int64_t q0, int64_t q1, const sp_crop *crop, float *c,
+                     int64_t ldc, int flags, const float *bias, const float *residual);
+
 /// Mixed precision (bf16 operands, fp32 sums), the same product and epilogue as sp_spmm: the dense
 /// operand's tile rounded to bf16 into `pack` (brows × 64 bf16), each weight rounded as it is read, and a
 /// row's entries multiplied two at a time — per column, acc + bf(w[e+1])·bf(B[e+1]) then + bf(w[e])·bf(B[e])
