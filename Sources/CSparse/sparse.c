@@ -115,6 +115,39 @@ void sp_spmm_cropped(const sp_matrix *a, const float *b, int64_t q0, int64_t q1,
     }
 }
 
+/// spmm_c over the subsampled operand, column by column through a 64-float row of B's values.
+static void spmm_subsampled_c(const sp_matrix *a, const float *x, int64_t chan, const sp_subsample *g, int64_t q0,
+                              int64_t q1, float *c, int64_t ldc, int accumulate, const float *bias, const float *residual,
+                              int relu) {
+    const int32_t rows = a->rows;
+    const int64_t plane = g->oh * g->ow;
+    for (int64_t q = q0; q < q1; q++) {
+        const int64_t n = q / plane, r = q - n * plane, i = r / g->ow, j = r - i * g->ow;
+        const int64_t at = (n * g->h + 2 * i) * g->wd + 2 * j;
+        for (int32_t row = 0; row < rows; row++) {
+            float *cr = c + (int64_t)row * ldc + q;
+            if (!accumulate) *cr = 0;
+            for (int32_t blk = 0; blk < a->blocks; blk++) {
+                const int32_t *st = a->start + (int64_t)blk * (rows + 1);
+                for (int32_t e = st[row]; e < st[row + 1]; e++) *cr += a->value[e] * x[(int64_t)a->offset[e] * chan + at];
+            }
+            if (bias || residual || relu)
+                sp_epilogue_c(cr, 0, 1, bias ? bias[row] : 0.0f, residual ? residual + (int64_t)row * ldc + q : 0, relu);
+        }
+    }
+}
+
+void sp_spmm_subsampled(const sp_matrix *a, const float *x, int64_t chan, int32_t rows, const sp_subsample *g, float *pack,
+                        int64_t q0, int64_t q1, float *c, int64_t ldc, int flags, const float *bias, const float *residual) {
+    switch (sp_isa()) {
+    case 2: sp_spmm_subsampled_avx512(a, x, chan, rows, g, pack, q0, q1, c, ldc, flags, bias, residual); break;
+    case 1: sp_spmm_subsampled_avx2(a, x, chan, rows, g, pack, q0, q1, c, ldc, flags, bias, residual); break;
+    // The portable body stores through the caches (SP_STREAM is a hint).
+    default:
+        spmm_subsampled_c(a, x, chan, g, q0, q1, c, ldc, flags & SP_ACCUMULATE, bias, residual, (flags & SP_RELU) != 0);
+    }
+}
+
 /// The vector bodies' narrow product lane by lane: four fused chains per column, a block's entries
 /// dealt round-robin from the first.
 static void spmm_narrow_c(const sp_matrix *a, const float *b, int64_t stride, int32_t width, float *c, int64_t ldc,

@@ -35,6 +35,7 @@ static inline __m256 xload_avx2(const float *p, uint32_t lanes) {
 }
 #define VCSTORE(p, lanes, v) cstore_avx2(p, lanes, v)
 #define VXLOAD(p, lanes) xload_avx2(p, lanes)
+#define VEVENS(dst, src, n) do { for (int j_ = 0; j_ < (n); j_++) (dst)[j_] = (src)[2 * j_]; } while (0)
 
 static inline float hsum_avx2(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -25,6 +25,18 @@ typedef __mmask16 VMASK;
 #define VCSTORE(p, lanes, v) _mm512_mask_storeu_ps(p, VLANES(lanes), _mm512_maskz_compress_ps((__mmask16)(lanes), v))
 #define VXLOAD(p, lanes) _mm512_maskz_expand_ps((__mmask16)(lanes), _mm512_maskz_loadu_ps(VLANES(lanes), p))
 
+/// dst[j] = src[2j], j < n ≤ 16: two loads (masked to src[2n − 2]) and one two-source permutation.
+static inline void evens_avx512(float *dst, const float *src, int n) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const int last = 2 * n - 1;   // floats read
+    const __m512 lo = last >= 16 ? _mm512_loadu_ps(src) : _mm512_maskz_loadu_ps((__mmask16)((1u << last) - 1u), src);
+    const __m512 hi = last >= 32 ? _mm512_loadu_ps(src + 16)
+                      : last > 16 ? _mm512_maskz_loadu_ps((__mmask16)((1u << (last - 16)) - 1u), src + 16) : _mm512_setzero_ps();
+    const __m512 v = _mm512_permutex2var_ps(lo, even, hi);
+    if (n == 16) _mm512_storeu_ps(dst, v); else _mm512_mask_storeu_ps(dst, (__mmask16)((1u << n) - 1u), v);
+}
+#define VEVENS(dst, src, n) evens_avx512(dst, src, n)
+
 #include "sparse_reduce16.h"
 #define VREDUCE(v) reduce16(v)
 

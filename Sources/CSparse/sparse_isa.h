@@ -8,6 +8,12 @@ void sp_spmm_cropped_avx512(const sp_matrix *a, const float *b, int64_t q0, int6
                             int64_t ldc, int flags, const float *bias, const float *residual);
 void sp_spmm_cropped_avx2(const sp_matrix *a, const float *b, int64_t q0, int64_t q1, const sp_crop *crop, float *c,
                           int64_t ldc, int flags, const float *bias, const float *residual);
+void sp_spmm_subsampled_avx512(const sp_matrix *a, const float *x, int64_t chan, int32_t rows, const sp_subsample *g,
+                               float *pack, int64_t q0, int64_t q1, float *c, int64_t ldc, int flags, const float *bias,
+                               const float *residual);
+void sp_spmm_subsampled_avx2(const sp_matrix *a, const float *x, int64_t chan, int32_t rows, const sp_subsample *g,
+                             float *pack, int64_t q0, int64_t q1, float *c, int64_t ldc, int flags, const float *bias,
+                             const float *residual);
 void sp_sddmm_avx512(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride, int32_t brows,
                    float *pack, int64_t q0, int64_t q1, int32_t r0, int32_t r1, float *out);
 void sp_spmm_avx2(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, float *pack, int64_t q0,

@@ -78,6 +78,20 @@ public enum SparseConvKernels {
                             yBF16: a.yBF16, ldc: a.columns, flags: a.flags, bias: a.bias, residual: a.residual, bf16: a.bf16)
                 }
             }
+        case .columns where subsamples(g) && !bf16:
+            // A 1×1/2 conv gathers each tile of its operand from the input itself, no im2col columns first.
+            var sub = sp_subsample(h: Int64(g.inH), wd: Int64(g.inW), oh: Int64(g.outH), ow: Int64(g.outW))
+            withUnsafePointer(to: &a) { m in
+                withUnsafePointer(to: &sub) { sub in
+                    pool.run((m: m, x: x, y: y, sub: sub, chan: g.batch * g.inPlane, rows: Int32(g.inChannels),
+                              columns: g.columns, scratch: scratch, bias: bias, residual: residual, flags: flags,
+                              threads: pool.threads)) { a, t in
+                        let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads)
+                        sp_spmm_subsampled(a.m, a.x, Int64(a.chan), a.rows, a.sub, a.scratch.perThread(t), Int64(r.lowerBound),
+                                           Int64(r.upperBound), a.y, Int64(a.columns), a.flags, a.bias, a.residual)
+                    }
+                }
+            }
         case .columns:
             withUnsafePointer(to: &a) { m in
                 let perChunk = SparseConvKernels.imagesPerChunk(g, threads: pool.threads)
@@ -96,6 +110,12 @@ public enum SparseConvKernels {
                 }
             }
         }
+    }
+
+    /// Whether `g` is a 1×1 stride-2 conv without padding, whose operand sp_spmm_subsampled gathers from the input.
+    static func subsamples(_ g: ConvGeometry) -> Bool {
+        g.kernelH == 1 && g.kernelW == 1 && g.strideH == 2 && g.strideW == 2 && g.padH == 0 && g.padW == 0
+            && g.dilationH == 1 && g.dilationW == 1 && g.groups == 1
     }
 
     /// One thread's SpMM over columns `q` of a packed dense operand into C from its element `at`, in fp32 or

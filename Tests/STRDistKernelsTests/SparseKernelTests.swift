@@ -322,6 +322,50 @@ final class SparseKernelTests: XCTestCase {
         }
     }
 
+    /// A 1×1 stride-2 conv's product with its operand gathered from the input tile by tile (sp_spmm_subsampled) gives
+    /// the bits of sp_spmm over the subsampled columns — odd input sizes, output rows shorter and longer than a tile,
+    /// the epilogue, accumulation, several blocks and mid-row ranges — on every ISA.
+    func testSubsampledSpMMEqualsTheProductOverGatheredColumnsOnEveryISA() {
+        for isa in isas {
+            XCTAssertEqual(sp_force_isa(isa), isa)
+            for (n, h, wd) in [(2, 8, 10), (3, 7, 9), (2, 28, 30), (1, 4, 160)] {
+                let oh = (h + 1) / 2, ow = (wd + 1) / 2, columns = n * oh * ow, chan = n * h * wd + 3
+                for (rows, cols, blockCols, density) in [(5, 12, 128, 0.3), (7, 300, 64, 0.1), (3, 2, 128, -1.0)] {
+                    let w = weight(rows, cols, density: density, seed: UInt64(51 + rows))
+                    let b = build(w, rows: rows, cols: cols, blockCols: blockCols)
+                    let x = randomArray(cols * chan, seed: 52)
+                    var gathered = [Float](repeating: 0, count: cols * columns)
+                    for k in 0..<cols { for q in 0..<columns {
+                        let image = q / (oh * ow), i = q % (oh * ow) / ow, j = q % ow
+                        gathered[k * columns + q] = x[k * chan + (image * h + 2 * i) * wd + 2 * j]
+                    } }
+                    let bias = randomArray(rows, seed: 53), residual = randomArray(rows * columns, seed: 54)
+                    let start = randomArray(rows * columns, seed: 55)
+                    var sub = sp_subsample(h: Int64(h), wd: Int64(wd), oh: Int64(oh), ow: Int64(ow))
+                    var pack = [Float](repeating: .nan, count: 64 * cols)
+                    for (q0, q1) in [(0, columns), (ow + 1, columns - 3), (columns / 2, columns)] {
+                        for (flags, epilogue) in [(0, false), (SP_RELU, true), (SP_ACCUMULATE, false), (SP_ACCUMULATE | SP_RELU, true)] {
+                            let label = "isa \(isa) \(n)×\(h)×\(wd) → \(oh)×\(ow), \(rows)×\(cols) in blocks of \(blockCols), "
+                                + "q \(q0)..<\(q1), flags \(flags)"
+                            var expected = start, c = start
+                            withMatrix(b) { m in
+                                pack.withUnsafeMutableBufferPointer { p in
+                                    sp_spmm(m, gathered, Int64(columns), Int32(cols), p.baseAddress, Int64(q0), Int64(q1), &expected,
+                                            Int64(columns), flags, epilogue ? bias : nil, epilogue ? residual : nil)
+                                    sp_spmm_subsampled(m, x, Int64(chan), Int32(cols), &sub, p.baseAddress, Int64(q0), Int64(q1), &c,
+                                                       Int64(columns), flags, epilogue ? bias : nil, epilogue ? residual : nil)
+                                }
+                            }
+                            let mismatch = c.indices.first { c[$0].bitPattern != expected[$0].bitPattern }
+                            XCTAssertNil(mismatch, label + (mismatch.map { ": element \($0), \(c[$0]) vs \(expected[$0])" } ?? ""))
+                            XCTAssertNotEqual(c, start, "the product wrote nothing: " + label)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     func testStreamedStoresEqualCachedStoresOnEveryISA() {
         for isa in isas { for blockCols in [128, 16] {
             XCTAssertEqual(sp_force_isa(isa), isa)

@@ -66,6 +66,17 @@ typedef struct {
 void sp_spmm_cropped(const sp_matrix *a, const float *b, int64_t q0, int64_t q1, const sp_crop *crop, float *c,
                      int64_t ldc, int flags, const float *bias, const float *residual);
 
+/// A 1×1 stride-2 conv's input (h × wd images) and output (oh × ow, oh = ⌈h/2⌉, ow = ⌈wd/2⌉).
+typedef struct {
+    int64_t h, wd, oh, ow;
+} sp_subsample;
+
+/// sp_spmm for a 1×1 stride-2 conv without padding, its operand read from the input x itself: B's row k at output
+/// column (n·oh + i)·ow + j is x[k·chan + (n·h + 2i)·wd + 2j], gathered into `pack` (rows × 64 floats) tile by tile
+/// instead of into im2col columns first. The same sums and epilogue as sp_spmm over those columns, the same bits.
+void sp_spmm_subsampled(const sp_matrix *a, const float *x, int64_t chan, int32_t rows, const sp_subsample *g, float *pack,
+                        int64_t q0, int64_t q1, float *c, int64_t ldc, int flags, const float *bias, const float *residual);
+
 /// Mixed precision (bf16 operands, fp32 sums), the same product and epilogue as sp_spmm: the dense
 /// operand's tile rounded to bf16 into `pack` (brows × 64 bf16), each weight rounded as it is read, and a
 /// row's entries multiplied two at a time — per column, acc + bf(w[e+1])·bf(B[e+1]) then + bf(w[e])·bf(B[e])
