@@ -112,6 +112,31 @@ void sp_spmm_bf16(const sp_matrix *a, const void *b, int64_t stride, int32_t bro
     spmm_bf16_tiles_c(a, b, stride, brows, pack, q0, q1, c, ldc, flags, bias, residual, 0, 0);
 }
 
+void sp_spmm_bf16_subsampled(const sp_matrix *a, const float *x, int64_t chan, int32_t rows, const sp_subsample *g,
+                             bf16_t *pack, float *tile, int64_t q0, int64_t q1, float *c, bf16_t *c16, int64_t ldc, int flags,
+                             const float *bias, const float *residual) {
+    if (bf16_isa() == 1) {
+        sp_spmm_bf16_subsampled_avx512bf16(a, x, chan, rows, g, pack, tile, q0, q1, c, c16, ldc, flags, bias, residual);
+        return;
+    }
+    // Each tile gathered and rounded into the pack (as the fast body does), then spmm_bf16_c over it.
+    const int64_t plane = g->oh * g->ow;
+    for (int64_t q = q0; q < q1; q += 64) {
+        const int64_t w = q1 - q < 64 ? q1 - q : 64;
+        for (int64_t k = 0; k < w; k++) {
+            const int64_t p = q + k, n = p / plane, i = (p - n * plane) / g->ow, j = p - n * plane - i * g->ow;
+            const float *src = x + (n * g->h + 2 * i) * g->wd + 2 * j;
+            for (int32_t r = 0; r < rows; r++) pack[(int64_t)r * 64 + k] = bf16_from_float(src[(int64_t)r * chan]);
+        }
+        if (!c16) {
+            spmm_bf16_c(a, pack - q, 64, q, q + w, c, ldc, flags & SP_ACCUMULATE, bias, residual, (flags & SP_RELU) != 0);
+            continue;
+        }
+        spmm_bf16_c(a, pack - q, 64, q, q + w, tile - q, 64, 0, bias, 0, (flags & SP_RELU) != 0);
+        for (int32_t i = 0; i < a->rows; i++) bf16_round(tile + (int64_t)i * 64, c16 + (int64_t)i * ldc + q, w);
+    }
+}
+
 void sp_spmm_bf16_to_bf16(const sp_matrix *a, const void *b, int64_t stride, int32_t brows, bf16_t *pack, float *tile,
                           int64_t q0, int64_t q1, bf16_t *c, int64_t ldc, int flags, const float *bias) {
     if (bf16_isa() == 1) {

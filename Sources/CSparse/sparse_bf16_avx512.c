@@ -209,6 +209,60 @@ static inline __attribute__((always_inline)) void sddmm_tile(const sp_matrix *a,
     }
 }
 
+/// pack_tile for a 1×1 stride-2 conv's operand gathered from its input x (sp_spmm_subsampled's runs), rounded to bf16.
+static inline void pack_subsampled(const float *x, int64_t chan, int32_t rows, const sp_subsample *g, int64_t q, int w,
+                                   bf16_t *pack) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    int32_t run_at[TILE], run_len[TILE];
+    int64_t run_src[TILE];
+    int runs = 0;
+    const int64_t plane = g->oh * g->ow;
+    int64_t n = q / plane, r = q - n * plane, i = r / g->ow, j = r - i * g->ow;
+    for (int k = 0; k < w;) {
+        const int len = g->ow - j < w - k ? (int)(g->ow - j) : w - k;
+        run_at[runs] = k, run_len[runs] = len, run_src[runs] = (n * g->h + 2 * i) * g->wd + 2 * j;
+        runs++, k += len, j = 0;
+        if (++i == g->oh) i = 0, n++;
+    }
+    for (int32_t c = 0; c < rows; c++) {
+        const float *src = x + (int64_t)c * chan;
+        bf16_t *dst = pack + (int64_t)c * TILE;
+        for (int u = 0; u < runs; u++)
+            for (int k = 0; k < run_len[u]; k += 16) {
+                const int m = run_len[u] - k < 16 ? run_len[u] - k : 16, last = 2 * m - 1;   // outputs, floats read
+                const float *p = src + run_src[u] + 2 * k;
+                const __m512 lo = last >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps((__mmask16)((1u << last) - 1u), p);
+                const __m512 hi = last >= 32 ? _mm512_loadu_ps(p + 16)
+                                  : last > 16 ? _mm512_maskz_loadu_ps((__mmask16)((1u << (last - 16)) - 1u), p + 16)
+                                              : _mm512_setzero_ps();
+                const __m256i h = (__m256i)_mm512_cvtneps_pbh(_mm512_permutex2var_ps(lo, even, hi));
+                _mm256_mask_storeu_epi16(dst + run_at[u] + k, mask16(m), h);
+            }
+    }
+}
+
+void sp_spmm_bf16_subsampled_avx512bf16(const sp_matrix *a, const float *x, int64_t chan, int32_t rows,
+                                        const sp_subsample *g, bf16_t *pack, float *tile, int64_t q0, int64_t q1, float *c,
+                                        bf16_t *c16, int64_t ldc, int flags, const float *bias, const float *residual) {
+    const int accumulate = flags & SP_ACCUMULATE, relu = (flags & SP_RELU) != 0, stream = flags & SP_STREAM;
+    const int64_t plane = g->oh * g->ow;
+    for (int64_t q = q0; q < q1; q += TILE) {
+        const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
+        pack_subsampled(x, chan, rows, g, q, w, pack);
+        // The next tile's input span, as the fp32 body fetches it (sparse_body.inc, spmm_subsampled).
+        sp_ahead next = sp_ahead_none();
+        if (q + TILE < q1) {
+            const int64_t p = q + TILE, n = p / plane, i = (p - n * plane) / g->ow;
+            const int64_t span = (TILE / g->ow + 2) * 2 * g->wd;
+            next = (sp_ahead){(const char *)(x + (n * g->h + 2 * i) * g->wd), chan * (int64_t)sizeof(float), rows,
+                              (int32_t)(span * sizeof(float))};
+        }
+        if (c16) spmm_tile(a, pack - q, TILE, q, w, tile - q, TILE, 0, bias, 0, relu, stream, c16, ldc, next, sp_ahead_none());
+        else spmm_tile(a, pack - q, TILE, q, w, c, ldc, accumulate, bias, residual, relu, stream, 0, 0, next, sp_ahead_none());
+    }
+    if (stream) _mm_sfence();
+}
+
 void sp_spmm_bf16_avx512bf16(const sp_matrix *a, const void *b, int64_t stride, int32_t brows, bf16_t *pack, int64_t q0,
                              int64_t q1, float *c, int64_t ldc, int flags, const float *bias, const float *residual) {
     const int accumulate = flags & SP_ACCUMULATE, relu = (flags & SP_RELU) != 0, stream = flags & SP_STREAM;

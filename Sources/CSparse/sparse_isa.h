@@ -41,6 +41,9 @@ void sp_spmm_narrow_avx2(const sp_matrix *a, const float *b, int64_t stride, int
                          int flags);
 void sp_spmm_bf16_avx512bf16(const sp_matrix *a, const void *b, int64_t stride, int32_t brows, bf16_t *pack, int64_t q0,
                              int64_t q1, float *c, int64_t ldc, int flags, const float *bias, const float *residual);
+void sp_spmm_bf16_subsampled_avx512bf16(const sp_matrix *a, const float *x, int64_t chan, int32_t rows,
+                                        const sp_subsample *g, bf16_t *pack, float *tile, int64_t q0, int64_t q1, float *c,
+                                        bf16_t *c16, int64_t ldc, int flags, const float *bias, const float *residual);
 void sp_spmm_bf16_to_bf16_avx512bf16(const sp_matrix *a, const void *b, int64_t stride, int32_t brows, bf16_t *pack,
                                      float *tile, int64_t q0, int64_t q1, bf16_t *c, int64_t ldc, int flags,
                                      const float *bias);

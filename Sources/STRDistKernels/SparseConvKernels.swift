@@ -78,17 +78,28 @@ public enum SparseConvKernels {
                             yBF16: a.yBF16, ldc: a.columns, flags: a.flags, bias: a.bias, residual: a.residual, bf16: a.bf16)
                 }
             }
-        case .columns where subsamples(g) && !bf16:
+        case .columns where subsamples(g):
             // A 1×1/2 conv gathers each tile of its operand from the input itself, no im2col columns first.
             var sub = sp_subsample(h: Int64(g.inH), wd: Int64(g.inW), oh: Int64(g.outH), ow: Int64(g.outW))
             withUnsafePointer(to: &a) { m in
                 withUnsafePointer(to: &sub) { sub in
                     pool.run((m: m, x: x, y: y, sub: sub, chan: g.batch * g.inPlane, rows: Int32(g.inChannels),
-                              columns: g.columns, scratch: scratch, bias: bias, residual: residual, flags: flags,
-                              threads: pool.threads)) { a, t in
-                        let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads)
-                        sp_spmm_subsampled(a.m, a.x, Int64(a.chan), a.rows, a.sub, a.scratch.perThread(t), Int64(r.lowerBound),
-                                           Int64(r.upperBound), a.y, Int64(a.columns), a.flags, a.bias, a.residual)
+                              columns: g.columns, scratch: scratch, bias: bias, residual: residual, flags: flags, bf16: bf16,
+                              yBF16: yBF16, threads: pool.threads)) { a, t in
+                        let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads), pack = a.scratch.perThread(t)
+                        guard a.bf16 else {
+                            return sp_spmm_subsampled(a.m, a.x, Int64(a.chan), a.rows, a.sub, pack, Int64(r.lowerBound),
+                                                      Int64(r.upperBound), a.y, Int64(a.columns), a.flags, a.bias, a.residual)
+                        }
+                        // bf16 operands: the pack holds bf16 (half its floats), the fp32 tile of a bf16 output after it.
+                        let tile = pack + 32 * Int(a.rows)
+                        pack.withMemoryRebound(to: UInt16.self, capacity: 64 * Int(a.rows)) { half in
+                            a.y.withMemoryRebound(to: UInt16.self, capacity: Int(a.m.pointee.rows) * a.columns) { c16 in
+                                sp_spmm_bf16_subsampled(a.m, a.x, Int64(a.chan), a.rows, a.sub, half, tile, Int64(r.lowerBound),
+                                                        Int64(r.upperBound), a.y, a.yBF16 ? c16 : nil, Int64(a.columns),
+                                                        a.flags, a.bias, a.residual)
+                            }
+                        }
                     }
                 }
             }

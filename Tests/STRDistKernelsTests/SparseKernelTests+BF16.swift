@@ -45,6 +45,61 @@ extension SparseKernelTests {
         }
     }
 
+    /// A 1×1 stride-2 conv's bf16 product with its operand gathered from the input tile by tile
+    /// (sp_spmm_bf16_subsampled) gives the bits of sp_spmm_bf16 over the gathered columns, and with a bf16 output those
+    /// of sp_spmm_bf16_to_bf16 — odd sizes, output rows shorter and longer than a tile, the epilogue, accumulation, several
+    /// blocks and mid-row ranges — on each bf16 body.
+    func testBF16SubsampledSpMMEqualsTheProductOverGatheredColumns() {
+        for body in bf16Bodies {
+            XCTAssertEqual(BFloat16.force(isa: body), body)
+            defer { _ = BFloat16.force(isa: nil) }
+            for (n, h, wd) in [(2, 8, 10), (3, 7, 9), (2, 28, 30), (1, 4, 160)] {
+                let oh = (h + 1) / 2, ow = (wd + 1) / 2, columns = n * oh * ow, chan = n * h * wd + 3
+                for (rows, cols, blockCols, density) in [(5, 12, 128, 0.3), (7, 300, 64, 0.1), (3, 2, 128, -1.0)] {
+                    let w = weight(rows, cols, density: density, seed: UInt64(61 + rows))
+                    let b = build(w, rows: rows, cols: cols, blockCols: blockCols)
+                    let x = randomArray(cols * chan, seed: 62)
+                    var gathered = [Float](repeating: 0, count: cols * columns)
+                    for k in 0..<cols { for q in 0..<columns {
+                        let image = q / (oh * ow), i = q % (oh * ow) / ow, j = q % ow
+                        gathered[k * columns + q] = x[k * chan + (image * h + 2 * i) * wd + 2 * j]
+                    } }
+                    let bias = randomArray(rows, seed: 63), residual = randomArray(rows * columns, seed: 64)
+                    let start = randomArray(rows * columns, seed: 65)
+                    var sub = sp_subsample(h: Int64(h), wd: Int64(wd), oh: Int64(oh), ow: Int64(ow))
+                    var pack = [UInt16](repeating: 0xFFFF, count: 64 * cols), tile = [Float](repeating: .nan, count: 64 * rows)
+                    for (q0, q1) in [(0, columns), (ow + 1, columns - 3), (columns / 2, columns)] {
+                        for (flags, epilogue) in [(0, false), (SP_RELU, true), (SP_ACCUMULATE, false), (SP_ACCUMULATE | SP_RELU, true)] {
+                            let label = "body \(body) \(n)×\(h)×\(wd) → \(oh)×\(ow), \(rows)×\(cols) in blocks of \(blockCols), "
+                                + "q \(q0)..<\(q1), flags \(flags)"
+                            var expected = start, c = start
+                            let start16 = start.map { bf16_from_float($0) }
+                            var expected16 = start16, c16 = start16
+                            withMatrix(b) { m in
+                                sp_spmm_bf16(m, gathered, Int64(columns), Int32(cols), &pack, Int64(q0), Int64(q1), &expected,
+                                             Int64(columns), flags, epilogue ? bias : nil, epilogue ? residual : nil)
+                                sp_spmm_bf16_subsampled(m, x, Int64(chan), Int32(cols), &sub, &pack, &tile, Int64(q0), Int64(q1),
+                                                        &c, nil, Int64(columns), flags, epilogue ? bias : nil,
+                                                        epilogue ? residual : nil)
+                                // The bf16 output (no accumulation, no residual).
+                                let flags16 = flags & SP_RELU
+                                sp_spmm_bf16_to_bf16(m, gathered, Int64(columns), Int32(cols), &pack, &tile, Int64(q0), Int64(q1),
+                                                     &expected16, Int64(columns), flags16, epilogue ? bias : nil)
+                                sp_spmm_bf16_subsampled(m, x, Int64(chan), Int32(cols), &sub, &pack, &tile, Int64(q0), Int64(q1),
+                                                        nil, &c16, Int64(columns), flags16, epilogue ? bias : nil, nil)
+                            }
+                            let mismatch = c.indices.first { c[$0].bitPattern != expected[$0].bitPattern }
+                            XCTAssertNil(mismatch, label + (mismatch.map { ": element \($0), \(c[$0]) vs \(expected[$0])" } ?? ""))
+                            XCTAssertEqual(c16, expected16, "bf16 output, " + label)
+                            XCTAssertNotEqual(c, start, "the product wrote nothing: " + label)
+                            XCTAssertNotEqual(c16, start16, "the bf16 product wrote nothing: " + label)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     func testBF16SpMMMatchesDoubleSumsOfRoundedOperands() {
         for body in bf16Bodies { for planes in [false, true] {
             for (rows, cols, n) in bf16Shapes {

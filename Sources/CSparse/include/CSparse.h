@@ -85,6 +85,14 @@ void sp_spmm_subsampled(const sp_matrix *a, const float *x, int64_t chan, int32_
 /// flushes them to zero). `flags` as sp_spmm's, and SP_B_BF16 when `b` is bf16 (else fp32).
 void sp_spmm_bf16(const sp_matrix *a, const void *b, int64_t stride, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1,
                   float *c, int64_t ldc, int flags, const float *bias, const float *residual);
+
+/// sp_spmm_bf16 for a 1×1 stride-2 conv without padding, its fp32 operand gathered from the input x and rounded into
+/// `pack` tile by tile, as sp_spmm_subsampled gathers it; the same bits as sp_spmm_bf16 over the gathered columns —
+/// or, with `c16` (then c is unused and there is no residual), as sp_spmm_bf16_to_bf16 over them, C's rows in bf16
+/// through `tile` (64 × rows of a floats).
+void sp_spmm_bf16_subsampled(const sp_matrix *a, const float *x, int64_t chan, int32_t rows, const sp_subsample *g,
+                             bf16_t *pack, float *tile, int64_t q0, int64_t q1, float *c, bf16_t *c16, int64_t ldc, int flags,
+                             const float *bias, const float *residual);
 /// The same product (bias and ReLU, no residual) with C written in bf16 — each value after the epilogue rounded
 /// as bf16_round does, rows ldc bf16 apart: a conv output that a bf16-reading BatchNorm alone takes. The sums of
 /// every block but the last stay fp32 in `tile` (rows × 64 floats). `flags`: SP_RELU, SP_STREAM, SP_B_BF16 (no SP_ACCUMULATE).
