@@ -155,6 +155,41 @@ void sp_spmm_bf16_planes(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_
     spmm_bf16_c(a, b, 1, q0, q1, c, ldc, flags & SP_ACCUMULATE, bias, residual, (flags & SP_RELU) != 0);
 }
 
+void sp_spmm_bf16_cropped(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_t q1, const sp_crop *g, float *tile,
+                          float *c, bf16_t *c16, int64_t ldc, int flags, const float *bias, const float *residual) {
+    if (bf16_isa() == 1) {
+        sp_spmm_bf16_cropped_avx512bf16(a, b, q0, q1, g, tile, c, c16, ldc, flags, bias, residual);
+        return;
+    }
+    // Position by position: each output element's sums in spmm_bf16_c's order, then its epilogue (and rounding).
+    const int32_t rows = a->rows;
+    const int64_t plane = g->hp * g->wp;
+    const int relu = (flags & SP_RELU) != 0;
+    for (int64_t q = q0; q < q1; q++) {
+        const int64_t n = q / plane, r = q - n * plane, h = r / g->wp, x = r - h * g->wp;
+        if (h >= g->oh || x >= g->ow) continue;
+        const int64_t at = (n * g->oh + h) * g->ow + x;
+        for (int32_t i = 0; i < rows; i++) {
+            float acc = !c16 && (flags & SP_ACCUMULATE) ? c[(int64_t)i * ldc + at] : 0.0f;
+            for (int32_t blk = 0; blk < a->blocks; blk++) {
+                const int32_t *st = a->start + (int64_t)blk * (rows + 1);
+                const int32_t e1 = st[i + 1];
+                for (int32_t e = st[i]; e < e1; e += 2) {
+                    const float w0 = bf16_to_float(bf16_from_float(a->value[e]));
+                    const bf16_t b0 = b[a->offset[e] + q];
+                    if (e + 1 < e1) acc = add_pair(acc, w0, b0, bf16_to_float(bf16_from_float(a->value[e + 1])), b[a->offset[e + 1] + q]);
+                    else acc = add_pair(acc, w0, b0, 0.0f, 0);
+                }
+            }
+            if (bias || (residual && !c16) || relu)
+                sp_epilogue_c(&acc, 0, 1, bias ? bias[i] : 0.0f, residual && !c16 ? residual + (int64_t)i * ldc + at : 0, relu);
+            if (c16) c16[(int64_t)i * ldc + at] = bf16_from_float(acc);
+            else c[(int64_t)i * ldc + at] = acc;
+        }
+    }
+    (void)tile;
+}
+
 void sp_backward_bf16(const sp_matrix *a, const sp_matrix *at, const void *d, int64_t ldd, int32_t drows, const void *b,
                       int64_t ldb, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1, float *c, int64_t ldc, int flags,
                       float *out) {

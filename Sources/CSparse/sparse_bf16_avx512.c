@@ -5,6 +5,7 @@
 // 28–31}; C's tile is permuted into that order when loaded and back when stored.
 #include "CSparse.h"
 #include "sparse_ahead.h"
+#include "sparse_crop.h"
 #include "sparse_isa.h"
 #include <immintrin.h>
 
@@ -28,15 +29,24 @@ static inline void load_row(const bf16_t *p, int w, __m512i *h0, __m512i *h1) {
 
 #include "sparse_reduce16.h"
 
+/// The first popcount(lanes) lanes, where compressed values sit.
+static inline __mmask16 packed_lanes(uint32_t lanes) { return (__mmask16)((1u << __builtin_popcount(lanes)) - 1u); }
+
+/// popcount(lanes) floats from p spread over the lanes set in `lanes`, zeros elsewhere.
+static inline __m512 expand_load(const float *p, uint32_t lanes) {
+    return _mm512_maskz_expand_ps((__mmask16)lanes, _mm512_maskz_loadu_ps(packed_lanes(lanes), p));
+}
+
 /// One 64-column tile of C for every row (q: its first column, w ≤ 64 its width); b is bf16, row
 /// `offset[e]·stride` of entry e, read from column q. With `c16` the last block's store (after the epilogue)
 /// goes there instead, rounded to bf16 (rows ldc16 apart); the blocks before it keep their sums in c. The first
-/// block's rows fetch `ahead` and `ahead2` (next tiles of the operands) a share each.
+/// block's rows fetch `ahead` and `ahead2` (next tiles of the operands) a share each. With `crop` the output
+/// (c16, else c and the residual) holds only the tile's output positions, where `crop` says; nothing streams.
 static inline __attribute__((always_inline)) void spmm_tile(const sp_matrix *a, const bf16_t *b, int64_t stride, int64_t q,
                                                             int w, float *c, int64_t ldc, int accumulate,
                                                             const float *bias, const float *residual, int relu,
                                                             int stream, bf16_t *c16, int64_t ldc16, sp_ahead ahead,
-                                                            sp_ahead ahead2) {
+                                                            sp_ahead ahead2, const sp_crop_tile *crop) {
     // Natural order from the interleaved accumulators, and back.
     const __m512i out_lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
     const __m512i out_hi = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
@@ -45,6 +55,7 @@ static inline __attribute__((always_inline)) void spmm_tile(const sp_matrix *a, 
     __mmask16 m[4];
     for (int v = 0; v < 4; v++) m[v] = mask16(w - 16 * v);
     const int full = w == TILE;
+    const sp_crop_tile *cropc = c16 ? 0 : crop;   // C itself is the cropped output (else the cached tile of sums)
     const __m512i zero = _mm512_setzero_si512();
     const int32_t rows = a->rows;
     const bf16_t *bq = b + q;
@@ -61,16 +72,18 @@ static inline __attribute__((always_inline)) void spmm_tile(const sp_matrix *a, 
             }
             const int32_t e0 = st[i], e1 = st[i + 1];
             if (e0 == e1 && !fresh && !epilogue && !to16) continue;
-            float *cr = c + (int64_t)i * ldc + q;
+            float *cr = c + (int64_t)i * ldc + (cropc ? 0 : q);
             __m512 acc[4];
             if (fresh) {
                 for (int v = 0; v < 4; v++) acc[v] = _mm512_setzero_ps();
             } else {
                 // Accumulating: C's rows come from memory, far apart; fetch this row's next tile meanwhile.
-                if (accumulate && blk == 0)
+                if (accumulate && blk == 0 && !cropc)
                     for (int v = 0; v < 4; v++) _mm_prefetch((const char *)(cr + TILE + 16 * v), _MM_HINT_T1);
                 __m512 n[4];
-                for (int v = 0; v < 4; v++) n[v] = full ? _mm512_loadu_ps(cr + 16 * v) : _mm512_maskz_loadu_ps(m[v], cr + 16 * v);
+                for (int v = 0; v < 4; v++)
+                    n[v] = cropc ? expand_load(cr + sp_crop_at(cropc, v, 16), sp_crop_lanes(cropc, v, 16))
+                           : full ? _mm512_loadu_ps(cr + 16 * v) : _mm512_maskz_loadu_ps(m[v], cr + 16 * v);
                 for (int h = 0; h < 2; h++) {
                     acc[2 * h] = _mm512_permutex2var_ps(n[2 * h], in_lo, n[2 * h + 1]);
                     acc[2 * h + 1] = _mm512_permutex2var_ps(n[2 * h], in_hi, n[2 * h + 1]);
@@ -106,20 +119,37 @@ static inline __attribute__((always_inline)) void spmm_tile(const sp_matrix *a, 
             }
             if (epilogue) {
                 const __m512 shift = _mm512_set1_ps(bias ? bias[i] : 0.0f);
-                const float *rr = residual ? residual + (int64_t)i * ldc + q : 0;
+                const float *rr = residual ? residual + (int64_t)i * ldc + (cropc ? 0 : q) : 0;
                 for (int v = 0; v < 4; v++) {
                     n[v] = _mm512_add_ps(n[v], shift);
-                    if (rr) n[v] = _mm512_add_ps(n[v], full ? _mm512_loadu_ps(rr + 16 * v) : _mm512_maskz_loadu_ps(m[v], rr + 16 * v));
+                    if (rr)
+                        n[v] = _mm512_add_ps(n[v], cropc ? expand_load(rr + sp_crop_at(cropc, v, 16), sp_crop_lanes(cropc, v, 16))
+                                                   : full ? _mm512_loadu_ps(rr + 16 * v) : _mm512_maskz_loadu_ps(m[v], rr + 16 * v));
                     if (relu) n[v] = _mm512_max_ps(n[v], _mm512_setzero_ps());
                 }
             }
-            if (to16) {
+            if (to16 && crop) {
+                bf16_t *hr = c16 + (int64_t)i * ldc16;
+                for (int v = 0; v < 4; v++) {
+                    const uint32_t lanes = sp_crop_lanes(crop, v, 16);
+                    if (!lanes) continue;
+                    const __m256i h = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_compress_ps((__mmask16)lanes, n[v]));
+                    _mm256_mask_storeu_epi16(hr + sp_crop_at(crop, v, 16), packed_lanes(lanes), h);
+                }
+            } else if (to16) {
                 bf16_t *hr = c16 + (int64_t)i * ldc16 + q;
                 for (int v = 0; v < 4; v++) {
                     const __m256i h = (__m256i)_mm512_cvtneps_pbh(n[v]);
                     if (!full) _mm256_mask_storeu_epi16(hr + 16 * v, m[v], h);
                     else if (streamed && ((uintptr_t)hr % 32) == 0) _mm256_stream_si256((__m256i *)(hr + 16 * v), h);
                     else _mm256_storeu_si256((__m256i *)(hr + 16 * v), h);
+                }
+            } else if (cropc) {
+                for (int v = 0; v < 4; v++) {
+                    const uint32_t lanes = sp_crop_lanes(cropc, v, 16);
+                    if (lanes)
+                        _mm512_mask_storeu_ps(cr + sp_crop_at(cropc, v, 16), packed_lanes(lanes),
+                                              _mm512_maskz_compress_ps((__mmask16)lanes, n[v]));
                 }
             } else if (full && streamed && !c16 && ((uintptr_t)cr % 64) == 0) {   // (c16: c is the cached tile)
                 for (int v = 0; v < 4; v++) _mm512_stream_ps(cr + 16 * v, n[v]);
@@ -257,8 +287,8 @@ void sp_spmm_bf16_subsampled_avx512bf16(const sp_matrix *a, const float *x, int6
             next = (sp_ahead){(const char *)(x + (n * g->h + 2 * i) * g->wd), chan * (int64_t)sizeof(float), rows,
                               (int32_t)(span * sizeof(float))};
         }
-        if (c16) spmm_tile(a, pack - q, TILE, q, w, tile - q, TILE, 0, bias, 0, relu, stream, c16, ldc, next, sp_ahead_none());
-        else spmm_tile(a, pack - q, TILE, q, w, c, ldc, accumulate, bias, residual, relu, stream, 0, 0, next, sp_ahead_none());
+        if (c16) spmm_tile(a, pack - q, TILE, q, w, tile - q, TILE, 0, bias, 0, relu, stream, c16, ldc, next, sp_ahead_none(), 0);
+        else spmm_tile(a, pack - q, TILE, q, w, c, ldc, accumulate, bias, residual, relu, stream, 0, 0, next, sp_ahead_none(), 0);
     }
     if (stream) _mm_sfence();
 }
@@ -271,7 +301,7 @@ void sp_spmm_bf16_avx512bf16(const sp_matrix *a, const void *b, int64_t stride, 
         const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
         pack_b(b, b16, stride, brows, q, w, pack);
         spmm_tile(a, pack - q, TILE, q, w, c, ldc, accumulate, bias, residual, relu, stream, 0, 0,
-                  ahead_b(b, b16, stride, brows, q, q1), sp_ahead_none());
+                  ahead_b(b, b16, stride, brows, q, q1), sp_ahead_none(), 0);
     }
     if (stream) _mm_sfence();
 }
@@ -284,7 +314,7 @@ void sp_spmm_bf16_to_bf16_avx512bf16(const sp_matrix *a, const void *b, int64_t 
         const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
         pack_b(b, b16, stride, brows, q, w, pack);
         spmm_tile(a, pack - q, TILE, q, w, tile - q, TILE, 0, bias, 0, relu, stream, c, ldc,
-                  ahead_b(b, b16, stride, brows, q, q1), sp_ahead_none());
+                  ahead_b(b, b16, stride, brows, q, q1), sp_ahead_none(), 0);
     }
     if (stream) _mm_sfence();
 }
@@ -294,9 +324,22 @@ void sp_spmm_bf16_planes_avx512bf16(const sp_matrix *a, const bf16_t *b, int64_t
     const int accumulate = flags & SP_ACCUMULATE, relu = (flags & SP_RELU) != 0, stream = flags & SP_STREAM;
     for (int64_t q = q0; q < q1; q += TILE) {
         const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
-        spmm_tile(a, b, 1, q, w, c, ldc, accumulate, bias, residual, relu, stream, 0, 0, sp_ahead_none(), sp_ahead_none());
+        spmm_tile(a, b, 1, q, w, c, ldc, accumulate, bias, residual, relu, stream, 0, 0, sp_ahead_none(), sp_ahead_none(), 0);
     }
     if (stream) _mm_sfence();
+}
+
+void sp_spmm_bf16_cropped_avx512bf16(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_t q1, const sp_crop *g,
+                                     float *tile, float *c, bf16_t *c16, int64_t ldc, int flags, const float *bias,
+                                     const float *residual) {
+    const int accumulate = flags & SP_ACCUMULATE, relu = (flags & SP_RELU) != 0;
+    for (int64_t q = q0; q < q1; q += TILE) {
+        const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
+        const sp_crop_tile t = sp_crop_tile_of(g, q, w);
+        if (t.first < 0) continue;
+        if (c16) spmm_tile(a, b, 1, q, w, tile - q, TILE, 0, bias, 0, relu, 0, c16, ldc, sp_ahead_none(), sp_ahead_none(), &t);
+        else spmm_tile(a, b, 1, q, w, c, ldc, accumulate, bias, residual, relu, 0, 0, 0, sp_ahead_none(), sp_ahead_none(), &t);
+    }
 }
 
 void sp_backward_bf16_avx512bf16(const sp_matrix *a, const sp_matrix *at, const void *d, int64_t ldd, int32_t drows,
@@ -320,7 +363,7 @@ void sp_backward_bf16_avx512bf16(const sp_matrix *a, const sp_matrix *at, const 
             sddmm_tile(a, dt, dld, bp - q, TILE, q, w, 0, a->rows, out, next_d, next_b);
         }
         if (at) spmm_tile(at, dt, dld, q, w, c, ldc, accumulate, 0, 0, 0, stream, 0, 0, out ? sp_ahead_none() : next_d,
-                          sp_ahead_none());
+                          sp_ahead_none(), 0);
     }
     if (stream) _mm_sfence();
 }
@@ -331,7 +374,7 @@ void sp_backward_bf16_planes_avx512bf16(const sp_matrix *a, const sp_matrix *at,
     for (int64_t q = q0; q < q1; q += TILE) {
         const int w = q1 - q < TILE ? (int)(q1 - q) : TILE;
         if (out) sddmm_tile(a, d, ldd, b, 1, q, w, 0, a->rows, out, sp_ahead_none(), sp_ahead_none());
-        if (at) spmm_tile(at, dt, 1, q, w, c, ldc, 0, 0, 0, 0, 0, 0, 0, sp_ahead_none(), sp_ahead_none());
+        if (at) spmm_tile(at, dt, 1, q, w, c, ldc, 0, 0, 0, 0, 0, 0, 0, sp_ahead_none(), sp_ahead_none(), 0);
     }
 }
 

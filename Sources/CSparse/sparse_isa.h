@@ -49,6 +49,9 @@ void sp_spmm_bf16_to_bf16_avx512bf16(const sp_matrix *a, const void *b, int64_t 
                                      const float *bias);
 void sp_spmm_bf16_planes_avx512bf16(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_t q1, float *c, int64_t ldc,
                                     int flags, const float *bias, const float *residual);
+void sp_spmm_bf16_cropped_avx512bf16(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_t q1, const sp_crop *g,
+                                     float *tile, float *c, bf16_t *c16, int64_t ldc, int flags, const float *bias,
+                                     const float *residual);
 void sp_backward_bf16_avx512bf16(const sp_matrix *a, const sp_matrix *at, const void *d, int64_t ldd, int32_t drows,
                                  const void *b, int64_t ldb, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1,
                                  float *c, int64_t ldc, int flags, float *out);

@@ -70,7 +70,7 @@ extension SparseConvKernels {
         let g = s.g
         guard s.stride > 1 else {
             return crop(planes, rowLength: s.planes, into: dx, channels: g.inChannels, size: (g.inH, g.inW),
-                        accumulate: accumulate, offset: g.padH * s.wp + g.padW, bias: nil, relu: false, s, pool: pool)
+                        accumulate: accumulate, offset: g.padH * s.wp + g.padW, s, pool: pool)
         }
         pool.parallelRanges(g.inChannels, (src: UnsafePointer(planes), dx: dx, acc: accumulate, s: s)) { a, range, _ in
             let g = a.s.g, st = a.s.stride, wp = a.s.wp, hp = a.s.hp

@@ -71,18 +71,26 @@ public struct ShiftedPlanes: Sendable {
         wp = (g.inW + (shared ? 1 : 2 * g.padW) + stride - 1) / stride
     }
 
-    /// Shared scratch: [entry sums (capacity) | padded x (+ margin of slack) | padded ∂Y, or the forward's padded
-    /// y | padded ∂x, only where the input takes a gradient] — a conv without ∂X (the stem) needs no room for it.
-    public func scratch(capacity: Int) -> Int {
+    /// Shared scratch: [entry sums (capacity) | padded x (+ margin of slack) | padded ∂Y | padded ∂x, only where the
+    /// input takes a gradient | under bf16 products, a tile of fp32 sums per thread for a bf16 output] — a conv
+    /// without ∂X (the stem) needs no room for it.
+    public func scratch(capacity: Int, threads: Int) -> Int {
         capacity + inputRows * planes + margin + g.outChannels * gradRows + (g.inputGradient ? inputRows * planes : 0)
+            + (g.sparseBF16 ? threads * tileFloats : 0)
     }
 
-    /// The regions of `scratch`; `out` (∂x's planes) only where the input takes a gradient.
-    func regions(_ base: UnsafeMutablePointer<Float>, capacity: Int)
-        -> (sums: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>, dy: UnsafeMutablePointer<Float>,
-            out: UnsafeMutablePointer<Float>) {
-        let x = base + capacity, dy = x + inputRows * planes + margin
-        return (base, x, dy, dy + g.outChannels * gradRows)
+    /// Floats of one thread's tile of sums (64 columns of every output channel).
+    var tileFloats: Int { 64 * g.outChannels }
+
+    /// The regions of `scratch`: entry sums, padded x, padded ∂Y, ∂x's planes (only where the input takes a
+    /// gradient) and the bf16 output's tiles (only under bf16 products).
+    struct Regions {
+        let sums, x, dy, out, tiles: UnsafeMutablePointer<Float>
+    }
+
+    func regions(_ base: UnsafeMutablePointer<Float>, capacity: Int) -> Regions {
+        let x = base + capacity, dy = x + inputRows * planes + margin, out = dy + g.outChannels * gradRows
+        return Regions(sums: base, x: x, dy: dy, out: out, tiles: out + (g.inputGradient ? inputRows * planes : 0))
     }
 
     var layout: SparseAddressing {
@@ -99,28 +107,18 @@ extension SparseConvKernels {
             && g.kernelH == g.kernelW && g.kernelH > 1 && g.outW >= 14
     }
 
+    /// The product over the padded planes, stored straight into y with its epilogue (a residual join's ReLU too):
+    /// no padded output, no crop pass. bf16 products read bf16 planes and write y in fp32 or, with `yBF16`, in bf16
+    /// through each thread's tile of sums.
     static func shiftedForward(x: UnsafePointer<Float>, xBF16: Bool = false, w: SparseOperand, bias: UnsafePointer<Float>?,
                                residual: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>, yBF16: Bool = false,
                                _ g: ConvGeometry, bf16: Bool, pool: ThreadPool, scratch: ConvScratch) {
-        // The padded output goes where backward pads ∂Y (the forward does not use it).
-        let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity * pool.threads), out = r.dy
+        let s = ShiftedPlanes(g), r = s.regions(scratch.partials, capacity: w.capacity * pool.threads)
         var a = w.matrix
-        if bf16 {
-            // The planes in bf16, in the first half of the padded input's region.
-            r.x.withMemoryRebound(to: UInt16.self, capacity: s.inputRows * s.planes + s.margin) { half in
-                pad(x, bf16: xBF16, into: half, channels: g.inChannels, s, pool: pool)
-                withUnsafePointer(to: &a) { m in
-                    pool.run((m: m, x: UnsafePointer(half), y: out, q: s.planes, threads: pool.threads)) { a, t in
-                        let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
-                        sp_spmm_bf16_planes(a.m, a.x, Int64(range.lowerBound), Int64(range.upperBound), a.y, Int64(a.q), 0, nil, nil)
-                    }
-                }
-            }
-        } else if !yBF16 {
-            // Stored straight into y, the epilogue (the residual join's too) on the way: no padded output, no crop.
+        var planes = sp_crop(hp: Int64(s.hp), wp: Int64(s.wp), oh: Int64(g.outH), ow: Int64(g.outW))
+        let flags = relu || residual != nil ? SP_RELU : 0
+        guard bf16 else {
             pad(x, into: r.x, channels: g.inChannels, s, pool: pool)
-            var planes = sp_crop(hp: Int64(s.hp), wp: Int64(s.wp), oh: Int64(g.outH), ow: Int64(g.outW))
-            let flags = relu || residual != nil ? SP_RELU : 0
             withUnsafePointer(to: &a) { m in
                 withUnsafePointer(to: &planes) { crop in
                     pool.run((m: m, x: r.x, crop: crop, y: y, ld: g.columns, q: s.planes, flags: flags, bias: bias,
@@ -132,23 +130,23 @@ extension SparseConvKernels {
                 }
             }
             return
-        } else {
-            pad(x, into: r.x, channels: g.inChannels, s, pool: pool)
-            withUnsafePointer(to: &a) { m in
-                pool.run((m: m, x: r.x, y: out, q: s.planes, threads: pool.threads)) { a, t in
-                    let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
-                    sp_spmm(a.m, a.x, 1, 0, nil, Int64(range.lowerBound), Int64(range.upperBound), a.y, Int64(a.q), 0, nil, nil)
+        }
+        // The planes in bf16, in the first half of the padded input's region.
+        r.x.withMemoryRebound(to: UInt16.self, capacity: s.inputRows * s.planes + s.margin) { half in
+            pad(x, bf16: xBF16, into: half, channels: g.inChannels, s, pool: pool)
+            y.withMemoryRebound(to: UInt16.self, capacity: g.outChannels * g.columns) { y16 in
+                withUnsafePointer(to: &a) { m in
+                    withUnsafePointer(to: &planes) { crop in
+                        pool.run((m: m, x: UnsafePointer(half), crop: crop, tiles: r.tiles, tile: s.tileFloats,
+                                  y: yBF16 ? nil : y, y16: yBF16 ? y16 : nil, ld: g.columns, q: s.planes, flags: flags,
+                                  bias: bias, residual: residual, threads: pool.threads)) { a, t in
+                            let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
+                            sp_spmm_bf16_cropped(a.m, a.x, Int64(range.lowerBound), Int64(range.upperBound), a.crop,
+                                                 a.tiles + t * a.tile, a.y, a.y16, Int64(a.ld), a.flags, a.bias, a.residual)
+                        }
+                    }
                 }
             }
-        }
-        if let residual {
-            // The padded output gets the bias, then the residual and ReLU come with the crop.
-            crop(out, rowLength: s.planes, into: y, channels: g.outChannels, size: (g.outH, g.outW), accumulate: false,
-                 offset: 0, bias: bias, relu: false, s, pool: pool)
-            ElementwiseKernels.addReluForward(UnsafePointer(y), residual, y, g.outChannels * g.columns, pool: pool)
-        } else {
-            crop(out, rowLength: s.planes, into: y, bf16: yBF16, channels: g.outChannels, size: (g.outH, g.outW),
-                 accumulate: false, offset: 0, bias: bias, relu: relu, s, pool: pool)
         }
     }
 
@@ -215,8 +213,7 @@ extension SparseConvKernels {
                                             dyBF16: Bool,
                                             dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
                                             dw: UnsafeMutablePointer<Float>?, _ s: ShiftedPlanes,
-                                            _ r: (sums: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>,
-                                                  dy: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>),
+                                            _ r: ShiftedPlanes.Regions,
                                             pool: ThreadPool) {
         let g = s.g, threads = pool.threads, count = w.count
         var a = w.matrix, t = w.transposed
@@ -314,61 +311,21 @@ extension SparseConvKernels {
         }
     }
 
-    /// The h×w positions of padded rows (from `offset` within each padded plane) into CNHW planes; with a
-    /// bias (per channel) and ReLU applied on the way (the forward's epilogue). `bf16`: dst's buffer receives
-    /// them rounded to bf16 (UInt16 bits, bf16_round's).
-    static func crop(_ src: UnsafePointer<Float>, rowLength: Int, into dst: UnsafeMutablePointer<Float>,
-                             bf16: Bool = false, channels: Int, size: (Int, Int), accumulate: Bool, offset: Int,
-                             bias: UnsafePointer<Float>?, relu: Bool, _ s: ShiftedPlanes, pool: ThreadPool) {
-        precondition(!bf16 || !accumulate, "a bf16 crop writes, never adds")
-        guard bf16 else {
-            return crop(src, rowLength: rowLength, into: dst, nil, channels: channels, size: size, accumulate: accumulate,
-                        offset: offset, bias: bias, relu: relu, s, pool: pool)
-        }
-        dst.withMemoryRebound(to: UInt16.self, capacity: channels * s.g.batch * size.0 * size.1) {
-            crop(src, rowLength: rowLength, into: dst, $0, channels: channels, size: size, accumulate: false, offset: offset,
-                 bias: bias, relu: relu, s, pool: pool)
-        }
-    }
-
-    /// crop into fp32 `dst`, or into its bf16 form `dst16` when given.
-    private static func crop(_ src: UnsafePointer<Float>, rowLength: Int, into dst: UnsafeMutablePointer<Float>,
-                             _ dst16: UnsafeMutablePointer<UInt16>?, channels: Int, size: (Int, Int), accumulate: Bool,
-                             offset: Int, bias: UnsafePointer<Float>?, relu: Bool, _ s: ShiftedPlanes, pool: ThreadPool) {
-        pool.parallelRanges(channels, (src: src, dst: dst, dst16: dst16, ld: rowLength, acc: accumulate,
-                                       off: offset, s: s, h: size.0, w: size.1, bias: bias, relu: relu)) { a, range, _ in
+    /// The h×w positions of padded rows (from `offset` within each padded plane) into CNHW planes, written or
+    /// (`accumulate`) added: ∂X from the transposed product's padded planes.
+    static func crop(_ src: UnsafePointer<Float>, rowLength: Int, into dst: UnsafeMutablePointer<Float>, channels: Int,
+                     size: (Int, Int), accumulate: Bool, offset: Int, _ s: ShiftedPlanes, pool: ThreadPool) {
+        pool.parallelRanges(channels, (src: src, dst: dst, ld: rowLength, acc: accumulate, off: offset, s: s, h: size.0,
+                                       w: size.1)) { a, range, _ in
             let g = a.s.g, wp = a.s.wp, h = a.h, w = a.w
             for c in range {
-                let shift = a.bias?[c] ?? 0
                 for n in 0..<g.batch {
-                    let from = a.src + c * a.ld + n * a.s.hp * wp + a.off, at = (c * g.batch + n) * h * w
-                    let to = a.dst + at
-                    if let dst16 = a.dst16 {
-                        for i in 0..<h {
-                            roundRow(from + i * wp, into: dst16 + at + i * w, w, shift: a.bias == nil ? nil : shift, relu: a.relu)
-                        }
-                        continue
-                    }
+                    let from = a.src + c * a.ld + n * a.s.hp * wp + a.off, to = a.dst + (c * g.batch + n) * h * w
                     for i in 0..<h {
-                        if a.acc {
-                            Vec.add(from + i * wp, to + i * w, w)
-                        } else if a.bias != nil || a.relu {
-                            BatchNormKernels.affine(from + i * wp, to + i * w, w, 1, shift, a.relu)
-                        } else {
-                            (to + i * w).update(from: from + i * wp, count: w)
-                        }
+                        if a.acc { Vec.add(from + i * wp, to + i * w, w) } else { (to + i * w).update(from: from + i * wp, count: w) }
                     }
                 }
             }
         }
-    }
-
-    /// One row rounded to bf16, after the bias and ReLU when there are any (in BatchNormKernels.affine's
-    /// arithmetic, as the fp32 crop does).
-    @inline(__always)
-    private static func roundRow(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<UInt16>, _ w: Int, shift: Float?,
-                                 relu: Bool) {
-        guard shift != nil || relu else { return bf16_round(src, dst, Int64(w)) }
-        BatchNormKernels.affine(src, bf16: dst, w, 1, shift ?? 0, relu)
     }
 }

@@ -26,7 +26,7 @@ public enum SparseConvKernels {
         switch layout {
         // Pointwise: the backward packs ∂Y's and X's tiles together, and sums entries per thread.
         case .pointwise: return (64 * (g.colRows + g.outChannels), threads * capacity)
-        case .shifted: return (0, ShiftedPlanes(g).scratch(capacity: threads * capacity))
+        case .shifted: return (0, ShiftedPlanes(g).scratch(capacity: threads * capacity, threads: threads))
         case .columns: return (2 * g.colRows * imagesPerChunk(g, threads: threads) * g.outPlane + packFloats(g), threads * capacity)
         }
     }

@@ -45,6 +45,67 @@ extension SparseKernelTests {
         }
     }
 
+    /// The bf16 product over padded positions stored straight into the cropped output (sp_spmm_bf16_cropped) gives the
+    /// bits of sp_spmm_bf16_planes into padded rows cropped afterwards — and, with a bf16 output, those rounded — with the
+    /// epilogue, accumulating, over several blocks, on ranges that start mid-row and end in a partial tile, on planes
+    /// with junk columns and rows, on each bf16 body.
+    func testBF16CroppedSpMMEqualsTheProductThenTheCrop() {
+        for body in bf16Bodies {
+            XCTAssertEqual(BFloat16.force(isa: body), body)
+            defer { _ = BFloat16.force(isa: nil) }
+            for (n, hp, wp, oh, ow) in [(2, 15, 15, 14, 14), (3, 9, 21, 5, 17), (4, 8, 8, 7, 7)] {
+                let planes = n * hp * wp, out = n * oh * ow
+                func place(_ q: Int) -> Int? {
+                    let image = q / (hp * wp), r = q % (hp * wp), h = r / wp, x = r % wp
+                    return h < oh && x < ow ? (image * oh + h) * ow + x : nil
+                }
+                for (rows, cols, blockCols, density) in [(5, 30, 128, 0.3), (9, 300, 64, 0.1), (3, 7, 128, -1.0)] {
+                    let w = weight(rows, cols, density: density, seed: UInt64(71 + rows))
+                    let b = build(w, rows: rows, cols: cols, blockCols: blockCols)
+                    let bh = randomArray(cols + planes + 64, seed: 72).map { bf16_from_float($0) }   // flat offsets
+                    let bias = randomArray(rows, seed: 73), residual = randomArray(rows * out, seed: 74)
+                    let start = randomArray(rows * out, seed: 75)
+                    var paddedStart = [Float](repeating: 0, count: rows * planes), paddedResidual = paddedStart
+                    for i in 0..<rows { for q in 0..<planes { if let at = place(q) {
+                        paddedStart[i * planes + q] = start[i * out + at]
+                        paddedResidual[i * planes + q] = residual[i * out + at]
+                    } } }
+                    var crop = sp_crop(hp: Int64(hp), wp: Int64(wp), oh: Int64(oh), ow: Int64(ow))
+                    var tile = [Float](repeating: .nan, count: 64 * rows)
+                    for (q0, q1) in [(0, planes), (wp + 3, planes - 5), (planes / 2 + 1, planes)] {
+                        for (flags, epilogue) in [(0, false), (SP_RELU, true), (SP_ACCUMULATE, false), (SP_ACCUMULATE | SP_RELU, true)] {
+                            let label = "body \(body) planes \(n)×\(hp)×\(wp) → \(oh)×\(ow), \(rows)×\(cols) in blocks of "
+                                + "\(blockCols), q \(q0)..<\(q1), flags \(flags)"
+                            var padded = paddedStart, expected = start, c = start
+                            let flags16 = flags & SP_RELU
+                            var padded16 = [Float](repeating: 0, count: rows * planes)
+                            let start16 = start.map { bf16_from_float($0) }
+                            var expected16 = start16, c16 = start16
+                            withMatrix(b) { m in
+                                sp_spmm_bf16_planes(m, bh, Int64(q0), Int64(q1), &padded, Int64(planes), flags,
+                                                    epilogue ? bias : nil, epilogue ? paddedResidual : nil)
+                                sp_spmm_bf16_cropped(m, bh, Int64(q0), Int64(q1), &crop, &tile, &c, nil, Int64(out), flags,
+                                                     epilogue ? bias : nil, epilogue ? residual : nil)
+                                sp_spmm_bf16_planes(m, bh, Int64(q0), Int64(q1), &padded16, Int64(planes), flags16,
+                                                    epilogue ? bias : nil, nil)
+                                sp_spmm_bf16_cropped(m, bh, Int64(q0), Int64(q1), &crop, &tile, nil, &c16, Int64(out), flags16,
+                                                     epilogue ? bias : nil, nil)
+                            }
+                            for i in 0..<rows { for q in q0..<q1 { if let at = place(q) {
+                                expected[i * out + at] = padded[i * planes + q]
+                                expected16[i * out + at] = bf16_from_float(padded16[i * planes + q])
+                            } } }
+                            let mismatch = c.indices.first { c[$0].bitPattern != expected[$0].bitPattern }
+                            XCTAssertNil(mismatch, label + (mismatch.map { ": element \($0), \(c[$0]) vs \(expected[$0])" } ?? ""))
+                            XCTAssertEqual(c16, expected16, "bf16 output, " + label)
+                            XCTAssertNotEqual(c, start, "the product wrote nothing: " + label)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// A 1×1 stride-2 conv's bf16 product with its operand gathered from the input tile by tile
     /// (sp_spmm_bf16_subsampled) gives the bits of sp_spmm_bf16 over the gathered columns, and with a bf16 output those
     /// of sp_spmm_bf16_to_bf16 — odd sizes, output rows shorter and longer than a tile, the epilogue, accumulation, several

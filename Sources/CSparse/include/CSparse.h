@@ -86,6 +86,12 @@ void sp_spmm_subsampled(const sp_matrix *a, const float *x, int64_t chan, int32_
 void sp_spmm_bf16(const sp_matrix *a, const void *b, int64_t stride, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1,
                   float *c, int64_t ldc, int flags, const float *bias, const float *residual);
 
+/// sp_spmm_bf16_planes stored straight into the cropped output as sp_spmm_cropped stores it — C in fp32, or with
+/// `c16` (then c is unused, no accumulation, no residual) in bf16 through `tile` (64 × a's rows floats), as
+/// sp_spmm_bf16_to_bf16 rounds its output. The same bits as the product into padded rows cropped (and rounded) after.
+void sp_spmm_bf16_cropped(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_t q1, const sp_crop *crop, float *tile,
+                          float *c, bf16_t *c16, int64_t ldc, int flags, const float *bias, const float *residual);
+
 /// sp_spmm_bf16 for a 1×1 stride-2 conv without padding, its fp32 operand gathered from the input x and rounded into
 /// `pack` tile by tile, as sp_spmm_subsampled gathers it; the same bits as sp_spmm_bf16 over the gathered columns —
 /// or, with `c16` (then c is unused and there is no residual), as sp_spmm_bf16_to_bf16 over them, C's rows in bf16
