@@ -53,29 +53,20 @@ extension SparseKernelTests {
         for body in bf16Bodies {
             XCTAssertEqual(BFloat16.force(isa: body), body)
             defer { _ = BFloat16.force(isa: nil) }
-            for (n, hp, wp, oh, ow) in [(2, 15, 15, 14, 14), (3, 9, 21, 5, 17), (4, 8, 8, 7, 7)] {
-                let planes = n * hp * wp, out = n * oh * ow
-                func place(_ q: Int) -> Int? {
-                    let image = q / (hp * wp), r = q % (hp * wp), h = r / wp, x = r % wp
-                    return h < oh && x < ow ? (image * oh + h) * ow + x : nil
-                }
+            for p in Self.cropPlanes {
+                let planes = p.planes, out = p.out, wp = p.wp
                 for (rows, cols, blockCols, density) in [(5, 30, 128, 0.3), (9, 300, 64, 0.1), (3, 7, 128, -1.0)] {
                     let w = weight(rows, cols, density: density, seed: UInt64(71 + rows))
                     let b = build(w, rows: rows, cols: cols, blockCols: blockCols)
                     let bh = randomArray(cols + planes + 64, seed: 72).map { bf16_from_float($0) }   // flat offsets
                     let bias = randomArray(rows, seed: 73), residual = randomArray(rows * out, seed: 74)
                     let start = randomArray(rows * out, seed: 75)
-                    var paddedStart = [Float](repeating: 0, count: rows * planes), paddedResidual = paddedStart
-                    for i in 0..<rows { for q in 0..<planes { if let at = place(q) {
-                        paddedStart[i * planes + q] = start[i * out + at]
-                        paddedResidual[i * planes + q] = residual[i * out + at]
-                    } } }
-                    var crop = sp_crop(hp: Int64(hp), wp: Int64(wp), oh: Int64(oh), ow: Int64(ow))
+                    let paddedStart = p.spread(start, rows: rows), paddedResidual = p.spread(residual, rows: rows)
+                    var crop = p.crop
                     var tile = [Float](repeating: .nan, count: 64 * rows)
                     for (q0, q1) in [(0, planes), (wp + 3, planes - 5), (planes / 2 + 1, planes)] {
                         for (flags, epilogue) in [(0, false), (SP_RELU, true), (SP_ACCUMULATE, false), (SP_ACCUMULATE | SP_RELU, true)] {
-                            let label = "body \(body) planes \(n)×\(hp)×\(wp) → \(oh)×\(ow), \(rows)×\(cols) in blocks of "
-                                + "\(blockCols), q \(q0)..<\(q1), flags \(flags)"
+                            let label = "body \(body) \(p), \(rows)×\(cols) in blocks of \(blockCols), q \(q0)..<\(q1), flags \(flags)"
                             var padded = paddedStart, expected = start, c = start
                             let flags16 = flags & SP_RELU
                             var padded16 = [Float](repeating: 0, count: rows * planes)
@@ -91,7 +82,7 @@ extension SparseKernelTests {
                                 sp_spmm_bf16_cropped(m, bh, Int64(q0), Int64(q1), &crop, &tile, nil, &c16, Int64(out), flags16,
                                                      epilogue ? bias : nil, nil)
                             }
-                            for i in 0..<rows { for q in q0..<q1 { if let at = place(q) {
+                            for i in 0..<rows { for q in q0..<q1 { if let at = p.place(q) {
                                 expected[i * out + at] = padded[i * planes + q]
                                 expected16[i * out + at] = bf16_from_float(padded16[i * planes + q])
                             } } }
@@ -114,17 +105,13 @@ extension SparseKernelTests {
         for body in bf16Bodies {
             XCTAssertEqual(BFloat16.force(isa: body), body)
             defer { _ = BFloat16.force(isa: nil) }
-            for (n, h, wd) in [(2, 8, 10), (3, 7, 9), (2, 28, 30), (1, 4, 160)] {
+            for (n, h, wd) in Self.subsampledInputs {
                 let oh = (h + 1) / 2, ow = (wd + 1) / 2, columns = n * oh * ow, chan = n * h * wd + 3
                 for (rows, cols, blockCols, density) in [(5, 12, 128, 0.3), (7, 300, 64, 0.1), (3, 2, 128, -1.0)] {
                     let w = weight(rows, cols, density: density, seed: UInt64(61 + rows))
                     let b = build(w, rows: rows, cols: cols, blockCols: blockCols)
                     let x = randomArray(cols * chan, seed: 62)
-                    var gathered = [Float](repeating: 0, count: cols * columns)
-                    for k in 0..<cols { for q in 0..<columns {
-                        let image = q / (oh * ow), i = q % (oh * ow) / ow, j = q % ow
-                        gathered[k * columns + q] = x[k * chan + (image * h + 2 * i) * wd + 2 * j]
-                    } }
+                    let gathered = gathered(x, cols: cols, chan: chan, n: n, h: h, wd: wd)
                     let bias = randomArray(rows, seed: 63), residual = randomArray(rows * columns, seed: 64)
                     let start = randomArray(rows * columns, seed: 65)
                     var sub = sp_subsample(h: Int64(h), wd: Int64(wd), oh: Int64(oh), ow: Int64(ow))

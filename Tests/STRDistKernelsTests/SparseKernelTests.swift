@@ -273,37 +273,65 @@ final class SparseKernelTests: XCTestCase {
     /// 4 bytes off (the fallback), with the epilogue, accumulation, short tails and column ranges that
     /// start mid-tile, in one block or several; the pointwise backward's ∂X likewise. (Which blocks' stores
     /// stream — only the last — is not visible in the values.)
+    /// Planes of `images` images, hp × wp positions each, cropped to oh × ow (sp_crop's geometry), with the
+    /// places output elements have among them.
+    struct CropPlanes {
+        let images, hp, wp, oh, ow: Int
+        var planes: Int { images * hp * wp }
+        var out: Int { images * oh * ow }
+        var crop: sp_crop { sp_crop(hp: Int64(hp), wp: Int64(wp), oh: Int64(oh), ow: Int64(ow)) }
+        /// The output element of padded position q, nil for junk.
+        func place(_ q: Int) -> Int? {
+            let image = q / (hp * wp), r = q % (hp * wp), h = r / wp, x = r % wp
+            return h < oh && x < ow ? (image * oh + h) * ow + x : nil
+        }
+        /// `rows` rows of output elements spread to their padded places (zeros at junk).
+        func spread(_ a: [Float], rows: Int) -> [Float] {
+            var p = [Float](repeating: 0, count: rows * planes)
+            for i in 0..<rows { for q in 0..<planes { if let at = place(q) { p[i * planes + q] = a[i * out + at] } } }
+            return p
+        }
+    }
+
+    /// Shared-zero 3×3 planes (a junk column and row), a wide 5×5 one, 7×7 in 8×8 (phase-plane-like).
+    static let cropPlanes = [CropPlanes(images: 2, hp: 15, wp: 15, oh: 14, ow: 14), CropPlanes(images: 3, hp: 9, wp: 21, oh: 5, ow: 17),
+                             CropPlanes(images: 4, hp: 8, wp: 8, oh: 7, ow: 7)]
+
+    /// A 1×1 stride-2 conv's input, n × h × wd per channel (odd sizes, output rows shorter and longer than a tile).
+    static let subsampledInputs = [(2, 8, 10), (3, 7, 9), (2, 28, 30), (1, 4, 160)]
+
+    /// The subsampled columns of `cols` channels of x (each `chan` floats apart): column (n·oh + i)·ow + j of
+    /// channel k is x[k·chan + (n·h + 2i)·wd + 2j].
+    func gathered(_ x: [Float], cols: Int, chan: Int, n: Int, h: Int, wd: Int) -> [Float] {
+        let oh = (h + 1) / 2, ow = (wd + 1) / 2, columns = n * oh * ow
+        var g = [Float](repeating: 0, count: cols * columns)
+        for k in 0..<cols { for q in 0..<columns {
+            let image = q / (oh * ow), i = q % (oh * ow) / ow, j = q % ow
+            g[k * columns + q] = x[k * chan + (image * h + 2 * i) * wd + 2 * j]
+        } }
+        return g
+    }
+
     /// The product over padded positions stored straight into the cropped output (sp_spmm_cropped) gives the bits of
     /// the product into padded rows cropped afterwards — with the epilogue, accumulating, over several column blocks,
     /// on ranges that start mid-row and end in a partial tile, on planes with junk columns and rows — on every ISA.
     func testCroppedSpMMEqualsTheProductThenTheCropOnEveryISA() {
         for isa in isas {
             XCTAssertEqual(sp_force_isa(isa), isa)
-            // (images, hp, wp, oh, ow): shared-zero 3×3 planes (a junk column and row), a wide 5×5 one, 7×7 in 8×8
-            // (phase-plane-like), and planes without junk.
-            for (n, hp, wp, oh, ow) in [(2, 15, 15, 14, 14), (3, 9, 21, 5, 17), (4, 8, 8, 7, 7), (2, 6, 20, 6, 20)] {
-                let planes = n * hp * wp, out = n * oh * ow
-                /// The output element of padded position q, nil for junk.
-                func place(_ q: Int) -> Int? {
-                    let image = q / (hp * wp), r = q % (hp * wp), h = r / wp, x = r % wp
-                    return h < oh && x < ow ? (image * oh + h) * ow + x : nil
-                }
+            // And planes without junk.
+            for p in Self.cropPlanes + [CropPlanes(images: 2, hp: 6, wp: 20, oh: 6, ow: 20)] {
+                let planes = p.planes, out = p.out, wp = p.wp
                 for (rows, cols, blockCols, density) in [(5, 30, 128, 0.3), (9, 300, 64, 0.1), (3, 7, 128, -1.0)] {
                     let w = weight(rows, cols, density: density, seed: UInt64(31 + rows))
                     let b = build(w, rows: rows, cols: cols, blockCols: blockCols)
                     let bmat = randomArray(cols + planes + 64, seed: 32)   // entry k reads bmat[k + q]: flat offsets
                     let bias = randomArray(rows, seed: 33), residual = randomArray(rows * out, seed: 34)
                     let start = randomArray(rows * out, seed: 35)
-                    var paddedStart = [Float](repeating: 0, count: rows * planes), paddedResidual = paddedStart
-                    for i in 0..<rows { for q in 0..<planes { if let at = place(q) {
-                        paddedStart[i * planes + q] = start[i * out + at]
-                        paddedResidual[i * planes + q] = residual[i * out + at]
-                    } } }
-                    var crop = sp_crop(hp: Int64(hp), wp: Int64(wp), oh: Int64(oh), ow: Int64(ow))
+                    let paddedStart = p.spread(start, rows: rows), paddedResidual = p.spread(residual, rows: rows)
+                    var crop = p.crop
                     for (q0, q1) in [(0, planes), (wp + 3, planes - 5), (planes / 2 + 1, planes)] {
                         for (flags, epilogue) in [(0, false), (SP_RELU, true), (SP_ACCUMULATE, false), (SP_ACCUMULATE | SP_RELU, true)] {
-                            let label = "isa \(isa) planes \(n)×\(hp)×\(wp) → \(oh)×\(ow), \(rows)×\(cols) in blocks of \(blockCols), "
-                                + "q \(q0)..<\(q1), flags \(flags)"
+                            let label = "isa \(isa) \(p), \(rows)×\(cols) in blocks of \(blockCols), q \(q0)..<\(q1), flags \(flags)"
                             var padded = paddedStart, expected = start, c = start
                             withMatrix(b) { m in
                                 sp_spmm(m, bmat, 1, 0, nil, Int64(q0), Int64(q1), &padded, Int64(planes), flags,
@@ -311,7 +339,7 @@ final class SparseKernelTests: XCTestCase {
                                 sp_spmm_cropped(m, bmat, Int64(q0), Int64(q1), &crop, &c, Int64(out), flags,
                                                 epilogue ? bias : nil, epilogue ? residual : nil)
                             }
-                            for i in 0..<rows { for q in q0..<q1 { if let at = place(q) { expected[i * out + at] = padded[i * planes + q] } } }
+                            for i in 0..<rows { for q in q0..<q1 { if let at = p.place(q) { expected[i * out + at] = padded[i * planes + q] } } }
                             let mismatch = c.indices.first { c[$0].bitPattern != expected[$0].bitPattern }
                             XCTAssertNil(mismatch, label + (mismatch.map { ": element \($0), \(c[$0]) vs \(expected[$0])" } ?? ""))
                             XCTAssertNotEqual(c, start, "the product wrote nothing: " + label)
@@ -328,17 +356,13 @@ final class SparseKernelTests: XCTestCase {
     func testSubsampledSpMMEqualsTheProductOverGatheredColumnsOnEveryISA() {
         for isa in isas {
             XCTAssertEqual(sp_force_isa(isa), isa)
-            for (n, h, wd) in [(2, 8, 10), (3, 7, 9), (2, 28, 30), (1, 4, 160)] {
+            for (n, h, wd) in Self.subsampledInputs {
                 let oh = (h + 1) / 2, ow = (wd + 1) / 2, columns = n * oh * ow, chan = n * h * wd + 3
                 for (rows, cols, blockCols, density) in [(5, 12, 128, 0.3), (7, 300, 64, 0.1), (3, 2, 128, -1.0)] {
                     let w = weight(rows, cols, density: density, seed: UInt64(51 + rows))
                     let b = build(w, rows: rows, cols: cols, blockCols: blockCols)
                     let x = randomArray(cols * chan, seed: 52)
-                    var gathered = [Float](repeating: 0, count: cols * columns)
-                    for k in 0..<cols { for q in 0..<columns {
-                        let image = q / (oh * ow), i = q % (oh * ow) / ow, j = q % ow
-                        gathered[k * columns + q] = x[k * chan + (image * h + 2 * i) * wd + 2 * j]
-                    } }
+                    let gathered = gathered(x, cols: cols, chan: chan, n: n, h: h, wd: wd)
                     let bias = randomArray(rows, seed: 53), residual = randomArray(rows * columns, seed: 54)
                     let start = randomArray(rows * columns, seed: 55)
                     var sub = sp_subsample(h: Int64(h), wd: Int64(wd), oh: Int64(oh), ow: Int64(ow))
