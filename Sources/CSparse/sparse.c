@@ -115,7 +115,7 @@ void sp_spmm_cropped(const sp_matrix *a, const float *b, int64_t q0, int64_t q1,
     }
 }
 
-/// spmm_c over the subsampled operand, column by column through a 64-float row of B's values.
+/// spmm_c over the subsampled operand, position by position, each reading x where its column's input element is.
 static void spmm_subsampled_c(const sp_matrix *a, const float *x, int64_t chan, const sp_subsample *g, int64_t q0,
                               int64_t q1, float *c, int64_t ldc, int accumulate, const float *bias, const float *residual,
                               int relu) {
@@ -200,6 +200,43 @@ void sp_pointwise_backward(const sp_matrix *a, const sp_matrix *at, const float 
         sddmm_c(a, d, ldd, b, ldb, q0, q1, 0, a->rows, out);
         if (at) spmm_c(at, d, ldd, q0, q1, c, ldc, flags & SP_ACCUMULATE, 0, 0, 0);
     }
+}
+
+void sp_subsampled_backward(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, int32_t drows,
+                            const float *x, int64_t chan, int32_t brows, const sp_subsample *g, float *pack, float *tile,
+                            int64_t q0, int64_t q1, float *dx, float *out) {
+    switch (sp_isa()) {
+    case 2: sp_subsampled_backward_avx512(a, at, d, ldd, drows, x, chan, brows, g, pack, tile, q0, q1, dx, out); return;
+    case 1: sp_subsampled_backward_avx2(a, at, d, ldd, drows, x, chan, brows, g, pack, tile, q0, q1, dx, out); return;
+    }
+    // Portable: sddmm_c's and spmm_c's sums over the columns, each column's input element found by its place.
+    const int64_t plane = g->oh * g->ow;
+    for (int32_t blk = 0; out && blk < a->blocks; blk++) {
+        const int32_t *st = a->start + (int64_t)blk * (a->rows + 1);
+        for (int32_t i = 0; i < a->rows; i++)
+            for (int32_t e = st[i]; e < st[i + 1]; e++) {
+                float s = 0;
+                for (int64_t q = q0; q < q1; q++) {
+                    const int64_t n = q / plane, r = q - n * plane, oi = r / g->ow, oj = r - oi * g->ow;
+                    s += d[(int64_t)i * ldd + q] * x[(int64_t)a->offset[e] * chan + (n * g->h + 2 * oi) * g->wd + 2 * oj];
+                }
+                out[e] += s;
+            }
+    }
+    if (!at) return;
+    for (int64_t q = q0; q < q1; q++) {
+        const int64_t n = q / plane, r = q - n * plane, oi = r / g->ow, oj = r - oi * g->ow;
+        const int64_t place = (n * g->h + 2 * oi) * g->wd + 2 * oj;
+        for (int32_t k = 0; k < at->rows; k++) {
+            float s = 0;
+            for (int32_t blk = 0; blk < at->blocks; blk++) {
+                const int32_t *st = at->start + (int64_t)blk * (at->rows + 1);
+                for (int32_t e = st[k]; e < st[k + 1]; e++) s += at->value[e] * d[(int64_t)at->offset[e] * ldd + q];
+            }
+            dx[(int64_t)k * chan + place] += s;
+        }
+    }
+    (void)pack, (void)tile, (void)drows, (void)brows;
 }
 
 void sp_shifted_backward(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, const float *b,

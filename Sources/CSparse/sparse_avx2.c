@@ -3,7 +3,7 @@
 #include "sparse_isa.h"
 #include <immintrin.h>
 
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx2,fma,popcnt"))), apply_to = function)
 
 typedef __m256 VF;
 typedef __m256i VMASK;
@@ -36,6 +36,7 @@ static inline __m256 xload_avx2(const float *p, uint32_t lanes) {
 #define VCSTORE(p, lanes, v) cstore_avx2(p, lanes, v)
 #define VXLOAD(p, lanes) xload_avx2(p, lanes)
 #define VEVENS(dst, src, n) do { for (int j_ = 0; j_ < (n); j_++) (dst)[j_] = (src)[2 * j_]; } while (0)
+#define VADD_EVENS(dst, src, n) do { for (int j_ = 0; j_ < (n); j_++) (dst)[2 * j_] = (dst)[2 * j_] + (src)[j_]; } while (0)
 
 static inline float hsum_avx2(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -30,12 +30,27 @@ static inline void evens_avx512(float *dst, const float *src, int n) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const int last = 2 * n - 1;   // floats read
     const __m512 lo = last >= 16 ? _mm512_loadu_ps(src) : _mm512_maskz_loadu_ps((__mmask16)((1u << last) - 1u), src);
-    const __m512 hi = last >= 32 ? _mm512_loadu_ps(src + 16)
-                      : last > 16 ? _mm512_maskz_loadu_ps((__mmask16)((1u << (last - 16)) - 1u), src + 16) : _mm512_setzero_ps();
+    const __m512 hi = last > 16 ? _mm512_maskz_loadu_ps((__mmask16)((1u << (last - 16)) - 1u), src + 16) : _mm512_setzero_ps();
     const __m512 v = _mm512_permutex2var_ps(lo, even, hi);
     if (n == 16) _mm512_storeu_ps(dst, v); else _mm512_mask_storeu_ps(dst, (__mmask16)((1u << n) - 1u), v);
 }
 #define VEVENS(dst, src, n) evens_avx512(dst, src, n)
+
+/// dst[2j] = dst[2j] + src[j], j < n ≤ 16: src's halves expanded to even lanes, added and stored under masks of the
+/// even positions up to dst[2n − 2] (the odd ones neither read nor written).
+static inline void add_evens_avx512(float *dst, const float *src, int n) {
+    const __m512 v = n == 16 ? _mm512_loadu_ps(src) : _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), src);
+    const int last = 2 * n - 1;   // floats spanned
+    const __mmask16 m0 = (__mmask16)(0x5555u & (last >= 16 ? 0xFFFFu : (1u << last) - 1u));
+    const __mmask16 m1 = (__mmask16)(0x5555u & (last > 16 ? (1u << (last - 16)) - 1u : 0u));
+    const __m512 lo = _mm512_maskz_expand_ps((__mmask16)0x5555, v);
+    _mm512_mask_storeu_ps(dst, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, dst), lo));
+    if (m1) {
+        const __m512 hi = _mm512_maskz_expand_ps((__mmask16)0x5555, _mm512_shuffle_f32x4(v, v, 0xEE));
+        _mm512_mask_storeu_ps(dst + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, dst + 16), hi));
+    }
+}
+#define VADD_EVENS(dst, src, n) add_evens_avx512(dst, src, n)
 
 #include "sparse_reduce16.h"
 #define VREDUCE(v) reduce16(v)

@@ -9,7 +9,7 @@
 #include "sparse_isa.h"
 #include <immintrin.h>
 
-#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx512bf16,avx2,fma"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx512bf16,avx2,fma,popcnt"))), apply_to = function)
 
 #define TILE 64
 
@@ -239,7 +239,8 @@ static inline __attribute__((always_inline)) void sddmm_tile(const sp_matrix *a,
     }
 }
 
-/// pack_tile for a 1×1 stride-2 conv's operand gathered from its input x (sp_spmm_subsampled's runs), rounded to bf16.
+/// pack_tile for a 1×1 stride-2 conv's operand gathered from its input x (sp_spmm_subsampled's runs), rounded to bf16;
+/// unlike pack_tile it leaves the columns past w as they were (load_row reads them as zeros).
 static inline void pack_subsampled(const float *x, int64_t chan, int32_t rows, const sp_subsample *g, int64_t q, int w,
                                    bf16_t *pack) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -262,9 +263,8 @@ static inline void pack_subsampled(const float *x, int64_t chan, int32_t rows, c
                 const int m = run_len[u] - k < 16 ? run_len[u] - k : 16, last = 2 * m - 1;   // outputs, floats read
                 const float *p = src + run_src[u] + 2 * k;
                 const __m512 lo = last >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps((__mmask16)((1u << last) - 1u), p);
-                const __m512 hi = last >= 32 ? _mm512_loadu_ps(p + 16)
-                                  : last > 16 ? _mm512_maskz_loadu_ps((__mmask16)((1u << (last - 16)) - 1u), p + 16)
-                                              : _mm512_setzero_ps();
+                const __m512 hi = last > 16 ? _mm512_maskz_loadu_ps((__mmask16)((1u << (last - 16)) - 1u), p + 16)
+                                            : _mm512_setzero_ps();
                 const __m256i h = (__m256i)_mm512_cvtneps_pbh(_mm512_permutex2var_ps(lo, even, hi));
                 _mm256_mask_storeu_epi16(dst + run_at[u] + k, mask16(m), h);
             }

@@ -14,6 +14,12 @@ void sp_spmm_subsampled_avx512(const sp_matrix *a, const float *x, int64_t chan,
 void sp_spmm_subsampled_avx2(const sp_matrix *a, const float *x, int64_t chan, int32_t rows, const sp_subsample *g,
                              float *pack, int64_t q0, int64_t q1, float *c, int64_t ldc, int flags, const float *bias,
                              const float *residual);
+void sp_subsampled_backward_avx512(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, int32_t drows,
+                                   const float *x, int64_t chan, int32_t brows, const sp_subsample *g, float *pack,
+                                   float *tile, int64_t q0, int64_t q1, float *dx, float *out);
+void sp_subsampled_backward_avx2(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, int32_t drows,
+                                 const float *x, int64_t chan, int32_t brows, const sp_subsample *g, float *pack,
+                                 float *tile, int64_t q0, int64_t q1, float *dx, float *out);
 void sp_sddmm_avx512(const sp_matrix *a, const float *d, int64_t ldd, const float *b, int64_t stride, int32_t brows,
                    float *pack, int64_t q0, int64_t q1, int32_t r0, int32_t r1, float *out);
 void sp_spmm_avx2(const sp_matrix *a, const float *b, int64_t stride, int32_t brows, float *pack, int64_t q0,

@@ -2,8 +2,9 @@
 // is copied once into zero-padded planes (Hp = H + 2p, Wp = W + 2p), where tap
 // (a, b) of every output position q = n·Hp·Wp + h·Wp + w is the one input
 // element at q + a·Wp + b, so each kept weight reads one contiguous run — a
-// k²-times smaller copy than im2col's. The output comes out in the padded
-// layout (positions with w ≥ OW or h ≥ OH are junk) and is cropped. Backward
+// k²-times smaller copy than im2col's. The products run over the padded
+// positions (those with w ≥ OW or h ≥ OH are junk) and store the others
+// straight into y (sp_spmm_cropped). Backward
 // pads ∂Y the same way (junk and margins zero), so ∂Xpad = Ŵᵀ·∂Ypad is again
 // one shifted SpMM and ∂Ŵ = Σ_q ∂Ypad·Xpad(q + tap) an SDDMM (both in one pass
 // over each column tile when both are wanted); ∂X is ∂Xpad's interior. A 3×3
@@ -72,8 +73,8 @@ public struct ShiftedPlanes: Sendable {
     }
 
     /// Shared scratch: [entry sums (capacity) | padded x (+ margin of slack) | padded ∂Y | padded ∂x, only where the
-    /// input takes a gradient | under bf16 products, a tile of fp32 sums per thread for a bf16 output] — a conv
-    /// without ∂X (the stem) needs no room for it.
+    /// input takes a gradient (the stem has none) | under bf16 products, a tile of fp32 sums per thread for a bf16
+    /// output].
     public func scratch(capacity: Int, threads: Int) -> Int {
         capacity + inputRows * planes + margin + g.outChannels * gradRows + (g.inputGradient ? inputRows * planes : 0)
             + (g.sparseBF16 ? threads * tileFloats : 0)
@@ -134,17 +135,18 @@ extension SparseConvKernels {
         // The planes in bf16, in the first half of the padded input's region.
         r.x.withMemoryRebound(to: UInt16.self, capacity: s.inputRows * s.planes + s.margin) { half in
             pad(x, bf16: xBF16, into: half, channels: g.inChannels, s, pool: pool)
-            y.withMemoryRebound(to: UInt16.self, capacity: g.outChannels * g.columns) { y16 in
-                withUnsafePointer(to: &a) { m in
-                    withUnsafePointer(to: &planes) { crop in
-                        pool.run((m: m, x: UnsafePointer(half), crop: crop, tiles: r.tiles, tile: s.tileFloats,
-                                  y: yBF16 ? nil : y, y16: yBF16 ? y16 : nil, ld: g.columns, q: s.planes, flags: flags,
-                                  bias: bias, residual: residual, threads: pool.threads)) { a, t in
+            withUnsafePointer(to: &a) { m in
+                withUnsafePointer(to: &planes) { crop in
+                    let run = { (y: UnsafeMutablePointer<Float>?, y16: UnsafeMutablePointer<UInt16>?) in
+                        pool.run((m: m, x: UnsafePointer(half), crop: crop, tiles: r.tiles, tile: s.tileFloats, y: y, y16: y16,
+                                  ld: g.columns, q: s.planes, flags: flags, bias: bias, residual: residual,
+                                  threads: pool.threads)) { a, t in
                             let range = SparseConvKernels.columnRange(a.q, part: t, of: a.threads)
                             sp_spmm_bf16_cropped(a.m, a.x, Int64(range.lowerBound), Int64(range.upperBound), a.crop,
                                                  a.tiles + t * a.tile, a.y, a.y16, Int64(a.ld), a.flags, a.bias, a.residual)
                         }
                     }
+                    if yBF16 { y.withMemoryRebound(to: UInt16.self, capacity: g.outChannels * g.columns) { run(nil, $0) } } else { run(y, nil) }
                 }
             }
         }

@@ -7,10 +7,11 @@
 // Pointwise convs (1×1, stride 1) run on the input itself; k×k convs at
 // stride 1 or 2 (3×3/2, 2×2/2, and the 7×7/2 stem where its dense plan has
 // fp32 products: ConvPlanner.sparseLayout) on shifted padded planes or their
-// phase planes (SparseConvKernels+Shifted.swift, +Phases.swift); other shapes
-// on im2col columns, image chunks per thread as the dense path does (the
-// columns' row stride is the chunk's width, given to the kernels at run time,
-// so one compressed operand serves every chunk). Forward and input-gradient
+// phase planes (SparseConvKernels+Shifted.swift, +Phases.swift); 1×1/2 convs
+// gather each packed tile from the input (sp_spmm_subsampled; fp32 backward
+// too); other shapes on im2col columns, image chunks per thread as the dense
+// path does (the columns' row stride is the chunk's width, given to the
+// kernels at run time, so one compressed operand serves every chunk). Forward and input-gradient
 // products split columns among threads; the weight gradient (SDDMM) sums
 // per-thread partials in a fixed order. A pointwise backward with both
 // gradients runs them in one pass per column tile (sp_pointwise_backward).
@@ -27,12 +28,15 @@ public enum SparseConvKernels {
         // Pointwise: the backward packs ∂Y's and X's tiles together, and sums entries per thread.
         case .pointwise: return (64 * (g.colRows + g.outChannels), threads * capacity)
         case .shifted: return (0, ShiftedPlanes(g).scratch(capacity: threads * capacity, threads: threads))
-        case .columns: return (2 * g.colRows * imagesPerChunk(g, threads: threads) * g.outPlane + packFloats(g), threads * capacity)
+        // (A 1×1/2 conv's fp32 backward packs ∂Y's and the gathered input's tiles, and keeps a tile of ∂X.)
+        case .columns:
+            let columns = 2 * g.colRows * imagesPerChunk(g, threads: threads) * g.outPlane + packFloats(g)
+            return (subsamples(g) ? max(columns, 64 * (g.outChannels + 2 * g.colRows)) : columns, threads * capacity)
         }
     }
 
     /// Per-thread floats for one packed 64-column tile of the dense operand (its rows: C or K, or O); under bf16
-    /// also a 64-column fp32 tile of the output (`product(yBF16:)`'s sums before they are rounded).
+    /// also a 64-column fp32 tile of the output (the sums of a bf16 output before they are rounded).
     static func packFloats(_ g: ConvGeometry) -> Int { 64 * max(g.colRows, g.outChannels) + (g.sparseBF16 ? 64 * g.outChannels : 0) }
 
     /// Images per im2col chunk: the dense path's cache-sized chunks, but at least 512 columns
@@ -94,11 +98,12 @@ public enum SparseConvKernels {
                         // bf16 operands: the pack holds bf16 (half its floats), the fp32 tile of a bf16 output after it.
                         let tile = pack + 32 * Int(a.rows)
                         pack.withMemoryRebound(to: UInt16.self, capacity: 64 * Int(a.rows)) { half in
-                            a.y.withMemoryRebound(to: UInt16.self, capacity: Int(a.m.pointee.rows) * a.columns) { c16 in
+                            let run = { (y: UnsafeMutablePointer<Float>?, y16: UnsafeMutablePointer<UInt16>?) in
                                 sp_spmm_bf16_subsampled(a.m, a.x, Int64(a.chan), a.rows, a.sub, half, tile, Int64(r.lowerBound),
-                                                        Int64(r.upperBound), a.y, a.yBF16 ? c16 : nil, Int64(a.columns),
-                                                        a.flags, a.bias, a.residual)
+                                                        Int64(r.upperBound), y, y16, Int64(a.columns), a.flags, a.bias, a.residual)
                             }
+                            guard a.yBF16 else { return run(a.y, nil) }
+                            a.y.withMemoryRebound(to: UInt16.self, capacity: Int(a.m.pointee.rows) * a.columns) { run(nil, $0) }
                         }
                     }
                 }
@@ -124,7 +129,7 @@ public enum SparseConvKernels {
     }
 
     /// Whether `g` is a 1×1 stride-2 conv without padding, whose operand sp_spmm_subsampled gathers from the input.
-    static func subsamples(_ g: ConvGeometry) -> Bool {
+    public static func subsamples(_ g: ConvGeometry) -> Bool {
         g.kernelH == 1 && g.kernelW == 1 && g.strideH == 2 && g.strideW == 2 && g.padH == 0 && g.padW == 0
             && g.dilationH == 1 && g.dilationW == 1 && g.groups == 1
     }
@@ -184,6 +189,9 @@ public enum SparseConvKernels {
         case (.pointwise, false):
             pointwiseBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, pool: pool,
                               scratch: scratch)
+        case (.columns, false) where subsamples(g):
+            subsampledBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, pool: pool,
+                               scratch: scratch)
         case (.columns, false):
             im2colBackward(x: x, w: w, dy: dy, dx: dx, accumulate: accumulate, dw: keptOnly ? dw : nil, g, pool: pool,
                            scratch: scratch)
@@ -275,6 +283,40 @@ public enum SparseConvKernels {
                             SparseConvKernels.inputGradient(from: dcol, into: dx, accumulate: a.acc, g, images: n0..<n1)
                         }
                         n0 = n1
+                    }
+                }
+            }
+        }
+        guard let dw else { return }
+        finishKeptGradient(scratch.partials, threads: threads, w, into: dw, g, pool: pool)
+    }
+
+    /// A 1×1/2 conv's backward in one pass over each column tile (sp_subsampled_backward), columns split among
+    /// threads: ∂Y's tile packed, the input's gathered, the SDDMM into the thread's entry sums and ∂X's tile added
+    /// into dx where the columns read x (zeroed first unless accumulating); the sums added in thread order.
+    private static func subsampledBackward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>,
+                                           dx: UnsafeMutablePointer<Float>?, accumulate: Bool, dw: UnsafeMutablePointer<Float>?,
+                                           _ g: ConvGeometry, pool: ThreadPool, scratch: ConvScratch) {
+        var a = w.matrix, t = w.transposed
+        let threads = pool.threads, count = w.count
+        if dw != nil { scratch.partials.update(repeating: 0, count: threads * count) }
+        if let dx, !accumulate {
+            pool.parallelRanges(g.inChannels * g.batch * g.inPlane, dx) { dx, r, _ in
+                (dx + r.lowerBound).update(repeating: 0, count: r.count)
+            }
+        }
+        var sub = sp_subsample(h: Int64(g.inH), wd: Int64(g.inW), oh: Int64(g.outH), ow: Int64(g.outW))
+        withUnsafePointer(to: &a) { m in
+            withUnsafePointer(to: &t) { mt in
+                withUnsafePointer(to: &sub) { sub in
+                    pool.run((m: m, mt: dx == nil ? nil : mt, x: x, dy: dy, dx: dx, sub: sub, g: g, scratch: scratch,
+                              count: count, wantsDW: dw != nil, threads: threads)) { a, t in
+                        let g = a.g, r = SparseConvKernels.columnRange(g.columns, part: t, of: a.threads)
+                        let pack = a.scratch.perThread(t), tile = pack + 64 * (g.outChannels + g.colRows)
+                        sp_subsampled_backward(a.m, a.mt, a.dy, Int64(g.columns), Int32(g.outChannels), a.x,
+                                               Int64(g.batch * g.inPlane), Int32(g.colRows), a.sub, pack, tile,
+                                               Int64(r.lowerBound), Int64(r.upperBound), a.dx,
+                                               a.wantsDW ? a.scratch.partials + t * a.count : nil)
                     }
                 }
             }

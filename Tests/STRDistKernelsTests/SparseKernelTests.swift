@@ -40,6 +40,18 @@ final class SparseKernelTests: XCTestCase {
         return Built(start: start, offset: offset, index: index, value: value, blocks: Int32(blocks), rows: Int32(rows))
     }
 
+    /// The transpose of `b` (rows = w's columns, offsets = w's rows), in blocks of `blockCols` of w's rows.
+    func transposed(_ b: Built, rows: Int, cols: Int, blockCols: Int = 128) -> Built {
+        let nnz = Int(b.start.last!), tBlocks = (rows + blockCols - 1) / blockCols
+        var tStart = [Int32](repeating: 0, count: tBlocks * (cols + 1))
+        var tOffset = [Int32](repeating: -1, count: max(1, nnz)), tValue = [Float](repeating: .nan, count: max(1, nnz))
+        let trow = (0..<cols).map { Int32($0) }, tshift = [Int32](repeating: 0, count: cols)
+        withMatrix(b) { m in
+            _ = sp_transpose(m, b.index, Int32(cols), trow, tshift, 1, Int32(cols), Int32(blockCols), &tStart, &tOffset, &tValue)
+        }
+        return Built(start: tStart, offset: tOffset, index: [], value: tValue, blocks: Int32(tBlocks), rows: Int32(cols))
+    }
+
     func withMask(_ mask: [Float]?, _ body: (UnsafePointer<Float>?) -> Void) {
         if let mask { mask.withUnsafeBufferPointer { body($0.baseAddress) } } else { body(nil) }
     }
@@ -219,16 +231,7 @@ final class SparseKernelTests: XCTestCase {
                 for density in [0, -1, 0.1, 1] {
                     let w = weight(rows, cols, density: density, seed: UInt64(5 + cols))
                     let b = build(w, rows: rows, cols: cols)
-                    let nnz = Int(b.start.last!)
-                    // The transpose: rows = columns of w, offsets = rows of w.
-                    let tBlocks = (rows + 127) / 128
-                    var tStart = [Int32](repeating: 0, count: tBlocks * (cols + 1))
-                    var tOffset = [Int32](repeating: -1, count: max(1, nnz)), tValue = [Float](repeating: .nan, count: max(1, nnz))
-                    let trow = (0..<cols).map { Int32($0) }, tshift = [Int32](repeating: 0, count: cols)
-                    withMatrix(b) { m in
-                        _ = sp_transpose(m, b.index, Int32(cols), trow, tshift, 1, Int32(cols), 128, &tStart, &tOffset, &tValue)
-                    }
-                    let t = Built(start: tStart, offset: tOffset, index: [], value: tValue, blocks: Int32(tBlocks), rows: Int32(cols))
+                    let nnz = Int(b.start.last!), t = transposed(b, rows: rows, cols: cols)
                     let ldd = n + 2, ldb = n + 3, ldc = n + 1
                     let d = randomArray(rows * ldd, seed: 31), bmat = randomArray(cols * ldb, seed: 32)
                     var pack = [Float](repeating: .nan, count: 64 * (rows + cols))
@@ -268,11 +271,6 @@ final class SparseKernelTests: XCTestCase {
         }
     }
 
-    /// SP_STREAM changes how full tiles reach memory, never what they hold: on every ISA the streamed
-    /// product equals the cached one bit for bit, on a 64-byte-aligned C (the non-temporal path) and one
-    /// 4 bytes off (the fallback), with the epilogue, accumulation, short tails and column ranges that
-    /// start mid-tile, in one block or several; the pointwise backward's ∂X likewise. (Which blocks' stores
-    /// stream — only the last — is not visible in the values.)
     /// Planes of `images` images, hp × wp positions each, cropped to oh × ow (sp_crop's geometry), with the
     /// places output elements have among them.
     struct CropPlanes {
@@ -390,6 +388,68 @@ final class SparseKernelTests: XCTestCase {
         }
     }
 
+    /// A 1×1 stride-2 conv's backward with its operand gathered from the input (sp_subsampled_backward) gives the bits
+    /// of sp_pointwise_backward over the gathered columns, its ∂X then added into dx where the columns read x (the odd
+    /// positions untouched) — the weight gradient's sums, ∂X, each alone, mid-row ranges, several blocks — on every ISA.
+    func testSubsampledBackwardEqualsThePointwiseBackwardOverGatheredColumnsOnEveryISA() {
+        for isa in isas {
+            XCTAssertEqual(sp_force_isa(isa), isa)
+            for (n, h, wd) in Self.subsampledInputs {
+                let oh = (h + 1) / 2, ow = (wd + 1) / 2, columns = n * oh * ow, chan = n * h * wd
+                for (rows, cols, blockCols, density) in [(5, 12, 128, 0.3), (7, 300, 64, 0.1), (3, 2, 128, -1.0)] {
+                    let w = weight(rows, cols, density: density, seed: UInt64(81 + rows))
+                    let b = build(w, rows: rows, cols: cols, blockCols: blockCols)
+                    let t = transposed(b, rows: rows, cols: cols, blockCols: blockCols), nnz = Int(b.start.last!)
+                    let x = randomArray(cols * chan, seed: 82), d = randomArray(rows * columns, seed: 83)
+                    let gathered = gathered(x, cols: cols, chan: chan, n: n, h: h, wd: wd)
+                    let start = randomArray(cols * chan, seed: 84), sums = randomArray(max(1, nnz), seed: 85)
+                    var sub = sp_subsample(h: Int64(h), wd: Int64(wd), oh: Int64(oh), ow: Int64(ow))
+                    var pack = [Float](repeating: .nan, count: 64 * (rows + 2 * cols))
+                    for (q0, q1) in [(0, columns), (ow + 1, columns - 3), (columns / 2, columns)] {
+                        for (wantsDX, wantsDW) in [(true, true), (true, false), (false, true)] {
+                            let label = "isa \(isa) \(n)×\(h)×\(wd), \(rows)×\(cols) in blocks of \(blockCols), q \(q0)..<\(q1), "
+                                + "∂X \(wantsDX) ∂W \(wantsDW)"
+                            var expected = start, expectedSums = sums, dx = start, out = sums
+                            var dcol = [Float](repeating: 0, count: cols * columns)
+                            withMatrix(b) { m in
+                                withMatrix(t) { mt in
+                                    pack.withUnsafeMutableBufferPointer { p in
+                                        // The old way: the columns' product (∂X's columns into zeros), then added into dx.
+                                        sp_pointwise_backward(m, wantsDX ? mt : nil, d, Int64(columns), Int32(rows), gathered,
+                                                              Int64(columns), Int32(cols), p.baseAddress, Int64(q0), Int64(q1),
+                                                              &dcol, Int64(columns), 0, &expectedSums)
+                                        let tile = p.baseAddress! + 64 * (rows + cols)
+                                        out.withUnsafeMutableBufferPointer { o in
+                                            sp_subsampled_backward(m, wantsDX ? mt : nil, d, Int64(columns), Int32(rows), x,
+                                                                   Int64(chan), Int32(cols), &sub, p.baseAddress, tile, Int64(q0),
+                                                                   Int64(q1), &dx, wantsDW ? o.baseAddress : nil)
+                                        }
+                                    }
+                                }
+                            }
+                            if !wantsDW { expectedSums = sums }
+                            if wantsDX {
+                                for k in 0..<cols { for q in q0..<q1 {
+                                    let image = q / (oh * ow), i = q % (oh * ow) / ow, j = q % ow
+                                    expected[k * chan + (image * h + 2 * i) * wd + 2 * j] += dcol[k * columns + q]
+                                } }
+                            }
+                            let mismatch = dx.indices.first { dx[$0].bitPattern != expected[$0].bitPattern }
+                            XCTAssertNil(mismatch, "∂X, " + label + (mismatch.map { ": element \($0), \(dx[$0]) vs \(expected[$0])" } ?? ""))
+                            XCTAssertEqual(out.map(\.bitPattern), expectedSums.map(\.bitPattern), "∂W's sums, " + label)
+                            if wantsDX && density != 0 { XCTAssertNotEqual(dx, start, "∂X unchanged: " + label) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// SP_STREAM changes how full tiles reach memory, never what they hold: on every ISA the streamed
+    /// product equals the cached one bit for bit, on a 64-byte-aligned C (the non-temporal path) and one
+    /// 4 bytes off (the fallback), with the epilogue, accumulation, short tails and column ranges that
+    /// start mid-tile, in one block or several; the pointwise backward's ∂X likewise. (Which blocks' stores
+    /// stream — only the last — is not visible in the values.)
     func testStreamedStoresEqualCachedStoresOnEveryISA() {
         for isa in isas { for blockCols in [128, 16] {
             XCTAssertEqual(sp_force_isa(isa), isa)
@@ -420,15 +480,7 @@ final class SparseKernelTests: XCTestCase {
                 }
                 // The pointwise backward's ∂X: rows = w's columns.
                 let nnz = Int(b.start.last!), d = randomArray(rows * n, seed: 46)
-                let tBlocks = (rows + blockCols - 1) / blockCols
-                var tStart = [Int32](repeating: 0, count: tBlocks * (cols + 1)), tOffset = [Int32](repeating: 0, count: nnz)
-                var tValue = [Float](repeating: 0, count: nnz)
-                let trow = (0..<cols).map { Int32($0) }, tshift = [Int32](repeating: 0, count: cols)
-                withMatrix(b) { m in
-                    _ = sp_transpose(m, b.index, Int32(cols), trow, tshift, 1, Int32(cols), Int32(blockCols), &tStart, &tOffset,
-                                     &tValue)
-                }
-                let t = Built(start: tStart, offset: tOffset, index: [], value: tValue, blocks: Int32(tBlocks), rows: Int32(cols))
+                let t = transposed(b, rows: rows, cols: cols, blockCols: blockCols)
                 var results: [[Float]] = [], sums: [[Float]] = []
                 for stream in [0, SP_STREAM] {
                     c.update(from: start, count: size)

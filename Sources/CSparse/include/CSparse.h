@@ -77,6 +77,16 @@ typedef struct {
 void sp_spmm_subsampled(const sp_matrix *a, const float *x, int64_t chan, int32_t rows, const sp_subsample *g, float *pack,
                         int64_t q0, int64_t q1, float *c, int64_t ldc, int flags, const float *bias, const float *residual);
 
+/// Both gradients of a 1×1 stride-2 conv without padding over columns [q0, q1), its operand gathered from x as for
+/// sp_spmm_subsampled: with `out`, the SDDMM of ∂Y (rows ldd apart, drows of them) with the gathered columns added
+/// into out[e] (a's entries); with `at`, ∂X = Aᵀ·∂Y added into dx (x's layout, channels `chan` apart) at the elements
+/// those columns read — the odd positions untouched (zero them first for a written ∂X). `pack`: (drows + brows) × 64
+/// floats, `tile`: brows × 64. The same bits as sp_pointwise_backward over the gathered columns (∂X into a zeroed
+/// buffer) followed by adding that into dx.
+void sp_subsampled_backward(const sp_matrix *a, const sp_matrix *at, const float *d, int64_t ldd, int32_t drows,
+                            const float *x, int64_t chan, int32_t brows, const sp_subsample *g, float *pack, float *tile,
+                            int64_t q0, int64_t q1, float *dx, float *out);
+
 /// Mixed precision (bf16 operands, fp32 sums), the same product and epilogue as sp_spmm: the dense
 /// operand's tile rounded to bf16 into `pack` (brows × 64 bf16), each weight rounded as it is read, and a
 /// row's entries multiplied two at a time — per column, acc + bf(w[e+1])·bf(B[e+1]) then + bf(w[e])·bf(B[e])
@@ -85,6 +95,15 @@ void sp_spmm_subsampled(const sp_matrix *a, const float *x, int64_t chan, int32_
 /// flushes them to zero). `flags` as sp_spmm's, and SP_B_BF16 when `b` is bf16 (else fp32).
 void sp_spmm_bf16(const sp_matrix *a, const void *b, int64_t stride, int32_t brows, bf16_t *pack, int64_t q0, int64_t q1,
                   float *c, int64_t ldc, int flags, const float *bias, const float *residual);
+
+/// The same product (bias and ReLU, no residual) with C written in bf16 — each value after the epilogue rounded
+/// as bf16_round does, rows ldc bf16 apart: a conv output that a bf16-reading BatchNorm alone takes. The sums of
+/// every block but the last stay fp32 in `tile` (rows × 64 floats). `flags`: SP_RELU, SP_STREAM, SP_B_BF16 (no SP_ACCUMULATE).
+void sp_spmm_bf16_to_bf16(const sp_matrix *a, const void *b, int64_t stride, int32_t brows, bf16_t *pack, float *tile,
+                          int64_t q0, int64_t q1, bf16_t *c, int64_t ldc, int flags, const float *bias);
+/// The same over a dense operand already in bf16 and addressed by flat offsets (row stride 1: shifted or phase planes).
+void sp_spmm_bf16_planes(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_t q1, float *c, int64_t ldc, int flags,
+                         const float *bias, const float *residual);
 
 /// sp_spmm_bf16_planes stored straight into the cropped output as sp_spmm_cropped stores it — C in fp32, or with
 /// `c16` (then c is unused, no accumulation, no residual) in bf16 through `tile` (64 × a's rows floats), as
@@ -99,14 +118,6 @@ void sp_spmm_bf16_cropped(const sp_matrix *a, const bf16_t *b, int64_t q0, int64
 void sp_spmm_bf16_subsampled(const sp_matrix *a, const float *x, int64_t chan, int32_t rows, const sp_subsample *g,
                              bf16_t *pack, float *tile, int64_t q0, int64_t q1, float *c, bf16_t *c16, int64_t ldc, int flags,
                              const float *bias, const float *residual);
-/// The same product (bias and ReLU, no residual) with C written in bf16 — each value after the epilogue rounded
-/// as bf16_round does, rows ldc bf16 apart: a conv output that a bf16-reading BatchNorm alone takes. The sums of
-/// every block but the last stay fp32 in `tile` (rows × 64 floats). `flags`: SP_RELU, SP_STREAM, SP_B_BF16 (no SP_ACCUMULATE).
-void sp_spmm_bf16_to_bf16(const sp_matrix *a, const void *b, int64_t stride, int32_t brows, bf16_t *pack, float *tile,
-                          int64_t q0, int64_t q1, bf16_t *c, int64_t ldc, int flags, const float *bias);
-/// The same over a dense operand already in bf16 and addressed by flat offsets (row stride 1: shifted or phase planes).
-void sp_spmm_bf16_planes(const sp_matrix *a, const bf16_t *b, int64_t q0, int64_t q1, float *c, int64_t ldc, int flags,
-                         const float *bias, const float *residual);
 
 /// A backward with bf16 operands over columns [q0, q1), one pass per 64-column tile (a pointwise conv's, or
 /// an im2col chunk's): D's tile (drows × 64) rounded into `pack` (or, SP_D_BF16, read in place) and, with

@@ -36,12 +36,15 @@ enum ConvTraffic {
         case .im2col: return columns * both
         case .winograd: return SparseCostModel.winogradTransformed(g) * both
         case .sparse(.pointwise): return 0
-        case .sparse(.columns): return columns * both
+        case .sparse(.columns):
+            // A 1×1/2 conv gathers its tiles from the input (its bf16 backward still from columns).
+            return SparseConvKernels.subsamples(g) && !(gradient && g.sparseBF16) ? 0 : columns * both
         case .sparse(.shifted):
-            // x's and ∂Y's planes are bf16 under sparseBF16; the products' padded outputs stay fp32.
+            // x's and ∂Y's planes are bf16 under sparseBF16; ∂x's padded planes stay fp32 (the forward stores straight
+            // into y).
             let planes = Double(ShiftedPlanes(g).planes), h = g.sparseBF16 ? 0.5 : 1
             let c = Double(ShiftedPlanes(g).inputRows), o = Double(g.outChannels)
-            return gradient ? (c * h + (g.inputGradient ? c : 0) + o * h) * planes : (c * h + o) * planes
+            return gradient ? (c * h + (g.inputGradient ? c : 0) + o * h) * planes : c * h * planes
         }
     }
 }

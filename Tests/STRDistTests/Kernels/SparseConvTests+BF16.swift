@@ -64,7 +64,7 @@ extension SparseConvKernelTests {
     }
 
     /// A bf16 output (for a BatchNorm that takes it so: BF16Handoff) is the fp32 output rounded by bf16_round, bit
-    /// for bit, on every layout (the C store's rounding, and the shifted planes' crop), with the bias, both bodies,
+    /// for bit, on every layout (the C store's rounding, the shifted planes' cropped store too), with the bias, both bodies,
     /// 1 and 3 threads.
     func testBF16OutputIsTheRoundedFP32One() {
         forEachSparseBF16Conv { label, t, conv, h, layout, c in
