@@ -83,31 +83,8 @@ public enum SparseConvKernels {
                 }
             }
         case .columns where subsamples(g):
-            // A 1×1/2 conv gathers each tile of its operand from the input itself, no im2col columns first.
-            var sub = sp_subsample(h: Int64(g.inH), wd: Int64(g.inW), oh: Int64(g.outH), ow: Int64(g.outW))
-            withUnsafePointer(to: &a) { m in
-                withUnsafePointer(to: &sub) { sub in
-                    pool.run((m: m, x: x, y: y, sub: sub, chan: g.batch * g.inPlane, rows: Int32(g.inChannels),
-                              columns: g.columns, scratch: scratch, bias: bias, residual: residual, flags: flags, bf16: bf16,
-                              yBF16: yBF16, threads: pool.threads)) { a, t in
-                        let r = SparseConvKernels.columnRange(a.columns, part: t, of: a.threads), pack = a.scratch.perThread(t)
-                        guard a.bf16 else {
-                            return sp_spmm_subsampled(a.m, a.x, Int64(a.chan), a.rows, a.sub, pack, Int64(r.lowerBound),
-                                                      Int64(r.upperBound), a.y, Int64(a.columns), a.flags, a.bias, a.residual)
-                        }
-                        // bf16 operands: the pack holds bf16 (half its floats), the fp32 tile of a bf16 output after it.
-                        let tile = pack + 32 * Int(a.rows)
-                        pack.withMemoryRebound(to: UInt16.self, capacity: 64 * Int(a.rows)) { half in
-                            let run = { (y: UnsafeMutablePointer<Float>?, y16: UnsafeMutablePointer<UInt16>?) in
-                                sp_spmm_bf16_subsampled(a.m, a.x, Int64(a.chan), a.rows, a.sub, half, tile, Int64(r.lowerBound),
-                                                        Int64(r.upperBound), y, y16, Int64(a.columns), a.flags, a.bias, a.residual)
-                            }
-                            guard a.yBF16 else { return run(a.y, nil) }
-                            a.y.withMemoryRebound(to: UInt16.self, capacity: Int(a.m.pointee.rows) * a.columns) { run(nil, $0) }
-                        }
-                    }
-                }
-            }
+            subsampledForward(x: x, w: w, bias: bias, residual: residual, y: y, yBF16: yBF16, g, flags: flags, bf16: bf16,
+                              pool: pool, scratch: scratch)
         case .columns:
             withUnsafePointer(to: &a) { m in
                 let perChunk = SparseConvKernels.imagesPerChunk(g, threads: pool.threads)
@@ -126,12 +103,6 @@ public enum SparseConvKernels {
                 }
             }
         }
-    }
-
-    /// Whether `g` is a 1×1 stride-2 conv without padding, whose operand sp_spmm_subsampled gathers from the input.
-    public static func subsamples(_ g: ConvGeometry) -> Bool {
-        g.kernelH == 1 && g.kernelW == 1 && g.strideH == 2 && g.strideW == 2 && g.padH == 0 && g.padW == 0
-            && g.dilationH == 1 && g.dilationW == 1 && g.groups == 1
     }
 
     /// One thread's SpMM over columns `q` of a packed dense operand into C from its element `at`, in fp32 or
@@ -283,40 +254,6 @@ public enum SparseConvKernels {
                             SparseConvKernels.inputGradient(from: dcol, into: dx, accumulate: a.acc, g, images: n0..<n1)
                         }
                         n0 = n1
-                    }
-                }
-            }
-        }
-        guard let dw else { return }
-        finishKeptGradient(scratch.partials, threads: threads, w, into: dw, g, pool: pool)
-    }
-
-    /// A 1×1/2 conv's backward in one pass over each column tile (sp_subsampled_backward), columns split among
-    /// threads: ∂Y's tile packed, the input's gathered, the SDDMM into the thread's entry sums and ∂X's tile added
-    /// into dx where the columns read x (zeroed first unless accumulating); the sums added in thread order.
-    private static func subsampledBackward(x: UnsafePointer<Float>, w: SparseOperand, dy: UnsafePointer<Float>,
-                                           dx: UnsafeMutablePointer<Float>?, accumulate: Bool, dw: UnsafeMutablePointer<Float>?,
-                                           _ g: ConvGeometry, pool: ThreadPool, scratch: ConvScratch) {
-        var a = w.matrix, t = w.transposed
-        let threads = pool.threads, count = w.count
-        if dw != nil { scratch.partials.update(repeating: 0, count: threads * count) }
-        if let dx, !accumulate {
-            pool.parallelRanges(g.inChannels * g.batch * g.inPlane, dx) { dx, r, _ in
-                (dx + r.lowerBound).update(repeating: 0, count: r.count)
-            }
-        }
-        var sub = sp_subsample(h: Int64(g.inH), wd: Int64(g.inW), oh: Int64(g.outH), ow: Int64(g.outW))
-        withUnsafePointer(to: &a) { m in
-            withUnsafePointer(to: &t) { mt in
-                withUnsafePointer(to: &sub) { sub in
-                    pool.run((m: m, mt: dx == nil ? nil : mt, x: x, dy: dy, dx: dx, sub: sub, g: g, scratch: scratch,
-                              count: count, wantsDW: dw != nil, threads: threads)) { a, t in
-                        let g = a.g, r = SparseConvKernels.columnRange(g.columns, part: t, of: a.threads)
-                        let pack = a.scratch.perThread(t), tile = pack + 64 * (g.outChannels + g.colRows)
-                        sp_subsampled_backward(a.m, a.mt, a.dy, Int64(g.columns), Int32(g.outChannels), a.x,
-                                               Int64(g.batch * g.inPlane), Int32(g.colRows), a.sub, pack, tile,
-                                               Int64(r.lowerBound), Int64(r.upperBound), a.dx,
-                                               a.wantsDW ? a.scratch.partials + t * a.count : nil)
                     }
                 }
             }
